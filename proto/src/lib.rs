@@ -1,0 +1,32 @@
+//! The seedgate message contract: what travels on the bus and what the store keeps.
+//!
+//! This crate does no IO. Every type here is JSON on the wire; the JSON Schema in
+//! `proto/schema/` is generated from these types (`cargo test -p seedgate-proto` fails when it
+//! is stale) and the golden fixtures in `proto/fixtures/` must keep deserialising, so a change
+//! here that breaks a deployed peer is caught before it lands.
+
+mod event;
+mod message;
+mod routing;
+mod session;
+
+pub use event::{DeliveryStatus, Event, EventKind};
+pub use message::{Direction, Message, SessionEvent, SessionInfo, TransportType};
+pub use routing::{is_valid_channel_name, RoutingKey};
+pub use session::{SessionEndReason, SessionRecord, SLICE_SECS};
+
+/// Current version of the wire contract, carried in every message and event.
+pub const PROTO_VERSION: u32 = 1;
+
+/// The JSON Schemas of the contract's top-level types, keyed by file name.
+pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("message.schema.json", schema_json::<Message>()),
+        ("event.schema.json", schema_json::<Event>()),
+        ("session.schema.json", schema_json::<SessionRecord>()),
+    ]
+}
+
+fn schema_json<T: schemars::JsonSchema>() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,145 @@
+//! `Message`: one SMS or one USSD screen, inbound (from a phone) or outbound (to a phone).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// How the message travels between the carrier and the phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportType {
+    Sms,
+    Ussd,
+}
+
+/// Inbound: from a phone towards seedgate; outbound: from seedgate towards a phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// Where a message stands in its USSD session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionEvent {
+    /// The first message of a session (the user dialled).
+    New,
+    /// Any later message of the session.
+    Resume,
+    /// The session ends with this message (user abort, timeout, or a final screen).
+    Close,
+}
+
+/// The session a message belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionInfo {
+    /// Session id, stable for the whole dialog (the gateway's id, namespaced by channel).
+    pub id: String,
+    pub event: SessionEvent,
+}
+
+/// One message. Ids are UUIDv7, so they sort by creation time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Message {
+    pub id: Uuid,
+    /// Wire contract version (`PROTO_VERSION`).
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// The configured connector instance, e.g. `demo-at`.
+    pub channel: String,
+    pub transport: TransportType,
+    pub direction: Direction,
+    /// Sender address: an MSISDN for inbound, a service code or short code for outbound.
+    pub from: String,
+    /// Recipient address.
+    pub to: String,
+    /// Text as the user sees or typed it; empty for a USSD session start.
+    #[serde(default)]
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionInfo>,
+    /// The inbound message this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// Connector- or flow-specific details (network code, service code, flow name, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+fn default_version() -> u32 {
+    crate::PROTO_VERSION
+}
+
+impl Message {
+    /// A new inbound message from `from` on `channel`.
+    pub fn inbound(
+        channel: impl Into<String>,
+        transport: TransportType,
+        from: impl Into<String>,
+        to: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            version: crate::PROTO_VERSION,
+            channel: channel.into(),
+            transport,
+            direction: Direction::Inbound,
+            from: from.into(),
+            to: to.into(),
+            content: content.into(),
+            session: None,
+            in_reply_to: None,
+            created_at: Utc::now(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The reply to this message: addresses swapped, same channel and session.
+    pub fn reply(&self, content: impl Into<String>, session_event: SessionEvent) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            version: crate::PROTO_VERSION,
+            channel: self.channel.clone(),
+            transport: self.transport,
+            direction: match self.direction {
+                Direction::Inbound => Direction::Outbound,
+                Direction::Outbound => Direction::Inbound,
+            },
+            from: self.to.clone(),
+            to: self.from.clone(),
+            content: content.into(),
+            session: self.session.as_ref().map(|s| SessionInfo {
+                id: s.id.clone(),
+                event: session_event,
+            }),
+            in_reply_to: Some(self.id),
+            created_at: Utc::now(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The session event, if the message belongs to a session.
+    pub fn session_event(&self) -> Option<SessionEvent> {
+        self.session.as_ref().map(|s| s.event)
+    }
+
+    /// The session id, if the message belongs to a session.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.id.as_str())
+    }
+
+    /// The phone's address: `from` for inbound, `to` for outbound.
+    pub fn msisdn(&self) -> &str {
+        match self.direction {
+            Direction::Inbound => &self.from,
+            Direction::Outbound => &self.to,
+        }
+    }
+}

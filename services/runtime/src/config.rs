@@ -1,0 +1,521 @@
+//! Configuration: one TOML file plus `SEEDGATE_*` environment overrides.
+//!
+//! An override names a key path with `__` between levels: `SEEDGATE_BUS__KIND=rabbitmq`,
+//! `SEEDGATE_CHANNELS__DEMO_AT__HOP_DEADLINE_MS=3000` (an existing key matches when `-` and `_`
+//! are taken as equal). Values are read as TOML literals when they parse as one (numbers,
+//! booleans) and as strings otherwise. Every error names the key it is about; the binary exits
+//! with code 64 on any of them, before it binds a port.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why a configuration was refused. Each variant names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid config at `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The whole configuration of a seedgate process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub bus: BusConfig,
+    #[serde(default)]
+    pub session_store: SessionStoreConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub sessions: SessionsConfig,
+    #[serde(default)]
+    pub flows: FlowsConfig,
+    #[serde(default = "default_channels")]
+    pub channels: BTreeMap<String, ChannelConfig>,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of the HTTP server (channel callbacks, `/healthz`, `/readyz`, `/metrics`).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BusKind {
+    InProcess,
+    Rabbitmq,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    #[serde(default = "default_bus_kind")]
+    pub kind: BusKind,
+    #[serde(default = "default_amqp_url")]
+    pub url: String,
+    /// The one topic exchange.
+    #[serde(default = "default_exchange")]
+    pub exchange: String,
+    /// Prefix for every queue name (lets several deployments share one broker).
+    #[serde(default)]
+    pub queue_prefix: String,
+    /// Unacknowledged deliveries per consumer.
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+    /// If set, queues are deleted after this long without consumers (tests, demos).
+    #[serde(default)]
+    pub queue_expires_ms: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionStoreKind {
+    InProcess,
+    Redis,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionStoreConfig {
+    #[serde(default = "default_session_store_kind")]
+    pub kind: SessionStoreKind,
+    #[serde(default = "default_redis_url")]
+    pub url: String,
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default = "default_store_kind")]
+    pub kind: StoreKind,
+    /// `sqlite://data/seedgate.db` or `postgres://user@host/db`.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+    /// PostgreSQL schema to use (created if missing); lets tests and tenants share a database.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// Rows per write transaction at most.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// Total budget of a USSD session, in seconds (carriers cut sessions at 180 s).
+    #[serde(default = "default_budget_secs")]
+    pub budget_secs: u64,
+    /// Sent when a session reaches its budget, where the protocol allows a last screen.
+    #[serde(default = "default_closing_text")]
+    pub closing_text: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowsConfig {
+    /// Folder of flow files (`*.yaml`).
+    #[serde(default = "default_flows_dir")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ChannelType {
+    /// Africa's Talking USSD callbacks (`CON `/`END ` plain-text replies).
+    #[serde(rename = "africastalking-ussd")]
+    AfricasTalkingUssd,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    #[serde(rename = "type")]
+    pub kind: ChannelType,
+    /// Name of the flow that answers this channel's sessions.
+    pub flow: String,
+    /// Every hop is answered within this deadline: with the flow's reply, or the fallback.
+    #[serde(default = "default_hop_deadline_ms")]
+    pub hop_deadline_ms: u64,
+    /// What the user sees when the reply does not come in time.
+    #[serde(default = "default_fallback_text")]
+    pub fallback_text: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter directive, e.g. `info` or `seedgate_sessions=debug,info`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// Show MSISDNs in full in logs. Off by default: they are health data.
+    #[serde(default)]
+    pub unmask_msisdn: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long in-flight work may take to finish after SIGTERM.
+    #[serde(default = "default_drain_secs")]
+    pub drain_secs: u64,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_bus_kind() -> BusKind {
+    BusKind::InProcess
+}
+fn default_amqp_url() -> String {
+    "amqp://guest:guest@127.0.0.1:5672/%2f".into()
+}
+fn default_exchange() -> String {
+    "seedgate".into()
+}
+fn default_prefetch() -> u16 {
+    64
+}
+fn default_session_store_kind() -> SessionStoreKind {
+    SessionStoreKind::InProcess
+}
+fn default_redis_url() -> String {
+    "redis://127.0.0.1:6379".into()
+}
+fn default_key_prefix() -> String {
+    "seedgate:".into()
+}
+fn default_store_kind() -> StoreKind {
+    StoreKind::Sqlite
+}
+fn default_store_url() -> String {
+    "sqlite://data/seedgate.db".into()
+}
+fn default_batch_size() -> usize {
+    100
+}
+fn default_budget_secs() -> u64 {
+    180
+}
+fn default_closing_text() -> String {
+    "Your session has timed out. Please dial again to continue.".into()
+}
+fn default_flows_dir() -> PathBuf {
+    "flows".into()
+}
+fn default_hop_deadline_ms() -> u64 {
+    4000
+}
+fn default_fallback_text() -> String {
+    "Sorry, the service is busy right now. Please try again in a few minutes.".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_drain_secs() -> u64 {
+    10
+}
+/// The embedded deployment's channel: Africa's Talking USSD wired to the demo flow.
+const DEFAULT_CHANNELS: &str = r#"
+[demo-at]
+type = "africastalking-ussd"
+flow = "demo"
+"#;
+
+fn default_channels_table() -> toml::Table {
+    DEFAULT_CHANNELS.parse().expect("the built-in channel table is valid TOML")
+}
+
+fn default_channels() -> BTreeMap<String, ChannelConfig> {
+    toml::Value::Table(default_channels_table())
+        .try_into()
+        .expect("the built-in channel table is a valid channel config")
+}
+
+macro_rules! default_from_serde {
+    ($($t:ty),*) => {$(
+        impl Default for $t {
+            fn default() -> Self {
+                toml::Value::Table(Default::default())
+                    .try_into()
+                    .expect("every field of this section has a default")
+            }
+        }
+    )*};
+}
+default_from_serde!(
+    HttpConfig,
+    BusConfig,
+    SessionStoreConfig,
+    StoreConfig,
+    SessionsConfig,
+    FlowsConfig,
+    LogConfig,
+    ShutdownConfig
+);
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: Default::default(),
+            bus: Default::default(),
+            session_store: Default::default(),
+            store: Default::default(),
+            sessions: Default::default(),
+            flows: Default::default(),
+            channels: default_channels(),
+            log: Default::default(),
+            shutdown: Default::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` (if given) and applies the `SEEDGATE_*` entries of `env`.
+    ///
+    /// `env` is passed in (not read here) so that tests hand in a map.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut root = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Syntax {
+                        path: path.to_owned(),
+                        message: e.to_string(),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        // Overrides of the demo channel's keys must find it, so put the default in first.
+        if !root.contains_key("channels") {
+            root.insert("channels".into(), toml::Value::Table(default_channels_table()));
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("SEEDGATE_") else {
+                continue;
+            };
+            // SEEDGATE_CONFIG names the file itself; it is not a key.
+            if rest == "CONFIG" {
+                continue;
+            }
+            apply_override(&mut root, rest, &value)?;
+        }
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(root))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                invalid(if key == "." { "(top level)".into() } else { key }, e.inner().to_string())
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that go beyond types: names, ranges, references.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.sessions.budget_secs == 0 {
+            return Err(invalid("sessions.budget_secs", "must be at least 1"));
+        }
+        if self.bus.prefetch == 0 {
+            return Err(invalid("bus.prefetch", "must be at least 1"));
+        }
+        if self.store.batch_size == 0 {
+            return Err(invalid("store.batch_size", "must be at least 1"));
+        }
+        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid("http.listen", format!("`{}` is not an ip:port address", self.http.listen)));
+        }
+        if let Some(schema) = &self.store.schema {
+            if schema.is_empty() || !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(invalid("store.schema", "use ASCII letters, digits and `_` only"));
+            }
+        }
+        for (name, ch) in &self.channels {
+            let key = |field: &str| format!("channels.{name}.{field}");
+            if !seedgate_proto::is_valid_channel_name(name) {
+                return Err(invalid(
+                    format!("channels.{name}"),
+                    "channel names use ASCII letters, digits, `-` and `_` (1-64 characters)",
+                ));
+            }
+            if ch.flow.trim().is_empty() {
+                return Err(invalid(key("flow"), "must name a flow"));
+            }
+            if ch.hop_deadline_ms == 0 || ch.hop_deadline_ms > 60_000 {
+                return Err(invalid(key("hop_deadline_ms"), "must be between 1 and 60000"));
+            }
+            if ch.fallback_text.trim().is_empty() {
+                return Err(invalid(key("fallback_text"), "must not be empty: users read it"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sets the key path `SEEDGATE_A__B__C` (already stripped of its prefix) in `root`.
+fn apply_override(root: &mut toml::Table, path: &str, raw: &str) -> Result<(), ConfigError> {
+    let segments: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+    if segments.iter().any(String::is_empty) {
+        return Err(invalid(format!("SEEDGATE_{path}"), "empty key segment in environment override"));
+    }
+    let mut table = root;
+    for (i, seg) in segments.iter().enumerate() {
+        // An existing key matches when `-` and `_` are taken as equal (channel names).
+        let existing = table
+            .keys()
+            .find(|k| k.replace('-', "_") == seg.replace('-', "_"))
+            .cloned();
+        let key = existing.unwrap_or_else(|| seg.clone());
+        if i + 1 == segments.len() {
+            table.insert(key, parse_env_value(raw));
+            return Ok(());
+        }
+        let entry = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(t) => t,
+            _ => {
+                return Err(invalid(
+                    segments[..=i].join("."),
+                    format!("SEEDGATE_{path} treats a value as a section"),
+                ))
+            }
+        };
+    }
+    Ok(())
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn load_str(toml_text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("seedgate-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("seedgate.toml");
+        std::fs::write(&path, toml_text).unwrap();
+        let out = Config::load(Some(&path), env(pairs));
+        std::fs::remove_dir_all(&dir).unwrap();
+        out
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_deployment() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.http.listen, "127.0.0.1:8080");
+        assert_eq!(c.bus.kind, BusKind::InProcess);
+        assert_eq!(c.session_store.kind, SessionStoreKind::InProcess);
+        assert_eq!(c.store.kind, StoreKind::Sqlite);
+        assert_eq!(c.sessions.budget_secs, 180);
+        assert_eq!(c.channels["demo-at"].flow, "demo");
+        assert_eq!(c.channels["demo-at"].kind, ChannelType::AfricasTalkingUssd);
+    }
+
+    #[test]
+    fn env_overrides_nest_and_type_their_values() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("SEEDGATE_BUS__KIND", "rabbitmq"),
+                ("SEEDGATE_BUS__PREFETCH", "7"),
+                ("SEEDGATE_CHANNELS__DEMO_AT__HOP_DEADLINE_MS", "1500"),
+                ("SEEDGATE_CONFIG", "ignored.toml"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.bus.kind, BusKind::Rabbitmq);
+        assert_eq!(c.bus.prefetch, 7);
+        assert_eq!(c.channels["demo-at"].hop_deadline_ms, 1500);
+        assert_eq!(c.channels.len(), 1, "the override matched the existing channel");
+    }
+
+    #[test]
+    fn env_overrides_win_over_the_file() {
+        let c = load_str("[http]\nlisten = \"127.0.0.1:9000\"\n", &[("SEEDGATE_HTTP__LISTEN", "127.0.0.1:9001")]).unwrap();
+        assert_eq!(c.http.listen, "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn a_file_with_channels_replaces_the_demo_channel() {
+        let c = load_str("[channels.mtn-ng]\ntype = \"africastalking-ussd\"\nflow = \"reg\"\n", &[]).unwrap();
+        assert_eq!(c.channels.keys().collect::<Vec<_>>(), vec!["mtn-ng"]);
+        assert_eq!(c.channels["mtn-ng"].hop_deadline_ms, 4000);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+            ("[bus]\nprefetch = \"many\"\n", &[], "bus.prefetch"),
+            ("[bus]\nkind = \"kafka\"\n", &[], "bus.kind"),
+            ("[bus]\nprefech = 3\n", &[], "prefech"),
+            ("", &[("SEEDGATE_STORE__KIND", "oracle")], "store.kind"),
+            ("", &[("SEEDGATE_SESSIONS__BUDGET_SECS", "0")], "sessions.budget_secs"),
+            ("", &[("SEEDGATE_HTTP__LISTEN", "localhost")], "http.listen"),
+            ("[channels.\"a.b\"]\ntype = \"africastalking-ussd\"\nflow = \"x\"\n", &[], "channels.a.b"),
+            ("[channels.x]\ntype = \"africastalking-ussd\"\nflow = \"x\"\nhop_deadline_ms = 0\n", &[], "channels.x.hop_deadline_ms"),
+            ("[channels.x]\ntype = \"smoke-signals\"\nflow = \"x\"\n", &[], "channels.x.type"),
+            ("", &[("SEEDGATE_HTTP__LISTEN__PORT", "1")], "http.listen"),
+        ];
+        for (file, pairs, key) in cases {
+            let err = load_str(file, pairs).unwrap_err().to_string();
+            assert!(err.contains(key), "{file:?} {pairs:?}: `{err}` does not name `{key}`");
+        }
+    }
+
+    #[test]
+    fn toml_syntax_errors_name_the_file() {
+        let err = load_str("[bus\n", &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+        assert!(err.to_string().contains("seedgate.toml"));
+    }
+}

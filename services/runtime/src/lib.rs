@@ -1,0 +1,30 @@
+//! Shared kit for every seedgate service.
+//!
+//! - [`config`]: one TOML file plus `SEEDGATE_*` environment overrides, errors naming the key.
+//! - [`telemetry`]: `tracing` JSON lines on stdout, MSISDN masking, the Prometheus recorder.
+//! - [`ops`]: `/healthz`, `/readyz` and `/metrics`.
+//! - [`shutdown`]: SIGTERM/SIGINT → a cancellation token with a drain deadline.
+//! - [`bus`], [`session_store`], [`store`]: the traits services talk through, with the
+//!   in-process and networked implementations of the first two. Store implementations live in
+//!   the `seedgate-store` crate, the only one that uses `sqlx`.
+//!
+//! This crate is the only one that touches `lapin` and `redis` directly.
+
+pub mod bus;
+pub mod config;
+pub mod ops;
+pub mod session_store;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod topology;
+
+use std::sync::Arc;
+
+/// The shared backends every service is handed by the binary.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub bus: Arc<dyn bus::Bus>,
+    pub sessions: Arc<dyn session_store::SessionStore>,
+    pub store: Arc<dyn store::Store>,
+}

@@ -1,0 +1,122 @@
+//! The operations endpoints every process serves: `/healthz`, `/readyz`, `/metrics`.
+//!
+//! `/healthz` answers 200 while the process runs. `/readyz` answers 200 only when every
+//! dependency check passes (bus, session store, store) and the process is not draining;
+//! otherwise 503 with a JSON body naming each failing check.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::Deps;
+
+type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// Named readiness checks, run concurrently on every `/readyz` request.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(&'static str, CheckFn)>,
+    draining: Option<CancellationToken>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.checks.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("Readiness").field("checks", &names).finish()
+    }
+}
+
+impl Readiness {
+    /// Checks for the backends a service uses.
+    pub fn for_deps(deps: &Deps, bus: bool, sessions: bool, store: bool) -> Self {
+        let mut r = Self::default();
+        if bus {
+            let b = deps.bus.clone();
+            r = r.with("bus", move || {
+                let b = b.clone();
+                Box::pin(async move { b.check().await.map_err(|e| e.to_string()) })
+            });
+        }
+        if sessions {
+            let s = deps.sessions.clone();
+            r = r.with("session_store", move || {
+                let s = s.clone();
+                Box::pin(async move { s.check().await.map_err(|e| e.to_string()) })
+            });
+        }
+        if store {
+            let s = deps.store.clone();
+            r = r.with("store", move || {
+                let s = s.clone();
+                Box::pin(async move { s.check().await.map_err(|e| e.to_string()) })
+            });
+        }
+        r
+    }
+
+    pub fn with(
+        mut self,
+        name: &'static str,
+        check: impl Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static,
+    ) -> Self {
+        self.checks.push((name, Arc::new(check)));
+        self
+    }
+
+    /// Not ready once `token` is cancelled (the process is draining).
+    pub fn draining_on(mut self, token: CancellationToken) -> Self {
+        self.draining = Some(token);
+        self
+    }
+
+    async fn run(&self) -> (bool, serde_json::Map<String, serde_json::Value>) {
+        let results = futures::future::join_all(self.checks.iter().map(|(name, check)| async move {
+            let outcome = match tokio::time::timeout(Duration::from_secs(2), check()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err("check timed out after 2 s".to_string()),
+            };
+            (*name, outcome)
+        }))
+        .await;
+        let mut ready = true;
+        let mut body = serde_json::Map::new();
+        if self.draining.as_ref().is_some_and(CancellationToken::is_cancelled) {
+            ready = false;
+            body.insert("process".into(), "draining".into());
+        }
+        for (name, outcome) in results {
+            let value = match outcome {
+                Ok(()) => "ok".to_string(),
+                Err(e) => {
+                    ready = false;
+                    e
+                }
+            };
+            body.insert(name.into(), value.into());
+        }
+        (ready, body)
+    }
+}
+
+/// The ops router; merge it into the process's HTTP app.
+pub fn router(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(|| async { crate::telemetry::render_metrics() }))
+        .with_state(readiness)
+}
+
+async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
+    let (ready, checks) = readiness.run().await;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(serde_json::json!({"ready": ready, "checks": checks})))
+}

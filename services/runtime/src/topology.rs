@@ -1,0 +1,45 @@
+//! The standard queues and their bindings, declared by every process at start.
+//!
+//! Declaring the whole topology everywhere means a message published before its consumer
+//! first starts waits in a durable queue instead of being unroutable.
+
+use seedgate_proto::RoutingKey;
+
+use crate::bus::{Bus, BusError, QueueSpec};
+use crate::config::Config;
+
+/// Queue of the store service: everything connector-facing.
+pub const STORE_QUEUE: &str = "store";
+/// Queue of the session engine: connector inbound and flow replies.
+pub const SESSIONS_QUEUE: &str = "sessions";
+/// Queue of the flow runner: app-facing inbound.
+pub const FLOWS_QUEUE: &str = "flows";
+
+/// Queue from which the connector of `channel` takes its outbound messages.
+pub fn channel_outbound_queue(channel: &str) -> String {
+    format!("channel.{channel}.outbound")
+}
+
+/// Every queue of a deployment configured by `config`.
+pub fn queues(config: &Config) -> Vec<QueueSpec> {
+    let mut specs = vec![
+        QueueSpec::new(STORE_QUEUE, ["*.inbound", "*.outbound", "*.event"]),
+        QueueSpec::new(SESSIONS_QUEUE, ["*.inbound", "*.app.outbound"]),
+        QueueSpec::new(FLOWS_QUEUE, ["*.app.inbound"]),
+    ];
+    for channel in config.channels.keys() {
+        specs.push(QueueSpec::new(
+            channel_outbound_queue(channel),
+            [RoutingKey::Outbound(channel).render()],
+        ));
+    }
+    specs
+}
+
+/// Declares every queue of the deployment (idempotent).
+pub async fn declare(bus: &dyn Bus, config: &Config) -> Result<(), BusError> {
+    for spec in queues(config) {
+        bus.declare(&spec).await?;
+    }
+    Ok(())
+}

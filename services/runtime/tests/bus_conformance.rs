@@ -1,0 +1,217 @@
+//! One conformance suite, two buses: in-process and RabbitMQ (the real broker of this machine,
+//! `SEEDGATE_TEST_AMQP_URL`, default guest@127.0.0.1:5672). Each test uses its own queue
+//! prefix and routing words, so tests run in parallel on one broker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seedgate_runtime::bus::memory::MemoryBus;
+use seedgate_runtime::bus::rabbitmq::RabbitBus;
+use seedgate_runtime::bus::{Bus, BusError, QueueSpec, Subscription};
+use seedgate_runtime::config::{BusConfig, BusKind};
+
+fn amqp_url() -> String {
+    std::env::var("SEEDGATE_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn rabbit_config(url: String) -> BusConfig {
+    let mut cfg = BusConfig::default();
+    cfg.kind = BusKind::Rabbitmq;
+    cfg.url = url;
+    cfg.exchange = "seedgate-test".into();
+    cfg.queue_prefix = format!("t{}.", uuid::Uuid::now_v7().simple());
+    cfg.queue_expires_ms = Some(60_000);
+    cfg
+}
+
+fn memory() -> Arc<dyn Bus> {
+    Arc::new(MemoryBus::new())
+}
+
+fn rabbit() -> Arc<dyn Bus> {
+    Arc::new(RabbitBus::new(rabbit_config(amqp_url())))
+}
+
+/// A routing word no other test uses.
+fn word() -> String {
+    format!("c{}", uuid::Uuid::now_v7().simple())
+}
+
+async fn recv(sub: &mut Subscription) -> seedgate_runtime::bus::Delivery {
+    tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("a delivery within 10 s")
+        .expect("subscription open")
+}
+
+async fn nothing_more(sub: &mut Subscription) {
+    if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(400), sub.next()).await {
+        panic!("unexpected delivery {:?}", String::from_utf8_lossy(&d.payload));
+    }
+}
+
+async fn publishes_reach_bound_queues_only(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new("in", [format!("{w}.inbound")])).await.unwrap();
+    bus.declare(&QueueSpec::new("app", [format!("{w}.app.inbound")])).await.unwrap();
+    let mut inq = bus.consume("in", 10).await.unwrap();
+    let mut app = bus.consume("app", 10).await.unwrap();
+    bus.publish(&format!("{w}.app.inbound"), b"to-app").await.unwrap();
+    bus.publish(&format!("{w}.inbound"), b"to-in").await.unwrap();
+    let d = recv(&mut app).await;
+    assert_eq!((d.payload.as_slice(), d.routing_key.as_str(), d.redelivered), (&b"to-app"[..], format!("{w}.app.inbound").as_str(), false));
+    d.ack().await.unwrap();
+    let d = recv(&mut inq).await;
+    assert_eq!(d.payload, b"to-in");
+    d.ack().await.unwrap();
+    nothing_more(&mut inq).await;
+    nothing_more(&mut app).await;
+}
+
+async fn one_message_reaches_every_bound_queue(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new("store", ["*.inbound".to_string().replace('*', &w)])).await.unwrap();
+    bus.declare(&QueueSpec::new("sessions", [format!("{w}.inbound"), format!("{w}.app.outbound")])).await.unwrap();
+    let mut a = bus.consume("store", 5).await.unwrap();
+    let mut b = bus.consume("sessions", 5).await.unwrap();
+    bus.publish(&format!("{w}.inbound"), b"both").await.unwrap();
+    assert_eq!(recv(&mut a).await.payload, b"both");
+    assert_eq!(recv(&mut b).await.payload, b"both");
+}
+
+async fn unacked_messages_are_redelivered_after_the_consumer_dies(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.inbound")])).await.unwrap();
+    let mut first = bus.consume("q", 10).await.unwrap();
+    for i in 0..3u8 {
+        bus.publish(&format!("{w}.inbound"), &[i]).await.unwrap();
+    }
+    let d0 = recv(&mut first).await;
+    assert_eq!(d0.payload, [0]);
+    d0.ack().await.unwrap();
+    let d1 = recv(&mut first).await;
+    assert_eq!(d1.payload, [1]);
+    // The consumer dies holding message 1 (and maybe 2) unacknowledged.
+    drop(d1);
+    drop(first);
+    let mut second = bus.consume("q", 10).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let d = recv(&mut second).await;
+        got.push((d.payload[0], d.redelivered || d.payload[0] == 2));
+        d.ack().await.unwrap();
+    }
+    got.sort();
+    assert_eq!(got, vec![(1, true), (2, true)], "message 1 comes back marked redelivered; 0 never does");
+    nothing_more(&mut second).await;
+}
+
+async fn nack_with_requeue_redelivers_and_without_drops(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.event")])).await.unwrap();
+    let mut sub = bus.consume("q", 10).await.unwrap();
+    bus.publish(&format!("{w}.event"), b"again").await.unwrap();
+    recv(&mut sub).await.nack(true).await.unwrap();
+    let d = recv(&mut sub).await;
+    assert!(d.redelivered);
+    assert_eq!(d.payload, b"again");
+    d.nack(false).await.unwrap();
+    nothing_more(&mut sub).await;
+}
+
+async fn prefetch_bounds_outstanding_deliveries(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.outbound")])).await.unwrap();
+    for i in 0..5u8 {
+        bus.publish(&format!("{w}.outbound"), &[i]).await.unwrap();
+    }
+    let mut sub = bus.consume("q", 2).await.unwrap();
+    let a = recv(&mut sub).await;
+    let b = recv(&mut sub).await;
+    nothing_more(&mut sub).await;
+    a.ack().await.unwrap();
+    let c = recv(&mut sub).await;
+    assert_eq!(c.payload, [2], "the next message comes once a slot is free, in order");
+    nothing_more(&mut sub).await;
+    b.ack().await.unwrap();
+    c.ack().await.unwrap();
+}
+
+async fn competing_consumers_share_a_queue(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.inbound")])).await.unwrap();
+    let mut s1 = bus.consume("q", 1).await.unwrap();
+    let mut s2 = bus.consume("q", 1).await.unwrap();
+    for i in 0..10u8 {
+        bus.publish(&format!("{w}.inbound"), &[i]).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 10 {
+        let d = tokio::select! {
+            d = recv(&mut s1) => d,
+            d = recv(&mut s2) => d,
+        };
+        seen.push(d.payload[0]);
+        d.ack().await.unwrap();
+    }
+    seen.sort();
+    assert_eq!(seen, (0..10).collect::<Vec<u8>>());
+}
+
+async fn unroutable_publishes_fail_loudly(bus: Arc<dyn Bus>) {
+    let err = bus.publish(&format!("{}.inbound", word()), b"lost?").await.unwrap_err();
+    assert!(matches!(err, BusError::Unroutable(_)), "{err:?}");
+}
+
+async fn a_full_queue_refuses_the_publish(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new("small", [format!("{w}.inbound")]).max_length(2)).await.unwrap();
+    bus.publish(&format!("{w}.inbound"), b"1").await.unwrap();
+    bus.publish(&format!("{w}.inbound"), b"2").await.unwrap();
+    let err = bus.publish(&format!("{w}.inbound"), b"3").await.unwrap_err();
+    assert!(matches!(err, BusError::Rejected(_)), "{err:?}");
+    let mut sub = bus.consume("small", 10).await.unwrap();
+    assert_eq!(recv(&mut sub).await.payload, b"1");
+    assert_eq!(recv(&mut sub).await.payload, b"2");
+    nothing_more(&mut sub).await;
+}
+
+async fn consuming_an_undeclared_queue_is_an_error(bus: Arc<dyn Bus>) {
+    let err = bus.consume(&format!("nope-{}", word()), 1).await.unwrap_err();
+    assert!(matches!(err, BusError::UnknownQueue(_)), "{err:?}");
+    bus.check().await.unwrap();
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod memory_bus {
+            $(#[tokio::test] async fn $name() { super::$name(super::memory()).await; })*
+        }
+        mod rabbitmq_bus {
+            $(#[tokio::test] async fn $name() { super::$name(super::rabbit()).await; })*
+        }
+    };
+}
+
+conformance!(
+    publishes_reach_bound_queues_only,
+    one_message_reaches_every_bound_queue,
+    unacked_messages_are_redelivered_after_the_consumer_dies,
+    nack_with_requeue_redelivers_and_without_drops,
+    prefetch_bounds_outstanding_deliveries,
+    competing_consumers_share_a_queue,
+    unroutable_publishes_fail_loudly,
+    a_full_queue_refuses_the_publish,
+    consuming_an_undeclared_queue_is_an_error,
+);
+
+#[tokio::test]
+async fn rabbitmq_down_is_a_prompt_error_not_a_hang() {
+    // Nothing listens on port 1.
+    let bus = RabbitBus::new(rabbit_config("amqp://guest:guest@127.0.0.1:1/%2f".into()));
+    let started = std::time::Instant::now();
+    let err = bus.publish("x.inbound", b"x").await.unwrap_err();
+    assert!(matches!(err, BusError::Unavailable(_)), "{err:?}");
+    assert!(bus.check().await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(6));
+}

@@ -1,0 +1,84 @@
+//! One conformance suite, two session stores: in-process (on tokio's paused clock) and Redis
+//! (the real server of this machine, `SEEDGATE_TEST_REDIS_URL`, real TTLs).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seedgate_runtime::config::{SessionStoreConfig, SessionStoreKind};
+use seedgate_runtime::session_store::memory::MemorySessionStore;
+use seedgate_runtime::session_store::redis::RedisSessionStore;
+use seedgate_runtime::session_store::SessionStore;
+
+fn redis_store() -> Arc<dyn SessionStore> {
+    let mut cfg = SessionStoreConfig::default();
+    cfg.kind = SessionStoreKind::Redis;
+    cfg.url = std::env::var("SEEDGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    cfg.key_prefix = format!("seedgate-test:{}:", uuid::Uuid::now_v7().simple());
+    Arc::new(RedisSessionStore::new(&cfg).unwrap())
+}
+
+async fn create_is_exclusive_and_get_reports_remaining_time(s: Arc<dyn SessionStore>) {
+    assert!(s.create("a", b"one", Duration::from_secs(180)).await.unwrap());
+    assert!(!s.create("a", b"two", Duration::from_secs(180)).await.unwrap(), "a duplicate start does not overwrite");
+    let got = s.get("a").await.unwrap().unwrap();
+    assert_eq!(got.value, b"one");
+    assert!(got.remaining <= Duration::from_secs(180) && got.remaining > Duration::from_secs(170), "{:?}", got.remaining);
+    assert_eq!(s.get("missing").await.unwrap(), None);
+}
+
+async fn update_keeps_the_ttl(s: Arc<dyn SessionStore>) {
+    assert!(s.create("k", b"v1", Duration::from_millis(1500)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(s.update("k", b"v2").await.unwrap());
+    let got = s.get("k").await.unwrap().unwrap();
+    assert_eq!(got.value, b"v2");
+    assert!(got.remaining <= Duration::from_millis(900), "update must not extend the budget: {:?}", got.remaining);
+    assert!(!s.update("absent", b"x").await.unwrap());
+}
+
+async fn entries_expire_with_their_ttl(s: Arc<dyn SessionStore>) {
+    assert!(s.create("short", b"x", Duration::from_millis(300)).await.unwrap());
+    assert!(s.get("short").await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(s.get("short").await.unwrap(), None);
+    assert!(!s.update("short", b"y").await.unwrap(), "an expired session cannot be revived by update");
+    assert_eq!(s.remove("short").await.unwrap(), None);
+    assert!(s.create("short", b"new", Duration::from_secs(5)).await.unwrap(), "the id is free again");
+}
+
+async fn put_and_remove(s: Arc<dyn SessionStore>) {
+    s.put("p", b"1", Duration::from_secs(5)).await.unwrap();
+    s.put("p", b"2", Duration::from_secs(10)).await.unwrap();
+    assert!(s.get("p").await.unwrap().unwrap().remaining > Duration::from_secs(9));
+    assert_eq!(s.remove("p").await.unwrap(), Some(b"2".to_vec()));
+    assert_eq!(s.remove("p").await.unwrap(), None);
+    s.check().await.unwrap();
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod memory_store {
+            $(#[tokio::test(start_paused = true)]
+              async fn $name() { super::$name(std::sync::Arc::new(super::MemorySessionStore::new())).await; })*
+        }
+        mod redis_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::redis_store()).await; })*
+        }
+    };
+}
+
+conformance!(
+    create_is_exclusive_and_get_reports_remaining_time,
+    update_keeps_the_ttl,
+    entries_expire_with_their_ttl,
+    put_and_remove,
+);
+
+#[tokio::test]
+async fn redis_down_is_a_prompt_error() {
+    let mut cfg = SessionStoreConfig::default();
+    cfg.url = "redis://127.0.0.1:1".into();
+    let s = RedisSessionStore::new(&cfg).unwrap();
+    assert!(s.check().await.is_err());
+    assert!(s.get("x").await.is_err());
+}
