@@ -1,7 +1,8 @@
 //! Routing keys on the one topic exchange, in the Vumi convention operators know.
 //!
 //! Connector-facing keys: `<channel>.inbound` (connector → sessions, store),
-//! `<channel>.outbound` (sessions → connector, store), `<channel>.event` (connector → store).
+//! `<channel>.outbound` (sessions → connector, store), `<channel>.event` (connector → store),
+//! `<channel>.session` (session records: sessions → store).
 //! App-facing keys, between the session engine and the flow runner:
 //! `<channel>.app.inbound` and `<channel>.app.outbound`. A `*.inbound` binding matches only
 //! connector-facing keys, because `*` matches exactly one word.
@@ -12,6 +13,7 @@ pub enum RoutingKey<'a> {
     Inbound(&'a str),
     Outbound(&'a str),
     Event(&'a str),
+    Session(&'a str),
     AppInbound(&'a str),
     AppOutbound(&'a str),
 }
@@ -22,6 +24,7 @@ impl RoutingKey<'_> {
             Self::Inbound(c) => format!("{c}.inbound"),
             Self::Outbound(c) => format!("{c}.outbound"),
             Self::Event(c) => format!("{c}.event"),
+            Self::Session(c) => format!("{c}.session"),
             Self::AppInbound(c) => format!("{c}.app.inbound"),
             Self::AppOutbound(c) => format!("{c}.app.outbound"),
         }
@@ -37,6 +40,7 @@ impl RoutingKey<'_> {
             "inbound" => RoutingKey::Inbound(channel),
             "outbound" => RoutingKey::Outbound(channel),
             "event" => RoutingKey::Event(channel),
+            "session" => RoutingKey::Session(channel),
             "app.inbound" => RoutingKey::AppInbound(channel),
             "app.outbound" => RoutingKey::AppOutbound(channel),
             _ => return None,
@@ -48,6 +52,7 @@ impl RoutingKey<'_> {
             Self::Inbound(c)
             | Self::Outbound(c)
             | Self::Event(c)
+            | Self::Session(c)
             | Self::AppInbound(c)
             | Self::AppOutbound(c) => c,
         }
@@ -72,6 +77,7 @@ mod tests {
             RoutingKey::Inbound("demo-at"),
             RoutingKey::Outbound("demo-at"),
             RoutingKey::Event("mtn_ng"),
+            RoutingKey::Session("demo-at"),
             RoutingKey::AppInbound("demo-at"),
             RoutingKey::AppOutbound("x"),
         ] {

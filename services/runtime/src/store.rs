@@ -15,22 +15,23 @@ pub enum StoreError {
     Rejected(String),
 }
 
-/// One row to write: a message or an event.
+/// One row to write: a message, an event, or a session's latest state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
     Message(Message),
     Event(Event),
+    /// Inserted or updated; an ended session is never reopened by a late update.
+    Session(SessionRecord),
 }
 
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Readiness: reachable and migrated.
     async fn check(&self) -> Result<(), StoreError>;
-    /// Writes all records in one transaction. Records already stored (same id) are skipped, so
-    /// a redelivered batch is harmless.
+    /// Writes all records in one transaction. Messages and events already stored (same id) are
+    /// skipped and session updates never reopen an ended session, so a redelivered batch is
+    /// harmless.
     async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError>;
-    /// Inserts or updates a session. An ended session is never reopened by a late update.
-    async fn upsert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
     async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     async fn message(&self, id: Uuid) -> Result<Option<Message>, StoreError>;
     /// Messages of a session, oldest first.

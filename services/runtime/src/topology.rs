@@ -8,7 +8,7 @@ use seedgate_proto::RoutingKey;
 use crate::bus::{Bus, BusError, QueueSpec};
 use crate::config::Config;
 
-/// Queue of the store service: everything connector-facing.
+/// Queue of the store service: everything connector-facing, and session records.
 pub const STORE_QUEUE: &str = "store";
 /// Queue of the session engine: connector inbound and flow replies.
 pub const SESSIONS_QUEUE: &str = "sessions";
@@ -23,7 +23,7 @@ pub fn channel_outbound_queue(channel: &str) -> String {
 /// Every queue of a deployment configured by `config`.
 pub fn queues(config: &Config) -> Vec<QueueSpec> {
     let mut specs = vec![
-        QueueSpec::new(STORE_QUEUE, ["*.inbound", "*.outbound", "*.event"]),
+        QueueSpec::new(STORE_QUEUE, ["*.inbound", "*.outbound", "*.event", "*.session"]),
         QueueSpec::new(SESSIONS_QUEUE, ["*.inbound", "*.app.outbound"]),
         QueueSpec::new(FLOWS_QUEUE, ["*.app.inbound"]),
     ];

@@ -1,1 +1,64 @@
-//! placeholder
+//! The message store: every message, event and session, in SQLite (embedded default) or
+//! PostgreSQL, through `sqlx`. This is the only crate that uses `sqlx`.
+//!
+//! - [`open`] builds the configured [`Store`]; connections and migrations happen lazily, so a
+//!   process starts while its database is away and `/readyz` reports it.
+//! - [`run`] is the store service: it consumes every connector-facing message and event from
+//!   the bus and writes them in batches, acknowledging each delivery only after its batch
+//!   committed. Rows are keyed by message/event id, so redeliveries are harmless.
+
+mod postgres;
+mod service;
+mod sqlite;
+
+use std::sync::Arc;
+
+use seedgate_runtime::config::{StoreConfig, StoreKind};
+use seedgate_runtime::store::{Store, StoreError};
+
+pub use postgres::PgStore;
+pub use service::run;
+pub use sqlite::SqliteStore;
+
+/// Opens the configured store without waiting for the database.
+pub fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match cfg.kind {
+        StoreKind::Sqlite => Arc::new(SqliteStore::open(cfg)?),
+        StoreKind::Postgres => Arc::new(PgStore::open(cfg)?),
+    })
+}
+
+/// Connects and applies pending migrations now (for `seedgate migrate`).
+pub async fn migrate(cfg: &StoreConfig) -> Result<(), StoreError> {
+    open(cfg)?.check().await
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Maps a sqlx error: connection trouble is retryable, a database's "no" is not.
+fn classify(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(db) => StoreError::Rejected(db.to_string()),
+        sqlx::Error::Decode(d) | sqlx::Error::ColumnDecode { source: d, .. } => {
+            StoreError::Rejected(format!("cannot decode a stored row: {d}"))
+        }
+        other => unavailable(other),
+    }
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Rejected(format!("cannot decode a stored row: {e}")))
+}
+
+fn encode_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
+fn enum_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,147 @@
+//! The store service: bus → batched, idempotent writes → acks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seedgate_proto::{Event, Message, RoutingKey};
+use seedgate_runtime::bus::{Bus, Delivery};
+use seedgate_runtime::config::Config;
+use seedgate_runtime::store::{Record, Store, StoreError};
+use seedgate_runtime::topology::STORE_QUEUE;
+use tokio_util::sync::CancellationToken;
+
+/// How long a batch waits for more deliveries once it has one.
+const LINGER: Duration = Duration::from_millis(10);
+const RETRY_MIN: Duration = Duration::from_millis(200);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Consumes the `store` queue until `shutdown`; the batch in hand is written before returning.
+pub async fn run(
+    config: Arc<Config>,
+    bus: Arc<dyn Bus>,
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) -> Result<(), seedgate_runtime::bus::BusError> {
+    let batch_size = config.store.batch_size;
+    let prefetch = u16::try_from(batch_size).unwrap_or(u16::MAX).max(config.bus.prefetch);
+    let mut sub = bus.consume(STORE_QUEUE, prefetch).await?;
+    let mut retry = RETRY_MIN;
+    loop {
+        let first = tokio::select! {
+            d = sub.next() => match d { Some(d) => d, None => return Ok(()) },
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < batch_size {
+            match tokio::time::timeout_at(deadline, sub.next()).await {
+                Ok(Some(d)) => batch.push(d),
+                _ => break,
+            }
+        }
+        match write(store.as_ref(), batch).await {
+            Ok(()) => retry = RETRY_MIN,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = retry.as_millis() as u64, "store write failed; deliveries requeued");
+                tokio::select! {
+                    () = tokio::time::sleep(retry) => {}
+                    () = shutdown.cancelled() => return Ok(()),
+                }
+                retry = (retry * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
+/// Decodes and writes one batch, then settles its deliveries.
+///
+/// Undecodable deliveries are dropped with an error log (they can never be written). When the
+/// database refuses the batch, rows are retried one by one so one bad row cannot block the
+/// rest. When the database is unreachable, every delivery is requeued and the error returned.
+async fn write(store: &dyn Store, batch: Vec<Delivery>) -> Result<(), StoreError> {
+    let mut records = Vec::with_capacity(batch.len());
+    let mut deliveries = Vec::with_capacity(batch.len());
+    for d in batch {
+        match decode(&d) {
+            Ok(r) => {
+                records.push(r);
+                deliveries.push(d);
+            }
+            Err(reason) => {
+                tracing::error!(routing_key = %d.routing_key, %reason, "dropping an undecodable delivery");
+                metrics::counter!("seedgate_store_undecodable_total").increment(1);
+                settle(d.nack(false)).await;
+            }
+        }
+    }
+    match store.write_batch(&records).await {
+        Ok(()) => {
+            count(&records);
+            for d in deliveries {
+                settle(d.ack()).await;
+            }
+            Ok(())
+        }
+        Err(StoreError::Rejected(reason)) if records.len() > 1 => {
+            tracing::warn!(%reason, "batch refused; writing its rows one by one");
+            for (r, d) in records.into_iter().zip(deliveries) {
+                match store.write_batch(std::slice::from_ref(&r)).await {
+                    Ok(()) => {
+                        count(std::slice::from_ref(&r));
+                        settle(d.ack()).await;
+                    }
+                    Err(StoreError::Rejected(reason)) => {
+                        tracing::error!(%reason, routing_key = %d.routing_key, "row refused by the database; dropped");
+                        metrics::counter!("seedgate_store_rejected_total").increment(1);
+                        settle(d.nack(false)).await;
+                    }
+                    Err(e) => {
+                        settle(d.nack(true)).await;
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let requeue = matches!(e, StoreError::Unavailable(_));
+            for d in deliveries {
+                settle(d.nack(requeue)).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+fn decode(d: &Delivery) -> Result<Record, String> {
+    match RoutingKey::parse(&d.routing_key) {
+        Some(RoutingKey::Event(_)) => serde_json::from_slice::<Event>(&d.payload)
+            .map(Record::Event)
+            .map_err(|e| e.to_string()),
+        Some(RoutingKey::Session(_)) => serde_json::from_slice(&d.payload)
+            .map(Record::Session)
+            .map_err(|e| e.to_string()),
+        Some(RoutingKey::Inbound(_) | RoutingKey::Outbound(_)) => serde_json::from_slice::<Message>(&d.payload)
+            .map(Record::Message)
+            .map_err(|e| e.to_string()),
+        _ => Err("routing key outside the store's bindings".into()),
+    }
+}
+
+fn count(records: &[Record]) {
+    for r in records {
+        let kind = match r {
+            Record::Message(_) => "message",
+            Record::Event(_) => "event",
+            Record::Session(_) => "session",
+        };
+        metrics::counter!("seedgate_store_rows_written_total", "kind" => kind).increment(1);
+    }
+}
+
+async fn settle(outcome: impl std::future::Future<Output = Result<(), seedgate_runtime::bus::BusError>>) {
+    if let Err(e) = outcome.await {
+        // The delivery will come back after reconnect; the write is idempotent.
+        tracing::warn!(error = %e, "could not settle a delivery");
+    }
+}

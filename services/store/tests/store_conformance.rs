@@ -1,0 +1,140 @@
+//! One conformance suite, two stores: SQLite (a fresh file) and PostgreSQL (the real server of
+//! this machine, `SEEDGATE_TEST_DATABASE_URL`, a fresh schema per test).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use seedgate_proto::{
+    DeliveryStatus, Event, EventKind, Message, SessionEndReason, SessionEvent, SessionInfo,
+    SessionRecord, TransportType,
+};
+use seedgate_runtime::config::{StoreConfig, StoreKind};
+use seedgate_runtime::store::{Record, Store, StoreError};
+
+fn pg_url() -> String {
+    std::env::var("SEEDGATE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn sqlite() -> Arc<dyn Store> {
+    let dir = std::env::temp_dir().join(format!("seedgate-store-{}", uuid::Uuid::now_v7().simple()));
+    let mut cfg = StoreConfig::default();
+    cfg.url = format!("sqlite://{}/nested/seedgate.db", dir.display());
+    seedgate_store::open(&cfg).unwrap()
+}
+
+fn postgres() -> Arc<dyn Store> {
+    let mut cfg = StoreConfig::default();
+    cfg.kind = StoreKind::Postgres;
+    cfg.url = pg_url();
+    cfg.schema = Some(format!("t{}", uuid::Uuid::now_v7().simple()));
+    seedgate_store::open(&cfg).unwrap()
+}
+
+fn at(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(1_764_000_000_000 + ms).single().unwrap()
+}
+
+fn dialog(session: &str, msisdn: &str) -> (Message, Message) {
+    let mut inbound = Message::inbound("demo-at", TransportType::Ussd, msisdn, "*134*550#", "");
+    inbound.session = Some(SessionInfo { id: session.into(), event: SessionEvent::New });
+    inbound.created_at = at(0);
+    inbound.metadata.insert("network_code".into(), "65501".into());
+    let mut reply = inbound.reply("Welcome\n1. Register", SessionEvent::Resume);
+    reply.created_at = at(5);
+    (inbound, reply)
+}
+
+async fn messages_and_events_round_trip(store: Arc<dyn Store>) {
+    store.check().await.unwrap();
+    let (inbound, reply) = dialog("s-1", "+27820000001");
+    let ack = Event::new("demo-at", reply.id, EventKind::Ack { carrier_id: None });
+    let mut dlr = Event::new("demo-at", reply.id, EventKind::DeliveryReport { status: DeliveryStatus::Delivered });
+    dlr.created_at = ack.created_at + chrono::Duration::milliseconds(3);
+    store
+        .write_batch(&[Record::Message(reply.clone()), Record::Message(inbound.clone()), Record::Event(dlr.clone()), Record::Event(ack.clone())])
+        .await
+        .unwrap();
+    assert_eq!(store.message(inbound.id).await.unwrap().as_ref(), Some(&inbound));
+    assert_eq!(store.session_messages("s-1").await.unwrap(), vec![inbound.clone(), reply.clone()], "oldest first");
+    assert_eq!(store.message_events(reply.id).await.unwrap(), vec![ack, dlr]);
+    assert_eq!(store.address_messages("+27820000001").await.unwrap().len(), 2);
+    assert!(store.message(uuid::Uuid::now_v7()).await.unwrap().is_none());
+}
+
+async fn redelivered_batches_write_nothing_twice(store: Arc<dyn Store>) {
+    let (inbound, reply) = dialog("s-2", "+27820000002");
+    let ev = Event::new("demo-at", reply.id, EventKind::Nack { reason: "late".into() });
+    let batch = [Record::Message(inbound), Record::Message(reply.clone()), Record::Event(ev)];
+    store.write_batch(&batch).await.unwrap();
+    store.write_batch(&batch).await.unwrap();
+    store.write_batch(&batch[1..]).await.unwrap();
+    assert_eq!(store.session_messages("s-2").await.unwrap().len(), 2);
+    assert_eq!(store.message_events(reply.id).await.unwrap().len(), 1);
+}
+
+async fn an_empty_batch_is_fine(store: Arc<dyn Store>) {
+    store.write_batch(&[]).await.unwrap();
+}
+
+async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
+    let open = SessionRecord {
+        id: "demo-at:abc".into(),
+        channel: "demo-at".into(),
+        msisdn: "+27820000003".into(),
+        flow: None,
+        started_at: at(0),
+        ended_at: None,
+        hops: 1,
+        duration_ms: 0,
+        slices: 1,
+        end_reason: None,
+    };
+    store.write_batch(&[Record::Session(open.clone())]).await.unwrap();
+    assert_eq!(store.session("demo-at:abc").await.unwrap(), Some(open.clone()));
+    let hop = SessionRecord { hops: 2, duration_ms: 9_000, flow: Some("demo".into()), ..open.clone() };
+    store.write_batch(&[Record::Session(hop.clone())]).await.unwrap();
+    let ended = SessionRecord {
+        ended_at: Some(at(25_300)),
+        hops: 3,
+        duration_ms: 25_300,
+        slices: 2,
+        end_reason: Some(SessionEndReason::Completed),
+        flow: None,
+        ..open.clone()
+    };
+    store.write_batch(&[Record::Session(ended.clone())]).await.unwrap();
+    let want = SessionRecord { flow: Some("demo".into()), ..ended };
+    assert_eq!(store.session("demo-at:abc").await.unwrap(), Some(want.clone()), "flow kept from the earlier hop");
+    // A late, redelivered hop update must not reopen or shrink the ended session.
+    store.write_batch(&[Record::Session(hop.clone())]).await.unwrap();
+    assert_eq!(store.session("demo-at:abc").await.unwrap(), Some(want));
+    assert_eq!(store.session("nope").await.unwrap(), None);
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::sqlite()).await; })*
+        }
+        mod postgres_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::postgres()).await; })*
+        }
+    };
+}
+
+conformance!(
+    messages_and_events_round_trip,
+    redelivered_batches_write_nothing_twice,
+    an_empty_batch_is_fine,
+    sessions_are_recorded_and_never_reopened,
+);
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_reported_unavailable() {
+    let mut cfg = StoreConfig::default();
+    cfg.kind = StoreKind::Postgres;
+    cfg.url = "postgres://postgres@127.0.0.1:1/test".into();
+    let store = seedgate_store::open(&cfg).unwrap();
+    let err = store.check().await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
