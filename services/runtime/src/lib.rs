@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod store;
 pub mod telemetry;
 pub mod topology;
+pub mod worker;
 
 use std::sync::Arc;
 

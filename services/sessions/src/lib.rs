@@ -1,1 +1,56 @@
-//! placeholder
+//! The USSD session engine: sits between connectors and the flow runner.
+//!
+//! - Consumes `<channel>.inbound` from connectors: starts, resumes and closes sessions in the
+//!   [`SessionStore`](seedgate_runtime::session_store::SessionStore) (TTL = the session budget,
+//!   so the budget runs on Redis' or tokio's monotonic clock), and forwards each message to the
+//!   flow runner on `<channel>.app.inbound`. A resume for a session whose budget is spent gets
+//!   the configured closing text instead.
+//! - Consumes `<channel>.app.outbound` from the flow runner, closes the session when the reply
+//!   ends it, and forwards the reply to the connector on `<channel>.outbound`.
+//! - Publishes the session's billing record (`SessionRecord`: hops, duration, 20 s slices, end
+//!   reason) on `<channel>.session` at start, every hop and at the end; the store writes it.
+//! - Sweeps sessions that reach their budget without a final request, closing their record.
+
+mod engine;
+mod state;
+
+pub use engine::Engine;
+pub use state::SessionState;
+
+use std::sync::Arc;
+
+use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::config::Config;
+use seedgate_runtime::session_store::SessionStore;
+use seedgate_runtime::topology::SESSIONS_QUEUE;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the session engine until `shutdown`, then drains the hops in flight.
+pub async fn run(
+    config: Arc<Config>,
+    bus: Arc<dyn Bus>,
+    sessions: Arc<dyn SessionStore>,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    let engine = Arc::new(Engine::new(&config, bus.clone(), sessions));
+    let sweeper = tokio::spawn(engine.clone().sweep_until(shutdown.clone()));
+    let handler = {
+        let engine = engine.clone();
+        move |key: String, payload: Vec<u8>| {
+            let engine = engine.clone();
+            async move { engine.handle(&key, &payload).await }
+        }
+    };
+    let result = seedgate_runtime::worker::consume(
+        "sessions",
+        bus,
+        SESSIONS_QUEUE,
+        config.bus.prefetch,
+        shutdown.clone(),
+        handler,
+    )
+    .await;
+    shutdown.cancel();
+    let _ = sweeper.await;
+    result
+}

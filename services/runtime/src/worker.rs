@@ -1,0 +1,107 @@
+//! The consume loop every bus-driven service shares: bounded concurrency (the prefetch),
+//! one error classification deciding ack / retry / drop, and a drain on shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Bus, BusError, Delivery};
+
+/// What a handler's failure means for its delivery.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// A backend is unreachable: the delivery goes back to the queue after a pause.
+    #[error("retry later: {0}")]
+    Retry(String),
+    /// The delivery can never be handled (undecodable, unknown channel): it is dropped.
+    #[error("dropped: {0}")]
+    Drop(String),
+}
+
+impl From<BusError> for HandleError {
+    fn from(e: BusError) -> Self {
+        match e {
+            BusError::Unroutable(_) | BusError::UnknownQueue(_) => Self::Drop(e.to_string()),
+            _ => Self::Retry(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::session_store::SessionStoreError> for HandleError {
+    fn from(e: crate::session_store::SessionStoreError) -> Self {
+        Self::Retry(e.to_string())
+    }
+}
+
+/// Pause before a retried delivery goes back, so a dead backend does not spin the loop.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// Consumes `queue` until `shutdown`, running `handler` on up to `prefetch` deliveries at once,
+/// then waits for the handlers in flight. Each delivery is acked after its handler succeeds.
+pub async fn consume<H, Fut>(
+    name: &'static str,
+    bus: Arc<dyn Bus>,
+    queue: &str,
+    prefetch: u16,
+    shutdown: CancellationToken,
+    handler: H,
+) -> Result<(), BusError>
+where
+    H: Fn(String, Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
+{
+    let mut sub = bus.consume(queue, prefetch).await?;
+    let handler = Arc::new(handler);
+    let mut tasks = JoinSet::new();
+    loop {
+        let delivery = tokio::select! {
+            d = sub.next() => match d { Some(d) => d, None => break },
+            () = shutdown.cancelled() => break,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        };
+        let handler = handler.clone();
+        tasks.spawn(async move { handle_one(name, delivery, handler.as_ref()).await });
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn handle_one<H, Fut>(name: &'static str, delivery: Delivery, handler: &H)
+where
+    H: Fn(String, Vec<u8>) -> Fut,
+    Fut: Future<Output = Result<(), HandleError>>,
+{
+    let key = delivery.routing_key.clone();
+    let payload = delivery.payload.clone();
+    let outcome = handler(key.clone(), payload).await;
+    let settled = match outcome {
+        Ok(()) => delivery.ack().await,
+        Err(HandleError::Retry(reason)) => {
+            tracing::warn!(service = name, routing_key = %key, %reason, "handling failed; will retry");
+            metrics::counter!("seedgate_worker_retries_total", "service" => name).increment(1);
+            tokio::time::sleep(RETRY_PAUSE).await;
+            delivery.nack(true).await
+        }
+        Err(HandleError::Drop(reason)) => {
+            tracing::error!(service = name, routing_key = %key, %reason, "delivery dropped");
+            metrics::counter!("seedgate_worker_dropped_total", "service" => name).increment(1);
+            delivery.nack(false).await
+        }
+    };
+    if let Err(e) = settled {
+        tracing::warn!(service = name, error = %e, "could not settle a delivery; it will be redelivered");
+    }
+}
+
+/// Decodes a JSON payload, or explains why the delivery must be dropped.
+pub fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, HandleError> {
+    serde_json::from_slice(payload).map_err(|e| HandleError::Drop(format!("undecodable payload: {e}")))
+}
+
+/// Encodes a value as JSON for the bus.
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, HandleError> {
+    serde_json::to_vec(value).map_err(|e| HandleError::Drop(format!("cannot encode: {e}")))
+}

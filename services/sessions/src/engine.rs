@@ -1,0 +1,231 @@
+//! The engine's handlers: inbound from connectors, replies from the flow runner, the sweeper.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use seedgate_proto::{Message, RoutingKey, SessionEndReason, SessionEvent, SessionRecord};
+use seedgate_runtime::bus::Bus;
+use seedgate_runtime::config::Config;
+use seedgate_runtime::session_store::SessionStore;
+use seedgate_runtime::telemetry::Masked;
+use seedgate_runtime::worker::{decode, encode, HandleError};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::SessionState;
+
+/// How often the sweeper looks for sessions past their budget.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The session engine. Cheap to share; all state lives in the session store, except the
+/// sweeper's list of sessions this process started (lost on restart: see ARCHITECTURE.md).
+#[derive(Debug)]
+pub struct Engine {
+    bus: Arc<dyn Bus>,
+    sessions: Arc<dyn SessionStore>,
+    budget: Duration,
+    closing_text: String,
+    /// session id → (budget deadline on the monotonic clock, last known state)
+    live: Mutex<HashMap<String, (Instant, SessionState)>>,
+}
+
+fn key(session_id: &str) -> String {
+    format!("session:{session_id}")
+}
+
+impl Engine {
+    pub fn new(config: &Config, bus: Arc<dyn Bus>, sessions: Arc<dyn SessionStore>) -> Self {
+        Self {
+            bus,
+            sessions,
+            budget: Duration::from_secs(config.sessions.budget_secs),
+            closing_text: config.sessions.closing_text.clone(),
+            live: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, SessionState)>> {
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Handles one delivery from the `sessions` queue.
+    pub async fn handle(&self, routing_key: &str, payload: &[u8]) -> Result<(), HandleError> {
+        let msg: Message = decode(payload)?;
+        match RoutingKey::parse(routing_key) {
+            Some(RoutingKey::Inbound(_)) => self.on_inbound(msg).await,
+            Some(RoutingKey::AppOutbound(_)) => self.on_reply(msg).await,
+            _ => Err(HandleError::Drop(format!("unexpected routing key {routing_key}"))),
+        }
+    }
+
+    async fn publish_record(&self, record: &SessionRecord) -> Result<(), HandleError> {
+        self.bus.publish(&RoutingKey::Session(&record.channel).render(), &encode(record)?).await?;
+        Ok(())
+    }
+
+    async fn on_inbound(&self, msg: Message) -> Result<(), HandleError> {
+        let Some(session) = msg.session.clone() else {
+            // Not a session message (SMS): straight to the flow runner.
+            return self.forward_to_app(&msg).await;
+        };
+        let k = key(&session.id);
+        match session.event {
+            SessionEvent::New => {
+                let state = SessionState::start(&session.id, &msg);
+                if self.sessions.create(&k, &state.encode(), self.budget).await? {
+                    self.live().insert(session.id.clone(), (Instant::now() + self.budget, state.clone()));
+                    self.publish_record(&state.record(Duration::ZERO, None)).await?;
+                    metrics::counter!("seedgate_sessions_started_total", "channel" => msg.channel.clone()).increment(1);
+                    tracing::info!(session = %session.id, channel = %msg.channel, msisdn = %Masked(msg.msisdn()), "session started");
+                }
+                // A repeated start (redelivery, or the gateway sending it twice) is forwarded
+                // again without a second session: the flow answers it with its first screen.
+                self.forward_to_app(&msg).await
+            }
+            SessionEvent::Resume => {
+                let Some(stored) = self.sessions.get(&k).await? else {
+                    return self.budget_spent(&msg, &session.id).await;
+                };
+                let Some(mut state) = SessionState::decode(&stored.value) else {
+                    return Err(HandleError::Drop(format!("corrupt state for session {}", session.id)));
+                };
+                if state.last_inbound != Some(msg.id) {
+                    state.hops += 1;
+                    state.last_inbound = Some(msg.id);
+                    if !self.sessions.update(&k, &state.encode()).await? {
+                        return self.budget_spent(&msg, &session.id).await;
+                    }
+                }
+                let elapsed = self.budget.saturating_sub(stored.remaining);
+                self.track(&state, stored.remaining);
+                self.publish_record(&state.record(elapsed, None)).await?;
+                self.forward_to_app(&msg).await
+            }
+            SessionEvent::Close => {
+                // The user or the network ended the session (or the connector gave up on a hop).
+                let reason = match msg.metadata.get("reason").and_then(|v| v.as_str()) {
+                    Some("hop_deadline") => SessionEndReason::HopDeadline,
+                    _ => SessionEndReason::UserAbort,
+                };
+                self.end(&session.id, reason).await?;
+                self.forward_to_app(&msg).await
+            }
+        }
+    }
+
+    async fn on_reply(&self, msg: Message) -> Result<(), HandleError> {
+        if let Some(session) = msg.session.clone() {
+            if session.event == SessionEvent::Close {
+                self.end(&session.id, SessionEndReason::Completed).await?;
+            } else if let Some(flow) = msg.metadata.get("flow").and_then(|v| v.as_str()) {
+                let k = key(&session.id);
+                if let Some(stored) = self.sessions.get(&k).await? {
+                    if let Some(mut state) = SessionState::decode(&stored.value) {
+                        if state.flow.as_deref() != Some(flow) {
+                            state.flow = Some(flow.to_string());
+                            self.sessions.update(&k, &state.encode()).await?;
+                            self.track(&state, stored.remaining);
+                        }
+                    }
+                }
+            }
+        }
+        self.bus.publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&msg)?).await?;
+        Ok(())
+    }
+
+    /// Ends a live session: removes its state and publishes its final record.
+    async fn end(&self, session_id: &str, reason: SessionEndReason) -> Result<(), HandleError> {
+        let k = key(session_id);
+        let Some(stored) = self.sessions.get(&k).await? else {
+            self.live().remove(session_id);
+            return Ok(());
+        };
+        let elapsed = self.budget.saturating_sub(stored.remaining);
+        if let Some(state) = SessionState::decode(&stored.value) {
+            let record = state.record(elapsed, Some(reason));
+            // Record first: if this fails the delivery is retried and the state is still there.
+            self.publish_record(&record).await?;
+            self.count_end(&record);
+        }
+        self.sessions.remove(&k).await?;
+        self.live().remove(session_id);
+        Ok(())
+    }
+
+    /// A resume for a session that no longer exists: its budget is spent (or it never was).
+    async fn budget_spent(&self, msg: &Message, session_id: &str) -> Result<(), HandleError> {
+        let tracked = self.live().remove(session_id);
+        if let Some((_, state)) = tracked {
+            let record = state.record(self.budget, Some(SessionEndReason::BudgetExhausted));
+            self.publish_record(&record).await?;
+            self.count_end(&record);
+        }
+        tracing::info!(session = %session_id, msisdn = %Masked(msg.msisdn()), "resume after the session budget; closing");
+        let reply = msg.reply(self.closing_text.clone(), SessionEvent::Close);
+        self.bus.publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&reply)?).await?;
+        Ok(())
+    }
+
+    async fn forward_to_app(&self, msg: &Message) -> Result<(), HandleError> {
+        self.bus.publish(&RoutingKey::AppInbound(&msg.channel).render(), &encode(msg)?).await?;
+        Ok(())
+    }
+
+    fn track(&self, state: &SessionState, remaining: Duration) {
+        self.live().insert(state.id.clone(), (Instant::now() + remaining, state.clone()));
+    }
+
+    fn count_end(&self, record: &SessionRecord) {
+        let reason = record.end_reason.map_or("unknown", SessionEndReason::as_str);
+        let flow = record.flow.clone().unwrap_or_default();
+        metrics::counter!("seedgate_sessions_ended_total", "channel" => record.channel.clone(), "reason" => reason).increment(1);
+        metrics::counter!("seedgate_sessions_slices_total", "channel" => record.channel.clone(), "flow" => flow)
+            .increment(u64::from(record.slices));
+        metrics::histogram!("seedgate_sessions_duration_seconds", "channel" => record.channel.clone())
+            .record(record.duration_ms as f64 / 1000.0);
+        tracing::info!(
+            session = %record.id, channel = %record.channel, msisdn = %Masked(&record.msisdn),
+            reason, hops = record.hops, duration_ms = record.duration_ms, slices = record.slices,
+            "session ended"
+        );
+    }
+
+    /// Closes the records of sessions that reached their budget without a final request.
+    pub async fn sweep_until(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            if let Err(e) = self.sweep().await {
+                tracing::warn!(error = %e, "session sweep failed; retrying next tick");
+            }
+        }
+    }
+
+    async fn sweep(&self) -> Result<(), HandleError> {
+        let now = Instant::now();
+        let due: Vec<(String, SessionState)> = self
+            .live()
+            .iter()
+            .filter(|(_, (deadline, _))| *deadline <= now)
+            .map(|(id, (_, state))| (id.clone(), state.clone()))
+            .collect();
+        for (id, state) in due {
+            match self.sessions.get(&key(&id)).await? {
+                Some(stored) => self.track(&state, stored.remaining),
+                None => {
+                    let record = state.record(self.budget, Some(SessionEndReason::BudgetExhausted));
+                    self.publish_record(&record).await?;
+                    self.count_end(&record);
+                    self.live().remove(&id);
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+//! The session engine on tokio's paused clock, with the in-process bus and session store:
+//! budgets, 20 s slices, end reasons and the closing text, with time driven by the test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seedgate_proto::{Message, SessionEndReason, SessionEvent, SessionInfo, SessionRecord, TransportType};
+use seedgate_runtime::bus::memory::MemoryBus;
+use seedgate_runtime::bus::{Bus, QueueSpec, Subscription};
+use seedgate_runtime::config::Config;
+use seedgate_runtime::session_store::memory::MemorySessionStore;
+use tokio_util::sync::CancellationToken;
+
+struct Harness {
+    bus: Arc<dyn Bus>,
+    app: Subscription,
+    out: Subscription,
+    records: Subscription,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), seedgate_runtime::bus::BusError>>,
+}
+
+async fn start() -> Harness {
+    let config = Arc::new(Config::default());
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    seedgate_runtime::topology::declare(bus.as_ref(), &config).await.unwrap();
+    bus.declare(&QueueSpec::new("test.records", ["*.session"])).await.unwrap();
+    let app = bus.consume(seedgate_runtime::topology::FLOWS_QUEUE, 100).await.unwrap();
+    let out = bus.consume(&seedgate_runtime::topology::channel_outbound_queue("demo-at"), 100).await.unwrap();
+    let records = bus.consume("test.records", 100).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(seedgate_sessions::run(
+        config,
+        bus.clone(),
+        Arc::new(MemorySessionStore::new()),
+        shutdown.clone(),
+    ));
+    Harness { bus, app, out, records, shutdown, task }
+}
+
+fn hop(session: &str, event: SessionEvent, content: &str) -> Message {
+    let mut m = Message::inbound("demo-at", TransportType::Ussd, "+27820000001", "*134*550#", content);
+    m.session = Some(SessionInfo { id: session.into(), event });
+    m
+}
+
+async fn next(sub: &mut Subscription) -> Message {
+    let d = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.expect("a delivery").unwrap();
+    let m = serde_json::from_slice(&d.payload).unwrap();
+    d.ack().await.unwrap();
+    m
+}
+
+async fn next_record(h: &mut Harness) -> SessionRecord {
+    let d = tokio::time::timeout(Duration::from_secs(5), h.records.next()).await.expect("a record").unwrap();
+    let r = serde_json::from_slice(&d.payload).unwrap();
+    d.ack().await.unwrap();
+    r
+}
+
+async fn send(h: &Harness, m: &Message) {
+    h.bus.publish("demo-at.inbound", &serde_json::to_vec(m).unwrap()).await.unwrap();
+}
+
+async fn reply(h: &Harness, to: &Message, text: &str, event: SessionEvent) {
+    let mut r = to.reply(text, event);
+    r.metadata.insert("flow".into(), "demo".into());
+    h.bus.publish("demo-at.app.outbound", &serde_json::to_vec(&r).unwrap()).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_completed_session_records_hops_duration_and_slices() {
+    let mut h = start().await;
+    let dial = hop("s1", SessionEvent::New, "");
+    send(&h, &dial).await;
+    assert_eq!(next(&mut h.app).await.id, dial.id, "forwarded to the flow runner");
+    let r = next_record(&mut h).await;
+    assert_eq!((r.hops, r.end_reason, r.slices), (1, None, 1));
+    reply(&h, &dial, "Welcome", SessionEvent::Resume).await;
+    assert_eq!(next(&mut h.out).await.content, "Welcome");
+
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let second = hop("s1", SessionEvent::Resume, "1");
+    send(&h, &second).await;
+    next(&mut h.app).await;
+    let r = next_record(&mut h).await;
+    assert_eq!((r.hops, r.duration_ms), (2, 12_000));
+
+    tokio::time::sleep(Duration::from_millis(13_300)).await;
+    reply(&h, &second, "Thank you", SessionEvent::Close).await;
+    let out = next(&mut h.out).await;
+    assert_eq!((out.content.as_str(), out.session_event()), ("Thank you", Some(SessionEvent::Close)));
+    let r = next_record(&mut h).await;
+    assert_eq!(r.end_reason, Some(SessionEndReason::Completed));
+    assert_eq!((r.hops, r.duration_ms, r.slices), (2, 25_300, 2));
+    assert_eq!(r.flow.as_deref(), Some("demo"));
+    assert!(r.ended_at.is_some());
+    h.shutdown.cancel();
+    h.task.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_session_outlives_its_budget() {
+    let mut h = start().await;
+    let dial = hop("s2", SessionEvent::New, "");
+    send(&h, &dial).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await;
+    tokio::time::sleep(Duration::from_secs(170)).await;
+    send(&h, &hop("s2", SessionEvent::Resume, "1")).await;
+    next(&mut h.app).await;
+    assert_eq!(next_record(&mut h).await.end_reason, None, "still within budget at 170 s");
+
+    // The user goes quiet; the sweeper closes the record once 180 s are spent.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let r = next_record(&mut h).await;
+    assert_eq!(r.end_reason, Some(SessionEndReason::BudgetExhausted));
+    assert_eq!((r.duration_ms, r.slices, r.hops), (180_000, 9, 2));
+
+    // A late request gets the closing text and a close, never the flow.
+    let late = hop("s2", SessionEvent::Resume, "2");
+    send(&h, &late).await;
+    let out = next(&mut h.out).await;
+    assert_eq!(out.session_event(), Some(SessionEvent::Close));
+    assert_eq!(out.in_reply_to, Some(late.id));
+    assert!(out.content.contains("timed out"), "{}", out.content);
+    assert!(tokio::time::timeout(Duration::from_secs(2), h.app.next()).await.is_err(), "the flow runner never sees it");
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connector_close_ends_the_session_with_its_reason() {
+    let mut h = start().await;
+    let dial = hop("s3", SessionEvent::New, "");
+    send(&h, &dial).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut close = hop("s3", SessionEvent::Close, "");
+    close.metadata.insert("reason".into(), "hop_deadline".into());
+    send(&h, &close).await;
+    assert_eq!(next(&mut h.app).await.session_event(), Some(SessionEvent::Close), "the flow runner hears of it");
+    let r = next_record(&mut h).await;
+    assert_eq!((r.end_reason, r.duration_ms, r.slices), (Some(SessionEndReason::HopDeadline), 4_000, 1));
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_repeated_start_or_redelivered_hop_counts_once() {
+    let mut h = start().await;
+    let dial = hop("s4", SessionEvent::New, "");
+    send(&h, &dial).await;
+    send(&h, &dial).await;
+    next(&mut h.app).await;
+    next(&mut h.app).await;
+    assert_eq!(next_record(&mut h).await.hops, 1);
+    let second = hop("s4", SessionEvent::Resume, "1");
+    send(&h, &second).await;
+    send(&h, &second).await;
+    next(&mut h.app).await;
+    next(&mut h.app).await;
+    assert_eq!(next_record(&mut h).await.hops, 2);
+    assert_eq!(next_record(&mut h).await.hops, 2, "the redelivered hop is not counted again");
+    h.shutdown.cancel();
+}
