@@ -1,0 +1,48 @@
+//! Every transcript in the repository's `flows/` passes, and a wrong one fails with a diff.
+
+use std::path::PathBuf;
+
+use seedgate_flows::interp::{step, Input, RunState};
+use seedgate_flows::transcript::run_all;
+
+fn flows_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../flows")
+}
+
+#[test]
+fn the_repository_flows_load_and_their_transcripts_pass() {
+    let flows = seedgate_flows::load_dir(&flows_dir()).unwrap();
+    assert!(flows.get("demo").is_some());
+    let (ran, failures) = run_all(&flows);
+    assert!(ran >= 3, "transcripts ran: {ran}");
+    assert!(failures.is_empty(), "{}", failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn the_builtin_demo_is_the_repository_demo() {
+    let on_disk = std::fs::read_to_string(flows_dir().join("demo.yaml")).unwrap();
+    assert_eq!(seedgate_flows::BUILTIN_DEMO, on_disk);
+}
+
+#[test]
+fn a_wrong_transcript_fails_with_a_readable_diff() {
+    let text = seedgate_flows::BUILTIN_DEMO.replace("2. About MomConnect\n", "2. About Us\n");
+    let flows = seedgate_flows::load_str("demo.yaml", &text).unwrap();
+    let (_, failures) = run_all(&flows);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let report = failures[0].to_string();
+    assert!(report.contains("test `registers`, step 1"), "{report}");
+    assert!(report.contains("  - 2. About Us\n  + 2. About MomConnect"), "{report}");
+}
+
+#[test]
+fn the_interpreter_walks_menus_to_an_end_screen() {
+    let flows = seedgate_flows::load_str("demo.yaml", seedgate_flows::BUILTIN_DEMO).unwrap();
+    let (screen, state) = step(&flows, "demo", None, Input::Start, "eng").unwrap();
+    assert!(!screen.end && screen.text.starts_with("Welcome"));
+    assert_eq!(state, Some(RunState { flow: "demo".into(), node: "welcome".into() }));
+    let (screen, state) = step(&flows, "demo", state.as_ref(), Input::Reply(" 2 "), "eng").unwrap();
+    assert!(screen.end, "{screen:?}");
+    assert_eq!(state, None);
+    assert!(step(&flows, "nope", None, Input::Start, "eng").is_err());
+}
