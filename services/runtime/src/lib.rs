@@ -19,13 +19,3 @@ pub mod store;
 pub mod telemetry;
 pub mod topology;
 pub mod worker;
-
-use std::sync::Arc;
-
-/// The shared backends every service is handed by the binary.
-#[derive(Debug, Clone)]
-pub struct Deps {
-    pub bus: Arc<dyn bus::Bus>,
-    pub sessions: Arc<dyn session_store::SessionStore>,
-    pub store: Arc<dyn store::Store>,
-}

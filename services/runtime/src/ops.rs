@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use crate::Deps;
 
 type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
@@ -34,31 +33,28 @@ impl std::fmt::Debug for Readiness {
 }
 
 impl Readiness {
-    /// Checks for the backends a service uses.
-    pub fn for_deps(deps: &Deps, bus: bool, sessions: bool, store: bool) -> Self {
-        let mut r = Self::default();
-        if bus {
-            let b = deps.bus.clone();
-            r = r.with("bus", move || {
-                let b = b.clone();
-                Box::pin(async move { b.check().await.map_err(|e| e.to_string()) })
-            });
-        }
-        if sessions {
-            let s = deps.sessions.clone();
-            r = r.with("session_store", move || {
-                let s = s.clone();
-                Box::pin(async move { s.check().await.map_err(|e| e.to_string()) })
-            });
-        }
-        if store {
-            let s = deps.store.clone();
-            r = r.with("store", move || {
-                let s = s.clone();
-                Box::pin(async move { s.check().await.map_err(|e| e.to_string()) })
-            });
-        }
-        r
+    /// Adds the bus's readiness check.
+    pub fn bus(self, bus: Arc<dyn crate::bus::Bus>) -> Self {
+        self.with("bus", move || {
+            let b = bus.clone();
+            Box::pin(async move { b.check().await.map_err(|e| e.to_string()) })
+        })
+    }
+
+    /// Adds the session store's readiness check.
+    pub fn session_store(self, sessions: Arc<dyn crate::session_store::SessionStore>) -> Self {
+        self.with("session_store", move || {
+            let s = sessions.clone();
+            Box::pin(async move { s.check().await.map_err(|e| e.to_string()) })
+        })
+    }
+
+    /// Adds the store's readiness check (reachable and migrated).
+    pub fn store(self, store: Arc<dyn crate::store::Store>) -> Self {
+        self.with("store", move || {
+            let s = store.clone();
+            Box::pin(async move { s.check().await.map_err(|e| e.to_string()) })
+        })
     }
 
     pub fn with(

@@ -12,10 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a batch waits for more deliveries once it has one.
 const LINGER: Duration = Duration::from_millis(10);
+/// While draining, the queue counts as empty after this long without a delivery.
+const DRAIN_IDLE: Duration = Duration::from_millis(200);
 const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
-/// Consumes the `store` queue until `shutdown`; the batch in hand is written before returning.
+/// Consumes the `store` queue until `shutdown`, then keeps writing until the queue is quiet.
 pub async fn run(
     config: Arc<Config>,
     bus: Arc<dyn Bus>,
@@ -27,9 +29,18 @@ pub async fn run(
     let mut sub = bus.consume(STORE_QUEUE, prefetch).await?;
     let mut retry = RETRY_MIN;
     loop {
-        let first = tokio::select! {
-            d = sub.next() => match d { Some(d) => d, None => return Ok(()) },
-            () = shutdown.cancelled() => return Ok(()),
+        let first = if shutdown.is_cancelled() {
+            // Draining: write what is still queued (the in-process bus forgets it on exit),
+            // and stop once the queue stays quiet.
+            match tokio::time::timeout(DRAIN_IDLE, sub.next()).await {
+                Ok(Some(d)) => d,
+                _ => return Ok(()),
+            }
+        } else {
+            tokio::select! {
+                d = sub.next() => match d { Some(d) => d, None => return Ok(()) },
+                () = shutdown.cancelled() => continue,
+            }
         };
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + LINGER;

@@ -232,13 +232,21 @@ impl Bus for RabbitBus {
     }
 
     async fn consume(&self, queue: &str, prefetch: u16) -> Result<Subscription, BusError> {
-        // Fail fast on a first attempt so callers see a missing queue or a dead broker.
-        let first = self.open_consumer(queue, prefetch).await?;
+        // A missing queue is the caller's mistake: say so now. A broker that is away is
+        // normal: the task below keeps resubscribing until it is back.
+        let first = match self.open_consumer(queue, prefetch).await {
+            Ok(c) => Some(c),
+            Err(e @ BusError::UnknownQueue(_)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(queue = %queue, error = %e, "cannot consume yet; retrying in the background");
+                None
+            }
+        };
         let (tx, rx) = mpsc::channel(usize::from(prefetch.max(1)));
         let bus = self.clone();
         let queue = queue.to_string();
         let task = tokio::spawn(async move {
-            let mut next = Some(first);
+            let mut next = first;
             let mut backoff = BACKOFF_MIN;
             loop {
                 let (ch, mut consumer) = match next.take() {

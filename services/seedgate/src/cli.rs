@@ -1,0 +1,77 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// seedgate: a USSD/SMS messaging gateway for health programmes.
+#[derive(Debug, Parser)]
+#[command(name = "seedgate", version)]
+pub struct Cli {
+    /// TOML config file; `SEEDGATE_*` environment variables override its keys.
+    #[arg(long, short, global = true, env = "SEEDGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every service in one process (embedded defaults: no external services needed).
+    Up,
+    /// Run one service against the bus, session store and store named in config.
+    Run {
+        #[arg(value_enum)]
+        service: Service,
+    },
+    /// Apply the store's migrations and exit.
+    Migrate,
+    /// Work with flow files.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
+    /// Exit 0 if this host's seedgate answers `/healthz` (for container health checks).
+    Healthcheck {
+        /// Defaults to `http://<http.listen>/healthz`.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Service {
+    /// HTTP channel connectors (Africa's Talking USSD, …).
+    HttpChannels,
+    /// The USSD session engine.
+    Sessions,
+    /// The flow runner.
+    Flows,
+    /// The message store writer.
+    Store,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HttpChannels => "http-channels",
+            Self::Sessions => "sessions",
+            Self::Flows => "flows",
+            Self::Store => "store",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowCommand {
+    /// Check flow files; exits non-zero with file, line and reason on the first error.
+    Validate {
+        /// A flow file or a folder of them (default: `flows.dir`).
+        path: Option<PathBuf>,
+    },
+    /// Run the transcripts (`tests:`) inside flow files; prints a diff for each failure.
+    Test {
+        /// A flow file or a folder of them (default: `flows.dir`).
+        path: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,235 @@
+//! Wiring: builds the backends named in config, runs the chosen services and their HTTP
+//! server, and shuts down in stages on SIGTERM/SIGINT.
+//!
+//! Shutdown order, all within `shutdown.drain_secs`: `/readyz` turns 503 and the HTTP server
+//! stops accepting while the hops in flight are answered (the services still run for them);
+//! then the bus consumers finish what they hold; the store writes last, until its queue is
+//! quiet, so nothing the others produced is left behind in an in-process bus.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seedgate_runtime::bus::memory::MemoryBus;
+use seedgate_runtime::bus::rabbitmq::RabbitBus;
+use seedgate_runtime::bus::Bus;
+use seedgate_runtime::config::{BusKind, Config, SessionStoreKind};
+use seedgate_runtime::ops::Readiness;
+use seedgate_runtime::session_store::memory::MemorySessionStore;
+use seedgate_runtime::session_store::redis::RedisSessionStore;
+use seedgate_runtime::session_store::SessionStore;
+use seedgate_runtime::store::Store;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Service;
+
+/// Why the process stops with an error.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad configuration or flow files: exit 64.
+    Config(String),
+    Other(String),
+}
+
+/// Which services this process runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    All,
+    One(Service),
+}
+
+impl Role {
+    fn runs(self, s: Service) -> bool {
+        match self {
+            Role::All => true,
+            Role::One(one) => one == s,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Role::All => "up",
+            Role::One(s) => s.name(),
+        }
+    }
+}
+
+fn bus(config: &Config) -> Arc<dyn Bus> {
+    match config.bus.kind {
+        BusKind::InProcess => Arc::new(MemoryBus::new()),
+        BusKind::Rabbitmq => Arc::new(RabbitBus::new(config.bus.clone())),
+    }
+}
+
+fn session_store(config: &Config) -> Result<Arc<dyn SessionStore>, Failure> {
+    Ok(match config.session_store.kind {
+        SessionStoreKind::InProcess => Arc::new(MemorySessionStore::new()),
+        SessionStoreKind::Redis => Arc::new(
+            RedisSessionStore::new(&config.session_store)
+                .map_err(|e| Failure::Config(format!("invalid config at `session_store.url`: {e}")))?,
+        ),
+    })
+}
+
+fn store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
+    seedgate_store::open(&config.store).map_err(|e| Failure::Config(format!("invalid config at `store.url`: {e}")))
+}
+
+/// Loads the flows and checks every channel's flow exists. With the default folder missing,
+/// the built-in demo flow is used (so `seedgate up` works from any folder).
+fn flows(config: &Config) -> Result<seedgate_flows::Flows, Failure> {
+    let dir = &config.flows.dir;
+    let flows = if dir.exists() {
+        crate::flow_cmd::load_path(dir)
+    } else if dir == std::path::Path::new("flows") {
+        tracing::info!("no ./flows folder; using the built-in demo flow");
+        seedgate_flows::load_str("(built-in) demo.yaml", seedgate_flows::BUILTIN_DEMO)
+    } else {
+        return Err(Failure::Config(format!("invalid config at `flows.dir`: {} does not exist", dir.display())));
+    }
+    .map_err(|e| Failure::Config(format!("bad flow file: {e}")))?;
+    for (name, ch) in &config.channels {
+        if flows.get(&ch.flow).is_none() {
+            return Err(Failure::Config(format!(
+                "invalid config at `channels.{name}.flow`: no flow named `{}` in {}",
+                ch.flow,
+                dir.display()
+            )));
+        }
+    }
+    Ok(flows)
+}
+
+/// Runs `role` until SIGTERM/SIGINT, then drains.
+pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
+    seedgate_runtime::telemetry::init(&config.log).map_err(Failure::Config)?;
+    let config = Arc::new(config);
+    // Everything that can be refused is checked before a port is bound.
+    let flows = if role.runs(Service::Flows) { Some(flows(&config)?) } else { None };
+    let needs_sessions = role.runs(Service::Sessions) || role.runs(Service::Flows);
+    let bus = bus(&config);
+    let sessions = if needs_sessions { Some(session_store(&config)?) } else { None };
+    let store = if role.runs(Service::Store) { Some(store(&config)?) } else { None };
+
+    let listener = tokio::net::TcpListener::bind(&config.http.listen)
+        .await
+        .map_err(|e| Failure::Other(format!("cannot listen on {} (`http.listen`): {e}", config.http.listen)))?;
+
+    let signal = CancellationToken::new();
+    seedgate_runtime::shutdown::cancel_on_signal(signal.clone())
+        .map_err(|e| Failure::Other(format!("cannot install signal handlers: {e}")))?;
+
+    // Declare the topology now; with the broker away, the bus declares it on connecting.
+    if let Err(e) = seedgate_runtime::topology::declare(bus.as_ref(), &config).await {
+        tracing::warn!(error = %e, "bus not reachable at start; will retry in the background");
+    }
+
+    let mut readiness = Readiness::default().bus(bus.clone()).draining_on(signal.clone());
+    if let Some(s) = &sessions {
+        readiness = readiness.session_store(s.clone());
+    }
+    if let Some(s) = &store {
+        readiness = readiness.store(s.clone());
+    }
+    let mut app = seedgate_runtime::ops::router(readiness);
+    let services_stop = CancellationToken::new();
+    let store_stop = CancellationToken::new();
+    let mut services = JoinSet::new();
+    let mut store_task = JoinSet::new();
+
+    if role.runs(Service::HttpChannels) {
+        let channels = seedgate_http_channels::Channels::new(config.clone(), bus.clone());
+        app = app.merge(seedgate_http_channels::app(channels.clone()));
+        services.spawn(supervise("http-channels", seedgate_http_channels::run(channels, services_stop.clone())));
+    }
+    if let (true, Some(s)) = (role.runs(Service::Sessions), &sessions) {
+        services.spawn(supervise(
+            "sessions",
+            seedgate_sessions::run(config.clone(), bus.clone(), s.clone(), services_stop.clone()),
+        ));
+    }
+    if let (Some(flows), Some(s)) = (flows, &sessions) {
+        services.spawn(supervise(
+            "flows",
+            seedgate_flows::run(config.clone(), flows, bus.clone(), s.clone(), services_stop.clone()),
+        ));
+    }
+    if let Some(s) = &store {
+        store_task.spawn(supervise(
+            "store",
+            seedgate_store::run(config.clone(), bus.clone(), s.clone(), store_stop.clone()),
+        ));
+    }
+
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(role = role.name(), listen = %addr, bus = ?config.bus.kind, "seedgate started");
+
+    let http = {
+        let signal = signal.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { signal.cancelled().await })
+                .await
+        })
+    };
+
+    let drained = seedgate_runtime::shutdown::drain(
+        async {
+            // A service that ends by itself (its bus consumer failed for good) stops the process.
+            tokio::select! {
+                () = signal.cancelled() => {}
+                Some(_) = services.join_next() => { signal.cancel(); }
+                Some(_) = store_task.join_next() => { signal.cancel(); }
+            }
+            let _ = http.await;
+            services_stop.cancel();
+            while services.join_next().await.is_some() {}
+            store_stop.cancel();
+            while store_task.join_next().await.is_some() {}
+        },
+        &signal,
+        Duration::from_secs(config.shutdown.drain_secs),
+    )
+    .await;
+    if drained {
+        tracing::info!(role = role.name(), "drained; exiting");
+        Ok(())
+    } else {
+        tracing::error!(role = role.name(), "drain deadline passed; exiting with work in flight");
+        Err(Failure::Other("drain deadline passed".into()))
+    }
+}
+
+/// Runs one service future, turning its failure into a log line.
+async fn supervise<E: std::fmt::Display>(name: &'static str, fut: impl std::future::Future<Output = Result<(), E>>) {
+    match fut.await {
+        Ok(()) => tracing::info!(service = name, "service stopped"),
+        Err(e) => tracing::error!(service = name, error = %e, "service failed"),
+    }
+}
+
+/// `seedgate migrate`.
+pub async fn migrate(config: Config) -> Result<(), Failure> {
+    seedgate_store::migrate(&config.store).await.map_err(|e| Failure::Other(e.to_string()))
+}
+
+/// `seedgate healthcheck`: a plain HTTP/1.0 GET, so the image needs no curl.
+pub async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), Failure> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = url.unwrap_or_else(|| format!("http://{}/healthz", config.http.listen));
+    let rest = url.strip_prefix("http://").ok_or_else(|| Failure::Other(format!("only http:// URLs: {url}")))?;
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await?;
+        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).await?;
+        let mut head = Vec::new();
+        stream.read_to_end(&mut head).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string())
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(status)) if status.split_whitespace().nth(1) == Some("200") => Ok(()),
+        Ok(Ok(status)) => Err(Failure::Other(format!("{url}: {status}"))),
+        Ok(Err(e)) => Err(Failure::Other(format!("{url}: {e}"))),
+        Err(_) => Err(Failure::Other(format!("{url}: no answer within 3 s"))),
+    }
+}

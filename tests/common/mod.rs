@@ -1,0 +1,185 @@
+//! Helpers for end-to-end tests: run `seedgate` as a real process, talk to it over HTTP as an
+//! aggregator would, and stop it with real signals.
+#![allow(dead_code)] // each test binary uses a different part of this kit
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_seedgate");
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("seedgate-e2e-{tag}-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `seedgate` process with its output collected line by line.
+pub struct Gateway {
+    pub child: Child,
+    pub port: u16,
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+fn collect(reader: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
+
+impl Gateway {
+    /// Starts `seedgate <args>` in `cwd` with `env` (plus its HTTP port) and a clean
+    /// `SEEDGATE_*` environment.
+    pub fn spawn(args: &[&str], cwd: &std::path::Path, env: &[(String, String)]) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SEEDGATE_")) {
+            cmd.env_remove(k);
+        }
+        cmd.env("SEEDGATE_HTTP__LISTEN", format!("127.0.0.1:{port}"));
+        cmd.env("SEEDGATE_LOG__LEVEL", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("seedgate starts");
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        Self { child, port, stdout, stderr }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn ready(&self, within: Duration) {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = client.get(format!("{}/readyz", self.base())).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(started.elapsed() < within, "not ready within {within:?}; stdout: {:?} stderr: {:?}", self.stdout(), self.stderr());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for the process to exit.
+    pub async fn wait(&mut self, within: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads take the last lines.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return status;
+            }
+            assert!(started.elapsed() < within, "still running after {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        self.wait(Duration::from_secs(15)).await
+    }
+
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Every stdout line is a JSON object, and none shows `secret`.
+    pub fn assert_json_logs_without(&self, secret: &str) {
+        let lines = self.stdout();
+        assert!(!lines.is_empty(), "no logs");
+        for line in &lines {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            assert!(v.get("level").is_some() && v.get("message").is_some(), "{line}");
+            assert!(!line.contains(secret), "log line shows {secret}: {line}");
+        }
+        for line in self.stderr() {
+            assert!(!line.contains("panicked"), "panic: {line}");
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One Africa's Talking callback: returns (status, body, elapsed).
+pub async fn at_post(base: &str, session: &str, phone: &str, text: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/channels/demo-at/callback"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "sessionId={session}&serviceCode=%2A134%2A550%23&phoneNumber={}&networkCode=65501&text={}",
+            phone.replace('+', "%2B"),
+            text.replace('*', "%2A")
+        ))
+        .send()
+        .await
+        .expect("the gateway answers");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap(), started.elapsed())
+}
+
+/// Walks the demo registration: dial, 1 (register), 1 (pregnant), 2 (isiZulu).
+pub async fn walk_demo_menu(base: &str, session: &str, phone: &str) {
+    let (status, body, _) = at_post(base, session, phone, "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("CON Welcome to MomConnect"), "{body}");
+    assert!(body.contains("\n1. Register for free messages\n2. About MomConnect"), "{body}");
+    let (_, body, _) = at_post(base, session, phone, "1").await;
+    assert!(body.starts_with("CON Are you pregnant?"), "{body}");
+    let (_, body, _) = at_post(base, session, phone, "1*1").await;
+    assert!(body.starts_with("CON Which language"), "{body}");
+    let (_, body, _) = at_post(base, session, phone, "1*1*2").await;
+    assert!(body.starts_with("END Thank you. You are registered"), "{body}");
+}
+
+/// Polls `check` until it holds.
+pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < within, "timed out after {within:?} waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
