@@ -1,5 +1,7 @@
 //! `seedgate up` on the embedded defaults: in-process bus and sessions, SQLite under ./data.
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 mod common;
 
 use std::time::Duration;
@@ -9,7 +11,10 @@ use seedgate_proto::{Direction, EventKind, SessionEndReason};
 use seedgate_runtime::config::StoreConfig;
 
 fn flows_env() -> Vec<(String, String)> {
-    vec![("SEEDGATE_FLOWS__DIR".into(), repo_root().join("flows").display().to_string())]
+    vec![(
+        "SEEDGATE_FLOWS__DIR".into(),
+        repo_root().join("flows").display().to_string(),
+    )]
 }
 
 fn sqlite_in(dir: &std::path::Path) -> std::sync::Arc<dyn seedgate_runtime::store::Store> {
@@ -27,29 +32,66 @@ async fn walks_the_demo_menu_and_stores_messages_and_session_in_sqlite() {
     assert_eq!(health.status(), 200);
 
     walk_demo_menu(&gw.base(), "ATUid_walk", "+27820000001").await;
-    let metrics = reqwest::get(format!("{}/metrics", gw.base())).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("seedgate_channel_requests_total{channel=\"demo-at\",outcome=\"reply\"} 4"), "{metrics}");
-    assert!(metrics.contains("seedgate_sessions_ended_total{channel=\"demo-at\",reason=\"completed\"} 1"), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", gw.base()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("seedgate_channel_requests_total{channel=\"demo-at\",outcome=\"reply\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("seedgate_sessions_ended_total{channel=\"demo-at\",reason=\"completed\"} 1"),
+        "{metrics}"
+    );
 
     let status = gw.terminate().await;
-    assert!(status.success(), "SIGTERM drains and exits 0: {status:?} {:?}", gw.stderr());
+    assert!(
+        status.success(),
+        "SIGTERM drains and exits 0: {status:?} {:?}",
+        gw.stderr()
+    );
     gw.assert_json_logs_without("+27820000001");
-    assert!(gw.stdout().iter().any(|l| l.contains("+278******01")), "the masked number is logged");
+    assert!(
+        gw.stdout().iter().any(|l| l.contains("+278******01")),
+        "the masked number is logged"
+    );
 
     // After exit, everything is in the SQLite file.
     let store = sqlite_in(&dir);
     let messages = store.session_messages("demo-at:ATUid_walk").await.unwrap();
     let directions: Vec<_> = messages.iter().map(|m| m.direction).collect();
-    assert_eq!(directions.iter().filter(|d| **d == Direction::Inbound).count(), 4, "{messages:#?}");
-    assert_eq!(directions.iter().filter(|d| **d == Direction::Outbound).count(), 4, "{messages:#?}");
-    let last = messages.iter().rev().find(|m| m.direction == Direction::Outbound).unwrap();
+    assert_eq!(
+        directions.iter().filter(|d| **d == Direction::Inbound).count(),
+        4,
+        "{messages:#?}"
+    );
+    assert_eq!(
+        directions.iter().filter(|d| **d == Direction::Outbound).count(),
+        4,
+        "{messages:#?}"
+    );
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m.direction == Direction::Outbound)
+        .unwrap();
     assert!(last.content.starts_with("Thank you"), "{last:?}");
     let events = store.message_events(last.id).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, EventKind::Ack { carrier_id: None });
-    let session = store.session("demo-at:ATUid_walk").await.unwrap().expect("session stored");
+    let session = store
+        .session("demo-at:ATUid_walk")
+        .await
+        .unwrap()
+        .expect("session stored");
     assert_eq!(session.end_reason, Some(SessionEndReason::Completed));
-    assert_eq!((session.hops, session.slices, session.flow.as_deref()), (4, 1, Some("demo")));
+    assert_eq!(
+        (session.hops, session.slices, session.flow.as_deref()),
+        (4, 1, Some("demo"))
+    );
     assert_eq!(session.msisdn, "+27820000001");
 }
 
@@ -61,27 +103,59 @@ async fn a_malformed_request_gets_a_400_and_nothing_is_stored() {
     let client = reqwest::Client::new();
     let url = format!("{}/channels/demo-at/callback", gw.base());
     let cases = [
-        ("serviceCode=%2A134%23&phoneNumber=%2B27829999999&text=", 400, "missing field `sessionId`"),
-        ("sessionId=x&serviceCode=%2A134%23&phoneNumber=&text=", 400, "`phoneNumber` is empty"),
-        ("sessionId=x&phoneNumber=%2B27829999999&text=", 400, "missing field `serviceCode`"),
+        (
+            "serviceCode=%2A134%23&phoneNumber=%2B27829999999&text=",
+            400,
+            "missing field `sessionId`",
+        ),
+        (
+            "sessionId=x&serviceCode=%2A134%23&phoneNumber=&text=",
+            400,
+            "`phoneNumber` is empty",
+        ),
+        (
+            "sessionId=x&phoneNumber=%2B27829999999&text=",
+            400,
+            "missing field `serviceCode`",
+        ),
     ];
     for (body, status, needle) in cases {
-        let resp = client.post(&url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
+        let resp = client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), status);
         let json: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(json["error"]["code"], "bad_request");
-        assert!(json["error"]["message"].as_str().unwrap().contains(needle), "{json}");
+        assert!(
+            json["error"]["message"].as_str().unwrap().contains(needle),
+            "{json}"
+        );
     }
-    let resp = client.post(format!("{}/channels/nope/callback", gw.base())).body("x").send().await.unwrap();
+    let resp = client
+        .post(format!("{}/channels/nope/callback", gw.base()))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
-    assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["error"]["code"], "unknown_channel");
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "unknown_channel"
+    );
     // A good request afterwards still works.
     let (status, body, _) = at_post(&gw.base(), "ATUid_ok", "+27820000002", "").await;
     assert_eq!((status, body.starts_with("CON ")), (200, true));
     assert!(gw.terminate().await.success());
 
     let store = sqlite_in(&dir);
-    assert!(store.address_messages("+27829999999").await.unwrap().is_empty(), "nothing of the bad requests was stored");
+    assert!(
+        store.address_messages("+27829999999").await.unwrap().is_empty(),
+        "nothing of the bad requests was stored"
+    );
     assert_eq!(store.address_messages("+27820000002").await.unwrap().len(), 2);
 }
 
@@ -90,10 +164,20 @@ async fn bad_config_exits_64_naming_the_key_before_binding() {
     let dir = temp_dir("cfg");
     let cases: Vec<(Vec<(String, String)>, &str)> = vec![
         (vec![("SEEDGATE_BUS__KIND".into(), "kafka".into())], "bus.kind"),
-        (vec![("SEEDGATE_SESSIONS__BUDGET_SECS".into(), "0".into())], "sessions.budget_secs"),
-        (vec![("SEEDGATE_FLOWS__DIR".into(), "/nonexistent/flows".into())], "flows.dir"),
         (
-            [flows_env(), vec![("SEEDGATE_CHANNELS__DEMO_AT__FLOW".into(), "missing".into())]].concat(),
+            vec![("SEEDGATE_SESSIONS__BUDGET_SECS".into(), "0".into())],
+            "sessions.budget_secs",
+        ),
+        (
+            vec![("SEEDGATE_FLOWS__DIR".into(), "/nonexistent/flows".into())],
+            "flows.dir",
+        ),
+        (
+            [
+                flows_env(),
+                vec![("SEEDGATE_CHANNELS__DEMO_AT__FLOW".into(), "missing".into())],
+            ]
+            .concat(),
             "channels.demo-at.flow",
         ),
     ];
@@ -107,23 +191,47 @@ async fn bad_config_exits_64_naming_the_key_before_binding() {
     std::fs::write(&config, "[bus]\nprefetch = \"lots\"\n").unwrap();
     let mut gw = Gateway::spawn(&["--config", config.to_str().unwrap(), "up"], &dir, &[]);
     assert_eq!(gw.wait(Duration::from_secs(10)).await.code(), Some(64));
-    assert!(gw.stderr().join("\n").contains("bus.prefetch"), "{:?}", gw.stderr());
+    assert!(
+        gw.stderr().join("\n").contains("bus.prefetch"),
+        "{:?}",
+        gw.stderr()
+    );
 }
 
 #[tokio::test]
 async fn flow_commands_test_transcripts_and_reject_broken_gotos_with_their_line() {
     let dir = temp_dir("flowcmd");
-    let mut ok = Gateway::spawn(&["flow", "test", repo_root().join("flows").to_str().unwrap()], &dir, &[]);
-    assert!(ok.wait(Duration::from_secs(10)).await.success(), "{:?}", ok.stdout());
-    assert!(ok.stdout().iter().any(|l| l.ends_with(" passed, 0 failed")), "{:?}", ok.stdout());
+    let mut ok = Gateway::spawn(
+        &["flow", "test", repo_root().join("flows").to_str().unwrap()],
+        &dir,
+        &[],
+    );
+    assert!(
+        ok.wait(Duration::from_secs(10)).await.success(),
+        "{:?}",
+        ok.stdout()
+    );
+    assert!(
+        ok.stdout().iter().any(|l| l.ends_with(" passed, 0 failed")),
+        "{:?}",
+        ok.stdout()
+    );
 
     let demo = std::fs::read_to_string(repo_root().join("flows/demo.yaml")).unwrap();
     let wrong = dir.join("wrong.yaml");
-    std::fs::write(&wrong, demo.replace("contains: \"Are you pregnant?\"", "contains: \"Are you well?\"")).unwrap();
+    std::fs::write(
+        &wrong,
+        demo.replace("contains: \"Are you pregnant?\"", "contains: \"Are you well?\""),
+    )
+    .unwrap();
     let mut bad = Gateway::spawn(&["flow", "test", wrong.to_str().unwrap()], &dir, &[]);
     assert!(!bad.wait(Duration::from_secs(10)).await.success());
     let out = bad.stdout().join("\n");
-    assert!(out.contains("expected the screen to contain \"Are you well?\"") && out.contains("| CON Are you pregnant?"), "{out}");
+    assert!(
+        out.contains("expected the screen to contain \"Are you well?\"")
+            && out.contains("| CON Are you pregnant?"),
+        "{out}"
+    );
 
     let broken = dir.join("broken.yaml");
     std::fs::write(&broken, demo.replace("goto: about}", "goto: abuot}")).unwrap();
@@ -131,5 +239,8 @@ async fn flow_commands_test_transcripts_and_reject_broken_gotos_with_their_line(
     assert!(!v.wait(Duration::from_secs(10)).await.success());
     let line = demo.lines().position(|l| l.contains("goto: about}")).unwrap() + 1;
     let err = v.stderr().join("\n");
-    assert!(err.contains(&format!("broken.yaml:{line}: ")) && err.contains("`abuot`"), "{err}");
+    assert!(
+        err.contains(&format!("broken.yaml:{line}: ")) && err.contains("`abuot`"),
+        "{err}"
+    );
 }

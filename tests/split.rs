@@ -2,6 +2,8 @@
 //! Redis and PostgreSQL. Each test gets its own exchange, queue prefix, Redis key prefix and
 //! PostgreSQL schema, so tests run side by side and leave nothing behind on the broker.
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -17,7 +19,8 @@ fn redis_url() -> String {
     std::env::var("SEEDGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 fn pg_url() -> String {
-    std::env::var("SEEDGATE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("SEEDGATE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// One isolated split deployment's shared settings.
@@ -42,13 +45,23 @@ impl Deployment {
             ("SEEDGATE_STORE__KIND", "postgres".to_string()),
             ("SEEDGATE_STORE__URL", pg_url()),
             ("SEEDGATE_STORE__SCHEMA", id.clone()),
-            ("SEEDGATE_FLOWS__DIR", repo_root().join("flows").display().to_string()),
-            ("SEEDGATE_CHANNELS__DEMO_AT__HOP_DEADLINE_MS", hop_deadline_ms.to_string()),
+            (
+                "SEEDGATE_FLOWS__DIR",
+                repo_root().join("flows").display().to_string(),
+            ),
+            (
+                "SEEDGATE_CHANNELS__DEMO_AT__HOP_DEADLINE_MS",
+                hop_deadline_ms.to_string(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        Self { dir: temp_dir(&id), id, env }
+        Self {
+            dir: temp_dir(&id),
+            id,
+            env,
+        }
     }
 
     fn run(&self, service: &str) -> Gateway {
@@ -72,7 +85,9 @@ impl Deployment {
             let _ = conn.close(200, "bye").await;
         }
         if let Ok(mut pg) = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_url()).await {
-            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.id)).execute(&mut pg).await;
+            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.id))
+                .execute(&mut pg)
+                .await;
         }
     }
 }
@@ -90,23 +105,47 @@ async fn split_services_walk_the_demo_menu_over_rabbitmq_redis_and_postgres() {
     walk_demo_menu(&edge, "ATUid_split", "+27820000011").await;
 
     let store = d.store();
-    eventually("the session and its 8 messages are in PostgreSQL", Duration::from_secs(10), || {
-        let store = store.clone();
-        async move {
-            let done = store.session("demo-at:ATUid_split").await.ok().flatten().is_some_and(|s| s.end_reason.is_some());
-            done && store.session_messages("demo-at:ATUid_split").await.map(|m| m.len()).unwrap_or(0) == 8
-        }
-    })
+    eventually(
+        "the session and its 8 messages are in PostgreSQL",
+        Duration::from_secs(10),
+        || {
+            let store = store.clone();
+            async move {
+                let done = store
+                    .session("demo-at:ATUid_split")
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.end_reason.is_some());
+                done && store
+                    .session_messages("demo-at:ATUid_split")
+                    .await
+                    .map(|m| m.len())
+                    .unwrap_or(0)
+                    == 8
+            }
+        },
+    )
     .await;
     let session = store.session("demo-at:ATUid_split").await.unwrap().unwrap();
     assert_eq!(session.end_reason, Some(SessionEndReason::Completed));
-    assert_eq!((session.hops, session.slices, session.flow.as_deref()), (4, 1, Some("demo")));
+    assert_eq!(
+        (session.hops, session.slices, session.flow.as_deref()),
+        (4, 1, Some("demo"))
+    );
     let msgs = store.session_messages("demo-at:ATUid_split").await.unwrap();
-    assert_eq!(msgs.iter().filter(|m| m.direction == Direction::Inbound).count(), 4);
+    assert_eq!(
+        msgs.iter().filter(|m| m.direction == Direction::Inbound).count(),
+        4
+    );
 
     for p in &mut procs {
         let status = p.terminate().await;
-        assert!(status.success(), "SIGTERM drains and exits 0: {status:?} {:?}", p.stderr());
+        assert!(
+            status.success(),
+            "SIGTERM drains and exits 0: {status:?} {:?}",
+            p.stderr()
+        );
         p.assert_json_logs_without("+27820000011");
     }
     d.cleanup().await;
@@ -132,16 +171,29 @@ async fn killing_the_flow_runner_mid_session_gives_the_fallback_in_time_and_reco
     let waited = started.elapsed();
     assert_eq!(status, 200);
     assert!(body.starts_with("END Sorry, the service is busy"), "{body}");
-    assert!(waited >= deadline && waited < deadline + Duration::from_millis(1500), "answered after {waited:?}");
+    assert!(
+        waited >= deadline && waited < deadline + Duration::from_millis(1500),
+        "answered after {waited:?}"
+    );
 
     // The session is closed with the reason the user saw.
     let store = d.store();
-    eventually("the dropped session is recorded as ended by the hop deadline", Duration::from_secs(10), || {
-        let store = store.clone();
-        async move {
-            store.session("demo-at:ATUid_kill").await.ok().flatten().and_then(|s| s.end_reason) == Some(SessionEndReason::HopDeadline)
-        }
-    })
+    eventually(
+        "the dropped session is recorded as ended by the hop deadline",
+        Duration::from_secs(10),
+        || {
+            let store = store.clone();
+            async move {
+                store
+                    .session("demo-at:ATUid_kill")
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|s| s.end_reason)
+                    == Some(SessionEndReason::HopDeadline)
+            }
+        },
+    )
     .await;
 
     // The flow runner comes back; new sessions work.
@@ -150,7 +202,10 @@ async fn killing_the_flow_runner_mid_session_gives_the_fallback_in_time_and_reco
     let (_, body, _) = at_post(&edge, "ATUid_after", "+27820000013", "").await;
     assert!(body.starts_with("CON Welcome"), "{body}");
     let (_, body, _) = at_post(&edge, "ATUid_after", "+27820000013", "2").await;
-    assert!(body.starts_with("END MomConnect sends free health messages"), "{body}");
+    assert!(
+        body.starts_with("END MomConnect sends free health messages"),
+        "{body}"
+    );
 
     for p in &mut procs {
         assert!(p.terminate().await.success(), "{:?}", p.stderr());
@@ -161,7 +216,9 @@ async fn killing_the_flow_runner_mid_session_gives_the_fallback_in_time_and_reco
 
 /// Forwards connections from `listen` to `target` once started (a backend coming back).
 async fn forward(listen: u16, target: &'static str) -> tokio::task::JoinHandle<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", listen)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", listen))
+        .await
+        .unwrap();
     tokio::spawn(async move {
         while let Ok((mut inbound, _)) = listener.accept().await {
             tokio::spawn(async move {
@@ -179,8 +236,14 @@ async fn readyz_is_not_ready_until_the_bus_and_store_are_reachable() {
     let (bus_port, pg_port) = (common::free_port(), common::free_port());
     let mut env = d.env.clone();
     env.retain(|(k, _)| k != "SEEDGATE_BUS__URL" && k != "SEEDGATE_STORE__URL");
-    env.push(("SEEDGATE_BUS__URL".into(), format!("amqp://guest:guest@127.0.0.1:{bus_port}/%2f")));
-    env.push(("SEEDGATE_STORE__URL".into(), format!("postgres://postgres@127.0.0.1:{pg_port}/test")));
+    env.push((
+        "SEEDGATE_BUS__URL".into(),
+        format!("amqp://guest:guest@127.0.0.1:{bus_port}/%2f"),
+    ));
+    env.push((
+        "SEEDGATE_STORE__URL".into(),
+        format!("postgres://postgres@127.0.0.1:{pg_port}/test"),
+    ));
     let mut gw = Gateway::spawn(&["run", "store"], &d.dir, &env);
 
     let client = reqwest::Client::new();
@@ -188,22 +251,41 @@ async fn readyz_is_not_ready_until_the_bus_and_store_are_reachable() {
         let r = client.get(format!("{}/readyz", gw.base())).send().await.ok()?;
         Some((r.status().as_u16(), r.json::<serde_json::Value>().await.ok()?))
     };
-    eventually("the process answers", Duration::from_secs(10), || async { readyz().await.is_some() }).await;
+    eventually("the process answers", Duration::from_secs(10), || async {
+        readyz().await.is_some()
+    })
+    .await;
     let (status, body) = readyz().await.unwrap();
     assert_eq!(status, 503, "{body}");
     assert_ne!(body["checks"]["bus"], "ok", "{body}");
     assert_ne!(body["checks"]["store"], "ok", "{body}");
-    assert_eq!(client.get(format!("{}/healthz", gw.base())).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(format!("{}/healthz", gw.base()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     let _bus = forward(bus_port, "127.0.0.1:5672").await;
-    eventually("bus reachable, store still not", Duration::from_secs(20), || async {
-        readyz().await.is_some_and(|(s, b)| s == 503 && b["checks"]["bus"] == "ok")
-    })
+    eventually(
+        "bus reachable, store still not",
+        Duration::from_secs(20),
+        || async {
+            readyz()
+                .await
+                .is_some_and(|(s, b)| s == 503 && b["checks"]["bus"] == "ok")
+        },
+    )
     .await;
     let _pg = forward(pg_port, "127.0.0.1:5432").await;
-    eventually("ready once both are reachable", Duration::from_secs(20), || async {
-        readyz().await.is_some_and(|(s, _)| s == 200)
-    })
+    eventually(
+        "ready once both are reachable",
+        Duration::from_secs(20),
+        || async { readyz().await.is_some_and(|(s, _)| s == 200) },
+    )
     .await;
     assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
     d.cleanup().await;

@@ -84,7 +84,10 @@ mod tests {
             assert_eq!(RoutingKey::parse(&key.render()), Some(key));
         }
         assert_eq!(RoutingKey::Inbound("demo-at").render(), "demo-at.inbound");
-        assert_eq!(RoutingKey::AppOutbound("demo-at").render(), "demo-at.app.outbound");
+        assert_eq!(
+            RoutingKey::AppOutbound("demo-at").render(),
+            "demo-at.app.outbound"
+        );
     }
 
     #[test]

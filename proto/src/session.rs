@@ -85,7 +85,14 @@ mod tests {
 
     #[test]
     fn slices_count_every_started_slice() {
-        for (ms, slices) in [(0, 1), (1, 1), (20_000, 1), (20_001, 2), (179_999, 9), (180_000, 9)] {
+        for (ms, slices) in [
+            (0, 1),
+            (1, 1),
+            (20_000, 1),
+            (20_001, 2),
+            (179_999, 9),
+            (180_000, 9),
+        ] {
             assert_eq!(SessionRecord::slices_for(ms), slices, "{ms} ms");
         }
     }

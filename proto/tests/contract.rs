@@ -3,11 +3,13 @@
 //! Regenerate the schema after a deliberate change with
 //! `SEEDGATE_BLESS=1 cargo test -p seedgate-proto --test contract`.
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 use std::path::PathBuf;
 
 use seedgate_proto::{
-    DeliveryStatus, Direction, Event, EventKind, Message, SessionEndReason, SessionEvent,
-    SessionRecord, TransportType,
+    DeliveryStatus, Direction, Event, EventKind, Message, SessionEndReason, SessionEvent, SessionRecord,
+    TransportType,
 };
 
 fn root() -> PathBuf {
@@ -59,9 +61,15 @@ fn golden_events_still_parse_and_round_trip() {
     assert_eq!(
         kinds,
         vec![
-            EventKind::Ack { carrier_id: Some("abc123".into()) },
-            EventKind::Nack { reason: "reply arrived after the hop deadline".into() },
-            EventKind::DeliveryReport { status: DeliveryStatus::Delivered },
+            EventKind::Ack {
+                carrier_id: Some("abc123".into())
+            },
+            EventKind::Nack {
+                reason: "reply arrived after the hop deadline".into()
+            },
+            EventKind::DeliveryReport {
+                status: DeliveryStatus::Delivered
+            },
         ]
     );
     assert_eq!(serde_json::to_value(&events).unwrap(), json);

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_seedgate");
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
@@ -22,7 +25,11 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `seedgate` process with its output collected line by line.
@@ -50,7 +57,11 @@ impl Gateway {
     pub fn spawn(args: &[&str], cwd: &std::path::Path, env: &[(String, String)]) -> Self {
         let port = free_port();
         let mut cmd = Command::new(BIN);
-        cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SEEDGATE_")) {
             cmd.env_remove(k);
         }
@@ -62,7 +73,12 @@ impl Gateway {
         let mut child = cmd.spawn().expect("seedgate starts");
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
-        Self { child, port, stdout, stderr }
+        Self {
+            child,
+            port,
+            stdout,
+            stderr,
+        }
     }
 
     pub fn base(&self) -> String {
@@ -79,13 +95,22 @@ impl Gateway {
                     return;
                 }
             }
-            assert!(started.elapsed() < within, "not ready within {within:?}; stdout: {:?} stderr: {:?}", self.stdout(), self.stderr());
+            assert!(
+                started.elapsed() < within,
+                "not ready within {within:?}; stdout: {:?} stderr: {:?}",
+                self.stdout(),
+                self.stderr()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -122,7 +147,8 @@ impl Gateway {
         let lines = self.stdout();
         assert!(!lines.is_empty(), "no logs");
         for line in &lines {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
             assert!(v.get("level").is_some() && v.get("message").is_some(), "{line}");
             assert!(!line.contains(secret), "log line shows {secret}: {line}");
         }
@@ -162,7 +188,10 @@ pub async fn walk_demo_menu(base: &str, session: &str, phone: &str) {
     let (status, body, _) = at_post(base, session, phone, "").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.starts_with("CON Welcome to MomConnect"), "{body}");
-    assert!(body.contains("\n1. Register for free messages\n2. About MomConnect"), "{body}");
+    assert!(
+        body.contains("\n1. Register for free messages\n2. About MomConnect"),
+        "{body}"
+    );
     let (_, body, _) = at_post(base, session, phone, "1").await;
     assert!(body.starts_with("CON Are you pregnant?"), "{body}");
     let (_, body, _) = at_post(base, session, phone, "1*1").await;
@@ -179,7 +208,10 @@ where
 {
     let started = Instant::now();
     while !check().await {
-        assert!(started.elapsed() < within, "timed out after {within:?} waiting for: {what}");
+        assert!(
+            started.elapsed() < within,
+            "timed out after {within:?} waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -51,9 +51,16 @@ pub fn step(
     input: Input<'_>,
     lang: &str,
 ) -> Result<(Screen, Option<RunState>), StepError> {
-    let flow = flows.get(flow_name).ok_or_else(|| StepError::UnknownFlow(flow_name.into()))?;
+    let flow = flows
+        .get(flow_name)
+        .ok_or_else(|| StepError::UnknownFlow(flow_name.into()))?;
     let base = flows.base_language(flow_name);
-    let ctx = Ctx { flow, name: flow_name, lang, base };
+    let ctx = Ctx {
+        flow,
+        name: flow_name,
+        lang,
+        base,
+    };
     match (input, state) {
         (Input::Reply(text), Some(state)) if state.flow == flow_name => {
             let node = ctx.node(&state.node)?;
@@ -63,7 +70,13 @@ pub fn step(
                     None => {
                         let (screen, st) = ctx.enter(&state.node)?;
                         let notice = flow.invalid_choice.get(lang, base);
-                        Ok((Screen { text: format!("{notice}\n{}", screen.text), end: false }, st))
+                        Ok((
+                            Screen {
+                                text: format!("{notice}\n{}", screen.text),
+                                end: false,
+                            },
+                            st,
+                        ))
                     }
                 },
                 // A state resting on a non-menu node cannot happen; restart cleanly if it does.
@@ -100,7 +113,13 @@ impl Ctx<'_> {
                 continue;
             }
             if let Some(end) = &node.end {
-                return Ok((Screen { text: end.text.get(self.lang, self.base).to_string(), end: true }, None));
+                return Ok((
+                    Screen {
+                        text: end.text.get(self.lang, self.base).to_string(),
+                        end: true,
+                    },
+                    None,
+                ));
             }
             if let Some(menu) = &node.menu {
                 let mut text = menu.text.get(self.lang, self.base).to_string();
@@ -110,10 +129,16 @@ impl Ctx<'_> {
                     text.push_str(". ");
                     text.push_str(opt.label.get(self.lang, self.base));
                 }
-                let state = RunState { flow: self.name.into(), node: at.into() };
+                let state = RunState {
+                    flow: self.name.into(),
+                    node: at.into(),
+                };
                 return Ok((Screen { text, end: false }, Some(state)));
             }
-            return Err(StepError::UnknownNode { flow: self.name.into(), node: at.into() });
+            return Err(StepError::UnknownNode {
+                flow: self.name.into(),
+                node: at.into(),
+            });
         }
         Err(StepError::StepLimit(self.name.into()))
     }

@@ -110,13 +110,19 @@ fn validate(file: &str, text: &str, name: &str, flow: &Flow) -> Result<(), FlowE
         reason: format!("flow `{name}`: {reason}"),
     };
     if !flow.nodes.contains_key(&flow.start) {
-        return Err(err("start:", format!("start node `{}` does not exist", flow.start)));
+        return Err(err(
+            "start:",
+            format!("start node `{}` does not exist", flow.start),
+        ));
     }
     for (id, node) in &flow.nodes {
         let at = format!("{id}:");
         let bodies = [node.menu.is_some(), node.end.is_some(), node.goto.is_some()];
         if bodies.iter().filter(|b| **b).count() != 1 {
-            return Err(err(&at, format!("node `{id}` needs exactly one of `menu`, `end` or `goto`")));
+            return Err(err(
+                &at,
+                format!("node `{id}` needs exactly one of `menu`, `end` or `goto`"),
+            ));
         }
         let mut targets = Vec::new();
         if let Some(menu) = &node.menu {
@@ -126,7 +132,10 @@ fn validate(file: &str, text: &str, name: &str, flow: &Flow) -> Result<(), FlowE
             let mut keys = HashSet::new();
             for opt in &menu.options {
                 if opt.key.trim().is_empty() || !keys.insert(opt.key.trim()) {
-                    return Err(err(&at, format!("menu `{id}` has an empty or repeated option key `{}`", opt.key)));
+                    return Err(err(
+                        &at,
+                        format!("menu `{id}` has an empty or repeated option key `{}`", opt.key),
+                    ));
                 }
                 targets.push(opt.goto.as_str());
             }
@@ -136,7 +145,10 @@ fn validate(file: &str, text: &str, name: &str, flow: &Flow) -> Result<(), FlowE
         }
         for target in targets {
             if !flow.nodes.contains_key(target) {
-                return Err(err(&format!("goto: {target}"), format!("node `{id}` goes to `{target}`, which does not exist")));
+                return Err(err(
+                    &format!("goto: {target}"),
+                    format!("node `{id}` goes to `{target}`, which does not exist"),
+                ));
             }
         }
     }
@@ -148,18 +160,28 @@ fn validate(file: &str, text: &str, name: &str, flow: &Flow) -> Result<(), FlowE
             continue;
         }
         let node = &flow.nodes[id];
-        todo.extend(node.menu.iter().flat_map(|m| m.options.iter().map(|o| o.goto.as_str())));
+        todo.extend(
+            node.menu
+                .iter()
+                .flat_map(|m| m.options.iter().map(|o| o.goto.as_str())),
+        );
         todo.extend(node.goto.as_deref());
     }
     if let Some(orphan) = flow.nodes.keys().find(|k| !seen.contains(k.as_str())) {
-        return Err(err(&format!("{orphan}:"), format!("node `{orphan}` cannot be reached from `{}`", flow.start)));
+        return Err(err(
+            &format!("{orphan}:"),
+            format!("node `{orphan}` cannot be reached from `{}`", flow.start),
+        ));
     }
     for id in flow.nodes.keys() {
         let mut hops = HashSet::new();
         let mut at = id.as_str();
         while let Some(next) = flow.nodes.get(at).and_then(|n: &Node| n.goto.as_deref()) {
             if !hops.insert(at) {
-                return Err(err(&format!("{id}:"), format!("node `{id}` loops through `goto`s without asking anything")));
+                return Err(err(
+                    &format!("{id}:"),
+                    format!("node `{id}` loops through `goto`s without asking anything"),
+                ));
             }
             at = next;
         }
@@ -193,7 +215,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected_with_their_line() {
-        let e = fails(&OK.replace("        end: {text: Bye}", "        end: {text: Bye}\n        colour: red"));
+        let e = fails(&OK.replace(
+            "        end: {text: Bye}",
+            "        end: {text: Bye}\n        colour: red",
+        ));
         assert!(e.reason.contains("colour"), "{e}");
         assert!(e.line.is_some(), "{e}");
     }
@@ -202,10 +227,34 @@ mod tests {
     fn structural_mistakes_are_named() {
         let cases = [
             (OK.replace("start: a", "start: z"), "start node `z`"),
-            (OK.replace("        end: {text: Bye}", "        end: {text: Bye}\n        goto: a"), "exactly one"),
-            (OK.replace("        end: {text: Bye}", "        end: {text: Bye}\n      c:\n        end: {text: Lost}"), "cannot be reached"),
-            (OK.replace("        end: {text: Bye}", "        goto: c\n      c:\n        goto: b"), "loops"),
-            (OK.replace("goto: b}", "goto: b}\n            - {key: \"1\", label: Again, goto: b}"), "repeated option key"),
+            (
+                OK.replace(
+                    "        end: {text: Bye}",
+                    "        end: {text: Bye}\n        goto: a",
+                ),
+                "exactly one",
+            ),
+            (
+                OK.replace(
+                    "        end: {text: Bye}",
+                    "        end: {text: Bye}\n      c:\n        end: {text: Lost}",
+                ),
+                "cannot be reached",
+            ),
+            (
+                OK.replace(
+                    "        end: {text: Bye}",
+                    "        goto: c\n      c:\n        goto: b",
+                ),
+                "loops",
+            ),
+            (
+                OK.replace(
+                    "goto: b}",
+                    "goto: b}\n            - {key: \"1\", label: Again, goto: b}",
+                ),
+                "repeated option key",
+            ),
         ];
         for (text, want) in cases {
             let e = fails(&text);

@@ -47,7 +47,12 @@ pub async fn run(
     sessions: Arc<dyn SessionStore>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
-    let runner = Arc::new(Runner { config: config.clone(), flows, bus: bus.clone(), sessions });
+    let runner = Arc::new(Runner {
+        config: config.clone(),
+        flows,
+        bus: bus.clone(),
+        sessions,
+    });
     let handler = move |key: String, payload: Vec<u8>| {
         let runner = runner.clone();
         async move { runner.handle(&key, &payload).await }
@@ -94,16 +99,26 @@ impl Runner {
                 let lang = self.flows.base_language(flow).to_string();
                 let (screen, next) = step(&self.flows, flow, run.as_ref(), input, &lang)
                     .map_err(|e| HandleError::Drop(e.to_string()))?;
-                let record = Stored { run: next, last_inbound: msg.id, last_screen: screen.clone() };
+                let record = Stored {
+                    run: next,
+                    last_inbound: msg.id,
+                    last_screen: screen.clone(),
+                };
                 let ttl = Duration::from_secs(self.config.sessions.budget_secs) + STATE_GRACE;
                 self.sessions.put(&key, &encode(&record)?, ttl).await?;
                 screen
             }
         };
-        let event = if screen.end { SessionEvent::Close } else { SessionEvent::Resume };
+        let event = if screen.end {
+            SessionEvent::Close
+        } else {
+            SessionEvent::Resume
+        };
         let mut reply = msg.reply(screen.text, event);
         reply.metadata.insert("flow".into(), flow.into());
-        self.bus.publish(&RoutingKey::AppOutbound(&msg.channel).render(), &encode(&reply)?).await?;
+        self.bus
+            .publish(&RoutingKey::AppOutbound(&msg.channel).render(), &encode(&reply)?)
+            .await?;
         metrics::counter!("seedgate_flows_steps_total", "flow" => flow.to_string()).increment(1);
         Ok(())
     }

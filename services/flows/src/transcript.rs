@@ -15,7 +15,14 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "flow `{}`, test `{}`, step {}:\n{}", self.flow, self.test, self.step + 1, self.diff)
+        write!(
+            f,
+            "flow `{}`, test `{}`, step {}:\n{}",
+            self.flow,
+            self.test,
+            self.step + 1,
+            self.diff
+        )
     }
 }
 
@@ -24,7 +31,9 @@ pub fn run_all(flows: &Flows) -> (usize, Vec<Failure>) {
     let mut ran = 0;
     let mut failures = Vec::new();
     for name in flows.names() {
-        let Some(flow) = flows.get(name) else { continue };
+        let Some(flow) = flows.get(name) else {
+            continue;
+        };
         let lang = flows.base_language(name).to_string();
         for test in &flow.tests {
             ran += 1;
@@ -35,7 +44,12 @@ pub fn run_all(flows: &Flows) -> (usize, Vec<Failure>) {
                     (None, Some(text)) => Input::Reply(text),
                     (None, None) => Input::Start,
                 };
-                let fail = |diff: String| Failure { flow: name.into(), test: test.name.clone(), step: i, diff };
+                let fail = |diff: String| Failure {
+                    flow: name.into(),
+                    test: test.name.clone(),
+                    step: i,
+                    diff,
+                };
                 let (screen, next) = match step(flows, name, state.as_ref(), input, &lang) {
                     Ok(out) => out,
                     Err(e) => {
@@ -47,7 +61,10 @@ pub fn run_all(flows: &Flows) -> (usize, Vec<Failure>) {
                 let mut problems = Vec::new();
                 if let Some(cont) = s.expect.continues {
                     if cont == screen.end {
-                        problems.push(format!("expected the session to {}", if cont { "continue" } else { "end" }));
+                        problems.push(format!(
+                            "expected the session to {}",
+                            if cont { "continue" } else { "end" }
+                        ));
                     }
                 }
                 if let Some(needle) = &s.expect.contains {

@@ -1,5 +1,7 @@
 //! Every transcript in the repository's `flows/` passes, and a wrong one fails with a diff.
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 use std::path::PathBuf;
 
 use seedgate_flows::interp::{step, Input, RunState};
@@ -15,7 +17,15 @@ fn the_repository_flows_load_and_their_transcripts_pass() {
     assert!(flows.get("demo").is_some());
     let (ran, failures) = run_all(&flows);
     assert!(ran >= 3, "transcripts ran: {ran}");
-    assert!(failures.is_empty(), "{}", failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}",
+        failures
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]
@@ -32,7 +42,10 @@ fn a_wrong_transcript_fails_with_a_readable_diff() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     let report = failures[0].to_string();
     assert!(report.contains("test `registers`, step 1"), "{report}");
-    assert!(report.contains("  - 2. About Us\n  + 2. About MomConnect"), "{report}");
+    assert!(
+        report.contains("  - 2. About Us\n  + 2. About MomConnect"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -40,7 +53,13 @@ fn the_interpreter_walks_menus_to_an_end_screen() {
     let flows = seedgate_flows::load_str("demo.yaml", seedgate_flows::BUILTIN_DEMO).unwrap();
     let (screen, state) = step(&flows, "demo", None, Input::Start, "eng").unwrap();
     assert!(!screen.end && screen.text.starts_with("Welcome"));
-    assert_eq!(state, Some(RunState { flow: "demo".into(), node: "welcome".into() }));
+    assert_eq!(
+        state,
+        Some(RunState {
+            flow: "demo".into(),
+            node: "welcome".into()
+        })
+    );
     let (screen, state) = step(&flows, "demo", state.as_ref(), Input::Reply(" 2 "), "eng").unwrap();
     assert!(screen.end, "{screen:?}");
     assert_eq!(state, None);

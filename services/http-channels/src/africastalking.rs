@@ -30,14 +30,21 @@ struct Form {
 
 /// Parses one request into an inbound message, or says precisely what is wrong with it.
 fn parse(channel: &str, headers: &HeaderMap, body: &[u8]) -> Result<Message, String> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         return Err(format!(
             "expected Content-Type application/x-www-form-urlencoded, got `{content_type}`"
         ));
     }
     let form: Form = serde_urlencoded::from_bytes(body).map_err(|e| format!("bad form: {e}"))?;
-    for (name, value) in [("sessionId", &form.session_id), ("serviceCode", &form.service_code), ("phoneNumber", &form.phone_number)] {
+    for (name, value) in [
+        ("sessionId", &form.session_id),
+        ("serviceCode", &form.service_code),
+        ("phoneNumber", &form.phone_number),
+    ] {
         if value.trim().is_empty() {
             return Err(format!("field `{name}` is empty"));
         }
@@ -46,11 +53,24 @@ fn parse(channel: &str, headers: &HeaderMap, body: &[u8]) -> Result<Message, Str
         (SessionEvent::New, String::new())
     } else {
         // The newest input is the part after the last `*`.
-        (SessionEvent::Resume, form.text.rsplit('*').next().unwrap_or_default().to_string())
+        (
+            SessionEvent::Resume,
+            form.text.rsplit('*').next().unwrap_or_default().to_string(),
+        )
     };
-    let mut msg = Message::inbound(channel, TransportType::Ussd, form.phone_number.trim(), form.service_code.trim(), content);
-    msg.session = Some(SessionInfo { id: format!("{channel}:{}", form.session_id.trim()), event });
-    msg.metadata.insert("service_code".into(), form.service_code.into());
+    let mut msg = Message::inbound(
+        channel,
+        TransportType::Ussd,
+        form.phone_number.trim(),
+        form.service_code.trim(),
+        content,
+    );
+    msg.session = Some(SessionInfo {
+        id: format!("{channel}:{}", form.session_id.trim()),
+        event,
+    });
+    msg.metadata
+        .insert("service_code".into(), form.service_code.into());
     msg.metadata.insert("at_text".into(), form.text.into());
     if let Some(code) = form.network_code {
         msg.metadata.insert("network_code".into(), code.into());
@@ -59,16 +79,31 @@ fn parse(channel: &str, headers: &HeaderMap, body: &[u8]) -> Result<Message, Str
 }
 
 fn plain(text: String) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 /// The reply as Africa's Talking wants it.
 fn render(reply: &Message) -> String {
-    let prefix = if reply.session_event() == Some(SessionEvent::Close) { "END" } else { "CON" };
+    let prefix = if reply.session_event() == Some(SessionEvent::Close) {
+        "END"
+    } else {
+        "CON"
+    };
     format!("{prefix} {}", reply.content)
 }
 
-pub(crate) async fn callback(ch: &Channels, channel: &str, cfg: &ChannelConfig, headers: &HeaderMap, body: &[u8]) -> Response {
+pub(crate) async fn callback(
+    ch: &Channels,
+    channel: &str,
+    cfg: &ChannelConfig,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let started = Instant::now();
     let deadline = started + Duration::from_millis(cfg.hop_deadline_ms);
     let msg = match parse(channel, headers, body) {
@@ -84,7 +119,11 @@ pub(crate) async fn callback(ch: &Channels, channel: &str, cfg: &ChannelConfig, 
         Err(e) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     };
     let waiting = ch.pending.register(msg.id);
-    let outcome = match ch.bus.publish(&RoutingKey::Inbound(channel).render(), &payload).await {
+    let outcome = match ch
+        .bus
+        .publish(&RoutingKey::Inbound(channel).render(), &payload)
+        .await
+    {
         Err(e) => {
             tracing::error!(channel, error = %e, "cannot publish an inbound hop; answering with the fallback");
             Err("bus_error")
@@ -95,7 +134,8 @@ pub(crate) async fn callback(ch: &Channels, channel: &str, cfg: &ChannelConfig, 
         },
     };
     let latency = started.elapsed();
-    metrics::histogram!("seedgate_channel_hop_latency_seconds", "channel" => channel.to_string()).record(latency.as_secs_f64());
+    metrics::histogram!("seedgate_channel_hop_latency_seconds", "channel" => channel.to_string())
+        .record(latency.as_secs_f64());
     let session = msg.session_id().unwrap_or_default().to_string();
     match outcome {
         Ok(reply) => {
@@ -111,7 +151,10 @@ pub(crate) async fn callback(ch: &Channels, channel: &str, cfg: &ChannelConfig, 
             let mut close = msg.clone();
             close.id = uuid::Uuid::now_v7();
             close.content.clear();
-            close.session = msg.session.clone().map(|s| SessionInfo { event: SessionEvent::Close, ..s });
+            close.session = msg.session.clone().map(|s| SessionInfo {
+                event: SessionEvent::Close,
+                ..s
+            });
             close.metadata.insert("reason".into(), "hop_deadline".into());
             let bus = ch.bus.clone();
             let key = RoutingKey::Inbound(channel).render();
@@ -133,17 +176,24 @@ mod tests {
 
     fn form_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, "application/x-www-form-urlencoded".parse().unwrap());
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
         h
     }
 
     #[test]
     fn first_request_starts_a_session() {
-        let body = b"sessionId=ATUid_1&serviceCode=*134*550%23&phoneNumber=%2B27820000001&networkCode=65501&text=";
+        let body =
+            b"sessionId=ATUid_1&serviceCode=*134*550%23&phoneNumber=%2B27820000001&networkCode=65501&text=";
         let m = parse("demo-at", &form_headers(), body).unwrap();
         assert_eq!(m.session_id(), Some("demo-at:ATUid_1"));
         assert_eq!(m.session_event(), Some(SessionEvent::New));
-        assert_eq!((m.from.as_str(), m.to.as_str(), m.content.as_str()), ("+27820000001", "*134*550#", ""));
+        assert_eq!(
+            (m.from.as_str(), m.to.as_str(), m.content.as_str()),
+            ("+27820000001", "*134*550#", "")
+        );
         assert_eq!(m.metadata["network_code"], "65501");
     }
 
@@ -151,7 +201,10 @@ mod tests {
     fn later_requests_carry_the_newest_input() {
         let body = b"sessionId=ATUid_1&serviceCode=*134*550%23&phoneNumber=%2B27820000001&networkCode=65501&text=1*2*12";
         let m = parse("demo-at", &form_headers(), body).unwrap();
-        assert_eq!((m.session_event(), m.content.as_str()), (Some(SessionEvent::Resume), "12"));
+        assert_eq!(
+            (m.session_event(), m.content.as_str()),
+            (Some(SessionEvent::Resume), "12")
+        );
         assert_eq!(m.metadata["at_text"], "1*2*12");
     }
 
@@ -159,9 +212,15 @@ mod tests {
     fn malformed_requests_say_what_is_wrong() {
         let cases: [(&[u8], &str); 4] = [
             (b"serviceCode=x&phoneNumber=1&text=", "missing field `sessionId`"),
-            (b"sessionId=&serviceCode=x&phoneNumber=1&text=", "`sessionId` is empty"),
+            (
+                b"sessionId=&serviceCode=x&phoneNumber=1&text=",
+                "`sessionId` is empty",
+            ),
             (b"sessionId=a&serviceCode=x&text=", "missing field `phoneNumber`"),
-            (b"sessionId=a&serviceCode=x&phoneNumber=%20&text=", "`phoneNumber` is empty"),
+            (
+                b"sessionId=a&serviceCode=x&phoneNumber=%20&text=",
+                "`phoneNumber` is empty",
+            ),
         ];
         for (body, want) in cases {
             let err = parse("demo-at", &form_headers(), body).unwrap_err();
@@ -173,7 +232,12 @@ mod tests {
 
     #[test]
     fn replies_render_con_or_end() {
-        let m = parse("demo-at", &form_headers(), b"sessionId=a&serviceCode=x&phoneNumber=1&text=").unwrap();
+        let m = parse(
+            "demo-at",
+            &form_headers(),
+            b"sessionId=a&serviceCode=x&phoneNumber=1&text=",
+        )
+        .unwrap();
         assert_eq!(render(&m.reply("Menu", SessionEvent::Resume)), "CON Menu");
         assert_eq!(render(&m.reply("Bye", SessionEvent::Close)), "END Bye");
     }

@@ -46,7 +46,11 @@ pub struct Channels {
 
 impl Channels {
     pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>) -> Self {
-        Self { config, bus, pending: Arc::default() }
+        Self {
+            config,
+            bus,
+            pending: Arc::default(),
+        }
     }
 }
 
@@ -65,10 +69,16 @@ async fn callback(
     body: Bytes,
 ) -> Response {
     let Some(cfg) = ch.config.channels.get(&channel) else {
-        return json_error(axum::http::StatusCode::NOT_FOUND, "unknown_channel", format!("no channel named `{channel}` is configured"));
+        return json_error(
+            axum::http::StatusCode::NOT_FOUND,
+            "unknown_channel",
+            format!("no channel named `{channel}` is configured"),
+        );
     };
     match cfg.kind {
-        ChannelType::AfricasTalkingUssd => africastalking::callback(&ch, &channel, cfg, &headers, &body).await,
+        ChannelType::AfricasTalkingUssd => {
+            africastalking::callback(&ch, &channel, cfg, &headers, &body).await
+        }
     }
 }
 
@@ -109,14 +119,20 @@ impl Channels {
         let kind = match msg.in_reply_to.and_then(|id| self.pending.take(id)) {
             Some(waiting) => match waiting.send(msg.clone()) {
                 Ok(()) => EventKind::Ack { carrier_id: None },
-                Err(_) => EventKind::Nack { reason: "reply arrived after the hop deadline".into() },
+                Err(_) => EventKind::Nack {
+                    reason: "reply arrived after the hop deadline".into(),
+                },
             },
             None => EventKind::Nack {
-                reason: "no request is waiting for this reply (hop deadline passed, or another replica holds it)".into(),
+                reason:
+                    "no request is waiting for this reply (hop deadline passed, or another replica holds it)"
+                        .into(),
             },
         };
         let event = Event::new(msg.channel.clone(), msg.id, kind);
-        self.bus.publish(&RoutingKey::Event(&msg.channel).render(), &encode(&event)?).await?;
+        self.bus
+            .publish(&RoutingKey::Event(&msg.channel).render(), &encode(&event)?)
+            .await?;
         Ok(())
     }
 }

@@ -15,10 +15,7 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("invalid config at `{key}`: {reason}")]
@@ -255,7 +252,9 @@ flow = "demo"
 "#;
 
 fn default_channels_table() -> toml::Table {
-    DEFAULT_CHANNELS.parse().expect("the built-in channel table is valid TOML")
+    DEFAULT_CHANNELS
+        .parse()
+        .expect("the built-in channel table is valid TOML")
 }
 
 fn default_channels() -> BTreeMap<String, ChannelConfig> {
@@ -316,11 +315,10 @@ impl Config {
                     path: path.to_owned(),
                     source,
                 })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Syntax {
-                        path: path.to_owned(),
-                        message: e.to_string(),
-                    })?
+                text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
             }
             None => toml::Table::new(),
         };
@@ -338,11 +336,13 @@ impl Config {
             }
             apply_override(&mut root, rest, &value)?;
         }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(root))
-            .map_err(|e| {
-                let key = e.path().to_string();
-                invalid(if key == "." { "(top level)".into() } else { key }, e.inner().to_string())
-            })?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| {
+            let key = e.path().to_string();
+            invalid(
+                if key == "." { "(top level)".into() } else { key },
+                e.inner().to_string(),
+            )
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -359,7 +359,10 @@ impl Config {
             return Err(invalid("store.batch_size", "must be at least 1"));
         }
         if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid("http.listen", format!("`{}` is not an ip:port address", self.http.listen)));
+            return Err(invalid(
+                "http.listen",
+                format!("`{}` is not an ip:port address", self.http.listen),
+            ));
         }
         if let Some(schema) = &self.store.schema {
             if schema.is_empty() || !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -392,7 +395,10 @@ impl Config {
 fn apply_override(root: &mut toml::Table, path: &str, raw: &str) -> Result<(), ConfigError> {
     let segments: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
     if segments.iter().any(String::is_empty) {
-        return Err(invalid(format!("SEEDGATE_{path}"), "empty key segment in environment override"));
+        return Err(invalid(
+            format!("SEEDGATE_{path}"),
+            "empty key segment in environment override",
+        ));
     }
     let mut table = root;
     for (i, seg) in segments.iter().enumerate() {
@@ -435,7 +441,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn load_str(toml_text: &str, pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -481,34 +490,62 @@ mod tests {
 
     #[test]
     fn env_overrides_win_over_the_file() {
-        let c = load_str("[http]\nlisten = \"127.0.0.1:9000\"\n", &[("SEEDGATE_HTTP__LISTEN", "127.0.0.1:9001")]).unwrap();
+        let c = load_str(
+            "[http]\nlisten = \"127.0.0.1:9000\"\n",
+            &[("SEEDGATE_HTTP__LISTEN", "127.0.0.1:9001")],
+        )
+        .unwrap();
         assert_eq!(c.http.listen, "127.0.0.1:9001");
     }
 
     #[test]
     fn a_file_with_channels_replaces_the_demo_channel() {
-        let c = load_str("[channels.mtn-ng]\ntype = \"africastalking-ussd\"\nflow = \"reg\"\n", &[]).unwrap();
+        let c = load_str(
+            "[channels.mtn-ng]\ntype = \"africastalking-ussd\"\nflow = \"reg\"\n",
+            &[],
+        )
+        .unwrap();
         assert_eq!(c.channels.keys().collect::<Vec<_>>(), vec!["mtn-ng"]);
         assert_eq!(c.channels["mtn-ng"].hop_deadline_ms, 4000);
     }
 
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             ("[bus]\nprefetch = \"many\"\n", &[], "bus.prefetch"),
             ("[bus]\nkind = \"kafka\"\n", &[], "bus.kind"),
             ("[bus]\nprefech = 3\n", &[], "prefech"),
             ("", &[("SEEDGATE_STORE__KIND", "oracle")], "store.kind"),
-            ("", &[("SEEDGATE_SESSIONS__BUDGET_SECS", "0")], "sessions.budget_secs"),
+            (
+                "",
+                &[("SEEDGATE_SESSIONS__BUDGET_SECS", "0")],
+                "sessions.budget_secs",
+            ),
             ("", &[("SEEDGATE_HTTP__LISTEN", "localhost")], "http.listen"),
-            ("[channels.\"a.b\"]\ntype = \"africastalking-ussd\"\nflow = \"x\"\n", &[], "channels.a.b"),
-            ("[channels.x]\ntype = \"africastalking-ussd\"\nflow = \"x\"\nhop_deadline_ms = 0\n", &[], "channels.x.hop_deadline_ms"),
-            ("[channels.x]\ntype = \"smoke-signals\"\nflow = \"x\"\n", &[], "channels.x.type"),
+            (
+                "[channels.\"a.b\"]\ntype = \"africastalking-ussd\"\nflow = \"x\"\n",
+                &[],
+                "channels.a.b",
+            ),
+            (
+                "[channels.x]\ntype = \"africastalking-ussd\"\nflow = \"x\"\nhop_deadline_ms = 0\n",
+                &[],
+                "channels.x.hop_deadline_ms",
+            ),
+            (
+                "[channels.x]\ntype = \"smoke-signals\"\nflow = \"x\"\n",
+                &[],
+                "channels.x.type",
+            ),
             ("", &[("SEEDGATE_HTTP__LISTEN__PORT", "1")], "http.listen"),
         ];
         for (file, pairs, key) in cases {
             let err = load_str(file, pairs).unwrap_err().to_string();
-            assert!(err.contains(key), "{file:?} {pairs:?}: `{err}` does not name `{key}`");
+            assert!(
+                err.contains(key),
+                "{file:?} {pairs:?}: `{err}` does not name `{key}`"
+            );
         }
     }
 

@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-
 type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// Named readiness checks, run concurrently on every `/readyz` request.
@@ -84,7 +83,11 @@ impl Readiness {
         .await;
         let mut ready = true;
         let mut body = serde_json::Map::new();
-        if self.draining.as_ref().is_some_and(CancellationToken::is_cancelled) {
+        if self
+            .draining
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
+        {
             ready = false;
             body.insert("process".into(), "draining".into());
         }
@@ -105,7 +108,10 @@ impl Readiness {
 /// The ops router; merge it into the process's HTTP app.
 pub fn router(readiness: Readiness) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .route("/readyz", get(readyz))
         .route("/metrics", get(|| async { crate::telemetry::render_metrics() }))
         .with_state(readiness)
@@ -113,6 +119,13 @@ pub fn router(readiness: Readiness) -> Router {
 
 async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
     let (ready, checks) = readiness.run().await;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(serde_json::json!({"ready": ready, "checks": checks})))
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({"ready": ready, "checks": checks})),
+    )
 }

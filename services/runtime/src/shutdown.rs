@@ -24,11 +24,7 @@ pub fn cancel_on_signal(token: CancellationToken) -> std::io::Result<()> {
 /// Waits for `work` to finish, at most `deadline` after `token` is cancelled.
 ///
 /// Returns `true` when the work finished (drained), `false` when the deadline cut it short.
-pub async fn drain<F: std::future::Future>(
-    work: F,
-    token: &CancellationToken,
-    deadline: Duration,
-) -> bool {
+pub async fn drain<F: std::future::Future>(work: F, token: &CancellationToken, deadline: Duration) -> bool {
     tokio::pin!(work);
     tokio::select! {
         _ = &mut work => return true,
@@ -45,9 +41,17 @@ mod tests {
     async fn drain_waits_for_work_up_to_the_deadline() {
         let token = CancellationToken::new();
         token.cancel();
-        let quick = drain(tokio::time::sleep(Duration::from_secs(3)), &token, Duration::from_secs(5));
+        let quick = drain(
+            tokio::time::sleep(Duration::from_secs(3)),
+            &token,
+            Duration::from_secs(5),
+        );
         assert!(quick.await, "work that ends within the deadline drains");
-        let slow = drain(tokio::time::sleep(Duration::from_secs(30)), &token, Duration::from_secs(5));
+        let slow = drain(
+            tokio::time::sleep(Duration::from_secs(30)),
+            &token,
+            Duration::from_secs(5),
+        );
         assert!(!slow.await, "work past the deadline is cut short");
     }
 

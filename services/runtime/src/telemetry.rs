@@ -18,8 +18,7 @@ static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Installs the JSON log subscriber and the Prometheus recorder. Call once, from `main`.
 pub fn init(log: &LogConfig) -> Result<(), String> {
     UNMASK.store(log.unmask_msisdn, Ordering::Relaxed);
-    let filter = EnvFilter::try_new(&log.level)
-        .map_err(|e| format!("invalid config at `log.level`: {e}"))?;
+    let filter = EnvFilter::try_new(&log.level).map_err(|e| format!("invalid config at `log.level`: {e}"))?;
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -37,9 +36,7 @@ pub fn init(log: &LogConfig) -> Result<(), String> {
 pub fn install_metrics() -> &'static PrometheusHandle {
     PROMETHEUS.get_or_init(|| {
         let builder = PrometheusBuilder::new()
-            .set_buckets(&[
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0,
-            ])
+            .set_buckets(&[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0])
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

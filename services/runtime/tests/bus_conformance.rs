@@ -2,6 +2,8 @@
 //! `SEEDGATE_TEST_AMQP_URL`, default guest@127.0.0.1:5672). Each test uses its own queue
 //! prefix and routing words, so tests run in parallel on one broker.
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,14 +54,21 @@ async fn nothing_more(sub: &mut Subscription) {
 
 async fn publishes_reach_bound_queues_only(bus: Arc<dyn Bus>) {
     let w = word();
-    bus.declare(&QueueSpec::new("in", [format!("{w}.inbound")])).await.unwrap();
-    bus.declare(&QueueSpec::new("app", [format!("{w}.app.inbound")])).await.unwrap();
+    bus.declare(&QueueSpec::new("in", [format!("{w}.inbound")]))
+        .await
+        .unwrap();
+    bus.declare(&QueueSpec::new("app", [format!("{w}.app.inbound")]))
+        .await
+        .unwrap();
     let mut inq = bus.consume("in", 10).await.unwrap();
     let mut app = bus.consume("app", 10).await.unwrap();
     bus.publish(&format!("{w}.app.inbound"), b"to-app").await.unwrap();
     bus.publish(&format!("{w}.inbound"), b"to-in").await.unwrap();
     let d = recv(&mut app).await;
-    assert_eq!((d.payload.as_slice(), d.routing_key.as_str(), d.redelivered), (&b"to-app"[..], format!("{w}.app.inbound").as_str(), false));
+    assert_eq!(
+        (d.payload.as_slice(), d.routing_key.as_str(), d.redelivered),
+        (&b"to-app"[..], format!("{w}.app.inbound").as_str(), false)
+    );
     d.ack().await.unwrap();
     let d = recv(&mut inq).await;
     assert_eq!(d.payload, b"to-in");
@@ -70,8 +79,18 @@ async fn publishes_reach_bound_queues_only(bus: Arc<dyn Bus>) {
 
 async fn one_message_reaches_every_bound_queue(bus: Arc<dyn Bus>) {
     let w = word();
-    bus.declare(&QueueSpec::new("store", ["*.inbound".to_string().replace('*', &w)])).await.unwrap();
-    bus.declare(&QueueSpec::new("sessions", [format!("{w}.inbound"), format!("{w}.app.outbound")])).await.unwrap();
+    bus.declare(&QueueSpec::new(
+        "store",
+        ["*.inbound".to_string().replace('*', &w)],
+    ))
+    .await
+    .unwrap();
+    bus.declare(&QueueSpec::new(
+        "sessions",
+        [format!("{w}.inbound"), format!("{w}.app.outbound")],
+    ))
+    .await
+    .unwrap();
     let mut a = bus.consume("store", 5).await.unwrap();
     let mut b = bus.consume("sessions", 5).await.unwrap();
     bus.publish(&format!("{w}.inbound"), b"both").await.unwrap();
@@ -81,7 +100,9 @@ async fn one_message_reaches_every_bound_queue(bus: Arc<dyn Bus>) {
 
 async fn unacked_messages_are_redelivered_after_the_consumer_dies(bus: Arc<dyn Bus>) {
     let w = word();
-    bus.declare(&QueueSpec::new("q", [format!("{w}.inbound")])).await.unwrap();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.inbound")]))
+        .await
+        .unwrap();
     let mut first = bus.consume("q", 10).await.unwrap();
     for i in 0..3u8 {
         bus.publish(&format!("{w}.inbound"), &[i]).await.unwrap();
@@ -102,13 +123,19 @@ async fn unacked_messages_are_redelivered_after_the_consumer_dies(bus: Arc<dyn B
         d.ack().await.unwrap();
     }
     got.sort();
-    assert_eq!(got, vec![(1, true), (2, true)], "message 1 comes back marked redelivered; 0 never does");
+    assert_eq!(
+        got,
+        vec![(1, true), (2, true)],
+        "message 1 comes back marked redelivered; 0 never does"
+    );
     nothing_more(&mut second).await;
 }
 
 async fn nack_with_requeue_redelivers_and_without_drops(bus: Arc<dyn Bus>) {
     let w = word();
-    bus.declare(&QueueSpec::new("q", [format!("{w}.event")])).await.unwrap();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.event")]))
+        .await
+        .unwrap();
     let mut sub = bus.consume("q", 10).await.unwrap();
     bus.publish(&format!("{w}.event"), b"again").await.unwrap();
     recv(&mut sub).await.nack(true).await.unwrap();
@@ -121,7 +148,9 @@ async fn nack_with_requeue_redelivers_and_without_drops(bus: Arc<dyn Bus>) {
 
 async fn prefetch_bounds_outstanding_deliveries(bus: Arc<dyn Bus>) {
     let w = word();
-    bus.declare(&QueueSpec::new("q", [format!("{w}.outbound")])).await.unwrap();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.outbound")]))
+        .await
+        .unwrap();
     for i in 0..5u8 {
         bus.publish(&format!("{w}.outbound"), &[i]).await.unwrap();
     }
@@ -131,7 +160,11 @@ async fn prefetch_bounds_outstanding_deliveries(bus: Arc<dyn Bus>) {
     nothing_more(&mut sub).await;
     a.ack().await.unwrap();
     let c = recv(&mut sub).await;
-    assert_eq!(c.payload, [2], "the next message comes once a slot is free, in order");
+    assert_eq!(
+        c.payload,
+        [2],
+        "the next message comes once a slot is free, in order"
+    );
     nothing_more(&mut sub).await;
     b.ack().await.unwrap();
     c.ack().await.unwrap();
@@ -139,7 +172,9 @@ async fn prefetch_bounds_outstanding_deliveries(bus: Arc<dyn Bus>) {
 
 async fn competing_consumers_share_a_queue(bus: Arc<dyn Bus>) {
     let w = word();
-    bus.declare(&QueueSpec::new("q", [format!("{w}.inbound")])).await.unwrap();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.inbound")]))
+        .await
+        .unwrap();
     let mut s1 = bus.consume("q", 1).await.unwrap();
     let mut s2 = bus.consume("q", 1).await.unwrap();
     for i in 0..10u8 {
@@ -159,13 +194,18 @@ async fn competing_consumers_share_a_queue(bus: Arc<dyn Bus>) {
 }
 
 async fn unroutable_publishes_fail_loudly(bus: Arc<dyn Bus>) {
-    let err = bus.publish(&format!("{}.inbound", word()), b"lost?").await.unwrap_err();
+    let err = bus
+        .publish(&format!("{}.inbound", word()), b"lost?")
+        .await
+        .unwrap_err();
     assert!(matches!(err, BusError::Unroutable(_)), "{err:?}");
 }
 
 async fn a_full_queue_refuses_the_publish(bus: Arc<dyn Bus>) {
     let w = word();
-    bus.declare(&QueueSpec::new("small", [format!("{w}.inbound")]).max_length(2)).await.unwrap();
+    bus.declare(&QueueSpec::new("small", [format!("{w}.inbound")]).max_length(2))
+        .await
+        .unwrap();
     bus.publish(&format!("{w}.inbound"), b"1").await.unwrap();
     bus.publish(&format!("{w}.inbound"), b"2").await.unwrap();
     let err = bus.publish(&format!("{w}.inbound"), b"3").await.unwrap_err();

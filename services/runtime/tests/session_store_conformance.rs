@@ -1,6 +1,8 @@
 //! One conformance suite, two session stores: in-process (on tokio's paused clock) and Redis
 //! (the real server of this machine, `SEEDGATE_TEST_REDIS_URL`, real TTLs).
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,10 +21,17 @@ fn redis_store() -> Arc<dyn SessionStore> {
 
 async fn create_is_exclusive_and_get_reports_remaining_time(s: Arc<dyn SessionStore>) {
     assert!(s.create("a", b"one", Duration::from_secs(180)).await.unwrap());
-    assert!(!s.create("a", b"two", Duration::from_secs(180)).await.unwrap(), "a duplicate start does not overwrite");
+    assert!(
+        !s.create("a", b"two", Duration::from_secs(180)).await.unwrap(),
+        "a duplicate start does not overwrite"
+    );
     let got = s.get("a").await.unwrap().unwrap();
     assert_eq!(got.value, b"one");
-    assert!(got.remaining <= Duration::from_secs(180) && got.remaining > Duration::from_secs(170), "{:?}", got.remaining);
+    assert!(
+        got.remaining <= Duration::from_secs(180) && got.remaining > Duration::from_secs(170),
+        "{:?}",
+        got.remaining
+    );
     assert_eq!(s.get("missing").await.unwrap(), None);
 }
 
@@ -32,7 +41,11 @@ async fn update_keeps_the_ttl(s: Arc<dyn SessionStore>) {
     assert!(s.update("k", b"v2").await.unwrap());
     let got = s.get("k").await.unwrap().unwrap();
     assert_eq!(got.value, b"v2");
-    assert!(got.remaining <= Duration::from_millis(900), "update must not extend the budget: {:?}", got.remaining);
+    assert!(
+        got.remaining <= Duration::from_millis(900),
+        "update must not extend the budget: {:?}",
+        got.remaining
+    );
     assert!(!s.update("absent", b"x").await.unwrap());
 }
 
@@ -41,9 +54,15 @@ async fn entries_expire_with_their_ttl(s: Arc<dyn SessionStore>) {
     assert!(s.get("short").await.unwrap().is_some());
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(s.get("short").await.unwrap(), None);
-    assert!(!s.update("short", b"y").await.unwrap(), "an expired session cannot be revived by update");
+    assert!(
+        !s.update("short", b"y").await.unwrap(),
+        "an expired session cannot be revived by update"
+    );
     assert_eq!(s.remove("short").await.unwrap(), None);
-    assert!(s.create("short", b"new", Duration::from_secs(5)).await.unwrap(), "the id is free again");
+    assert!(
+        s.create("short", b"new", Duration::from_secs(5)).await.unwrap(),
+        "the id is free again"
+    );
 }
 
 async fn put_and_remove(s: Arc<dyn SessionStore>) {

@@ -72,7 +72,8 @@ fn session_store(config: &Config) -> Result<Arc<dyn SessionStore>, Failure> {
 }
 
 fn store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
-    seedgate_store::open(&config.store).map_err(|e| Failure::Config(format!("invalid config at `store.url`: {e}")))
+    seedgate_store::open(&config.store)
+        .map_err(|e| Failure::Config(format!("invalid config at `store.url`: {e}")))
 }
 
 /// Loads the flows and checks every channel's flow exists. With the default folder missing,
@@ -85,7 +86,10 @@ fn flows(config: &Config) -> Result<seedgate_flows::Flows, Failure> {
         tracing::info!("no ./flows folder; using the built-in demo flow");
         seedgate_flows::load_str("(built-in) demo.yaml", seedgate_flows::BUILTIN_DEMO)
     } else {
-        return Err(Failure::Config(format!("invalid config at `flows.dir`: {} does not exist", dir.display())));
+        return Err(Failure::Config(format!(
+            "invalid config at `flows.dir`: {} does not exist",
+            dir.display()
+        )));
     }
     .map_err(|e| Failure::Config(format!("bad flow file: {e}")))?;
     for (name, ch) in &config.channels {
@@ -105,15 +109,32 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     seedgate_runtime::telemetry::init(&config.log).map_err(Failure::Config)?;
     let config = Arc::new(config);
     // Everything that can be refused is checked before a port is bound.
-    let flows = if role.runs(Service::Flows) { Some(flows(&config)?) } else { None };
+    let flows = if role.runs(Service::Flows) {
+        Some(flows(&config)?)
+    } else {
+        None
+    };
     let needs_sessions = role.runs(Service::Sessions) || role.runs(Service::Flows);
     let bus = bus(&config);
-    let sessions = if needs_sessions { Some(session_store(&config)?) } else { None };
-    let store = if role.runs(Service::Store) { Some(store(&config)?) } else { None };
+    let sessions = if needs_sessions {
+        Some(session_store(&config)?)
+    } else {
+        None
+    };
+    let store = if role.runs(Service::Store) {
+        Some(store(&config)?)
+    } else {
+        None
+    };
 
     let listener = tokio::net::TcpListener::bind(&config.http.listen)
         .await
-        .map_err(|e| Failure::Other(format!("cannot listen on {} (`http.listen`): {e}", config.http.listen)))?;
+        .map_err(|e| {
+            Failure::Other(format!(
+                "cannot listen on {} (`http.listen`): {e}",
+                config.http.listen
+            ))
+        })?;
 
     let signal = CancellationToken::new();
     seedgate_runtime::shutdown::cancel_on_signal(signal.clone())
@@ -140,7 +161,10 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     if role.runs(Service::HttpChannels) {
         let channels = seedgate_http_channels::Channels::new(config.clone(), bus.clone());
         app = app.merge(seedgate_http_channels::app(channels.clone()));
-        services.spawn(supervise("http-channels", seedgate_http_channels::run(channels, services_stop.clone())));
+        services.spawn(supervise(
+            "http-channels",
+            seedgate_http_channels::run(channels, services_stop.clone()),
+        ));
     }
     if let (true, Some(s)) = (role.runs(Service::Sessions), &sessions) {
         services.spawn(supervise(
@@ -151,7 +175,13 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     if let (Some(flows), Some(s)) = (flows, &sessions) {
         services.spawn(supervise(
             "flows",
-            seedgate_flows::run(config.clone(), flows, bus.clone(), s.clone(), services_stop.clone()),
+            seedgate_flows::run(
+                config.clone(),
+                flows,
+                bus.clone(),
+                s.clone(),
+                services_stop.clone(),
+            ),
         ));
     }
     if let Some(s) = &store {
@@ -195,13 +225,19 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
         tracing::info!(role = role.name(), "drained; exiting");
         Ok(())
     } else {
-        tracing::error!(role = role.name(), "drain deadline passed; exiting with work in flight");
+        tracing::error!(
+            role = role.name(),
+            "drain deadline passed; exiting with work in flight"
+        );
         Err(Failure::Other("drain deadline passed".into()))
     }
 }
 
 /// Runs one service future, turning its failure into a log line.
-async fn supervise<E: std::fmt::Display>(name: &'static str, fut: impl std::future::Future<Output = Result<(), E>>) {
+async fn supervise<E: std::fmt::Display>(
+    name: &'static str,
+    fut: impl std::future::Future<Output = Result<(), E>>,
+) {
     match fut.await {
         Ok(()) => tracing::info!(service = name, "service stopped"),
         Err(e) => tracing::error!(service = name, error = %e, "service failed"),
@@ -210,21 +246,35 @@ async fn supervise<E: std::fmt::Display>(name: &'static str, fut: impl std::futu
 
 /// `seedgate migrate`.
 pub async fn migrate(config: Config) -> Result<(), Failure> {
-    seedgate_store::migrate(&config.store).await.map_err(|e| Failure::Other(e.to_string()))
+    seedgate_store::migrate(&config.store)
+        .await
+        .map_err(|e| Failure::Other(e.to_string()))
 }
 
 /// `seedgate healthcheck`: a plain HTTP/1.0 GET, so the image needs no curl.
 pub async fn healthcheck(config: &Config, url: Option<String>) -> Result<(), Failure> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = url.unwrap_or_else(|| format!("http://{}/healthz", config.http.listen));
-    let rest = url.strip_prefix("http://").ok_or_else(|| Failure::Other(format!("only http:// URLs: {url}")))?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| Failure::Other(format!("only http:// URLs: {url}")))?;
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let check = async {
         let mut stream = tokio::net::TcpStream::connect(host).await?;
-        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).await?;
+        stream
+            .write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await?;
         let mut head = Vec::new();
         stream.read_to_end(&mut head).await?;
-        Ok::<_, std::io::Error>(String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string())
+        Ok::<_, std::io::Error>(
+            String::from_utf8_lossy(&head)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        )
     };
     match tokio::time::timeout(Duration::from_secs(3), check).await {
         Ok(Ok(status)) if status.split_whitespace().nth(1) == Some("200") => Ok(()),

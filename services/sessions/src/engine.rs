@@ -46,7 +46,9 @@ impl Engine {
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, SessionState)>> {
-        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Handles one delivery from the `sessions` queue.
@@ -60,7 +62,9 @@ impl Engine {
     }
 
     async fn publish_record(&self, record: &SessionRecord) -> Result<(), HandleError> {
-        self.bus.publish(&RoutingKey::Session(&record.channel).render(), &encode(record)?).await?;
+        self.bus
+            .publish(&RoutingKey::Session(&record.channel).render(), &encode(record)?)
+            .await?;
         Ok(())
     }
 
@@ -74,9 +78,11 @@ impl Engine {
             SessionEvent::New => {
                 let state = SessionState::start(&session.id, &msg);
                 if self.sessions.create(&k, &state.encode(), self.budget).await? {
-                    self.live().insert(session.id.clone(), (Instant::now() + self.budget, state.clone()));
+                    self.live()
+                        .insert(session.id.clone(), (Instant::now() + self.budget, state.clone()));
                     self.publish_record(&state.record(Duration::ZERO, None)).await?;
-                    metrics::counter!("seedgate_sessions_started_total", "channel" => msg.channel.clone()).increment(1);
+                    metrics::counter!("seedgate_sessions_started_total", "channel" => msg.channel.clone())
+                        .increment(1);
                     tracing::info!(session = %session.id, channel = %msg.channel, msisdn = %Masked(msg.msisdn()), "session started");
                 }
                 // A repeated start (redelivery, or the gateway sending it twice) is forwarded
@@ -88,7 +94,10 @@ impl Engine {
                     return self.budget_spent(&msg, &session.id).await;
                 };
                 let Some(mut state) = SessionState::decode(&stored.value) else {
-                    return Err(HandleError::Drop(format!("corrupt state for session {}", session.id)));
+                    return Err(HandleError::Drop(format!(
+                        "corrupt state for session {}",
+                        session.id
+                    )));
                 };
                 if state.last_inbound != Some(msg.id) {
                     state.hops += 1;
@@ -131,7 +140,9 @@ impl Engine {
                 }
             }
         }
-        self.bus.publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&msg)?).await?;
+        self.bus
+            .publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&msg)?)
+            .await?;
         Ok(())
     }
 
@@ -164,17 +175,22 @@ impl Engine {
         }
         tracing::info!(session = %session_id, msisdn = %Masked(msg.msisdn()), "resume after the session budget; closing");
         let reply = msg.reply(self.closing_text.clone(), SessionEvent::Close);
-        self.bus.publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&reply)?).await?;
+        self.bus
+            .publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&reply)?)
+            .await?;
         Ok(())
     }
 
     async fn forward_to_app(&self, msg: &Message) -> Result<(), HandleError> {
-        self.bus.publish(&RoutingKey::AppInbound(&msg.channel).render(), &encode(msg)?).await?;
+        self.bus
+            .publish(&RoutingKey::AppInbound(&msg.channel).render(), &encode(msg)?)
+            .await?;
         Ok(())
     }
 
     fn track(&self, state: &SessionState, remaining: Duration) {
-        self.live().insert(state.id.clone(), (Instant::now() + remaining, state.clone()));
+        self.live()
+            .insert(state.id.clone(), (Instant::now() + remaining, state.clone()));
     }
 
     fn count_end(&self, record: &SessionRecord) {

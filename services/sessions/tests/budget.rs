@@ -1,6 +1,8 @@
 //! The session engine on tokio's paused clock, with the in-process bus and session store:
 //! budgets, 20 s slices, end reasons and the closing text, with time driven by the test.
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +25,23 @@ struct Harness {
 async fn start() -> Harness {
     let config = Arc::new(Config::default());
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
-    seedgate_runtime::topology::declare(bus.as_ref(), &config).await.unwrap();
-    bus.declare(&QueueSpec::new("test.records", ["*.session"])).await.unwrap();
-    let app = bus.consume(seedgate_runtime::topology::FLOWS_QUEUE, 100).await.unwrap();
-    let out = bus.consume(&seedgate_runtime::topology::channel_outbound_queue("demo-at"), 100).await.unwrap();
+    seedgate_runtime::topology::declare(bus.as_ref(), &config)
+        .await
+        .unwrap();
+    bus.declare(&QueueSpec::new("test.records", ["*.session"]))
+        .await
+        .unwrap();
+    let app = bus
+        .consume(seedgate_runtime::topology::FLOWS_QUEUE, 100)
+        .await
+        .unwrap();
+    let out = bus
+        .consume(
+            &seedgate_runtime::topology::channel_outbound_queue("demo-at"),
+            100,
+        )
+        .await
+        .unwrap();
     let records = bus.consume("test.records", 100).await.unwrap();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(seedgate_sessions::run(
@@ -35,37 +50,65 @@ async fn start() -> Harness {
         Arc::new(MemorySessionStore::new()),
         shutdown.clone(),
     ));
-    Harness { bus, app, out, records, shutdown, task }
+    Harness {
+        bus,
+        app,
+        out,
+        records,
+        shutdown,
+        task,
+    }
 }
 
 fn hop(session: &str, event: SessionEvent, content: &str) -> Message {
-    let mut m = Message::inbound("demo-at", TransportType::Ussd, "+27820000001", "*134*550#", content);
-    m.session = Some(SessionInfo { id: session.into(), event });
+    let mut m = Message::inbound(
+        "demo-at",
+        TransportType::Ussd,
+        "+27820000001",
+        "*134*550#",
+        content,
+    );
+    m.session = Some(SessionInfo {
+        id: session.into(),
+        event,
+    });
     m
 }
 
 async fn next(sub: &mut Subscription) -> Message {
-    let d = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.expect("a delivery").unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("a delivery")
+        .unwrap();
     let m = serde_json::from_slice(&d.payload).unwrap();
     d.ack().await.unwrap();
     m
 }
 
 async fn next_record(h: &mut Harness) -> SessionRecord {
-    let d = tokio::time::timeout(Duration::from_secs(5), h.records.next()).await.expect("a record").unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(5), h.records.next())
+        .await
+        .expect("a record")
+        .unwrap();
     let r = serde_json::from_slice(&d.payload).unwrap();
     d.ack().await.unwrap();
     r
 }
 
 async fn send(h: &Harness, m: &Message) {
-    h.bus.publish("demo-at.inbound", &serde_json::to_vec(m).unwrap()).await.unwrap();
+    h.bus
+        .publish("demo-at.inbound", &serde_json::to_vec(m).unwrap())
+        .await
+        .unwrap();
 }
 
 async fn reply(h: &Harness, to: &Message, text: &str, event: SessionEvent) {
     let mut r = to.reply(text, event);
     r.metadata.insert("flow".into(), "demo".into());
-    h.bus.publish("demo-at.app.outbound", &serde_json::to_vec(&r).unwrap()).await.unwrap();
+    h.bus
+        .publish("demo-at.app.outbound", &serde_json::to_vec(&r).unwrap())
+        .await
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]
@@ -89,7 +132,10 @@ async fn a_completed_session_records_hops_duration_and_slices() {
     tokio::time::sleep(Duration::from_millis(13_300)).await;
     reply(&h, &second, "Thank you", SessionEvent::Close).await;
     let out = next(&mut h.out).await;
-    assert_eq!((out.content.as_str(), out.session_event()), ("Thank you", Some(SessionEvent::Close)));
+    assert_eq!(
+        (out.content.as_str(), out.session_event()),
+        ("Thank you", Some(SessionEvent::Close))
+    );
     let r = next_record(&mut h).await;
     assert_eq!(r.end_reason, Some(SessionEndReason::Completed));
     assert_eq!((r.hops, r.duration_ms, r.slices), (2, 25_300, 2));
@@ -109,7 +155,11 @@ async fn no_session_outlives_its_budget() {
     tokio::time::sleep(Duration::from_secs(170)).await;
     send(&h, &hop("s2", SessionEvent::Resume, "1")).await;
     next(&mut h.app).await;
-    assert_eq!(next_record(&mut h).await.end_reason, None, "still within budget at 170 s");
+    assert_eq!(
+        next_record(&mut h).await.end_reason,
+        None,
+        "still within budget at 170 s"
+    );
 
     // The user goes quiet; the sweeper closes the record once 180 s are spent.
     tokio::time::sleep(Duration::from_secs(12)).await;
@@ -124,7 +174,12 @@ async fn no_session_outlives_its_budget() {
     assert_eq!(out.session_event(), Some(SessionEvent::Close));
     assert_eq!(out.in_reply_to, Some(late.id));
     assert!(out.content.contains("timed out"), "{}", out.content);
-    assert!(tokio::time::timeout(Duration::from_secs(2), h.app.next()).await.is_err(), "the flow runner never sees it");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), h.app.next())
+            .await
+            .is_err(),
+        "the flow runner never sees it"
+    );
     h.shutdown.cancel();
 }
 
@@ -139,9 +194,16 @@ async fn a_connector_close_ends_the_session_with_its_reason() {
     let mut close = hop("s3", SessionEvent::Close, "");
     close.metadata.insert("reason".into(), "hop_deadline".into());
     send(&h, &close).await;
-    assert_eq!(next(&mut h.app).await.session_event(), Some(SessionEvent::Close), "the flow runner hears of it");
+    assert_eq!(
+        next(&mut h.app).await.session_event(),
+        Some(SessionEvent::Close),
+        "the flow runner hears of it"
+    );
     let r = next_record(&mut h).await;
-    assert_eq!((r.end_reason, r.duration_ms, r.slices), (Some(SessionEndReason::HopDeadline), 4_000, 1));
+    assert_eq!(
+        (r.end_reason, r.duration_ms, r.slices),
+        (Some(SessionEndReason::HopDeadline), 4_000, 1)
+    );
     h.shutdown.cancel();
 }
 
@@ -160,6 +222,10 @@ async fn a_repeated_start_or_redelivered_hop_counts_once() {
     next(&mut h.app).await;
     next(&mut h.app).await;
     assert_eq!(next_record(&mut h).await.hops, 2);
-    assert_eq!(next_record(&mut h).await.hops, 2, "the redelivered hop is not counted again");
+    assert_eq!(
+        next_record(&mut h).await.hops,
+        2,
+        "the redelivered hop is not counted again"
+    );
     h.shutdown.cancel();
 }

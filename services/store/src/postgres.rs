@@ -55,7 +55,10 @@ impl PgStore {
                         .await
                         .map_err(classify)?;
                 }
-                MIGRATOR.run(&self.pool).await.map_err(|e| unavailable(format!("migrating: {e}")))
+                MIGRATOR
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| unavailable(format!("migrating: {e}")))
             })
             .await?;
         Ok(&self.pool)
@@ -63,7 +66,11 @@ impl PgStore {
 
     async fn messages_where(&self, clause: &str, arg: &str) -> Result<Vec<Message>, StoreError> {
         let sql = format!("SELECT body::text FROM messages WHERE {clause} ORDER BY created_at, id");
-        let rows = sqlx::query(&sql).bind(arg).fetch_all(self.ready().await?).await.map_err(classify)?;
+        let rows = sqlx::query(&sql)
+            .bind(arg)
+            .fetch_all(self.ready().await?)
+            .await
+            .map_err(classify)?;
         rows.iter().map(|r| decode_json(r.get::<&str, _>(0))).collect()
     }
 }
@@ -71,7 +78,10 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn check(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(self.ready().await?).await.map_err(classify)?;
+        sqlx::query("SELECT 1")
+            .execute(self.ready().await?)
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -142,7 +152,9 @@ impl Store for PgStore {
             hops: u32::try_from(r.get::<i32, _>("hops")).unwrap_or(0),
             duration_ms: u64::try_from(r.get::<i64, _>("duration_ms")).unwrap_or(0),
             slices: u32::try_from(r.get::<i32, _>("slices")).unwrap_or(0),
-            end_reason: r.get::<Option<&str>, _>("end_reason").and_then(SessionEndReason::parse),
+            end_reason: r
+                .get::<Option<&str>, _>("end_reason")
+                .and_then(SessionEndReason::parse),
         }))
     }
 
@@ -155,7 +167,8 @@ impl Store for PgStore {
     }
 
     async fn address_messages(&self, address: &str) -> Result<Vec<Message>, StoreError> {
-        self.messages_where("from_addr = $1 OR to_addr = $1", address).await
+        self.messages_where("from_addr = $1 OR to_addr = $1", address)
+            .await
     }
 
     async fn message_events(&self, message_id: Uuid) -> Result<Vec<Event>, StoreError> {
@@ -170,7 +183,7 @@ impl Store for PgStore {
 
 async fn upsert_session<'c, E>(conn: E, s: &SessionRecord) -> Result<(), StoreError>
 where
-E: sqlx::Executor<'c, Database = sqlx::Postgres>,
+    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
 {
     sqlx::query(
         "INSERT INTO sessions (id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason)

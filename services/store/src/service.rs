@@ -25,7 +25,9 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), seedgate_runtime::bus::BusError> {
     let batch_size = config.store.batch_size;
-    let prefetch = u16::try_from(batch_size).unwrap_or(u16::MAX).max(config.bus.prefetch);
+    let prefetch = u16::try_from(batch_size)
+        .unwrap_or(u16::MAX)
+        .max(config.bus.prefetch);
     let mut sub = bus.consume(STORE_QUEUE, prefetch).await?;
     let mut retry = RETRY_MIN;
     loop {
@@ -132,9 +134,11 @@ fn decode(d: &Delivery) -> Result<Record, String> {
         Some(RoutingKey::Session(_)) => serde_json::from_slice(&d.payload)
             .map(Record::Session)
             .map_err(|e| e.to_string()),
-        Some(RoutingKey::Inbound(_) | RoutingKey::Outbound(_)) => serde_json::from_slice::<Message>(&d.payload)
-            .map(Record::Message)
-            .map_err(|e| e.to_string()),
+        Some(RoutingKey::Inbound(_) | RoutingKey::Outbound(_)) => {
+            serde_json::from_slice::<Message>(&d.payload)
+                .map(Record::Message)
+                .map_err(|e| e.to_string())
+        }
         _ => Err("routing key outside the store's bindings".into()),
     }
 }

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use seedgate_proto::{Event, Message, SessionEndReason, SessionRecord};
 use seedgate_runtime::config::StoreConfig;
 use seedgate_runtime::store::{Record, Store, StoreError};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::Row;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
@@ -61,7 +63,12 @@ impl SqliteStore {
 
     async fn ready(&self) -> Result<&SqlitePool, StoreError> {
         self.migrated
-            .get_or_try_init(|| async { MIGRATOR.run(&self.pool).await.map_err(|e| unavailable(format!("migrating: {e}"))) })
+            .get_or_try_init(|| async {
+                MIGRATOR
+                    .run(&self.pool)
+                    .await
+                    .map_err(|e| unavailable(format!("migrating: {e}")))
+            })
             .await?;
         Ok(&self.pool)
     }
@@ -80,7 +87,10 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn check(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(self.ready().await?).await.map_err(classify)?;
+        sqlx::query("SELECT 1")
+            .execute(self.ready().await?)
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -151,7 +161,9 @@ impl Store for SqliteStore {
             hops: u32::try_from(r.get::<i64, _>("hops")).unwrap_or(0),
             duration_ms: u64::try_from(r.get::<i64, _>("duration_ms")).unwrap_or(0),
             slices: u32::try_from(r.get::<i64, _>("slices")).unwrap_or(0),
-            end_reason: r.get::<Option<&str>, _>("end_reason").and_then(SessionEndReason::parse),
+            end_reason: r
+                .get::<Option<&str>, _>("end_reason")
+                .and_then(SessionEndReason::parse),
         }))
     }
 
@@ -164,7 +176,8 @@ impl Store for SqliteStore {
     }
 
     async fn address_messages(&self, address: &str) -> Result<Vec<Message>, StoreError> {
-        self.messages_where("from_addr = ? OR to_addr = ?", &[address, address]).await
+        self.messages_where("from_addr = ? OR to_addr = ?", &[address, address])
+            .await
     }
 
     async fn message_events(&self, message_id: Uuid) -> Result<Vec<Event>, StoreError> {
@@ -179,7 +192,7 @@ impl Store for SqliteStore {
 
 async fn upsert_session<'c, E>(conn: E, s: &SessionRecord) -> Result<(), StoreError>
 where
-E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
 {
     sqlx::query(
         "INSERT INTO sessions (id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason)

@@ -1,18 +1,21 @@
 //! One conformance suite, two stores: SQLite (a fresh file) and PostgreSQL (the real server of
 //! this machine, `SEEDGATE_TEST_DATABASE_URL`, a fresh schema per test).
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use seedgate_proto::{
-    DeliveryStatus, Event, EventKind, Message, SessionEndReason, SessionEvent, SessionInfo,
-    SessionRecord, TransportType,
+    DeliveryStatus, Event, EventKind, Message, SessionEndReason, SessionEvent, SessionInfo, SessionRecord,
+    TransportType,
 };
 use seedgate_runtime::config::{StoreConfig, StoreKind};
 use seedgate_runtime::store::{Record, Store, StoreError};
 
 fn pg_url() -> String {
-    std::env::var("SEEDGATE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("SEEDGATE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn sqlite() -> Arc<dyn Store> {
@@ -36,7 +39,10 @@ fn at(ms: i64) -> DateTime<Utc> {
 
 fn dialog(session: &str, msisdn: &str) -> (Message, Message) {
     let mut inbound = Message::inbound("demo-at", TransportType::Ussd, msisdn, "*134*550#", "");
-    inbound.session = Some(SessionInfo { id: session.into(), event: SessionEvent::New });
+    inbound.session = Some(SessionInfo {
+        id: session.into(),
+        event: SessionEvent::New,
+    });
     inbound.created_at = at(0);
     inbound.metadata.insert("network_code".into(), "65501".into());
     let mut reply = inbound.reply("Welcome\n1. Register", SessionEvent::Resume);
@@ -48,14 +54,29 @@ async fn messages_and_events_round_trip(store: Arc<dyn Store>) {
     store.check().await.unwrap();
     let (inbound, reply) = dialog("s-1", "+27820000001");
     let ack = Event::new("demo-at", reply.id, EventKind::Ack { carrier_id: None });
-    let mut dlr = Event::new("demo-at", reply.id, EventKind::DeliveryReport { status: DeliveryStatus::Delivered });
+    let mut dlr = Event::new(
+        "demo-at",
+        reply.id,
+        EventKind::DeliveryReport {
+            status: DeliveryStatus::Delivered,
+        },
+    );
     dlr.created_at = ack.created_at + chrono::Duration::milliseconds(3);
     store
-        .write_batch(&[Record::Message(reply.clone()), Record::Message(inbound.clone()), Record::Event(dlr.clone()), Record::Event(ack.clone())])
+        .write_batch(&[
+            Record::Message(reply.clone()),
+            Record::Message(inbound.clone()),
+            Record::Event(dlr.clone()),
+            Record::Event(ack.clone()),
+        ])
         .await
         .unwrap();
     assert_eq!(store.message(inbound.id).await.unwrap().as_ref(), Some(&inbound));
-    assert_eq!(store.session_messages("s-1").await.unwrap(), vec![inbound.clone(), reply.clone()], "oldest first");
+    assert_eq!(
+        store.session_messages("s-1").await.unwrap(),
+        vec![inbound.clone(), reply.clone()],
+        "oldest first"
+    );
     assert_eq!(store.message_events(reply.id).await.unwrap(), vec![ack, dlr]);
     assert_eq!(store.address_messages("+27820000001").await.unwrap().len(), 2);
     assert!(store.message(uuid::Uuid::now_v7()).await.unwrap().is_none());
@@ -63,8 +84,18 @@ async fn messages_and_events_round_trip(store: Arc<dyn Store>) {
 
 async fn redelivered_batches_write_nothing_twice(store: Arc<dyn Store>) {
     let (inbound, reply) = dialog("s-2", "+27820000002");
-    let ev = Event::new("demo-at", reply.id, EventKind::Nack { reason: "late".into() });
-    let batch = [Record::Message(inbound), Record::Message(reply.clone()), Record::Event(ev)];
+    let ev = Event::new(
+        "demo-at",
+        reply.id,
+        EventKind::Nack {
+            reason: "late".into(),
+        },
+    );
+    let batch = [
+        Record::Message(inbound),
+        Record::Message(reply.clone()),
+        Record::Event(ev),
+    ];
     store.write_batch(&batch).await.unwrap();
     store.write_batch(&batch).await.unwrap();
     store.write_batch(&batch[1..]).await.unwrap();
@@ -91,7 +122,12 @@ async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
     };
     store.write_batch(&[Record::Session(open.clone())]).await.unwrap();
     assert_eq!(store.session("demo-at:abc").await.unwrap(), Some(open.clone()));
-    let hop = SessionRecord { hops: 2, duration_ms: 9_000, flow: Some("demo".into()), ..open.clone() };
+    let hop = SessionRecord {
+        hops: 2,
+        duration_ms: 9_000,
+        flow: Some("demo".into()),
+        ..open.clone()
+    };
     store.write_batch(&[Record::Session(hop.clone())]).await.unwrap();
     let ended = SessionRecord {
         ended_at: Some(at(25_300)),
@@ -102,9 +138,19 @@ async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
         flow: None,
         ..open.clone()
     };
-    store.write_batch(&[Record::Session(ended.clone())]).await.unwrap();
-    let want = SessionRecord { flow: Some("demo".into()), ..ended };
-    assert_eq!(store.session("demo-at:abc").await.unwrap(), Some(want.clone()), "flow kept from the earlier hop");
+    store
+        .write_batch(&[Record::Session(ended.clone())])
+        .await
+        .unwrap();
+    let want = SessionRecord {
+        flow: Some("demo".into()),
+        ..ended
+    };
+    assert_eq!(
+        store.session("demo-at:abc").await.unwrap(),
+        Some(want.clone()),
+        "flow kept from the earlier hop"
+    );
     // A late, redelivered hop update must not reopen or shrink the ended session.
     store.write_batch(&[Record::Session(hop.clone())]).await.unwrap();
     assert_eq!(store.session("demo-at:abc").await.unwrap(), Some(want));

@@ -1,6 +1,8 @@
 //! The store service end to end on the in-process bus and SQLite: every bus message is written,
 //! deliveries are acked only after the commit, and bad payloads do not block the queue.
 
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +18,9 @@ async fn setup() -> (Arc<Config>, Arc<dyn Bus>, Arc<dyn Store>) {
     let mut config = Config::default();
     config.store.url = format!("sqlite://{}/seedgate.db", dir.display());
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
-    seedgate_runtime::topology::declare(bus.as_ref(), &config).await.unwrap();
+    seedgate_runtime::topology::declare(bus.as_ref(), &config)
+        .await
+        .unwrap();
     let store = seedgate_store::open(&config.store).unwrap();
     (Arc::new(config), bus, store)
 }
@@ -39,20 +43,32 @@ where
 async fn bus_traffic_lands_in_the_store_and_bad_payloads_do_not_block_it() {
     let (config, bus, store) = setup().await;
     let shutdown = CancellationToken::new();
-    let svc = tokio::spawn(seedgate_store::run(config, bus.clone(), store.clone(), shutdown.clone()));
+    let svc = tokio::spawn(seedgate_store::run(
+        config,
+        bus.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
 
     let msg = Message::inbound("demo-at", TransportType::Sms, "+27820000009", "12345", "hello");
     bus.publish("demo-at.event", b"{not json").await.unwrap();
-    bus.publish("demo-at.inbound", &serde_json::to_vec(&msg).unwrap()).await.unwrap();
+    bus.publish("demo-at.inbound", &serde_json::to_vec(&msg).unwrap())
+        .await
+        .unwrap();
     let ev = Event::new("demo-at", msg.id, EventKind::Ack { carrier_id: None });
-    bus.publish("demo-at.event", &serde_json::to_vec(&ev).unwrap()).await.unwrap();
+    bus.publish("demo-at.event", &serde_json::to_vec(&ev).unwrap())
+        .await
+        .unwrap();
     // The same message again (a redelivery after a crash) is not stored twice.
-    bus.publish("demo-at.inbound", &serde_json::to_vec(&msg).unwrap()).await.unwrap();
+    bus.publish("demo-at.inbound", &serde_json::to_vec(&msg).unwrap())
+        .await
+        .unwrap();
 
     eventually("message and event stored", || {
         let store = store.clone();
         async move {
-            store.message_events(msg.id).await.unwrap().len() == 1 && store.message(msg.id).await.unwrap().is_some()
+            store.message_events(msg.id).await.unwrap().len() == 1
+                && store.message(msg.id).await.unwrap().is_some()
         }
     })
     .await;
@@ -60,10 +76,19 @@ async fn bus_traffic_lands_in_the_store_and_bad_payloads_do_not_block_it() {
     assert_eq!(store.address_messages("+27820000009").await.unwrap(), vec![msg]);
 
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(5), svc).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), svc)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     // Everything was acked: a new consumer finds the queue empty.
-    let mut sub = bus.consume(seedgate_runtime::topology::STORE_QUEUE, 10).await.unwrap();
-    assert!(tokio::time::timeout(Duration::from_millis(200), sub.next()).await.is_err());
+    let mut sub = bus
+        .consume(seedgate_runtime::topology::STORE_QUEUE, 10)
+        .await
+        .unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(200), sub.next())
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -77,12 +102,24 @@ async fn deliveries_stay_queued_while_the_database_is_away() {
     let shutdown = CancellationToken::new();
     let svc = tokio::spawn(seedgate_store::run(config, bus.clone(), dead, shutdown.clone()));
     let msg = Message::inbound("demo-at", TransportType::Sms, "+27820000010", "12345", "keep me");
-    bus.publish("demo-at.inbound", &serde_json::to_vec(&msg).unwrap()).await.unwrap();
+    bus.publish("demo-at.inbound", &serde_json::to_vec(&msg).unwrap())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), svc).await.unwrap().unwrap().unwrap();
-    let mut sub = bus.consume(seedgate_runtime::topology::STORE_QUEUE, 10).await.unwrap();
-    let d = tokio::time::timeout(Duration::from_secs(2), sub.next()).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), svc)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let mut sub = bus
+        .consume(seedgate_runtime::topology::STORE_QUEUE, 10)
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(2), sub.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(d.redelivered, "the message was handed back, not dropped");
     assert_eq!(serde_json::from_slice::<Message>(&d.payload).unwrap(), msg);
 }

@@ -37,7 +37,9 @@ impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         // A panic while holding this lock cannot leave the state half-changed: every
         // critical section is a few container operations. Recover the guard.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn settle(&self, tag: u64, requeue: bool) {
@@ -101,7 +103,9 @@ impl MemoryBus {
     }
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Queue>>> {
-        self.queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -168,7 +172,10 @@ impl Bus for MemoryBus {
         // All or nothing: refuse before enqueuing anywhere if a bounded queue is full.
         let mut guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
         for (q, st) in targets.iter().zip(&guards) {
-            if q.spec.max_length.is_some_and(|max| st.ready.len() + st.unacked.len() >= max as usize) {
+            if q.spec
+                .max_length
+                .is_some_and(|max| st.ready.len() + st.unacked.len() >= max as usize)
+            {
                 return Err(BusError::Rejected(routing_key.to_string()));
             }
         }
@@ -230,7 +237,10 @@ async fn pump(q: Arc<Queue>, sub: u64, prefetch: usize, tx: mpsc::Sender<Deliver
                     routing_key: env.routing_key,
                     payload: env.payload.to_vec(),
                     redelivered: env.redelivered,
-                    acker: AnyAcker::Memory(Acker { queue: q.clone(), tag }),
+                    acker: AnyAcker::Memory(Acker {
+                        queue: q.clone(),
+                        tag,
+                    }),
                 };
                 if tx.send(delivery).await.is_err() {
                     return; // subscriber gone; the guard gives the message back

@@ -151,9 +151,9 @@ pub fn topic_matches(pattern: &str, key: &str) -> bool {
         match p.split_first() {
             None => k.is_empty(),
             Some((&"#", rest)) => (0..=k.len()).any(|i| go(rest, &k[i..])),
-            Some((&w, rest)) => {
-                k.split_first().is_some_and(|(&kw, krest)| (w == "*" || w == kw) && go(rest, krest))
-            }
+            Some((&w, rest)) => k
+                .split_first()
+                .is_some_and(|(&kw, krest)| (w == "*" || w == kw) && go(rest, krest)),
         }
     }
     let p: Vec<&str> = pattern.split('.').collect();

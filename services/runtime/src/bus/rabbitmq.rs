@@ -11,8 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::publisher_confirm::Confirmation;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -85,7 +85,10 @@ impl RabbitBus {
         }
         if let Some(t) = st.not_before {
             if Instant::now() < t {
-                return Err(unavailable(format!("reconnecting to RabbitMQ (last error: {})", st.last_error)));
+                return Err(unavailable(format!(
+                    "reconnecting to RabbitMQ (last error: {})",
+                    st.last_error
+                )));
             }
         }
         match tokio::time::timeout(CONNECT_TIMEOUT, self.connect()).await {
@@ -113,9 +116,13 @@ impl RabbitBus {
 
     async fn connect(&self) -> Result<(Arc<Connection>, Channel), BusError> {
         let props = ConnectionProperties::default().with_connection_name("seedgate".into());
-        let conn = Connection::connect(&self.inner.cfg.url, props).await.map_err(unavailable)?;
+        let conn = Connection::connect(&self.inner.cfg.url, props)
+            .await
+            .map_err(unavailable)?;
         let ch = conn.create_channel().await.map_err(unavailable)?;
-        ch.confirm_select(ConfirmSelectOptions::default()).await.map_err(unavailable)?;
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(unavailable)?;
         ch.exchange_declare(
             &self.inner.cfg.exchange,
             ExchangeKind::Topic,
@@ -127,7 +134,12 @@ impl RabbitBus {
         )
         .await
         .map_err(unavailable)?;
-        let specs = self.inner.declared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let specs = self
+            .inner
+            .declared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for spec in &specs {
             self.declare_on(&ch, spec).await?;
         }
@@ -158,23 +170,42 @@ impl RabbitBus {
         .await
         .map_err(|e| BusError::Protocol(format!("declaring queue {name}: {e}")))?;
         for binding in &spec.bindings {
-            ch.queue_bind(&name, &self.inner.cfg.exchange, binding, QueueBindOptions::default(), FieldTable::default())
-                .await
-                .map_err(|e| BusError::Protocol(format!("binding {name} to {binding}: {e}")))?;
+            ch.queue_bind(
+                &name,
+                &self.inner.cfg.exchange,
+                binding,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| BusError::Protocol(format!("binding {name} to {binding}: {e}")))?;
         }
         Ok(())
     }
 
     /// Opens a consuming channel on `queue` with `prefetch`.
-    async fn open_consumer(&self, queue: &str, prefetch: u16) -> Result<(Channel, lapin::Consumer), BusError> {
+    async fn open_consumer(
+        &self,
+        queue: &str,
+        prefetch: u16,
+    ) -> Result<(Channel, lapin::Consumer), BusError> {
         let (conn, _) = self.live().await?;
         let ch = conn.create_channel().await.map_err(unavailable)?;
-        ch.basic_qos(prefetch, BasicQosOptions::default()).await.map_err(unavailable)?;
+        ch.basic_qos(prefetch, BasicQosOptions::default())
+            .await
+            .map_err(unavailable)?;
         let consumer = ch
-            .basic_consume(&self.queue_name(queue), "", BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                &self.queue_name(queue),
+                "",
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .map_err(|e| match &e {
-                lapin::Error::ProtocolError(p) if p.get_id() == 404 => BusError::UnknownQueue(queue.to_string()),
+                lapin::Error::ProtocolError(p) if p.get_id() == 404 => {
+                    BusError::UnknownQueue(queue.to_string())
+                }
                 _ => unavailable(e),
             })?;
         Ok((ch, consumer))
@@ -195,7 +226,11 @@ fn jitter(max: Duration) -> Duration {
 impl Bus for RabbitBus {
     async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError> {
         {
-            let mut declared = self.inner.declared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut declared = self
+                .inner
+                .declared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             declared.retain(|s| s.name != spec.name);
             declared.push(spec.clone());
         }

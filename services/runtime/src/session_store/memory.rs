@@ -21,10 +21,16 @@ impl MemorySessionStore {
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Instant)>> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn live<'a>(map: &'a HashMap<String, (Vec<u8>, Instant)>, key: &str, now: Instant) -> Option<&'a (Vec<u8>, Instant)> {
+    fn live<'a>(
+        map: &'a HashMap<String, (Vec<u8>, Instant)>,
+        key: &str,
+        now: Instant,
+    ) -> Option<&'a (Vec<u8>, Instant)> {
         map.get(key).filter(|(_, deadline)| *deadline > now)
     }
 
@@ -80,7 +86,11 @@ impl SessionStore for MemorySessionStore {
 
     async fn remove(&self, key: &str) -> Result<Option<Vec<u8>>, SessionStoreError> {
         let now = Instant::now();
-        Ok(self.entries().remove(key).filter(|(_, d)| *d > now).map(|(v, _)| v))
+        Ok(self
+            .entries()
+            .remove(key)
+            .filter(|(_, d)| *d > now)
+            .map(|(v, _)| v))
     }
 
     async fn check(&self) -> Result<(), SessionStoreError> {

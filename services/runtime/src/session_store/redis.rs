@@ -23,7 +23,9 @@ pub struct RedisSessionStore {
 
 impl std::fmt::Debug for RedisSessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSessionStore").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisSessionStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -34,7 +36,8 @@ fn unavailable(e: impl std::fmt::Display) -> SessionStoreError {
 impl RedisSessionStore {
     /// Parses the URL now; connects on first use.
     pub fn new(cfg: &SessionStoreConfig) -> Result<Self, SessionStoreError> {
-        let client = redis::Client::open(cfg.url.as_str()).map_err(|e| unavailable(format!("bad redis url: {e}")))?;
+        let client =
+            redis::Client::open(cfg.url.as_str()).map_err(|e| unavailable(format!("bad redis url: {e}")))?;
         Ok(Self {
             client,
             prefix: cfg.key_prefix.clone(),
@@ -76,7 +79,11 @@ fn ttl_ms(ttl: Duration) -> u64 {
 impl SessionStore for RedisSessionStore {
     async fn create(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, SessionStoreError> {
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(key)).arg(value).arg("NX").arg("PX").arg(ttl_ms(ttl));
+        cmd.arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms(ttl));
         let reply: Option<String> = self.run(&cmd).await?;
         Ok(reply.is_some())
     }
@@ -86,7 +93,13 @@ impl SessionStore for RedisSessionStore {
         let key = self.key(key);
         let (value, pttl): (Option<Vec<u8>>, i64) = tokio::time::timeout(
             OP_TIMEOUT,
-            redis::pipe().atomic().cmd("GET").arg(&key).cmd("PTTL").arg(&key).query_async(&mut conn),
+            redis::pipe()
+                .atomic()
+                .cmd("GET")
+                .arg(&key)
+                .cmd("PTTL")
+                .arg(&key)
+                .query_async(&mut conn),
         )
         .await
         .map_err(|_| unavailable("redis command timed out"))?
