@@ -31,7 +31,12 @@ struct Args {
     max_seconds: u64,
 }
 
-const STEPS: [(&str, &str); 4] = [("", "CON "), ("1", "CON "), ("1*1", "CON "), ("1*1*2", "END Thank you")];
+const STEPS: [(&str, &str); 4] = [
+    ("", "CON "),
+    ("1", "CON "),
+    ("1*1", "CON "),
+    ("1*1*2", "END Thank you"),
+];
 
 #[derive(Default)]
 struct Tally {
@@ -46,7 +51,13 @@ struct Tally {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let host = args.url.trim_start_matches("http://").split([':', '/']).next().unwrap_or_default().to_string();
+    let host = args
+        .url
+        .trim_start_matches("http://")
+        .split([':', '/'])
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
         eprintln!("at-walk: refusing a non-loopback target {}", args.url);
         std::process::exit(2);
@@ -154,8 +165,18 @@ async fn main() {
         tally.fallbacks.load(Ordering::Relaxed),
         tally.errors.load(Ordering::Relaxed)
     );
-    println!("  hops              {hops} in {:.1} s = {:.0} hops/s", elapsed.as_secs_f64(), hops as f64 / elapsed.as_secs_f64());
-    println!("  hop latency ms    p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}", pct(0.5), pct(0.9), pct(0.99), pct(1.0));
+    println!(
+        "  hops              {hops} in {:.1} s = {:.0} hops/s",
+        elapsed.as_secs_f64(),
+        hops as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  hop latency ms    p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
+    );
     if tally.sessions_failed.load(Ordering::Relaxed) > 0 {
         std::process::exit(1);
     }

@@ -118,7 +118,8 @@ pub(crate) async fn callback(
         Ok(p) => p,
         Err(e) => return json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     };
-    let waiting = ch.pending.register(msg.id);
+    let (waiting, _registered) = ch.pending.register(msg.id);
+    metrics::gauge!("seedgate_channel_pending_requests").set(ch.pending.len() as f64);
     let outcome = match ch
         .bus
         .publish(&RoutingKey::Inbound(channel).render(), &payload)
@@ -144,7 +145,6 @@ pub(crate) async fn callback(
             plain(render(&reply))
         }
         Err(outcome) => {
-            ch.pending.forget(msg.id);
             metrics::counter!("seedgate_channel_requests_total", "channel" => channel.to_string(), "outcome" => outcome).increment(1);
             tracing::warn!(channel, session, msisdn = %Masked(&msg.from), latency_ms = latency.as_millis() as u64, outcome, "hop not answered in time; sent the fallback text");
             // The user saw END: tell the session engine the session is over.

@@ -255,3 +255,80 @@ async fn rabbitmq_down_is_a_prompt_error_not_a_hang() {
     assert!(bus.check().await.is_err());
     assert!(started.elapsed() < Duration::from_secs(6));
 }
+
+/// A TCP forwarder to the broker whose connections the test can cut, as a flaky network would.
+struct Flaky {
+    port: u16,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    _accept: tokio::task::JoinHandle<()>,
+}
+
+impl Flaky {
+    async fn start(target: &'static str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let registry = conns.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                registry.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self {
+            port,
+            conns,
+            _accept: accept,
+        }
+    }
+
+    fn cut(&self) {
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn rabbitmq_bus_reconnects_and_resubscribes_after_the_connection_drops() {
+    let flaky = Flaky::start("127.0.0.1:5672").await;
+    let bus = RabbitBus::new(rabbit_config(format!(
+        "amqp://guest:guest@127.0.0.1:{}/%2f",
+        flaky.port
+    )));
+    let w = word();
+    bus.declare(&QueueSpec::new("q", [format!("{w}.inbound")]))
+        .await
+        .unwrap();
+    let mut sub = bus.consume("q", 10).await.unwrap();
+    bus.publish(&format!("{w}.inbound"), b"before").await.unwrap();
+    recv(&mut sub).await.ack().await.unwrap();
+
+    flaky.cut();
+    // Publishes fail loudly while the connection is down, then succeed once it is remade.
+    let started = std::time::Instant::now();
+    let mut failures = 0;
+    loop {
+        match bus.publish(&format!("{w}.inbound"), b"after").await {
+            Ok(()) => break,
+            Err(e) => {
+                assert!(matches!(e, BusError::Unavailable(_)), "{e:?}");
+                failures += 1;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no reconnect within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The consumer resubscribed by itself and gets what was published after the cut.
+    let d = recv(&mut sub).await;
+    assert_eq!(d.payload, b"after");
+    d.ack().await.unwrap();
+    eprintln!("reconnected after {failures} failed publishes");
+}

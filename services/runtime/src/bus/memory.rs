@@ -28,7 +28,9 @@ struct QueueState {
 
 #[derive(Debug)]
 struct Queue {
-    spec: QueueSpec,
+    name: String,
+    max_length: Option<u32>,
+    bindings: Mutex<Vec<String>>,
     state: Mutex<QueueState>,
     notify: Notify,
 }
@@ -40,6 +42,14 @@ impl Queue {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn bound_to(&self, routing_key: &str) -> bool {
+        let bindings = self
+            .bindings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        bindings.iter().any(|p| topic_matches(p, routing_key))
     }
 
     fn settle(&self, tag: u64, requeue: bool) {
@@ -126,54 +136,44 @@ impl Drop for SubscriptionGuard {
 impl Bus for MemoryBus {
     async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError> {
         let mut queues = self.queues();
-        match queues.get(&spec.name) {
-            Some(q) if q.spec.bindings == spec.bindings => {}
-            Some(_) | None => {
-                // Re-declaring with other bindings adds them, as AMQP does.
-                let (state, mut bindings) = match queues.remove(&spec.name) {
-                    Some(old) => {
-                        let st = std::mem::take(&mut *old.lock());
-                        (st, old.spec.bindings.clone())
-                    }
-                    None => (QueueState::default(), Vec::new()),
-                };
-                for b in &spec.bindings {
-                    if !bindings.contains(b) {
-                        bindings.push(b.clone());
-                    }
-                }
-                let spec = QueueSpec {
-                    bindings,
-                    ..spec.clone()
-                };
-                queues.insert(
-                    spec.name.clone(),
-                    Arc::new(Queue {
-                        spec,
-                        state: Mutex::new(state),
-                        notify: Notify::new(),
-                    }),
-                );
+        let queue = queues.entry(spec.name.clone()).or_insert_with(|| {
+            Arc::new(Queue {
+                name: spec.name.clone(),
+                max_length: spec.max_length,
+                bindings: Mutex::new(Vec::new()),
+                state: Mutex::new(QueueState::default()),
+                notify: Notify::new(),
+            })
+        });
+        // Declaring again adds bindings, as AMQP does; consumers keep their queue.
+        let mut bindings = queue
+            .bindings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for b in &spec.bindings {
+            if !bindings.contains(b) {
+                bindings.push(b.clone());
             }
         }
         Ok(())
     }
 
     async fn publish(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
-        let targets: Vec<Arc<Queue>> = self
+        let mut targets: Vec<Arc<Queue>> = self
             .queues()
             .values()
-            .filter(|q| q.spec.bindings.iter().any(|p| topic_matches(p, routing_key)))
+            .filter(|q| q.bound_to(routing_key))
             .cloned()
             .collect();
+        // Always lock queues in the same (name) order, so concurrent publishes cannot deadlock.
+        targets.sort_by(|a, b| a.name.cmp(&b.name));
         if targets.is_empty() {
             return Err(BusError::Unroutable(routing_key.to_string()));
         }
         // All or nothing: refuse before enqueuing anywhere if a bounded queue is full.
         let mut guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
         for (q, st) in targets.iter().zip(&guards) {
-            if q.spec
-                .max_length
+            if q.max_length
                 .is_some_and(|max| st.ready.len() + st.unacked.len() >= max as usize)
             {
                 return Err(BusError::Rejected(routing_key.to_string()));

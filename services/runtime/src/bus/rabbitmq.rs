@@ -77,10 +77,26 @@ impl RabbitBus {
     async fn live(&self) -> Result<(Arc<Connection>, Channel), BusError> {
         let mut st = self.inner.conn.lock().await;
         if let Some((conn, ch)) = &st.live {
-            if conn.status().connected() && ch.status().connected() {
-                return Ok((conn.clone(), ch.clone()));
+            if conn.status().connected() {
+                if ch.status().connected() {
+                    return Ok((conn.clone(), ch.clone()));
+                }
+                // The broker closed the publishing channel (e.g. after refusing a declare):
+                // a new channel on the same connection will do.
+                let conn = conn.clone();
+                match publish_channel(&conn).await {
+                    Ok(ch) => {
+                        st.live = Some((conn.clone(), ch.clone()));
+                        return Ok((conn, ch));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot reopen the publishing channel; reconnecting")
+                    }
+                }
+                let _ = conn.close(200, "reconnecting").await;
+            } else {
+                tracing::warn!("RabbitMQ connection lost; reconnecting");
             }
-            tracing::warn!("RabbitMQ connection lost; reconnecting");
             st.live = None;
         }
         if let Some(t) = st.not_before {
@@ -119,10 +135,7 @@ impl RabbitBus {
         let conn = Connection::connect(&self.inner.cfg.url, props)
             .await
             .map_err(unavailable)?;
-        let ch = conn.create_channel().await.map_err(unavailable)?;
-        ch.confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(unavailable)?;
+        let ch = publish_channel(&conn).await?;
         ch.exchange_declare(
             &self.inner.cfg.exchange,
             ExchangeKind::Topic,
@@ -210,6 +223,15 @@ impl RabbitBus {
             })?;
         Ok((ch, consumer))
     }
+}
+
+/// A channel in publisher-confirm mode.
+async fn publish_channel(conn: &Connection) -> Result<Channel, BusError> {
+    let ch = conn.create_channel().await.map_err(unavailable)?;
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(unavailable)?;
+    Ok(ch)
 }
 
 fn jitter(max: Duration) -> Duration {
