@@ -18,7 +18,14 @@ static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 /// Installs the JSON log subscriber and the Prometheus recorder. Call once, from `main`.
 pub fn init(log: &LogConfig) -> Result<(), String> {
     UNMASK.store(log.unmask_msisdn, Ordering::Relaxed);
-    let filter = EnvFilter::try_new(&log.level).map_err(|e| format!("invalid config at `log.level`: {e}"))?;
+    // lapin warns about every promise left behind when a consumer closes its channel;
+    // its errors still show. An explicit `lapin=…` directive wins.
+    let directive = if log.level.contains("lapin") {
+        log.level.clone()
+    } else {
+        format!("{},lapin=error", log.level)
+    };
+    let filter = EnvFilter::try_new(&directive).map_err(|e| format!("invalid config at `log.level`: {e}"))?;
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
