@@ -1,0 +1,21 @@
+//! SMPP 3.4 for seedgate: our own codec (see ARCHITECTURE.md for why), and the text layer.
+//!
+//! - [`pdu`]: every SMPP 3.4 PDU as a closed enum, encode and decode. Decoding is framing
+//!   first: [`codec::SmppCodec`] reads `command_length`, refuses lengths under 16 or over the
+//!   configured maximum before allocating, and hands complete PDUs to [`pdu::Frame::decode`],
+//!   whose errors carry the sequence number and the right `command_status`, so the bind can
+//!   answer (with the command's `_resp` or a `generic_nack`) and stay up.
+//! - [`tlv`]: optional parameters; the standard ones typed, unknown ones kept raw.
+//! - [`status`]: `command_status` values.
+//! - [`text`]: GSM 03.38 (default alphabet, extension table), Latin-1 and UCS2 codecs,
+//!   splitting into parts by GSM characters, and MO reassembly.
+
+pub mod codec;
+pub mod pdu;
+pub mod status;
+pub mod text;
+pub mod tlv;
+
+pub use codec::{FramingError, SmppCodec};
+pub use pdu::{DecodeError, Frame, Pdu};
+pub use status::CommandStatus;
