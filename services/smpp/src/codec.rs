@@ -97,12 +97,3 @@ impl Encoder<Frame> for SmppCodec {
         Ok(())
     }
 }
-
-impl Encoder<&Frame> for SmppCodec {
-    type Error = FramingError;
-
-    fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), FramingError> {
-        frame.encode(dst);
-        Ok(())
-    }
-}

@@ -11,6 +11,7 @@
 //!   splitting into parts by GSM characters, and MO reassembly.
 
 pub mod codec;
+pub mod link;
 pub mod pdu;
 pub mod status;
 pub mod text;

@@ -1,7 +1,7 @@
 //! SMPP 3.4 `command_status` values (section 5.1.3).
 
 /// A `command_status`. Known values have names; any other value is kept as is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CommandStatus(pub u32);
 
 macro_rules! statuses {
