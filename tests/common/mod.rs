@@ -36,6 +36,7 @@ pub fn free_port() -> u16 {
 pub struct Gateway {
     pub child: Child,
     pub port: u16,
+    pub smpp_port: u16,
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub stderr: Arc<Mutex<Vec<String>>>,
 }
@@ -56,6 +57,7 @@ impl Gateway {
     /// `SEEDGATE_*` environment.
     pub fn spawn(args: &[&str], cwd: &std::path::Path, env: &[(String, String)]) -> Self {
         let port = free_port();
+        let smpp_port = free_port();
         let mut cmd = Command::new(BIN);
         cmd.args(args)
             .current_dir(cwd)
@@ -66,6 +68,7 @@ impl Gateway {
             cmd.env_remove(k);
         }
         cmd.env("SEEDGATE_HTTP__LISTEN", format!("127.0.0.1:{port}"));
+        cmd.env("SEEDGATE_SMPP_SERVER__LISTEN", format!("127.0.0.1:{smpp_port}"));
         cmd.env("SEEDGATE_LOG__LEVEL", "info");
         for (k, v) in env {
             cmd.env(k, v);
@@ -76,6 +79,7 @@ impl Gateway {
         Self {
             child,
             port,
+            smpp_port,
             stdout,
             stderr,
         }

@@ -71,7 +71,10 @@ impl Runner {
             .channels
             .get(&msg.channel)
             .ok_or_else(|| HandleError::Drop(format!("unknown channel `{}`", msg.channel)))?;
-        let flow = channel.flow.as_str();
+        let flow = channel
+            .flow
+            .as_deref()
+            .ok_or_else(|| HandleError::Drop(format!("channel `{}` has no flow", msg.channel)))?;
         let Some(session) = msg.session.clone() else {
             // SMS conversations arrive with the full flow language (a later issue).
             tracing::info!(channel = %msg.channel, msisdn = %Masked(msg.msisdn()), "message outside a session ignored by the flow runner");

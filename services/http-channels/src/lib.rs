@@ -79,14 +79,25 @@ async fn callback(
         ChannelType::AfricasTalkingUssd => {
             africastalking::callback(&ch, &channel, cfg, &headers, &body).await
         }
+        ChannelType::SimulatedCarrier => json_error(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_an_http_channel",
+            format!("channel `{channel}` does not take HTTP callbacks"),
+        ),
     }
 }
 
-/// Consumes the outbound queue of every configured channel until `shutdown`: each reply is
+/// Consumes the outbound queue of every HTTP channel until `shutdown`: each reply is
 /// handed to the request waiting for it, and an event says whether it reached the phone.
 pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), BusError> {
     let mut tasks = tokio::task::JoinSet::new();
-    for name in channels.config.channels.keys() {
+    let http_channels = channels
+        .config
+        .channels
+        .iter()
+        .filter(|(_, c)| is_http(c.kind))
+        .map(|(n, _)| n);
+    for name in http_channels {
         let queue = channel_outbound_queue(name);
         let ch = channels.clone();
         let handler = move |key: String, payload: Vec<u8>| {
@@ -108,6 +119,14 @@ pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), 
         }
     }
     result
+}
+
+/// Whether this crate serves channels of `kind` (the closed registry's HTTP arms).
+pub fn is_http(kind: ChannelType) -> bool {
+    match kind {
+        ChannelType::AfricasTalkingUssd => true,
+        ChannelType::SimulatedCarrier => false,
+    }
 }
 
 impl Channels {

@@ -48,6 +48,8 @@ pub struct Config {
     #[serde(default = "default_channels")]
     pub channels: BTreeMap<String, ChannelConfig>,
     #[serde(default)]
+    pub smpp_server: SmppServerConfig,
+    #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
     pub shutdown: ShutdownConfig,
@@ -154,6 +156,10 @@ pub enum ChannelType {
     /// Africa's Talking USSD callbacks (`CON `/`END ` plain-text replies).
     #[serde(rename = "africastalking-ussd")]
     AfricasTalkingUssd,
+    /// An in-process stand-in for a carrier: acks every message and reports delivery after
+    /// `sim_dlr_delay_ms`, failing `sim_failure_rate` of them. For demos and tests.
+    #[serde(rename = "simulated-carrier")]
+    SimulatedCarrier,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,14 +167,60 @@ pub enum ChannelType {
 pub struct ChannelConfig {
     #[serde(rename = "type")]
     pub kind: ChannelType,
-    /// Name of the flow that answers this channel's sessions.
-    pub flow: String,
+    /// Name of the flow that answers this channel's sessions (USSD channels).
+    #[serde(default)]
+    pub flow: Option<String>,
     /// Every hop is answered within this deadline: with the flow's reply, or the fallback.
     #[serde(default = "default_hop_deadline_ms")]
     pub hop_deadline_ms: u64,
     /// What the user sees when the reply does not come in time.
     #[serde(default = "default_fallback_text")]
     pub fallback_text: String,
+    /// Simulated carrier: delay before the delivery report.
+    #[serde(default = "default_sim_dlr_delay_ms")]
+    pub sim_dlr_delay_ms: u64,
+    /// Simulated carrier: share of messages reported failed (0.0–1.0).
+    #[serde(default)]
+    pub sim_failure_rate: f64,
+}
+
+/// The SMPP server that carriers, aggregators and partner apps bind to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppServerConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_smpp_listen")]
+    pub listen: String,
+    /// A connection that has not bound within this many seconds is closed.
+    #[serde(default = "default_unbound_timeout_secs")]
+    pub unbound_timeout_secs: u64,
+    #[serde(default = "default_enquire_link_secs")]
+    pub enquire_link_secs: u64,
+    #[serde(default = "default_smpp_accounts")]
+    pub accounts: Vec<SmppAccount>,
+}
+
+/// One account partners bind with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppAccount {
+    pub system_id: String,
+    /// An Argon2 PHC string (`seedgate smpp hash-password` prints one).
+    pub password_hash: String,
+    /// Networks allowed to bind (CIDR); loopback only by default.
+    #[serde(default = "default_allowed_ips")]
+    pub allowed_ips: Vec<String>,
+    #[serde(default = "default_max_binds")]
+    pub max_binds: usize,
+    /// Submits per second across the account's binds (0 = unlimited).
+    #[serde(default = "default_tps")]
+    pub tps: u32,
+    /// Outstanding deliver_sm per bind.
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// The channel the account's submits are sent out on.
+    pub route: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +290,51 @@ fn default_hop_deadline_ms() -> u64 {
 fn default_fallback_text() -> String {
     "Sorry, the service is busy right now. Please try again in a few minutes.".into()
 }
+fn default_sim_dlr_delay_ms() -> u64 {
+    500
+}
+fn default_true() -> bool {
+    true
+}
+fn default_smpp_listen() -> String {
+    "127.0.0.1:2775".into()
+}
+fn default_unbound_timeout_secs() -> u64 {
+    10
+}
+fn default_enquire_link_secs() -> u64 {
+    30
+}
+fn default_allowed_ips() -> Vec<String> {
+    vec!["127.0.0.0/8".into(), "::1/128".into()]
+}
+fn default_max_binds() -> usize {
+    4
+}
+fn default_tps() -> u32 {
+    200
+}
+fn default_window() -> usize {
+    10
+}
+/// The embedded demo account: system_id `demo`, password `demo`, loopback only, routed to the
+/// simulated carrier. The hash is Argon2id of `demo`.
+fn default_smpp_accounts() -> Vec<SmppAccount> {
+    vec![SmppAccount {
+        system_id: "demo".into(),
+        password_hash: DEMO_PASSWORD_HASH.into(),
+        allowed_ips: default_allowed_ips(),
+        max_binds: default_max_binds(),
+        tps: default_tps(),
+        window: default_window(),
+        route: "demo-sms".into(),
+    }]
+}
+
+/// Argon2id PHC string of the demo password `demo`.
+pub const DEMO_PASSWORD_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$0do57pWTnlDyIWDVTk7NEQ$7TtWw/OPUeptuWNXynd/59gPC3ykKjdHf6Ny046Hd80";
+
 fn default_log_level() -> String {
     "info".into()
 }
@@ -249,6 +346,9 @@ const DEFAULT_CHANNELS: &str = r#"
 [demo-at]
 type = "africastalking-ussd"
 flow = "demo"
+
+[demo-sms]
+type = "simulated-carrier"
 "#;
 
 fn default_channels_table() -> toml::Table {
@@ -281,6 +381,7 @@ default_from_serde!(
     StoreConfig,
     SessionsConfig,
     FlowsConfig,
+    SmppServerConfig,
     LogConfig,
     ShutdownConfig
 );
@@ -295,6 +396,7 @@ impl Default for Config {
             sessions: Default::default(),
             flows: Default::default(),
             channels: default_channels(),
+            smpp_server: Default::default(),
             log: Default::default(),
             shutdown: Default::default(),
         }
@@ -377,14 +479,60 @@ impl Config {
                     "channel names use ASCII letters, digits, `-` and `_` (1-64 characters)",
                 ));
             }
-            if ch.flow.trim().is_empty() {
-                return Err(invalid(key("flow"), "must name a flow"));
+            match (ch.kind, ch.flow.as_deref()) {
+                (ChannelType::AfricasTalkingUssd, None) => {
+                    return Err(invalid(
+                        key("flow"),
+                        "a USSD channel must name the flow that answers it",
+                    ))
+                }
+                (_, Some(f)) if f.trim().is_empty() => return Err(invalid(key("flow"), "must name a flow")),
+                _ => {}
+            }
+            if !(0.0..=1.0).contains(&ch.sim_failure_rate) {
+                return Err(invalid(key("sim_failure_rate"), "must be between 0.0 and 1.0"));
             }
             if ch.hop_deadline_ms == 0 || ch.hop_deadline_ms > 60_000 {
                 return Err(invalid(key("hop_deadline_ms"), "must be between 1 and 60000"));
             }
             if ch.fallback_text.trim().is_empty() {
                 return Err(invalid(key("fallback_text"), "must not be empty: users read it"));
+            }
+        }
+        if self.smpp_server.enabled {
+            if self.smpp_server.listen.parse::<std::net::SocketAddr>().is_err() {
+                return Err(invalid(
+                    "smpp_server.listen",
+                    format!("`{}` is not an ip:port address", self.smpp_server.listen),
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for (i, a) in self.smpp_server.accounts.iter().enumerate() {
+                let key = |field: &str| format!("smpp_server.accounts[{i}].{field}");
+                if a.system_id.is_empty() || a.system_id.len() > 15 {
+                    return Err(invalid(key("system_id"), "must be 1-15 characters (SMPP 3.4)"));
+                }
+                if !seen.insert(a.system_id.as_str()) {
+                    return Err(invalid(
+                        key("system_id"),
+                        format!("`{}` is used by two accounts", a.system_id),
+                    ));
+                }
+                if !a.password_hash.starts_with("$argon2") {
+                    return Err(invalid(
+                        key("password_hash"),
+                        "must be an Argon2 PHC string (`$argon2id$…`)",
+                    ));
+                }
+                if !self.channels.contains_key(&a.route) {
+                    return Err(invalid(key("route"), format!("no channel named `{}`", a.route)));
+                }
+                if a.max_binds == 0 || a.window == 0 {
+                    return Err(invalid(
+                        key("max_binds"),
+                        "max_binds and window must be at least 1",
+                    ));
+                }
             }
         }
         Ok(())
@@ -465,7 +613,10 @@ mod tests {
         assert_eq!(c.session_store.kind, SessionStoreKind::InProcess);
         assert_eq!(c.store.kind, StoreKind::Sqlite);
         assert_eq!(c.sessions.budget_secs, 180);
-        assert_eq!(c.channels["demo-at"].flow, "demo");
+        assert_eq!(c.channels["demo-at"].flow.as_deref(), Some("demo"));
+        assert_eq!(c.channels["demo-sms"].kind, ChannelType::SimulatedCarrier);
+        assert_eq!(c.smpp_server.listen, "127.0.0.1:2775");
+        assert_eq!(c.smpp_server.accounts[0].route, "demo-sms");
         assert_eq!(c.channels["demo-at"].kind, ChannelType::AfricasTalkingUssd);
     }
 
@@ -485,7 +636,7 @@ mod tests {
         assert_eq!(c.bus.kind, BusKind::Rabbitmq);
         assert_eq!(c.bus.prefetch, 7);
         assert_eq!(c.channels["demo-at"].hop_deadline_ms, 1500);
-        assert_eq!(c.channels.len(), 1, "the override matched the existing channel");
+        assert_eq!(c.channels.len(), 2, "the override matched the existing channel");
     }
 
     #[test]
@@ -501,7 +652,7 @@ mod tests {
     #[test]
     fn a_file_with_channels_replaces_the_demo_channel() {
         let c = load_str(
-            "[channels.mtn-ng]\ntype = \"africastalking-ussd\"\nflow = \"reg\"\n",
+            "[channels.mtn-ng]\ntype = \"africastalking-ussd\"\nflow = \"reg\"\n[smpp_server]\nenabled = false\n",
             &[],
         )
         .unwrap();

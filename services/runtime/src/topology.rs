@@ -15,6 +15,9 @@ pub const SESSIONS_QUEUE: &str = "sessions";
 /// Queue of the flow runner: app-facing inbound.
 pub const FLOWS_QUEUE: &str = "flows";
 
+/// Queue of the SMPP server: delivery events, turned into receipts for partners.
+pub const SMPP_SERVER_EVENTS_QUEUE: &str = "smpp-server.events";
+
 /// Queue from which the connector of `channel` takes its outbound messages.
 pub fn channel_outbound_queue(channel: &str) -> String {
     format!("channel.{channel}.outbound")
@@ -27,6 +30,9 @@ pub fn queues(config: &Config) -> Vec<QueueSpec> {
         QueueSpec::new(SESSIONS_QUEUE, ["*.inbound", "*.app.outbound"]),
         QueueSpec::new(FLOWS_QUEUE, ["*.app.inbound"]),
     ];
+    if config.smpp_server.enabled {
+        specs.push(QueueSpec::new(SMPP_SERVER_EVENTS_QUEUE, ["*.event"]));
+    }
     for channel in config.channels.keys() {
         specs.push(QueueSpec::new(
             channel_outbound_queue(channel),

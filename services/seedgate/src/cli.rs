@@ -49,6 +49,8 @@ pub enum Service {
     Flows,
     /// The message store writer.
     Store,
+    /// SMPP connectors: the SMPP server partners bind to, and simulated carriers.
+    Smpp,
 }
 
 impl Service {
@@ -58,6 +60,7 @@ impl Service {
             Self::Sessions => "sessions",
             Self::Flows => "flows",
             Self::Store => "store",
+            Self::Smpp => "smpp",
         }
     }
 }

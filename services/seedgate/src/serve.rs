@@ -93,10 +93,9 @@ fn flows(config: &Config) -> Result<seedgate_flows::Flows, Failure> {
     }
     .map_err(|e| Failure::Config(format!("bad flow file: {e}")))?;
     for (name, ch) in &config.channels {
-        if flows.get(&ch.flow).is_none() {
+        if let Some(flow) = ch.flow.as_deref().filter(|f| flows.get(f).is_none()) {
             return Err(Failure::Config(format!(
-                "invalid config at `channels.{name}.flow`: no flow named `{}` in {}",
-                ch.flow,
+                "invalid config at `channels.{name}.flow`: no flow named `{flow}` in {}",
                 dir.display()
             )));
         }
@@ -123,6 +122,20 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     };
     let store = if role.runs(Service::Store) {
         Some(store(&config)?)
+    } else {
+        None
+    };
+
+    let smpp_server = if role.runs(Service::Smpp) && config.smpp_server.enabled {
+        let server = seedgate_smpp::server::Server::new(config.clone(), bus.clone())
+            .map_err(|e| Failure::Config(format!("invalid config at `smpp_server.accounts`: {e}")))?;
+        let listener = seedgate_smpp::server::bind(&config).await.map_err(|e| {
+            Failure::Other(format!(
+                "cannot listen on {} (`smpp_server.listen`): {e}",
+                config.smpp_server.listen
+            ))
+        })?;
+        Some((server, listener))
     } else {
         None
     };
@@ -182,6 +195,20 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
                 s.clone(),
                 services_stop.clone(),
             ),
+        ));
+    }
+    if role.runs(Service::Smpp) {
+        services.spawn(supervise(
+            "simulated-carrier",
+            seedgate_smpp::sim::run(config.clone(), bus.clone(), services_stop.clone()),
+        ));
+    }
+    if let Some((server, listener)) = smpp_server {
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(listen = %addr, "SMPP server listening");
+        services.spawn(supervise(
+            "smpp-server",
+            seedgate_smpp::server::run(server, listener, services_stop.clone()),
         ));
     }
     if let Some(s) = &store {

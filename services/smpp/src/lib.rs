@@ -7,12 +7,17 @@
 //!   answer (with the command's `_resp` or a `generic_nack`) and stay up.
 //! - [`tlv`]: optional parameters; the standard ones typed, unknown ones kept raw.
 //! - [`status`]: `command_status` values.
+//! - [`link`]: one SMPP connection (either side): batched writes, window, keepalive.
+//! - [`server`]: the SMPP server connector partners bind to.
+//! - [`sim`]: the simulated carrier channel.
 //! - [`text`]: GSM 03.38 (default alphabet, extension table), Latin-1 and UCS2 codecs,
 //!   splitting into parts by GSM characters, and MO reassembly.
 
 pub mod codec;
 pub mod link;
 pub mod pdu;
+pub mod server;
+pub mod sim;
 pub mod status;
 pub mod text;
 pub mod tlv;

@@ -1,0 +1,160 @@
+//! The SMPP server connector: carriers, aggregators and partner apps bind to seedgate.
+//!
+//! - Binds are checked against accounts (Argon2 password hashes, IP allow-lists, a maximum
+//!   number of binds); a connection that does not bind within `unbound_timeout_secs` is closed.
+//!   A refused bind is answered after a pause, so guessing passwords is slow.
+//! - A `submit_sm` becomes an outbound `Message` on the account's route and is answered
+//!   `ESME_ROK` only once the bus has confirmed it (durable); otherwise a temporary error
+//!   (`ESME_RSYSERR`, or `ESME_RMSGQFUL` when the queue refuses it).
+//! - Delivery reports for the account's messages go back to one of its receiving binds as
+//!   `deliver_sm` receipts ([`receipts`]).
+//! - `unbind` is answered with `unbind_resp` before the connection closes.
+
+mod auth;
+mod receipts;
+mod session;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use auth::{Account, Accounts, Refusal};
+use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::config::Config;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::link::{Link, LinkConfig};
+
+/// A bound connection, as the registry knows it.
+#[derive(Debug, Clone)]
+pub(crate) struct Bound {
+    id: u64,
+    link: Link,
+    receives: bool,
+}
+
+/// Shared state of the server.
+#[derive(Debug)]
+pub struct Server {
+    config: Arc<Config>,
+    bus: Arc<dyn Bus>,
+    accounts: Accounts,
+    binds: Mutex<HashMap<String, Vec<Bound>>>,
+    next_bind: AtomicU64,
+    next_rr: AtomicU64,
+    /// Our message id → who submitted it, for receipts.
+    submitted: Mutex<HashMap<uuid::Uuid, receipts::Submitted>>,
+}
+
+impl Server {
+    pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>) -> Result<Arc<Self>, String> {
+        let accounts = Accounts::new(&config.smpp_server.accounts)?;
+        Ok(Arc::new(Self {
+            config,
+            bus,
+            accounts,
+            binds: Mutex::default(),
+            next_bind: AtomicU64::new(1),
+            next_rr: AtomicU64::new(0),
+            submitted: Mutex::default(),
+        }))
+    }
+
+    fn link_config(&self, window: usize) -> LinkConfig {
+        LinkConfig {
+            window,
+            response_timeout: Duration::from_secs(10),
+            enquire_link_every: Duration::from_secs(self.config.smpp_server.enquire_link_secs),
+            ..LinkConfig::default()
+        }
+    }
+
+    fn binds(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Bound>>> {
+        self.binds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a bind if the account has room; returns its id.
+    fn register(&self, account: &Account, link: &Link, receives: bool) -> Option<u64> {
+        let mut binds = self.binds();
+        let list = binds.entry(account.cfg.system_id.clone()).or_default();
+        if list.len() >= account.cfg.max_binds {
+            return None;
+        }
+        let id = self.next_bind.fetch_add(1, Ordering::Relaxed);
+        list.push(Bound {
+            id,
+            link: link.clone(),
+            receives,
+        });
+        metrics::gauge!("seedgate_smpp_server_binds", "account" => account.cfg.system_id.clone())
+            .set(list.len() as f64);
+        Some(id)
+    }
+
+    fn deregister(&self, system_id: &str, id: u64) {
+        let mut binds = self.binds();
+        if let Some(list) = binds.get_mut(system_id) {
+            list.retain(|b| b.id != id);
+            metrics::gauge!("seedgate_smpp_server_binds", "account" => system_id.to_string())
+                .set(list.len() as f64);
+        }
+    }
+
+    /// A receiving bind of `system_id`, round robin.
+    fn receiver(&self, system_id: &str) -> Option<Link> {
+        let binds = self.binds();
+        let live: Vec<&Bound> = binds
+            .get(system_id)?
+            .iter()
+            .filter(|b| b.receives && !b.link.is_closed())
+            .collect();
+        if live.is_empty() {
+            return None;
+        }
+        let i = self.next_rr.fetch_add(1, Ordering::Relaxed) as usize % live.len();
+        Some(live[i].link.clone())
+    }
+}
+
+/// Runs the server on `listener` until `shutdown`; open binds get an `unbind` first.
+pub async fn run(
+    server: Arc<Server>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    let receipts = tokio::spawn(receipts::run(server.clone(), shutdown.clone()));
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SMPP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        let _ = stream.set_nodelay(true);
+        conns.spawn(session::serve(server.clone(), stream, peer, shutdown.clone()));
+    }
+    while conns.join_next().await.is_some() {}
+    receipts.await.unwrap_or(Ok(()))
+}
+
+/// Binds the configured address (`smpp_server.listen`).
+pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
+    let addr: SocketAddr = config
+        .smpp_server
+        .listen
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
+    TcpListener::bind(addr).await
+}

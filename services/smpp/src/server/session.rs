@@ -1,0 +1,271 @@
+//! One partner connection: bind, then submits and unbind.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use seedgate_proto::{Direction, Message, RoutingKey, TransportType};
+use seedgate_runtime::bus::BusError;
+use seedgate_runtime::telemetry::Masked;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::auth::{Account, Refusal};
+use super::receipts::Submitted;
+use super::Server;
+use crate::link::{Incoming, Link};
+use crate::pdu::{Bind, BindResp, Frame, Pdu, Sm, SmResp};
+use crate::status::CommandStatus;
+use crate::text;
+use crate::tlv::{tag, Tlvs};
+
+/// Pause before answering a refused bind: slows password guessing to a crawl.
+const REFUSAL_PAUSE: Duration = Duration::from_secs(1);
+/// Submits of one bind handled at once.
+const SUBMITS_IN_FLIGHT: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Transmitter,
+    Receiver,
+    Transceiver,
+}
+
+pub(super) async fn serve(
+    server: Arc<Server>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    let (link, mut incoming) = Link::spawn(stream, server.link_config(10));
+    let Some((account, mode, bind_id)) = await_bind(&server, &link, &mut incoming, peer).await else {
+        link.close();
+        return;
+    };
+    let system_id = account.cfg.system_id.clone();
+    tracing::info!(account = %system_id, ?mode, %peer, "SMPP bind");
+    let submits = Arc::new(Semaphore::new(SUBMITS_IN_FLIGHT));
+    loop {
+        let frame = tokio::select! {
+            f = incoming.requests.recv() => match f { Some(f) => f, None => break },
+            () = shutdown.cancelled() => {
+                // Draining: ask the peer to unbind, then close.
+                let _ = tokio::time::timeout(Duration::from_secs(2), link.request(Pdu::Unbind)).await;
+                break;
+            }
+        };
+        match frame.pdu {
+            Pdu::SubmitSm(sm) if mode != Mode::Receiver => {
+                let Ok(permit) = submits.clone().acquire_owned().await else {
+                    break;
+                };
+                let (server, account, link) = (server.clone(), account.clone(), link.clone());
+                tokio::spawn(async move {
+                    let resp = submit(&server, &account, frame.sequence, sm).await;
+                    let _ = link.respond(resp).await;
+                    drop(permit);
+                });
+            }
+            Pdu::Unbind => {
+                let _ = link
+                    .respond(Frame::response(
+                        frame.sequence,
+                        CommandStatus::ESME_ROK,
+                        Pdu::UnbindResp,
+                    ))
+                    .await;
+                break;
+            }
+            Pdu::BindTransmitter(_) | Pdu::BindReceiver(_) | Pdu::BindTransceiver(_) => {
+                let _ = link.respond(refuse(&frame, CommandStatus::ESME_RALYBND)).await;
+            }
+            Pdu::SubmitSm(_) => {
+                let _ = link.respond(refuse(&frame, CommandStatus::ESME_RINVBNDSTS)).await;
+            }
+            _ => {
+                let _ = link.respond(refuse(&frame, unsupported_status(&frame.pdu))).await;
+            }
+        }
+    }
+    // Let the writer flush what is queued (unbind_resp, last submit_sm_resp) before closing.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        submits.acquire_many(SUBMITS_IN_FLIGHT as u32),
+    )
+    .await;
+    server.deregister(&system_id, bind_id);
+    link.close();
+    let why = incoming.closed.await.ok();
+    tracing::info!(account = %system_id, ?why, "SMPP unbind");
+}
+
+/// Waits for a good bind; answers everything else with `ESME_RINVBNDSTS`.
+async fn await_bind(
+    server: &Server,
+    link: &Link,
+    incoming: &mut Incoming,
+    peer: SocketAddr,
+) -> Option<(Arc<Account>, Mode, u64)> {
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(server.config.smpp_server.unbound_timeout_secs);
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, incoming.requests.recv()).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return None,
+            Err(_) => {
+                tracing::info!(%peer, "closing a connection that did not bind in time");
+                return None;
+            }
+        };
+        let (bind, mode): (&Bind, Mode) = match &frame.pdu {
+            Pdu::BindTransmitter(b) => (b, Mode::Transmitter),
+            Pdu::BindReceiver(b) => (b, Mode::Receiver),
+            Pdu::BindTransceiver(b) => (b, Mode::Transceiver),
+            Pdu::Unbind => {
+                let _ = link
+                    .respond(Frame::response(
+                        frame.sequence,
+                        CommandStatus::ESME_ROK,
+                        Pdu::UnbindResp,
+                    ))
+                    .await;
+                return None;
+            }
+            _ => {
+                let _ = link.respond(refuse(&frame, CommandStatus::ESME_RINVBNDSTS)).await;
+                continue;
+            }
+        };
+        let outcome = match server
+            .accounts
+            .check(&bind.system_id, &bind.password, peer.ip())
+            .await
+        {
+            Ok(account) => match server.register(&account, link, mode != Mode::Transmitter) {
+                Some(id) => Ok((account, id)),
+                None => Err(Refusal::TooManyBinds),
+            },
+            Err(r) => Err(r),
+        };
+        match outcome {
+            Ok((account, id)) => {
+                let resp = BindResp {
+                    system_id: "seedgate".into(),
+                    tlvs: Tlvs::default().with(tag::SC_INTERFACE_VERSION, vec![0x34u8]),
+                };
+                let pdu = bind_resp(mode, resp);
+                let _ = link
+                    .respond(Frame::response(frame.sequence, CommandStatus::ESME_ROK, pdu))
+                    .await;
+                return Some((account, mode, id));
+            }
+            Err(refusal) => {
+                metrics::counter!("seedgate_smpp_server_bind_refused_total", "reason" => refusal.reason())
+                    .increment(1);
+                tracing::warn!(system_id = %bind.system_id, %peer, reason = refusal.reason(), "SMPP bind refused");
+                tokio::time::sleep(REFUSAL_PAUSE).await;
+                let pdu = bind_resp(mode, BindResp::default());
+                let _ = link
+                    .respond(Frame::response(frame.sequence, refusal.status(), pdu))
+                    .await;
+                return None;
+            }
+        }
+    }
+}
+
+fn bind_resp(mode: Mode, resp: BindResp) -> Pdu {
+    match mode {
+        Mode::Transmitter => Pdu::BindTransmitterResp(resp),
+        Mode::Receiver => Pdu::BindReceiverResp(resp),
+        Mode::Transceiver => Pdu::BindTransceiverResp(resp),
+    }
+}
+
+/// The request's response with `status` (via the decoder's table of responses).
+fn refuse(frame: &Frame, status: CommandStatus) -> Frame {
+    crate::pdu::DecodeError {
+        command_id: frame.pdu.command_id(),
+        sequence: frame.sequence,
+        status,
+        reason: String::new(),
+    }
+    .response()
+    .unwrap_or_else(|| Frame::response(frame.sequence, status, Pdu::GenericNack))
+}
+
+fn unsupported_status(pdu: &Pdu) -> CommandStatus {
+    match pdu {
+        Pdu::QuerySm(_) => CommandStatus::ESME_RQUERYFAIL,
+        Pdu::CancelSm(_) => CommandStatus::ESME_RCANCELFAIL,
+        Pdu::ReplaceSm(_) => CommandStatus::ESME_RREPLACEFAIL,
+        Pdu::SubmitMulti(_) => CommandStatus::ESME_RSUBMITFAIL,
+        _ => CommandStatus::ESME_RINVCMDID,
+    }
+}
+
+/// One submit_sm: throttle, decode, publish durably, answer.
+async fn submit(server: &Server, account: &Account, sequence: u32, sm: Sm) -> Frame {
+    let answer = |status: CommandStatus, id: String| {
+        Frame::response(sequence, status, Pdu::SubmitSmResp(SmResp::new(id)))
+    };
+    if !account.take_submit() {
+        metrics::counter!("seedgate_smpp_server_submits_total", "outcome" => "throttled").increment(1);
+        return answer(CommandStatus::ESME_RTHROTTLED, String::new());
+    }
+    if sm.dest.addr.trim().is_empty() {
+        return answer(CommandStatus::ESME_RINVDSTADR, String::new());
+    }
+    let udhi = sm.esm_class & 0x40 != 0;
+    let (concat, body) = text::split::parse_udh(udhi, sm.payload());
+    let route = account.cfg.route.clone();
+    let mut msg = Message::inbound(
+        route.clone(),
+        TransportType::Sms,
+        sm.source.addr.clone(),
+        sm.dest.addr.clone(),
+        text::decode(sm.data_coding, body),
+    );
+    msg.direction = Direction::Outbound;
+    msg.metadata
+        .insert("smpp_account".into(), account.cfg.system_id.clone().into());
+    msg.metadata.insert("data_coding".into(), sm.data_coding.into());
+    msg.metadata
+        .insert("registered_delivery".into(), sm.registered_delivery.into());
+    let parts = concat
+        .map(|c| (c.reference, c.total, c.seq))
+        .or_else(|| sm.tlvs.sar());
+    if let Some((reference, total, seq)) = parts {
+        msg.metadata.insert(
+            "concat".into(),
+            serde_json::json!({"ref": reference, "total": total, "seq": seq}),
+        );
+    }
+    let Ok(payload) = serde_json::to_vec(&msg) else {
+        return answer(CommandStatus::ESME_RSYSERR, String::new());
+    };
+    match server
+        .bus
+        .publish(&RoutingKey::Outbound(&route).render(), &payload)
+        .await
+    {
+        Ok(()) => {
+            if sm.registered_delivery & 0x03 != 0 {
+                server.remember(msg.id, Submitted::new(account, &sm, &msg));
+            }
+            metrics::counter!("seedgate_smpp_server_submits_total", "outcome" => "accepted").increment(1);
+            tracing::debug!(account = %account.cfg.system_id, to = %Masked(&msg.to), id = %msg.id, "submit accepted");
+            answer(CommandStatus::ESME_ROK, msg.id.to_string())
+        }
+        Err(e) => {
+            let status = match e {
+                BusError::Rejected(_) => CommandStatus::ESME_RMSGQFUL,
+                _ => CommandStatus::ESME_RSYSERR,
+            };
+            metrics::counter!("seedgate_smpp_server_submits_total", "outcome" => "bus_error").increment(1);
+            tracing::warn!(account = %account.cfg.system_id, error = %e, "submit not durable; answered with a temporary error");
+            answer(status, String::new())
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The simulated carrier: a channel type that stands in for a real one in demos and tests.
+//!
+//! It takes each outbound message from its channel's queue, answers with an `ack` event (with
+//! a carrier id), and after `sim_dlr_delay_ms` reports delivery (`delivered`, or `failed` for
+//! `sim_failure_rate` of the messages, chosen from the message id so runs are repeatable).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seedgate_proto::{DeliveryStatus, Event, EventKind, Message, RoutingKey};
+use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::config::{ChannelType, Config};
+use seedgate_runtime::topology::channel_outbound_queue;
+use seedgate_runtime::worker::{decode, encode, HandleError};
+use tokio_util::sync::CancellationToken;
+
+/// Runs every simulated-carrier channel until `shutdown`.
+pub async fn run(
+    config: Arc<Config>,
+    bus: Arc<dyn Bus>,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, ch) in config
+        .channels
+        .iter()
+        .filter(|(_, c)| c.kind == ChannelType::SimulatedCarrier)
+    {
+        let delay = Duration::from_millis(ch.sim_dlr_delay_ms);
+        let failure_rate = ch.sim_failure_rate;
+        let handler_bus = bus.clone();
+        let handler = move |_key: String, payload: Vec<u8>| {
+            let bus = handler_bus.clone();
+            async move { carry(bus, &payload, delay, failure_rate).await }
+        };
+        let (bus, queue, prefetch, shutdown) = (
+            bus.clone(),
+            channel_outbound_queue(name),
+            config.bus.prefetch,
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            seedgate_runtime::worker::consume("simulated-carrier", bus, &queue, prefetch, shutdown, handler)
+                .await
+        });
+    }
+    let mut result = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err(e)) = done {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+async fn carry(
+    bus: Arc<dyn Bus>,
+    payload: &[u8],
+    delay: Duration,
+    failure_rate: f64,
+) -> Result<(), HandleError> {
+    let msg: Message = decode(payload)?;
+    let carrier_id = format!("sim{:x}", msg.id.as_u128() as u64);
+    let ack = Event::new(
+        msg.channel.clone(),
+        msg.id,
+        EventKind::Ack {
+            carrier_id: Some(carrier_id),
+        },
+    );
+    let key = RoutingKey::Event(&msg.channel).render();
+    bus.publish(&key, &encode(&ack)?).await?;
+    let fails = (msg.id.as_u128() & 0xFFFF) as f64 / 65536.0 < failure_rate;
+    let status = if fails {
+        DeliveryStatus::Failed
+    } else {
+        DeliveryStatus::Delivered
+    };
+    let report = Event::new(msg.channel.clone(), msg.id, EventKind::DeliveryReport { status });
+    let report = encode(&report)?;
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        if let Err(e) = bus.publish(&key, &report).await {
+            tracing::warn!(error = %e, "simulated carrier could not publish a delivery report");
+        }
+    });
+    metrics::counter!("seedgate_sim_messages_total", "outcome" => if fails { "failed" } else { "delivered" })
+        .increment(1);
+    Ok(())
+}
