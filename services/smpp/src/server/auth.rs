@@ -77,8 +77,13 @@ impl Account {
         self.nets.iter().any(|n| n.contains(&ip))
     }
 
-    /// Verifies `password` (Argon2 is slow on purpose: run it off the async threads).
+    /// Verifies `password` (Argon2 is slow on purpose: run it off the async threads, a few at
+    /// a time, so a flood of wrong binds costs bounded CPU and waits in line).
     pub async fn password_ok(&self, password: &str) -> bool {
+        static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+        let Ok(_slot) = VERIFYING.acquire().await else {
+            return false;
+        };
         let (hash, password) = (self.cfg.password_hash.clone(), password.to_string());
         tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
