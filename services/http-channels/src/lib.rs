@@ -79,7 +79,7 @@ async fn callback(
         ChannelType::AfricasTalkingUssd => {
             africastalking::callback(&ch, &channel, cfg, &headers, &body).await
         }
-        ChannelType::SimulatedCarrier => json_error(
+        ChannelType::SimulatedCarrier | ChannelType::SmppEsme => json_error(
             axum::http::StatusCode::NOT_FOUND,
             "not_an_http_channel",
             format!("channel `{channel}` does not take HTTP callbacks"),
@@ -125,7 +125,7 @@ pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), 
 pub fn is_http(kind: ChannelType) -> bool {
     match kind {
         ChannelType::AfricasTalkingUssd => true,
-        ChannelType::SimulatedCarrier => false,
+        ChannelType::SimulatedCarrier | ChannelType::SmppEsme => false,
     }
 }
 

@@ -160,6 +160,69 @@ pub enum ChannelType {
     /// `sim_dlr_delay_ms`, failing `sim_failure_rate` of them. For demos and tests.
     #[serde(rename = "simulated-carrier")]
     SimulatedCarrier,
+    /// seedgate binds to a carrier's SMSC as an ESME (settings in `[channels.<name>.smpp]`).
+    #[serde(rename = "smpp-esme")]
+    SmppEsme,
+}
+
+/// How an `smpp-esme` channel binds to its SMSC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EsmeConfig {
+    /// `host:port` of the SMSC.
+    pub address: String,
+    pub system_id: String,
+    /// The bind password (or read it from `password_file`).
+    #[serde(default)]
+    pub password: String,
+    /// A file holding the password (a mounted secret), instead of `password`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub system_type: String,
+    /// `transceiver`, or `transmitter` + `receiver` binds.
+    #[serde(default = "default_bind_mode")]
+    pub bind_mode: BindMode,
+    /// Binds to open (each of them a transceiver, or a transmitter and a receiver).
+    #[serde(default = "default_one")]
+    pub binds: usize,
+    /// Outstanding submits per bind.
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// Submits per second per bind (0 = unlimited).
+    #[serde(default)]
+    pub tps_per_bind: u32,
+    /// Submits per second across all binds of the account (0 = unlimited).
+    #[serde(default)]
+    pub tps: u32,
+    #[serde(default = "default_enquire_link_secs")]
+    pub enquire_link_secs: u64,
+    #[serde(default = "default_response_timeout_secs")]
+    pub response_timeout_secs: u64,
+    /// Used when a message's `from` is empty.
+    #[serde(default)]
+    pub source_addr: String,
+    #[serde(default = "default_source_ton")]
+    pub source_ton: u8,
+    #[serde(default)]
+    pub source_npi: u8,
+    #[serde(default = "default_one_u8")]
+    pub dest_ton: u8,
+    #[serde(default = "default_one_u8")]
+    pub dest_npi: u8,
+    /// Ask for delivery receipts (`registered_delivery` 1).
+    #[serde(default = "default_true")]
+    pub registered_delivery: bool,
+    /// How long messages travel: `udh8`, `udh16`, `sar` or `payload`.
+    #[serde(default = "default_concat")]
+    pub concat: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BindMode {
+    Transceiver,
+    TransmitterReceiver,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +245,9 @@ pub struct ChannelConfig {
     /// Simulated carrier: share of messages reported failed (0.0–1.0).
     #[serde(default)]
     pub sim_failure_rate: f64,
+    /// `smpp-esme` channels: the SMSC and the bind.
+    #[serde(default)]
+    pub smpp: Option<EsmeConfig>,
 }
 
 /// The SMPP server that carriers, aggregators and partner apps bind to.
@@ -289,6 +355,24 @@ fn default_hop_deadline_ms() -> u64 {
 }
 fn default_fallback_text() -> String {
     "Sorry, the service is busy right now. Please try again in a few minutes.".into()
+}
+fn default_bind_mode() -> BindMode {
+    BindMode::Transceiver
+}
+fn default_one() -> usize {
+    1
+}
+fn default_one_u8() -> u8 {
+    1
+}
+fn default_source_ton() -> u8 {
+    5
+}
+fn default_response_timeout_secs() -> u64 {
+    10
+}
+fn default_concat() -> String {
+    "udh8".into()
 }
 fn default_sim_dlr_delay_ms() -> u64 {
     500
@@ -487,6 +571,42 @@ impl Config {
                     ))
                 }
                 (_, Some(f)) if f.trim().is_empty() => return Err(invalid(key("flow"), "must name a flow")),
+                _ => {}
+            }
+            match (ch.kind, &ch.smpp) {
+                (ChannelType::SmppEsme, None) => {
+                    return Err(invalid(
+                        format!("channels.{name}.smpp"),
+                        "an smpp-esme channel needs its [smpp] section",
+                    ))
+                }
+                (ChannelType::SmppEsme, Some(e)) => {
+                    let key = |field: &str| format!("channels.{name}.smpp.{field}");
+                    if e.address
+                        .rsplit_once(':')
+                        .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+                    {
+                        return Err(invalid(
+                            key("address"),
+                            format!("`{}` is not host:port", e.address),
+                        ));
+                    }
+                    if e.system_id.is_empty() || e.system_id.len() > 15 {
+                        return Err(invalid(key("system_id"), "must be 1-15 characters (SMPP 3.4)"));
+                    }
+                    if e.binds == 0 || e.window == 0 {
+                        return Err(invalid(key("binds"), "binds and window must be at least 1"));
+                    }
+                    if !["udh8", "udh16", "sar", "payload"].contains(&e.concat.as_str()) {
+                        return Err(invalid(key("concat"), "must be udh8, udh16, sar or payload"));
+                    }
+                }
+                (_, Some(_)) => {
+                    return Err(invalid(
+                        format!("channels.{name}.smpp"),
+                        "only smpp-esme channels take an [smpp] section",
+                    ))
+                }
                 _ => {}
             }
             if !(0.0..=1.0).contains(&ch.sim_failure_rate) {

@@ -113,7 +113,8 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     } else {
         None
     };
-    let needs_sessions = role.runs(Service::Sessions) || role.runs(Service::Flows);
+    let needs_sessions =
+        role.runs(Service::Sessions) || role.runs(Service::Flows) || role.runs(Service::Smpp);
     let bus = bus(&config);
     let sessions = if needs_sessions {
         Some(session_store(&config)?)
@@ -201,6 +202,12 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
         services.spawn(supervise(
             "simulated-carrier",
             seedgate_smpp::sim::run(config.clone(), bus.clone(), services_stop.clone()),
+        ));
+    }
+    if let (true, Some(s)) = (role.runs(Service::Smpp), &sessions) {
+        services.spawn(supervise(
+            "smpp-esme",
+            seedgate_smpp::esme::run(config.clone(), bus.clone(), s.clone(), services_stop.clone()),
         ));
     }
     if let Some((server, listener)) = smpp_server {

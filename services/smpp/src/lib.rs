@@ -14,10 +14,13 @@
 //!   splitting into parts by GSM characters, and MO reassembly.
 
 pub mod codec;
+pub mod esme;
 pub mod link;
 pub mod pdu;
+pub mod rate;
 pub mod server;
 pub mod sim;
+pub mod smsc_sim;
 pub mod status;
 pub mod text;
 pub mod tlv;

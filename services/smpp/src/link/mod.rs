@@ -183,6 +183,11 @@ impl Link {
         self.stop.is_cancelled()
     }
 
+    /// Identity of the underlying connection (clones of one link share it).
+    pub fn id(&self) -> *const () {
+        Arc::as_ptr(&self.waiters).cast()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, oneshot::Sender<Frame>>> {
         self.waiters
             .lock()

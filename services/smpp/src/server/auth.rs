@@ -3,13 +3,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use argon2::password_hash::PasswordHash;
 use argon2::{Argon2, PasswordVerifier};
 use ipnet::IpNet;
 use seedgate_runtime::config::SmppAccount;
-use tokio::time::Instant;
 
 use crate::status::CommandStatus;
 
@@ -18,7 +16,7 @@ use crate::status::CommandStatus;
 pub struct Account {
     pub cfg: SmppAccount,
     nets: Vec<IpNet>,
-    bucket: Mutex<(f64, Instant)>,
+    bucket: crate::rate::TokenBucket,
 }
 
 /// Why a bind was refused; the status the peer gets.
@@ -63,7 +61,7 @@ impl Account {
         PasswordHash::new(&cfg.password_hash)
             .map_err(|e| format!("account {}: bad password_hash: {e}", cfg.system_id))?;
         Ok(Self {
-            bucket: Mutex::new((f64::from(cfg.tps), Instant::now())),
+            bucket: crate::rate::TokenBucket::new(cfg.tps),
             cfg,
             nets,
         })
@@ -95,23 +93,7 @@ impl Account {
 
     /// Takes one submit from the account's per-second budget; `false` means throttle.
     pub fn take_submit(&self) -> bool {
-        let tps = f64::from(self.cfg.tps);
-        if tps == 0.0 {
-            return true;
-        }
-        let mut b = self
-            .bucket
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * tps).min(tps);
-        b.1 = now;
-        if b.0 >= 1.0 {
-            b.0 -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.bucket.try_take()
     }
 }
 

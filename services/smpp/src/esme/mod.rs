@@ -1,0 +1,479 @@
+//! The ESME client connector (channel type `smpp-esme`): seedgate binds to a carrier's SMSC.
+//!
+//! - `binds` binds (transceivers, or transmitter + receiver pairs), each kept up by its own task
+//!   with reconnect, exponential backoff and jitter; `enquire_link` keepalive and dead-peer
+//!   detection come from the link layer.
+//! - Outbound messages from `<channel>.outbound` are split ([`crate::text::split`]) and
+//!   submitted on a bound transmitter, paced per bind and per account, within each bind's
+//!   window. The policy per `submit_sm_resp`: `ESME_ROK` → `ack` event with the carrier id;
+//!   temporary errors (throttled, queue full, system error) → the message is requeued, and on
+//!   `ESME_RTHROTTLED` the bind cools down; permanent errors → `nack` with the status; no
+//!   response in time → requeued. Nothing is dropped silently. (A requeued multi-part message
+//!   is sent whole again: at-least-once.)
+//! - `deliver_sm` receipts become `delivery_report` events for our message id
+//!   ([`correlate`]); other `deliver_sm` are MO messages on `<channel>.inbound`, concatenated
+//!   parts reassembled. Each is answered `ESME_ROK` only after the bus confirmed the event or
+//!   message, otherwise `ESME_RX_T_APPN` so the SMSC tries again.
+
+pub mod correlate;
+mod pool;
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use seedgate_proto::{Event, EventKind, Message, RoutingKey, TransportType};
+use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::config::{BindMode, ChannelType, Config, EsmeConfig};
+use seedgate_runtime::session_store::SessionStore;
+use seedgate_runtime::telemetry::Masked;
+use seedgate_runtime::topology::channel_outbound_queue;
+use seedgate_runtime::worker::{decode, encode, HandleError};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::link::{Incoming, Link, LinkConfig, LinkError};
+use crate::pdu::{Address, Bind, Frame, Pdu, Sm, SmResp};
+use crate::rate::TokenBucket;
+use crate::status::CommandStatus;
+use crate::text::reassembly::{Key, Outcome, Reassembler};
+use crate::text::split::{parse_udh, split, Concat};
+use crate::tlv::{tag, Tlvs};
+use correlate::{parse_receipt, Correlator};
+use pool::Pool;
+
+/// Runs every `smpp-esme` channel until `shutdown`.
+pub async fn run(
+    config: Arc<Config>,
+    bus: Arc<dyn Bus>,
+    sessions: Arc<dyn SessionStore>,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, ch) in config
+        .channels
+        .iter()
+        .filter(|(_, c)| c.kind == ChannelType::SmppEsme)
+    {
+        let Some(cfg) = ch.smpp.clone() else { continue };
+        let esme = Arc::new(Esme::new(
+            name,
+            cfg,
+            config.bus.prefetch,
+            bus.clone(),
+            sessions.clone(),
+        ));
+        tasks.spawn(esme.run(shutdown.clone()));
+    }
+    let mut result = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err(e)) = done {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+/// One ESME channel.
+#[derive(Debug)]
+pub struct Esme {
+    channel: String,
+    cfg: EsmeConfig,
+    prefetch: u16,
+    bus: Arc<dyn Bus>,
+    correlator: Correlator,
+    pool: Pool,
+    account_rate: TokenBucket,
+    reassembly: Mutex<Reassembler>,
+    next_ref: AtomicU16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Transceiver,
+    Transmitter,
+    Receiver,
+}
+
+impl Esme {
+    pub fn new(
+        channel: &str,
+        cfg: EsmeConfig,
+        prefetch: u16,
+        bus: Arc<dyn Bus>,
+        sessions: Arc<dyn SessionStore>,
+    ) -> Self {
+        Self {
+            channel: channel.to_string(),
+            account_rate: TokenBucket::new(cfg.tps),
+            pool: Pool::default(),
+            correlator: Correlator::new(channel, sessions),
+            reassembly: Mutex::new(Reassembler::new(Duration::from_secs(600), 10_000)),
+            next_ref: AtomicU16::new(1),
+            prefetch,
+            cfg,
+            bus,
+        }
+    }
+
+    fn password(&self) -> String {
+        match &self.cfg.password_file {
+            Some(path) => std::fs::read_to_string(path).map(|s| s.trim_end().to_string()).unwrap_or_else(|e| {
+                tracing::error!(channel = %self.channel, path = %path.display(), error = %e, "cannot read the SMPP password file");
+                String::new()
+            }),
+            None => self.cfg.password.clone(),
+        }
+    }
+
+    fn concat(&self) -> Concat {
+        match self.cfg.concat.as_str() {
+            "udh16" => Concat::Udh16,
+            "sar" => Concat::Sar,
+            "payload" => Concat::Payload,
+            _ => Concat::Udh8,
+        }
+    }
+
+    /// Keeps the binds up and sends outbound messages until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), BusError> {
+        let roles: Vec<Role> = match self.cfg.bind_mode {
+            BindMode::Transceiver => vec![Role::Transceiver],
+            BindMode::TransmitterReceiver => vec![Role::Transmitter, Role::Receiver],
+        };
+        let mut binds = tokio::task::JoinSet::new();
+        for i in 0..self.cfg.binds {
+            for role in &roles {
+                binds.spawn(self.clone().keep_bound(i, *role, shutdown.clone()));
+            }
+        }
+        let queue = channel_outbound_queue(&self.channel);
+        let prefetch = u16::try_from(self.cfg.window * self.cfg.binds)
+            .unwrap_or(u16::MAX)
+            .clamp(1, self.prefetch.max(1));
+        let handler = {
+            let me = self.clone();
+            move |_key: String, payload: Vec<u8>| {
+                let me = me.clone();
+                async move { me.send(&payload).await }
+            }
+        };
+        let sent = seedgate_runtime::worker::consume(
+            "smpp-esme",
+            self.bus.clone(),
+            &queue,
+            prefetch,
+            shutdown,
+            handler,
+        )
+        .await;
+        while binds.join_next().await.is_some() {}
+        sent
+    }
+
+    async fn keep_bound(self: Arc<Self>, index: usize, role: Role, stop: CancellationToken) {
+        let mut backoff = Duration::from_secs(1);
+        while !stop.is_cancelled() {
+            let started = Instant::now();
+            match self.bind_once(role).await {
+                Ok((link, incoming)) => {
+                    tracing::info!(channel = %self.channel, bind = index, ?role, "bound to the SMSC");
+                    metrics::gauge!("seedgate_smpp_esme_binds", "channel" => self.channel.clone())
+                        .increment(1.0);
+                    let id =
+                        (role != Role::Receiver).then(|| self.pool.add(link.clone(), self.cfg.tps_per_bind));
+                    let why = self.serve(&link, incoming, &stop).await;
+                    if let Some(id) = id {
+                        self.pool.remove(id);
+                    }
+                    metrics::gauge!("seedgate_smpp_esme_binds", "channel" => self.channel.clone())
+                        .decrement(1.0);
+                    tracing::warn!(channel = %self.channel, bind = index, ?role, why = ?why, "unbound from the SMSC");
+                    if started.elapsed() > Duration::from_secs(30) {
+                        backoff = Duration::from_secs(1);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(channel = %self.channel, bind = index, error = %e, "cannot bind to the SMSC")
+                }
+            }
+            let jitter =
+                Duration::from_millis(u64::from(std::process::id() % 7) * 50 + (index as u64 % 5) * 37);
+            tokio::select! {
+                () = tokio::time::sleep(backoff + jitter) => {}
+                () = stop.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    async fn bind_once(&self, role: Role) -> Result<(Link, Incoming), String> {
+        let stream = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(&self.cfg.address),
+        )
+        .await
+        .map_err(|_| format!("connecting to {} timed out", self.cfg.address))?
+        .map_err(|e| format!("connecting to {}: {e}", self.cfg.address))?;
+        let _ = stream.set_nodelay(true);
+        let link_cfg = LinkConfig {
+            window: self.cfg.window,
+            response_timeout: Duration::from_secs(self.cfg.response_timeout_secs),
+            enquire_link_every: Duration::from_secs(self.cfg.enquire_link_secs),
+            ..LinkConfig::default()
+        };
+        let (link, incoming) = Link::spawn(stream, link_cfg);
+        let bind = Bind {
+            system_id: self.cfg.system_id.clone(),
+            password: self.password(),
+            system_type: self.cfg.system_type.clone(),
+            interface_version: 0x34,
+            ..Bind::default()
+        };
+        let pdu = match role {
+            Role::Transceiver => Pdu::BindTransceiver(bind),
+            Role::Transmitter => Pdu::BindTransmitter(bind),
+            Role::Receiver => Pdu::BindReceiver(bind),
+        };
+        match link.request(pdu).await {
+            Ok(resp) if resp.status.is_ok() => Ok((link, incoming)),
+            Ok(resp) => {
+                link.close();
+                Err(format!("bind refused: {}", resp.status))
+            }
+            Err(e) => {
+                link.close();
+                Err(format!("bind not answered: {e}"))
+            }
+        }
+    }
+
+    /// Handles the SMSC's requests on one bind until it ends.
+    async fn serve(&self, link: &Link, mut incoming: Incoming, stop: &CancellationToken) -> String {
+        loop {
+            let frame = tokio::select! {
+                f = incoming.requests.recv() => match f { Some(f) => f, None => break },
+                () = stop.cancelled() => {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), link.request(Pdu::Unbind)).await;
+                    link.close();
+                    return "shutting down".into();
+                }
+            };
+            let seq = frame.sequence;
+            let reply = match frame.pdu {
+                Pdu::DeliverSm(sm) => {
+                    let status = self.on_deliver(sm).await;
+                    Frame::response(seq, status, Pdu::DeliverSmResp(SmResp::default()))
+                }
+                Pdu::Unbind => {
+                    let _ = link
+                        .respond(Frame::response(seq, CommandStatus::ESME_ROK, Pdu::UnbindResp))
+                        .await;
+                    link.close();
+                    return "the SMSC unbound".into();
+                }
+                other => crate::pdu::DecodeError {
+                    command_id: other.command_id(),
+                    sequence: seq,
+                    status: CommandStatus::ESME_RINVCMDID,
+                    reason: String::new(),
+                }
+                .response()
+                .unwrap_or_else(|| Frame::response(seq, CommandStatus::ESME_RINVCMDID, Pdu::GenericNack)),
+            };
+            if link.respond(reply).await.is_err() {
+                break;
+            }
+        }
+        link.close();
+        format!("{:?}", incoming.closed.await.ok())
+    }
+
+    async fn publish_event(&self, message_id: uuid::Uuid, kind: EventKind) -> Result<(), BusError> {
+        let event = Event::new(self.channel.clone(), message_id, kind);
+        let payload = serde_json::to_vec(&event).unwrap_or_default();
+        self.bus
+            .publish(&RoutingKey::Event(&self.channel).render(), &payload)
+            .await
+    }
+
+    /// One outbound message: split, submit every part, then ack (or nack with the reason).
+    async fn send(&self, payload: &[u8]) -> Result<(), HandleError> {
+        let msg: Message = decode(payload)?;
+        let reference = self.next_ref.fetch_add(1, Ordering::Relaxed);
+        let parts = match split(&msg.content, self.concat(), reference) {
+            Ok(p) => p,
+            Err(e) => {
+                self.publish_event(
+                    msg.id,
+                    EventKind::Nack {
+                        reason: e.to_string(),
+                    },
+                )
+                .await?;
+                return Ok(());
+            }
+        };
+        let (link, bind_rate) = self
+            .pool
+            .pick(Duration::from_secs(5))
+            .await
+            .ok_or_else(|| HandleError::Retry("no bind to the SMSC is up".into()))?;
+        let source = if msg.from.is_empty() {
+            self.cfg.source_addr.clone()
+        } else {
+            msg.from.clone()
+        };
+        let mut carrier_ids = Vec::with_capacity(parts.len());
+        for part in parts {
+            self.account_rate.take().await;
+            bind_rate.take().await;
+            let mut sm = Sm {
+                source: Address::new(self.cfg.source_ton, self.cfg.source_npi, source.clone()),
+                dest: Address::new(
+                    self.cfg.dest_ton,
+                    self.cfg.dest_npi,
+                    msg.to.trim_start_matches('+'),
+                ),
+                esm_class: if part.udhi { 0x40 } else { 0 },
+                registered_delivery: u8::from(self.cfg.registered_delivery),
+                data_coding: part.data_coding,
+                ..Sm::default()
+            };
+            if self.concat() == Concat::Payload {
+                sm.tlvs = Tlvs::default().with(tag::MESSAGE_PAYLOAD, part.octets);
+            } else {
+                sm.short_message = Bytes::from(part.octets);
+                if let (Concat::Sar, Some((r, total, seq))) = (self.concat(), part.sar) {
+                    sm.tlvs = Tlvs::default()
+                        .with(tag::SAR_MSG_REF_NUM, r.to_be_bytes().to_vec())
+                        .with(tag::SAR_TOTAL_SEGMENTS, vec![total])
+                        .with(tag::SAR_SEGMENT_SEQNUM, vec![seq]);
+                }
+            }
+            match link.request(Pdu::SubmitSm(sm)).await {
+                Ok(resp) if resp.status.is_ok() => {
+                    let Pdu::SubmitSmResp(r) = resp.pdu else { continue };
+                    carrier_ids.push(r.message_id);
+                }
+                Ok(resp) if resp.status.is_temporary() => {
+                    if resp.status == CommandStatus::ESME_RTHROTTLED {
+                        self.pool.cool_down(&link, Duration::from_secs(1));
+                    }
+                    metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "retry").increment(1);
+                    return Err(HandleError::Retry(format!("SMSC answered {}", resp.status)));
+                }
+                Ok(resp) => {
+                    metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "rejected").increment(1);
+                    tracing::warn!(channel = %self.channel, to = %Masked(&msg.to), status = %resp.status, "SMSC refused a message");
+                    self.publish_event(
+                        msg.id,
+                        EventKind::Nack {
+                            reason: format!("SMSC refused: {}", resp.status),
+                        },
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                Err(LinkError::Timeout(t)) => {
+                    return Err(HandleError::Retry(format!("no submit_sm_resp within {t:?}")))
+                }
+                Err(LinkError::Closed(why)) => {
+                    return Err(HandleError::Retry(format!("bind lost mid-submit: {why}")))
+                }
+            }
+        }
+        for id in &carrier_ids {
+            if let Some(early) = self.correlator.record(id, msg.id).await? {
+                self.publish_event(msg.id, EventKind::DeliveryReport { status: early.status })
+                    .await?;
+            }
+        }
+        let carrier_id = Some(carrier_ids.join(",")).filter(|s| !s.is_empty());
+        self.publish_event(msg.id, EventKind::Ack { carrier_id }).await?;
+        metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "accepted").increment(1);
+        Ok(())
+    }
+
+    /// A deliver_sm: a receipt or an MO message. The status to answer with.
+    async fn on_deliver(&self, sm: Sm) -> CommandStatus {
+        let outcome = if matches!(sm.esm_class & 0x3C, 0x04 | 0x08 | 0x20) {
+            self.on_receipt(&sm).await
+        } else {
+            self.on_mo(sm).await
+        };
+        match outcome {
+            Ok(()) => CommandStatus::ESME_ROK,
+            Err(e) => {
+                tracing::warn!(channel = %self.channel, error = %e, "deliver_sm not taken; the SMSC will retry");
+                CommandStatus::ESME_RX_T_APPN
+            }
+        }
+    }
+
+    async fn on_receipt(&self, sm: &Sm) -> Result<(), String> {
+        let Some(receipt) = parse_receipt(sm) else {
+            tracing::warn!(channel = %self.channel, "a receipt without a message id; ignored");
+            return Ok(());
+        };
+        match self.correlator.find(&receipt).await.map_err(|e| e.to_string())? {
+            Some(ours) => {
+                self.publish_event(
+                    ours,
+                    EventKind::DeliveryReport {
+                        status: receipt.status,
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                metrics::counter!("seedgate_smpp_esme_receipts_total", "channel" => self.channel.clone(), "outcome" => "matched").increment(1);
+            }
+            None => {
+                metrics::counter!("seedgate_smpp_esme_receipts_total", "channel" => self.channel.clone(), "outcome" => "early").increment(1);
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_mo(&self, sm: Sm) -> Result<(), String> {
+        let (udh, body) = parse_udh(sm.esm_class & 0x40 != 0, sm.payload());
+        let concat = udh
+            .map(|c| (c.reference, c.total, c.seq))
+            .or_else(|| sm.tlvs.sar());
+        let octets = match concat {
+            Some((reference, total, seq)) if total > 1 => {
+                let key = Key {
+                    from: sm.source.addr.clone(),
+                    to: sm.dest.addr.clone(),
+                    reference,
+                    total,
+                };
+                let mut r = self
+                    .reassembly
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match r.add(key, seq, body.to_vec(), Instant::now()) {
+                    Outcome::Complete(parts) => parts.concat(),
+                    Outcome::Waiting | Outcome::Duplicate | Outcome::Invalid => return Ok(()),
+                }
+            }
+            _ => body.to_vec(),
+        };
+        let text = crate::text::decode(sm.data_coding, &octets);
+        let msg = Message::inbound(
+            self.channel.clone(),
+            TransportType::Sms,
+            sm.source.addr.clone(),
+            sm.dest.addr.clone(),
+            text,
+        );
+        let payload = encode(&msg).map_err(|e| e.to_string())?;
+        self.bus
+            .publish(&RoutingKey::Inbound(&self.channel).render(), &payload)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(channel = %self.channel, from = %Masked(&msg.from), id = %msg.id, "MO message");
+        Ok(())
+    }
+}
