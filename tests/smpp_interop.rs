@@ -128,3 +128,91 @@ async fn an_npm_smpp_esme_submits_and_gets_every_receipt() {
         long[0].content
     );
 }
+
+/// A child process killed when the test ends, pass or fail.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts the npm `smpp` SMSC on a free port and waits until it listens.
+fn npm_smsc() -> (KillOnDrop, u16) {
+    use std::io::BufRead;
+    let port = common::free_port();
+    let mut child = std::process::Command::new("node")
+        .arg(repo_root().join("tests/interop/npm_smsc.js"))
+        .arg(port.to_string())
+        .current_dir(repo_root().join("tests/interop"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("node runs the npm smpp SMSC");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), format!("listening {port}"));
+    (KillOnDrop(Some(child)), port)
+}
+
+#[tokio::test]
+async fn smpplib_to_seedgate_to_an_npm_smpp_smsc_and_every_receipt_back() {
+    let (mut smsc, smsc_port) = npm_smsc();
+    let dir = temp_dir("npm-smsc");
+    let config = dir.join("seedgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[channels.demo-at]\ntype = \"africastalking-ussd\"\nflow = \"demo\"\n\n\
+             [channels.carrier]\ntype = \"smpp-esme\"\n[channels.carrier.smpp]\naddress = \"127.0.0.1:{smsc_port}\"\n\
+             system_id = \"seedgate\"\npassword = \"x\"\nbinds = 2\nwindow = 20\n\n\
+             [[smpp_server.accounts]]\nsystem_id = \"demo\"\npassword_hash = \"{}\"\ntps = 0\nroute = \"carrier\"\n",
+            seedgate_runtime::config::DEMO_PASSWORD_HASH
+        ),
+    )
+    .unwrap();
+    let env = vec![(
+        "SEEDGATE_FLOWS__DIR".to_string(),
+        repo_root().join("flows").display().to_string(),
+    )];
+    let mut gw = Gateway::spawn(&["--config", config.to_str().unwrap(), "up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+
+    // 1,000 messages from smpplib, through seedgate's ESME client to the npm SMSC; every
+    // receipt (hex ids for decimal ones) correlated by seedgate and sent back to smpplib.
+    let summary = run_peer("python3", "smpplib_esme.py", gw.smpp_port, 1000).await;
+    let pdus = summary["submit_pdus"].as_u64().unwrap();
+    assert_eq!(summary["accepted"].as_u64(), Some(pdus), "{summary}");
+    assert_eq!(summary["receipts_matching_ids"].as_u64(), Some(pdus), "{summary}");
+    assert_eq!(summary["delivered"].as_u64(), Some(pdus), "{summary}");
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+
+    let child = smsc.0.take().unwrap();
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stats: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default(),
+    )
+    .unwrap();
+    assert_eq!(
+        stats["submits"].as_u64(),
+        Some(pdus),
+        "the npm SMSC got every part: {stats}"
+    );
+    assert_eq!(
+        stats["receipts_acked"].as_u64(),
+        Some(pdus),
+        "seedgate answered every receipt: {stats}"
+    );
+}

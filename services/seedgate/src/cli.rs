@@ -31,6 +31,24 @@ pub enum Command {
         #[command(subcommand)]
         command: FlowCommand,
     },
+    /// Run an SMSC simulator: accepts binds, acks submits, sends receipts (demos, tests, load).
+    SmscSim {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:2776")]
+        listen: String,
+        /// Delay before each delivery receipt, in milliseconds.
+        #[arg(long, default_value_t = 200)]
+        dlr_delay_ms: u64,
+        /// Share of receipts reported undelivered (0.0–1.0).
+        #[arg(long, default_value_t = 0.0)]
+        failure_rate: f64,
+        /// Submits per second accepted before answering ESME_RTHROTTLED (0 = unlimited).
+        #[arg(long, default_value_t = 0)]
+        max_tps: u32,
+        /// Only accept binds with this password.
+        #[arg(long)]
+        password: Option<String>,
+    },
     /// Exit 0 if this host's seedgate answers `/healthz` (for container health checks).
     Healthcheck {
         /// Defaults to `http://<http.listen>/healthz`.

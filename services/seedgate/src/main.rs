@@ -3,7 +3,8 @@
 //! - `seedgate up` runs every service in one process (embedded defaults: in-process bus and
 //!   session store, SQLite under `./data`, HTTP on 127.0.0.1:8080).
 //! - `seedgate run <service>` runs one service against the backends named in config.
-//! - `seedgate migrate`, `seedgate flow validate|test`, `seedgate healthcheck`.
+//! - `seedgate migrate`, `seedgate flow validate|test`, `seedgate healthcheck`,
+//!   `seedgate smsc-sim`.
 //!
 //! Exit codes: 0 after a clean drain, 64 for bad configuration or flow files (before any
 //! port is bound), 1 for anything else.
@@ -43,6 +44,21 @@ fn main() -> ExitCode {
             cli::Command::Migrate => serve::migrate(config).await,
             cli::Command::Flow { command } => flow_cmd::run(&config, command),
             cli::Command::Healthcheck { url } => serve::healthcheck(&config, url).await,
+            cli::Command::SmscSim {
+                listen,
+                dlr_delay_ms,
+                failure_rate,
+                max_tps,
+                password,
+            } => {
+                let sim = seedgate_smpp::smsc_sim::SimConfig {
+                    dlr_delay: std::time::Duration::from_millis(dlr_delay_ms),
+                    failure_rate: failure_rate.clamp(0.0, 1.0),
+                    max_tps,
+                    password,
+                };
+                serve::smsc_sim(&config, &listen, sim).await
+            }
         }
     });
     match outcome {

@@ -44,6 +44,11 @@ pub async fn run(
                 .await
         });
     }
+    if tasks.is_empty() {
+        // Nothing to run here: idle until shutdown (a service that returns stops the process).
+        shutdown.cancelled().await;
+        return Ok(());
+    }
     let mut result = Ok(());
     while let Some(done) = tasks.join_next().await {
         if let Ok(Err(e)) = done {

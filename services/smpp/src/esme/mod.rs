@@ -66,6 +66,11 @@ pub async fn run(
         ));
         tasks.spawn(esme.run(shutdown.clone()));
     }
+    if tasks.is_empty() {
+        // Nothing to run here: idle until shutdown (a service that returns stops the process).
+        shutdown.cancelled().await;
+        return Ok(());
+    }
     let mut result = Ok(());
     while let Some(done) = tasks.join_next().await {
         if let Ok(Err(e)) = done {
