@@ -216,6 +216,10 @@ pub struct EsmeConfig {
     /// How long messages travel: `udh8`, `udh16`, `sar` or `payload`.
     #[serde(default = "default_concat")]
     pub concat: String,
+    /// USSD over this bind, with a vendor profile: `tata`, `6d` or `mica`. Dialogs go to the
+    /// channel's `flow`, and every hop is answered within the channel's `hop_deadline_ms`.
+    #[serde(default)]
+    pub ussd_profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -596,6 +600,12 @@ impl Config {
                     }
                     if e.binds == 0 || e.window == 0 {
                         return Err(invalid(key("binds"), "binds and window must be at least 1"));
+                    }
+                    if e.ussd_profile.is_some() && ch.flow.is_none() {
+                        return Err(invalid(
+                            key("ussd_profile"),
+                            "USSD over this bind needs the channel's `flow`",
+                        ));
                     }
                     if !["udh8", "udh16", "sar", "payload"].contains(&e.concat.as_str()) {
                         return Err(invalid(key("concat"), "must be udh8, udh16, sar or payload"));

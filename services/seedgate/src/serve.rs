@@ -127,6 +127,15 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
         None
     };
 
+    for (name, ch) in &config.channels {
+        if let Some(p) = ch.smpp.as_ref().and_then(|e| e.ussd_profile.as_deref()) {
+            if seedgate_smpp::ussd::profile(p).is_none() {
+                return Err(Failure::Config(format!(
+                    "invalid config at `channels.{name}.smpp.ussd_profile`: unknown profile `{p}` (use tata, 6d or mica)"
+                )));
+            }
+        }
+    }
     let smpp_server = if role.runs(Service::Smpp) && config.smpp_server.enabled {
         let server = seedgate_smpp::server::Server::new(config.clone(), bus.clone())
             .map_err(|e| Failure::Config(format!("invalid config at `smpp_server.accounts`: {e}")))?;

@@ -10,6 +10,9 @@
 //! - [`link`]: one SMPP connection (either side): batched writes, window, keepalive.
 //! - [`server`]: the SMPP server connector partners bind to.
 //! - [`sim`]: the simulated carrier channel.
+//! - [`ussd`]: USSD over SMPP: vendor profiles as data.
+//! - [`esme`]: the ESME client connector (seedgate binds to an SMSC).
+//! - [`smsc_sim`]: the SMSC simulator behind `seedgate smsc-sim`.
 //! - [`text`]: GSM 03.38 (default alphabet, extension table), Latin-1 and UCS2 codecs,
 //!   splitting into parts by GSM characters, and MO reassembly.
 
@@ -24,6 +27,7 @@ pub mod smsc_sim;
 pub mod status;
 pub mod text;
 pub mod tlv;
+pub mod ussd;
 
 pub use codec::{FramingError, SmppCodec};
 pub use pdu::{DecodeError, Frame, Pdu};

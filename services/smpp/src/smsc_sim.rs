@@ -60,6 +60,7 @@ struct State {
     receivers: Mutex<HashMap<String, Vec<Link>>>,
     window: Mutex<(Instant, u32)>,
     stats: Arc<SimStats>,
+    submits: tokio::sync::broadcast::Sender<Sm>,
 }
 
 /// A running simulator.
@@ -79,6 +80,7 @@ impl SmscSim {
             receivers: Mutex::default(),
             window: Mutex::new((Instant::now(), 0)),
             stats: Arc::default(),
+            submits: tokio::sync::broadcast::channel(4096).0,
         });
         let s = state.clone();
         tokio::spawn(async move {
@@ -101,6 +103,11 @@ impl SmscSim {
 
     pub fn stats(&self) -> Arc<SimStats> {
         self.state.stats.clone()
+    }
+
+    /// Every accepted submit_sm from now on (e.g. USSD replies), for tests and demos.
+    pub fn submits(&self) -> tokio::sync::broadcast::Receiver<Sm> {
+        self.state.submits.subscribe()
     }
 
     /// Sends an MO message from `from` to `to` on a receiving bind of `system_id`.
@@ -213,6 +220,7 @@ async fn serve(state: Arc<State>, stream: tokio::net::TcpStream, stop: Cancellat
                 } else {
                     let id = format!("{:X}", state.next_id.fetch_add(1, Ordering::Relaxed));
                     state.stats.submits_accepted.fetch_add(1, Ordering::Relaxed);
+                    let _ = state.submits.send(sm.clone());
                     if sm.registered_delivery & 0x03 != 0 {
                         if let Some(sys) = &system_id {
                             tokio::spawn(send_receipt(state.clone(), sys.clone(), id.clone(), sm));

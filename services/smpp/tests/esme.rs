@@ -309,3 +309,85 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+#[tokio::test]
+async fn an_unanswered_ussd_hop_gets_the_fallback_and_a_late_reply_is_nacked() {
+    let port = free_port();
+    let (sim, _s) = sim_on(port, SimConfig::default()).await;
+    let mut config = esme_config(port, |e| {
+        e.binds = 1;
+        e.ussd_profile = Some("tata".into());
+    });
+    let ch = config.channels.get_mut("carrier").unwrap();
+    ch.flow = Some("demo".into());
+    ch.hop_deadline_ms = 300;
+    let mut h = start_esme(config).await;
+    let mut submits = sim.submits();
+    for _ in 0..100 {
+        if sim.stats().binds.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dial = seedgate_smpp::pdu::Sm {
+        service_type: "USSD".into(),
+        short_message: bytes::Bytes::from_static(b"*134*550#"),
+        tlvs: seedgate_smpp::tlv::Tlvs::default().with(seedgate_smpp::tlv::tag::USSD_SERVICE_OP, vec![1u8]),
+        ..Default::default()
+    };
+    let started = tokio::time::Instant::now();
+    assert!(sim
+        .send_mo("seedgate", "27820000001", "550", dial)
+        .await
+        .unwrap()
+        .is_ok());
+    let d = h.inbound.next().await.unwrap();
+    let new: Message = serde_json::from_slice(&d.payload).unwrap();
+    d.ack().await.unwrap();
+    assert_eq!(
+        (new.transport, new.session_event(), new.to.as_str()),
+        (
+            TransportType::Ussd,
+            Some(seedgate_proto::SessionEvent::New),
+            "*134*550#"
+        )
+    );
+
+    // Nobody answers: the fallback goes out as an ending reply at the deadline.
+    let sm = tokio::time::timeout(Duration::from_secs(5), submits.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(sm.tlvs.ussd_service_op(), Some(17));
+    assert!(
+        seedgate_smpp::text::decode(sm.data_coding, sm.payload()).starts_with("Sorry, the service is busy")
+    );
+    let d = h.inbound.next().await.unwrap();
+    let close: Message = serde_json::from_slice(&d.payload).unwrap();
+    assert_eq!(
+        (close.session_event(), close.metadata["reason"].as_str()),
+        (Some(seedgate_proto::SessionEvent::Close), Some("hop_deadline"))
+    );
+
+    // The flow's reply arrives too late: nacked, not sent.
+    let late = new.reply("Welcome", seedgate_proto::SessionEvent::Resume);
+    h.bus
+        .publish("carrier.outbound", &serde_json::to_vec(&late).unwrap())
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(5), h.events.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let e: Event = serde_json::from_slice(&d.payload).unwrap();
+    assert_eq!(e.message_id, late.id);
+    assert!(matches!(e.kind, EventKind::Nack { .. }), "{e:?}");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), submits.recv())
+            .await
+            .is_err(),
+        "nothing more was sent"
+    );
+    h.stop.cancel();
+}

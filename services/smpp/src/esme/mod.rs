@@ -17,6 +17,7 @@
 
 pub mod correlate;
 mod pool;
+mod ussd;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,13 +58,7 @@ pub async fn run(
         .filter(|(_, c)| c.kind == ChannelType::SmppEsme)
     {
         let Some(cfg) = ch.smpp.clone() else { continue };
-        let esme = Arc::new(Esme::new(
-            name,
-            cfg,
-            config.bus.prefetch,
-            bus.clone(),
-            sessions.clone(),
-        ));
+        let esme = Esme::new(name, ch, cfg, config.bus.prefetch, bus.clone(), sessions.clone());
         tasks.spawn(esme.run(shutdown.clone()));
     }
     if tasks.is_empty() {
@@ -92,6 +87,12 @@ pub struct Esme {
     account_rate: TokenBucket,
     reassembly: Mutex<Reassembler>,
     next_ref: AtomicU16,
+    /// USSD over this bind, when the channel has a profile.
+    ussd: Option<&'static crate::ussd::Profile>,
+    hop_deadline: Duration,
+    fallback_text: String,
+    dialogs: Mutex<std::collections::HashMap<String, ussd::Dialog>>,
+    me: std::sync::Weak<Esme>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,22 +105,28 @@ enum Role {
 impl Esme {
     pub fn new(
         channel: &str,
+        ch: &seedgate_runtime::config::ChannelConfig,
         cfg: EsmeConfig,
         prefetch: u16,
         bus: Arc<dyn Bus>,
         sessions: Arc<dyn SessionStore>,
-    ) -> Self {
-        Self {
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
             channel: channel.to_string(),
             account_rate: TokenBucket::new(cfg.tps),
             pool: Pool::default(),
             correlator: Correlator::new(channel, sessions),
             reassembly: Mutex::new(Reassembler::new(Duration::from_secs(600), 10_000)),
             next_ref: AtomicU16::new(1),
+            ussd: cfg.ussd_profile.as_deref().and_then(crate::ussd::profile),
+            hop_deadline: Duration::from_millis(ch.hop_deadline_ms),
+            fallback_text: ch.fallback_text.clone(),
+            dialogs: Mutex::default(),
+            me: me.clone(),
             prefetch,
             cfg,
             bus,
-        }
+        })
     }
 
     fn password(&self) -> String {
@@ -268,7 +275,7 @@ impl Esme {
             let seq = frame.sequence;
             let reply = match frame.pdu {
                 Pdu::DeliverSm(sm) => {
-                    let status = self.on_deliver(sm).await;
+                    let status = self.on_deliver(sm, link).await;
                     Frame::response(seq, status, Pdu::DeliverSmResp(SmResp::default()))
                 }
                 Pdu::Unbind => {
@@ -306,6 +313,9 @@ impl Esme {
     /// One outbound message: split, submit every part, then ack (or nack with the reason).
     async fn send(&self, payload: &[u8]) -> Result<(), HandleError> {
         let msg: Message = decode(payload)?;
+        if let (Some(profile), TransportType::Ussd) = (self.ussd, msg.transport) {
+            return self.send_ussd_reply(profile, msg).await;
+        }
         let reference = self.next_ref.fetch_add(1, Ordering::Relaxed);
         let parts = match split(&msg.content, self.concat(), reference) {
             Ok(p) => p,
@@ -402,9 +412,11 @@ impl Esme {
     }
 
     /// A deliver_sm: a receipt or an MO message. The status to answer with.
-    async fn on_deliver(&self, sm: Sm) -> CommandStatus {
+    async fn on_deliver(&self, sm: Sm, link: &Link) -> CommandStatus {
         let outcome = if matches!(sm.esm_class & 0x3C, 0x04 | 0x08 | 0x20) {
             self.on_receipt(&sm).await
+        } else if let (Some(profile), true) = (self.ussd, crate::ussd::is_ussd(&sm)) {
+            self.on_ussd(profile, sm, link).await
         } else {
             self.on_mo(sm).await
         };
