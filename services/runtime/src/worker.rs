@@ -36,11 +36,15 @@ impl From<crate::session_store::SessionStoreError> for HandleError {
     }
 }
 
+/// While draining, a queue counts as empty after this long without a delivery.
+const DRAIN_IDLE: Duration = Duration::from_millis(200);
+
 /// Pause before a retried delivery goes back, so a dead backend does not spin the loop.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
-/// Consumes `queue` until `shutdown`, running `handler` on up to `prefetch` deliveries at once,
-/// then waits for the handlers in flight. Each delivery is acked after its handler succeeds.
+/// Consumes `queue` until `shutdown`, running `handler` on up to `prefetch` deliveries at once;
+/// then keeps going until the queue is quiet, and waits for the handlers in flight. Each
+/// delivery is acked after its handler succeeds.
 pub async fn consume<H, Fut>(
     name: &'static str,
     bus: Arc<dyn Bus>,
@@ -57,10 +61,19 @@ where
     let handler = Arc::new(handler);
     let mut tasks = JoinSet::new();
     loop {
-        let delivery = tokio::select! {
-            d = sub.next() => match d { Some(d) => d, None => break },
-            () = shutdown.cancelled() => break,
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        let delivery = if shutdown.is_cancelled() {
+            // Draining: finish what is queued (the in-process bus forgets it on exit), and stop
+            // once the queue stays quiet. The process's drain deadline bounds this.
+            match tokio::time::timeout(DRAIN_IDLE, sub.next()).await {
+                Ok(Some(d)) => d,
+                _ => break,
+            }
+        } else {
+            tokio::select! {
+                d = sub.next() => match d { Some(d) => d, None => break },
+                () = shutdown.cancelled() => continue,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            }
         };
         let handler = handler.clone();
         tasks.spawn(async move { handle_one(name, delivery, handler.as_ref()).await });
