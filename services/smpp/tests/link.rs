@@ -277,3 +277,40 @@ async fn writes_are_batched_under_load() {
     let n = writes.load(Ordering::Relaxed);
     assert!(n <= 20, "200 PDUs took {n} writes");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_window_can_shrink_and_grow_after_bind() {
+    let (link, _incoming, mut peer) = setup(LinkConfig {
+        window: 4,
+        ..config()
+    });
+    link.set_window(1);
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let l = link.clone();
+            tokio::spawn(async move { l.request(submit()).await })
+        })
+        .collect();
+    let first = peer_next(&mut peer).await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), peer.next())
+            .await
+            .is_err(),
+        "window 1 holds the second"
+    );
+    link.set_window(3);
+    let second = peer_next(&mut peer).await;
+    for f in [first, second] {
+        peer.send(Frame::response(
+            f.sequence,
+            CommandStatus::ESME_ROK,
+            Pdu::SubmitSmResp(SmResp::new("x")),
+        ))
+        .await
+        .unwrap();
+    }
+    for c in calls {
+        assert!(c.await.unwrap().is_ok());
+    }
+    assert_eq!(link.outstanding(), 0);
+}

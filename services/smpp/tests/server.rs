@@ -288,3 +288,26 @@ async fn a_submit_that_is_not_durable_gets_a_temporary_error_not_rok() {
     assert_eq!(resp.status, CommandStatus::ESME_RSYSERR);
     assert!(resp.status.is_temporary(), "the ESME will retry");
 }
+
+#[tokio::test]
+async fn a_slow_drip_that_never_completes_a_pdu_is_closed_at_the_unbound_timeout() {
+    let s = start(|_| {}, None).await;
+    let mut stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let bind = Frame::new(1, Pdu::BindTransceiver(bind("demo", "demo"))).to_bytes();
+    // Half a bind, one byte at a time, then silence.
+    for b in &bind[..bind.len() / 2] {
+        stream.write_all(&[*b]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut stream, &mut buf),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(n, 0, "the server closed the connection");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

@@ -80,6 +80,7 @@ pub struct Link {
     out: mpsc::Sender<Frame>,
     waiters: Waiters,
     window: Arc<Semaphore>,
+    window_size: Arc<std::sync::atomic::AtomicUsize>,
     next_seq: Arc<AtomicU32>,
     config: LinkConfig,
     stop: CancellationToken,
@@ -107,6 +108,7 @@ impl Link {
             out: out_tx,
             waiters: Arc::default(),
             window: Arc::new(Semaphore::new(config.window.max(1))),
+            window_size: Arc::new(std::sync::atomic::AtomicUsize::new(config.window.max(1))),
             next_seq: Arc::new(AtomicU32::new(1)),
             config,
             stop: CancellationToken::new(),
@@ -171,7 +173,33 @@ impl Link {
 
     /// Requests outstanding now (window fill).
     pub fn outstanding(&self) -> usize {
-        self.config.window.max(1) - self.window.available_permits()
+        self.window_size
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.window.available_permits())
+    }
+
+    /// Changes the window (e.g. to the account's once a bind names it).
+    pub fn set_window(&self, n: usize) {
+        let n = n.max(1);
+        let old = self.window_size.swap(n, Ordering::Relaxed);
+        if n > old {
+            self.window.add_permits(n - old);
+        } else {
+            // Permits in use are taken back as they are returned.
+            let mut owed = old - n;
+            owed -= self.window.forget_permits(owed);
+            if owed > 0 {
+                let (window, size) = (self.window.clone(), self.window_size.clone());
+                tokio::spawn(async move {
+                    for _ in 0..owed {
+                        match window.acquire().await {
+                            Ok(p) if size.load(Ordering::Relaxed) == n => p.forget(),
+                            _ => return,
+                        }
+                    }
+                });
+            }
+        }
     }
 
     /// Closes the link: queued frames are flushed first.

@@ -44,6 +44,7 @@ pub(super) async fn serve(
         return;
     };
     let system_id = account.cfg.system_id.clone();
+    link.set_window(account.cfg.window);
     tracing::info!(account = %system_id, ?mode, %peer, "SMPP bind");
     let submits = Arc::new(Semaphore::new(SUBMITS_IN_FLIGHT));
     loop {
