@@ -69,7 +69,8 @@ impl Decoder for SmppCodec {
         }
         let length = length as usize;
         if src.len() < length {
-            // Reserve only what this (bounded) PDU still needs.
+            // Reserve only what this (checked, bounded) PDU still needs; amortised growth
+            // keeps any buffer under twice the maximum PDU.
             src.reserve(length - src.len());
             return Ok(None);
         }
