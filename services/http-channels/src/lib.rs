@@ -111,19 +111,7 @@ pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), 
             seedgate_runtime::worker::consume("http-channels", bus, &queue, prefetch, shutdown, handler).await
         });
     }
-    if tasks.is_empty() {
-        // Nothing to run here: idle until shutdown (a service that returns stops the process).
-        shutdown.cancelled().await;
-        return Ok(());
-    }
-    let mut result = Ok(());
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(Err(e)) = joined {
-            shutdown.cancel();
-            result = Err(e);
-        }
-    }
-    result
+    seedgate_runtime::worker::join_all(tasks, shutdown).await
 }
 
 /// Whether this crate serves channels of `kind` (the closed registry's HTTP arms).

@@ -118,3 +118,23 @@ pub fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, Handl
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, HandleError> {
     serde_json::to_vec(value).map_err(|e| HandleError::Drop(format!("cannot encode: {e}")))
 }
+
+/// Waits for a service's consumers (one per channel, say). With none to run, idles until
+/// `shutdown`: a service that returns early stops the whole process. The first error wins.
+pub async fn join_all(
+    mut tasks: JoinSet<Result<(), BusError>>,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    if tasks.is_empty() {
+        shutdown.cancelled().await;
+        return Ok(());
+    }
+    let mut result = Ok(());
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Err(e)) = done {
+            shutdown.cancel();
+            result = result.and(Err(e));
+        }
+    }
+    result
+}

@@ -26,10 +26,10 @@ impl TokenBucket {
         st.1 = now;
     }
 
-    /// Takes a token now if there is one.
-    pub fn try_take(&self) -> bool {
+    /// Takes a token now, or says how long until one is there.
+    fn take_or_wait(&self) -> Result<(), Duration> {
         if self.rate == 0.0 {
-            return true;
+            return Ok(());
         }
         let mut st = self
             .state
@@ -38,30 +38,20 @@ impl TokenBucket {
         self.refill(&mut st);
         if st.0 >= 1.0 {
             st.0 -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(Duration::from_secs_f64((1.0 - st.0) / self.rate))
         }
+    }
+
+    /// Takes a token now if there is one.
+    pub fn try_take(&self) -> bool {
+        self.take_or_wait().is_ok()
     }
 
     /// Waits for a token: exact pacing at `rate` per second.
     pub async fn take(&self) {
-        loop {
-            let wait = {
-                if self.rate == 0.0 {
-                    return;
-                }
-                let mut st = self
-                    .state
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                self.refill(&mut st);
-                if st.0 >= 1.0 {
-                    st.0 -= 1.0;
-                    return;
-                }
-                Duration::from_secs_f64((1.0 - st.0) / self.rate)
-            };
+        while let Err(wait) = self.take_or_wait() {
             tokio::time::sleep(wait).await;
         }
     }

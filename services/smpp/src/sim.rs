@@ -44,18 +44,7 @@ pub async fn run(
                 .await
         });
     }
-    if tasks.is_empty() {
-        // Nothing to run here: idle until shutdown (a service that returns stops the process).
-        shutdown.cancelled().await;
-        return Ok(());
-    }
-    let mut result = Ok(());
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(Err(e)) = done {
-            result = Err(e);
-        }
-    }
-    result
+    seedgate_runtime::worker::join_all(tasks, shutdown).await
 }
 
 async fn carry(

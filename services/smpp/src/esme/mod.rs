@@ -61,18 +61,7 @@ pub async fn run(
         let esme = Esme::new(name, ch, cfg, config.bus.prefetch, bus.clone(), sessions.clone());
         tasks.spawn(esme.run(shutdown.clone()));
     }
-    if tasks.is_empty() {
-        // Nothing to run here: idle until shutdown (a service that returns stops the process).
-        shutdown.cancelled().await;
-        return Ok(());
-    }
-    let mut result = Ok(());
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(Err(e)) = done {
-            result = Err(e);
-        }
-    }
-    result
+    seedgate_runtime::worker::join_all(tasks, shutdown).await
 }
 
 /// One ESME channel.
