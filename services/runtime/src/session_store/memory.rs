@@ -13,6 +13,7 @@ use super::{SessionStore, SessionStoreError, Stored};
 #[derive(Debug, Default)]
 pub struct MemorySessionStore {
     entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl MemorySessionStore {
@@ -34,9 +35,9 @@ impl MemorySessionStore {
         map.get(key).filter(|(_, deadline)| *deadline > now)
     }
 
-    /// Drops expired entries once the map has grown, so memory stays bounded by live sessions.
-    fn sweep(map: &mut HashMap<String, (Vec<u8>, Instant)>, now: Instant) {
-        if map.len() >= 1024 && map.len().is_power_of_two() {
+    /// Drops expired entries every 1,024 writes, so memory stays bounded by live sessions.
+    fn sweep(&self, map: &mut HashMap<String, (Vec<u8>, Instant)>, now: Instant) {
+        if self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1024 == 1023 {
             map.retain(|_, (_, deadline)| *deadline > now);
         }
     }
@@ -50,7 +51,7 @@ impl SessionStore for MemorySessionStore {
         if Self::live(&map, key, now).is_some() {
             return Ok(false);
         }
-        Self::sweep(&mut map, now);
+        self.sweep(&mut map, now);
         map.insert(key.to_string(), (value.to_vec(), now + ttl));
         Ok(true)
     }
@@ -79,7 +80,7 @@ impl SessionStore for MemorySessionStore {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), SessionStoreError> {
         let now = Instant::now();
         let mut map = self.entries();
-        Self::sweep(&mut map, now);
+        self.sweep(&mut map, now);
         map.insert(key.to_string(), (value.to_vec(), now + ttl));
         Ok(())
     }
@@ -95,5 +96,27 @@ impl SessionStore for MemorySessionStore {
 
     async fn check(&self) -> Result<(), SessionStoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_entries_are_swept_as_writes_go_on() {
+        let s = MemorySessionStore::new();
+        for i in 0..1000 {
+            s.create(&format!("old{i}"), b"x", Duration::from_secs(1))
+                .await
+                .unwrap();
+        }
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for i in 0..100 {
+            s.put(&format!("new{i}"), b"y", Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+        assert_eq!(s.entries().len(), 100, "the 1,000 expired entries were dropped");
     }
 }
