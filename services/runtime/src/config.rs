@@ -220,6 +220,14 @@ pub struct EsmeConfig {
     /// channel's `flow`, and every hop is answered within the channel's `hop_deadline_ms`.
     #[serde(default)]
     pub ussd_profile: Option<String>,
+    /// Bind over TLS, trusting the CA certificates in `tls_ca_file` (PEM).
+    #[serde(default)]
+    pub tls: bool,
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// The name to verify the SMSC's certificate against (default: the host of `address`).
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -269,6 +277,18 @@ pub struct SmppServerConfig {
     pub enquire_link_secs: u64,
     #[serde(default = "default_smpp_accounts")]
     pub accounts: Vec<SmppAccount>,
+    /// A second listener for SMPP over TLS.
+    #[serde(default)]
+    pub tls: Option<SmppTlsConfig>,
+}
+
+/// SMPP over TLS: where to listen, and the server's certificate chain and key (PEM files).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppTlsConfig {
+    pub listen: String,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// One account partners bind with.
@@ -601,6 +621,12 @@ impl Config {
                     if e.binds == 0 || e.window == 0 {
                         return Err(invalid(key("binds"), "binds and window must be at least 1"));
                     }
+                    if e.tls && e.tls_ca_file.is_none() {
+                        return Err(invalid(
+                            key("tls_ca_file"),
+                            "TLS binds need the CA certificate(s) to trust (PEM)",
+                        ));
+                    }
                     if e.ussd_profile.is_some() && ch.flow.is_none() {
                         return Err(invalid(
                             key("ussd_profile"),
@@ -635,6 +661,14 @@ impl Config {
                     "smpp_server.listen",
                     format!("`{}` is not an ip:port address", self.smpp_server.listen),
                 ));
+            }
+            if let Some(tls) = &self.smpp_server.tls {
+                if tls.listen.parse::<std::net::SocketAddr>().is_err() {
+                    return Err(invalid(
+                        "smpp_server.tls.listen",
+                        format!("`{}` is not an ip:port address", tls.listen),
+                    ));
+                }
             }
             let mut seen = std::collections::HashSet::new();
             for (i, a) in self.smpp_server.accounts.iter().enumerate() {

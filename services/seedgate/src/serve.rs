@@ -145,7 +145,10 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
                 config.smpp_server.listen
             ))
         })?;
-        Some((server, listener))
+        let tls = seedgate_smpp::server::bind_tls(&config)
+            .await
+            .map_err(|e| Failure::Config(format!("invalid config at `smpp_server.tls`: {e}")))?;
+        Some((server, listener, tls))
     } else {
         None
     };
@@ -219,12 +222,16 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
             seedgate_smpp::esme::run(config.clone(), bus.clone(), s.clone(), services_stop.clone()),
         ));
     }
-    if let Some((server, listener)) = smpp_server {
+    if let Some((server, listener, tls)) = smpp_server {
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!(listen = %addr, "SMPP server listening");
+        let tls_addr = tls
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| a.to_string());
+        tracing::info!(listen = %addr, tls_listen = ?tls_addr, "SMPP server listening");
         services.spawn(supervise(
             "smpp-server",
-            seedgate_smpp::server::run(server, listener, services_stop.clone()),
+            seedgate_smpp::server::run(server, listener, tls, services_stop.clone()),
         ));
     }
     if let Some(s) = &store {

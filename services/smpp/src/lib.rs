@@ -26,6 +26,7 @@ pub mod sim;
 pub mod smsc_sim;
 pub mod status;
 pub mod text;
+pub mod tls;
 pub mod tlv;
 pub mod ussd;
 

@@ -34,7 +34,7 @@ async fn start(tweak: impl FnOnce(&mut Config), bus: Option<Arc<dyn Bus>>) -> Ru
     let addr = listener.local_addr().unwrap();
     let server = seedgate_smpp::server::Server::new(config, bus.clone()).unwrap();
     let stop = CancellationToken::new();
-    tokio::spawn(seedgate_smpp::server::run(server, listener, stop.clone()));
+    tokio::spawn(seedgate_smpp::server::run(server, listener, None, stop.clone()));
     Running {
         addr,
         bus,

@@ -224,7 +224,23 @@ impl Esme {
             enquire_link_every: Duration::from_secs(self.cfg.enquire_link_secs),
             ..LinkConfig::default()
         };
-        let (link, incoming) = Link::spawn(stream, link_cfg);
+        let (link, incoming) = if self.cfg.tls {
+            let ca = self.cfg.tls_ca_file.as_deref().ok_or("TLS without tls_ca_file")?;
+            let connector = crate::tls::connector(ca)?;
+            let host = self
+                .cfg
+                .address
+                .rsplit_once(':')
+                .map_or(self.cfg.address.as_str(), |(h, _)| h);
+            let name = crate::tls::server_name(self.cfg.tls_server_name.as_deref().unwrap_or(host))?;
+            let tls = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, stream))
+                .await
+                .map_err(|_| "TLS handshake timed out".to_string())?
+                .map_err(|e| format!("TLS handshake with {}: {e}", self.cfg.address))?;
+            Link::spawn(tls, link_cfg)
+        } else {
+            Link::spawn(stream, link_cfg)
+        };
         let bind = Bind {
             system_id: self.cfg.system_id.clone(),
             password: self.password(),

@@ -125,16 +125,31 @@ impl Server {
 pub async fn run(
     server: Arc<Server>,
     listener: TcpListener,
+    tls: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
     let receipts = tokio::spawn(receipts::run(server.clone(), shutdown.clone()));
     let mut conns = tokio::task::JoinSet::new();
     loop {
-        let (stream, peer) = tokio::select! {
+        let tls_accept = async {
+            match &tls {
+                Some((l, _)) => l.accept().await,
+                None => std::future::pending().await,
+            }
+        };
+        let (stream, peer, secure) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(a) => a,
+                Ok((s, p)) => (s, p, false),
                 Err(e) => {
                     tracing::warn!(error = %e, "SMPP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            accepted = tls_accept => match accepted {
+                Ok((s, p)) => (s, p, true),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SMPP TLS accept failed");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -143,7 +158,21 @@ pub async fn run(
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
         };
         let _ = stream.set_nodelay(true);
-        conns.spawn(session::serve(server.clone(), stream, peer, shutdown.clone()));
+        match (&tls, secure) {
+            (Some((_, acceptor)), true) => {
+                let (acceptor, server, shutdown) = (acceptor.clone(), server.clone(), shutdown.clone());
+                conns.spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => session::serve(server, tls_stream, peer, shutdown).await,
+                        Ok(Err(e)) => tracing::warn!(%peer, error = %e, "SMPP TLS handshake failed"),
+                        Err(_) => tracing::warn!(%peer, "SMPP TLS handshake timed out"),
+                    }
+                });
+            }
+            _ => {
+                conns.spawn(session::serve(server.clone(), stream, peer, shutdown.clone()));
+            }
+        }
     }
     while conns.join_next().await.is_some() {}
     receipts.await.unwrap_or(Ok(()))
@@ -157,4 +186,16 @@ pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{e}")))?;
     TcpListener::bind(addr).await
+}
+
+/// Binds the TLS listener (`smpp_server.tls`), if configured, with its acceptor.
+pub async fn bind_tls(config: &Config) -> Result<Option<(TcpListener, tokio_rustls::TlsAcceptor)>, String> {
+    let Some(tls) = &config.smpp_server.tls else {
+        return Ok(None);
+    };
+    let acceptor = crate::tls::acceptor(&tls.cert_file, &tls.key_file)?;
+    let listener = TcpListener::bind(&tls.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", tls.listen))?;
+    Ok(Some((listener, acceptor)))
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use seedgate_proto::{Direction, Message, RoutingKey, TransportType};
 use seedgate_runtime::bus::BusError;
 use seedgate_runtime::telemetry::Masked;
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -32,12 +31,10 @@ enum Mode {
     Transceiver,
 }
 
-pub(super) async fn serve(
-    server: Arc<Server>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    shutdown: CancellationToken,
-) {
+pub(super) async fn serve<IO>(server: Arc<Server>, stream: IO, peer: SocketAddr, shutdown: CancellationToken)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
     let (link, mut incoming) = Link::spawn(stream, server.link_config(10));
     let Some((account, mode, bind_id)) = await_bind(&server, &link, &mut incoming, peer).await else {
         link.close();
