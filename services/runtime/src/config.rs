@@ -311,6 +311,9 @@ pub struct SmppAccount {
     pub window: usize,
     /// The channel the account's submits are sent out on.
     pub route: String,
+    /// Channels whose inbound SMS are delivered to this account's receiving binds.
+    #[serde(default)]
+    pub mo_channels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -436,6 +439,7 @@ fn default_smpp_accounts() -> Vec<SmppAccount> {
         tps: default_tps(),
         window: default_window(),
         route: "demo-sms".into(),
+        mo_channels: Vec::new(),
     }]
 }
 
@@ -690,6 +694,9 @@ impl Config {
                 }
                 if !self.channels.contains_key(&a.route) {
                     return Err(invalid(key("route"), format!("no channel named `{}`", a.route)));
+                }
+                if let Some(ch) = a.mo_channels.iter().find(|c| !self.channels.contains_key(*c)) {
+                    return Err(invalid(key("mo_channels"), format!("no channel named `{ch}`")));
                 }
                 if a.max_binds == 0 || a.window == 0 {
                     return Err(invalid(

@@ -18,6 +18,9 @@ pub const FLOWS_QUEUE: &str = "flows";
 /// Queue of the SMPP server: delivery events, turned into receipts for partners.
 pub const SMPP_SERVER_EVENTS_QUEUE: &str = "smpp-server.events";
 
+/// Queue of the SMPP server: inbound SMS for partners (accounts' `mo_channels`).
+pub const SMPP_SERVER_INBOUND_QUEUE: &str = "smpp-server.inbound";
+
 /// Queue from which the connector of `channel` takes its outbound messages.
 pub fn channel_outbound_queue(channel: &str) -> String {
     format!("channel.{channel}.outbound")
@@ -32,6 +35,15 @@ pub fn queues(config: &Config) -> Vec<QueueSpec> {
     ];
     if config.smpp_server.enabled {
         specs.push(QueueSpec::new(SMPP_SERVER_EVENTS_QUEUE, ["*.event"]));
+        let mo: Vec<String> = config
+            .smpp_server
+            .accounts
+            .iter()
+            .flat_map(|a| a.mo_channels.iter().map(|c| RoutingKey::Inbound(c).render()))
+            .collect();
+        if !mo.is_empty() {
+            specs.push(QueueSpec::new(SMPP_SERVER_INBOUND_QUEUE, mo));
+        }
     }
     for channel in config.channels.keys() {
         specs.push(QueueSpec::new(

@@ -311,3 +311,47 @@ async fn a_slow_drip_that_never_completes_a_pdu_is_closed_at_the_unbound_timeout
     assert_eq!(n, 0, "the server closed the connection");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn mo_on_an_accounts_channels_reaches_its_receiving_bind() {
+    let s = start(
+        |c| c.smpp_server.accounts[0].mo_channels = vec!["demo-sms".into()],
+        None,
+    )
+    .await;
+    let (link, mut incoming) = bound(s.addr).await;
+    let mut mo = seedgate_proto::Message::inbound(
+        "demo-sms",
+        seedgate_proto::TransportType::Sms,
+        "+27820000001",
+        "12345",
+        "Ngiyabonga 👶🏽 STOP",
+    );
+    mo.metadata.insert("note".into(), "from the carrier".into());
+    s.bus
+        .publish("demo-sms.inbound", &serde_json::to_vec(&mo).unwrap())
+        .await
+        .unwrap();
+    let req = tokio::time::timeout(Duration::from_secs(5), incoming.requests.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let Pdu::DeliverSm(sm) = &req.pdu else {
+        panic!("{req:?}")
+    };
+    assert_eq!(
+        (sm.source.addr.as_str(), sm.dest.addr.as_str()),
+        ("27820000001", "12345")
+    );
+    assert_eq!(
+        seedgate_smpp::text::decode(sm.data_coding, sm.payload()),
+        "Ngiyabonga 👶🏽 STOP"
+    );
+    link.respond(Frame::response(
+        req.sequence,
+        CommandStatus::ESME_ROK,
+        Pdu::DeliverSmResp(Default::default()),
+    ))
+    .await
+    .unwrap();
+}

@@ -8,9 +8,11 @@
 //!   (`ESME_RSYSERR`, or `ESME_RMSGQFUL` when the queue refuses it).
 //! - Delivery reports for the account's messages go back to one of its receiving binds as
 //!   `deliver_sm` receipts ([`receipts`]).
+//! - Inbound SMS on an account's `mo_channels` go to one of its receiving binds ([`mo`]).
 //! - `unbind` is answered with `unbind_resp` before the connection closes.
 
 mod auth;
+mod mo;
 mod receipts;
 mod session;
 
@@ -129,6 +131,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
     let receipts = tokio::spawn(receipts::run(server.clone(), shutdown.clone()));
+    let mo = tokio::spawn(mo::run(server.clone(), shutdown.clone()));
     let mut conns = tokio::task::JoinSet::new();
     loop {
         let tls_accept = async {
@@ -175,7 +178,8 @@ pub async fn run(
         }
     }
     while conns.join_next().await.is_some() {}
-    receipts.await.unwrap_or(Ok(()))
+    let mo = mo.await.unwrap_or(Ok(()));
+    receipts.await.unwrap_or(Ok(())).and(mo)
 }
 
 /// Binds the configured address (`smpp_server.listen`).
