@@ -216,3 +216,75 @@ async fn smpplib_to_seedgate_to_an_npm_smpp_smsc_and_every_receipt_back() {
         "seedgate answered every receipt: {stats}"
     );
 }
+
+#[tokio::test]
+async fn an_smpplib_ussd_gateway_runs_a_4_hop_dialog_through_the_demo_flow() {
+    let dir = temp_dir("smpplib-ussd");
+    let config = dir.join("seedgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[channels.gw-ussd]\ntype = \"smpp-server-ussd\"\nflow = \"demo\"\n\n\
+             [channels.demo-sms]\ntype = \"simulated-carrier\"\n\n\
+             [[smpp_server.accounts]]\nsystem_id = \"demo\"\npassword_hash = \"{}\"\nroute = \"demo-sms\"\nussd_channel = \"gw-ussd\"\n",
+            seedgate_runtime::config::DEMO_PASSWORD_HASH
+        ),
+    )
+    .unwrap();
+    let env = vec![(
+        "SEEDGATE_FLOWS__DIR".to_string(),
+        repo_root().join("flows").display().to_string(),
+    )];
+    let mut gw = Gateway::spawn(&["--config", config.to_str().unwrap(), "up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+
+    let port = gw.smpp_port.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(repo_root().join("tests/interop/smpplib_ussd_gateway.py"))
+            .args(["127.0.0.1", &port])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        result["ops"],
+        serde_json::json!([2, 2, 2, 17]),
+        "USSR request to continue, PSSR response to end"
+    );
+    let screens: Vec<&str> = result["screens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        screens[0].starts_with("Welcome to MomConnect (demo).\n1. Register"),
+        "{screens:?}"
+    );
+    assert!(screens[1].starts_with("Are you pregnant?"), "{screens:?}");
+    assert!(screens[2].starts_with("Which language"), "{screens:?}");
+    assert!(
+        screens[3].starts_with("Thank you. You are registered"),
+        "{screens:?}"
+    );
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+
+    let session = store_in(&dir)
+        .session("gw-ussd:27820000001/7")
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(
+        (session.hops, session.end_reason),
+        (4, Some(seedgate_proto::SessionEndReason::Completed))
+    );
+}

@@ -79,7 +79,7 @@ async fn callback(
         ChannelType::AfricasTalkingUssd => {
             africastalking::callback(&ch, &channel, cfg, &headers, &body).await
         }
-        ChannelType::SimulatedCarrier | ChannelType::SmppEsme => json_error(
+        ChannelType::SimulatedCarrier | ChannelType::SmppEsme | ChannelType::SmppServerUssd => json_error(
             axum::http::StatusCode::NOT_FOUND,
             "not_an_http_channel",
             format!("channel `{channel}` does not take HTTP callbacks"),
@@ -118,7 +118,7 @@ pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), 
 pub fn is_http(kind: ChannelType) -> bool {
     match kind {
         ChannelType::AfricasTalkingUssd => true,
-        ChannelType::SimulatedCarrier | ChannelType::SmppEsme => false,
+        ChannelType::SimulatedCarrier | ChannelType::SmppEsme | ChannelType::SmppServerUssd => false,
     }
 }
 

@@ -163,6 +163,10 @@ pub enum ChannelType {
     /// seedgate binds to a carrier's SMSC as an ESME (settings in `[channels.<name>.smpp]`).
     #[serde(rename = "smpp-esme")]
     SmppEsme,
+    /// USSD dialogs from a gateway that binds to seedgate's SMPP server (an account's
+    /// `ussd_channel`); replies go back as `deliver_sm` on the dialog's bind.
+    #[serde(rename = "smpp-server-ussd")]
+    SmppServerUssd,
 }
 
 /// How an `smpp-esme` channel binds to its SMSC.
@@ -314,6 +318,12 @@ pub struct SmppAccount {
     /// Channels whose inbound SMS are delivered to this account's receiving binds.
     #[serde(default)]
     pub mo_channels: Vec<String>,
+    /// The account is a USSD gateway: its USSD submits are dialogs on this channel (of type
+    /// `smpp-server-ussd`), read with `ussd_profile` (default `tata`).
+    #[serde(default)]
+    pub ussd_channel: Option<String>,
+    #[serde(default)]
+    pub ussd_profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -440,6 +450,8 @@ fn default_smpp_accounts() -> Vec<SmppAccount> {
         window: default_window(),
         route: "demo-sms".into(),
         mo_channels: Vec::new(),
+        ussd_channel: None,
+        ussd_profile: None,
     }]
 }
 
@@ -592,7 +604,7 @@ impl Config {
                 ));
             }
             match (ch.kind, ch.flow.as_deref()) {
-                (ChannelType::AfricasTalkingUssd, None) => {
+                (ChannelType::AfricasTalkingUssd | ChannelType::SmppServerUssd, None) => {
                     return Err(invalid(
                         key("flow"),
                         "a USSD channel must name the flow that answers it",
@@ -694,6 +706,14 @@ impl Config {
                 }
                 if !self.channels.contains_key(&a.route) {
                     return Err(invalid(key("route"), format!("no channel named `{}`", a.route)));
+                }
+                if let Some(ch) = &a.ussd_channel {
+                    if self.channels.get(ch).map(|c| c.kind) != Some(ChannelType::SmppServerUssd) {
+                        return Err(invalid(
+                            key("ussd_channel"),
+                            format!("`{ch}` is not a channel of type smpp-server-ussd"),
+                        ));
+                    }
                 }
                 if let Some(ch) = a.mo_channels.iter().find(|c| !self.channels.contains_key(*c)) {
                     return Err(invalid(key("mo_channels"), format!("no channel named `{ch}`")));

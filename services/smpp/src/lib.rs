@@ -17,6 +17,7 @@
 //!   splitting into parts by GSM characters, and MO reassembly.
 
 pub mod codec;
+pub mod dialogs;
 pub mod esme;
 pub mod link;
 pub mod pdu;

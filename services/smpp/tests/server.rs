@@ -355,3 +355,99 @@ async fn mo_on_an_accounts_channels_reaches_its_receiving_bind() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_ussd_gateway_bound_to_us_runs_dialogs_answered_with_deliver_sm() {
+    use seedgate_smpp::tlv::{tag, Tlvs};
+    let s = start(
+        |c| {
+            c.channels.insert(
+                "gw-ussd".into(),
+                serde_json::from_value(serde_json::json!({"type": "smpp-server-ussd", "flow": "demo"}))
+                    .unwrap(),
+            );
+            c.smpp_server.accounts[0].ussd_channel = Some("gw-ussd".into());
+            c.smpp_server.accounts[0].tps = 0;
+        },
+        None,
+    )
+    .await;
+    s.bus
+        .declare(&seedgate_runtime::bus::QueueSpec::new(
+            "t.ussd",
+            ["gw-ussd.inbound"],
+        ))
+        .await
+        .unwrap();
+    s.bus
+        .declare(&seedgate_runtime::bus::QueueSpec::new(
+            "t.events",
+            ["gw-ussd.event"],
+        ))
+        .await
+        .unwrap();
+    let mut inbound = s.bus.consume("t.ussd", 10).await.unwrap();
+    let mut events = s.bus.consume("t.events", 10).await.unwrap();
+    let (gw, mut incoming) = bound(s.addr).await;
+
+    let dial = Pdu::SubmitSm(Sm {
+        service_type: "USSD".into(),
+        source: Address::new(1, 1, "27820000001"),
+        dest: Address::new(0, 1, "550"),
+        short_message: Bytes::from_static(b"*134*550#"),
+        tlvs: Tlvs::default()
+            .with(tag::USSD_SERVICE_OP, vec![1u8])
+            .with(tag::ITS_SESSION_INFO, vec![4u8, 0]),
+        ..Default::default()
+    });
+    assert_eq!(gw.request(dial).await.unwrap().status, CommandStatus::ESME_ROK);
+    let d = inbound.next().await.unwrap();
+    let new: seedgate_proto::Message = serde_json::from_slice(&d.payload).unwrap();
+    d.ack().await.unwrap();
+    assert_eq!(
+        (new.session_event(), new.to.as_str(), new.session_id()),
+        (
+            Some(seedgate_proto::SessionEvent::New),
+            "*134*550#",
+            Some("gw-ussd:27820000001/4")
+        )
+    );
+
+    // The session engine's reply goes back to the gateway as deliver_sm on its bind.
+    let reply = new.reply("Welcome\n1. Register", seedgate_proto::SessionEvent::Resume);
+    s.bus
+        .publish("gw-ussd.outbound", &serde_json::to_vec(&reply).unwrap())
+        .await
+        .unwrap();
+    let req = tokio::time::timeout(Duration::from_secs(5), incoming.requests.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let Pdu::DeliverSm(sm) = &req.pdu else {
+        panic!("{req:?}")
+    };
+    assert_eq!(
+        (sm.tlvs.ussd_service_op(), sm.tlvs.its_session_info()),
+        (Some(2), Some((4, false)))
+    );
+    assert_eq!(
+        (sm.dest.addr.as_str(), sm.short_message.as_ref()),
+        ("27820000001", &b"Welcome\n1. Register"[..])
+    );
+    gw.respond(Frame::response(
+        req.sequence,
+        CommandStatus::ESME_ROK,
+        Pdu::DeliverSmResp(Default::default()),
+    ))
+    .await
+    .unwrap();
+    let d = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let e: seedgate_proto::Event = serde_json::from_slice(&d.payload).unwrap();
+    assert_eq!(
+        (e.message_id, e.kind),
+        (reply.id, seedgate_proto::EventKind::Ack { carrier_id: None })
+    );
+}

@@ -17,7 +17,6 @@
 
 pub mod correlate;
 mod pool;
-mod ussd;
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -77,11 +76,7 @@ pub struct Esme {
     reassembly: Mutex<Reassembler>,
     next_ref: AtomicU16,
     /// USSD over this bind, when the channel has a profile.
-    ussd: Option<&'static crate::ussd::Profile>,
-    hop_deadline: Duration,
-    fallback_text: String,
-    dialogs: Mutex<std::collections::HashMap<String, ussd::Dialog>>,
-    me: std::sync::Weak<Esme>,
+    ussd: Option<Arc<crate::dialogs::Dialogs>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,18 +95,28 @@ impl Esme {
         bus: Arc<dyn Bus>,
         sessions: Arc<dyn SessionStore>,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+        let ussd = cfg
+            .ussd_profile
+            .as_deref()
+            .and_then(crate::ussd::profile)
+            .map(|profile| {
+                crate::dialogs::Dialogs::new(
+                    channel,
+                    profile,
+                    crate::dialogs::ReplyWith::SubmitSm,
+                    Duration::from_millis(ch.hop_deadline_ms),
+                    &ch.fallback_text,
+                    bus.clone(),
+                )
+            });
+        Arc::new(Self {
             channel: channel.to_string(),
             account_rate: TokenBucket::new(cfg.tps),
             pool: Pool::default(),
             correlator: Correlator::new(channel, sessions),
             reassembly: Mutex::new(Reassembler::new(Duration::from_secs(600), 10_000)),
             next_ref: AtomicU16::new(1),
-            ussd: cfg.ussd_profile.as_deref().and_then(crate::ussd::profile),
-            hop_deadline: Duration::from_millis(ch.hop_deadline_ms),
-            fallback_text: ch.fallback_text.clone(),
-            dialogs: Mutex::default(),
-            me: me.clone(),
+            ussd,
             prefetch,
             cfg,
             bus,
@@ -318,8 +323,8 @@ impl Esme {
     /// One outbound message: split, submit every part, then ack (or nack with the reason).
     async fn send(&self, payload: &[u8]) -> Result<(), HandleError> {
         let msg: Message = decode(payload)?;
-        if let (Some(profile), TransportType::Ussd) = (self.ussd, msg.transport) {
-            return self.send_ussd_reply(profile, msg).await;
+        if let (Some(dialogs), TransportType::Ussd) = (&self.ussd, msg.transport) {
+            return dialogs.reply(msg).await;
         }
         let reference = self.next_ref.fetch_add(1, Ordering::Relaxed);
         let parts = match split(&msg.content, self.concat(), reference) {
@@ -420,8 +425,8 @@ impl Esme {
     async fn on_deliver(&self, sm: Sm, link: &Link) -> CommandStatus {
         let outcome = if matches!(sm.esm_class & 0x3C, 0x04 | 0x08 | 0x20) {
             self.on_receipt(&sm).await
-        } else if let (Some(profile), true) = (self.ussd, crate::ussd::is_ussd(&sm)) {
-            self.on_ussd(profile, sm, link).await
+        } else if let (Some(dialogs), true) = (&self.ussd, crate::ussd::is_ussd(&sm)) {
+            dialogs.inbound(&sm, link).await
         } else {
             self.on_mo(sm).await
         };

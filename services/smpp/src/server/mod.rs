@@ -8,6 +8,8 @@
 //!   (`ESME_RSYSERR`, or `ESME_RMSGQFUL` when the queue refuses it).
 //! - Delivery reports for the account's messages go back to one of its receiving binds as
 //!   `deliver_sm` receipts ([`receipts`]).
+//! - An account with a `ussd_channel` is a USSD gateway: its USSD submits are dialogs
+//!   ([`crate::dialogs`]), answered with `deliver_sm` on the dialog's bind.
 //! - Inbound SMS on an account's `mo_channels` go to one of its receiving binds ([`mo`]).
 //! - `unbind` is answered with `unbind_resp` before the connection closes.
 
@@ -49,11 +51,37 @@ pub struct Server {
     next_rr: AtomicU64,
     /// Our message id → who submitted it, for receipts.
     submitted: Mutex<HashMap<uuid::Uuid, receipts::Submitted>>,
+    /// USSD gateways among the accounts: system_id → their dialogs.
+    ussd: HashMap<String, Arc<crate::dialogs::Dialogs>>,
 }
 
 impl Server {
     pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>) -> Result<Arc<Self>, String> {
         let accounts = Accounts::new(&config.smpp_server.accounts)?;
+        let mut ussd = HashMap::new();
+        for a in &config.smpp_server.accounts {
+            let Some(channel) = &a.ussd_channel else { continue };
+            let name = a.ussd_profile.as_deref().unwrap_or("tata");
+            let profile = crate::ussd::profile(name).ok_or_else(|| {
+                format!(
+                    "account {}: unknown ussd_profile `{name}` (use tata, 6d or mica)",
+                    a.system_id
+                )
+            })?;
+            let ch = config
+                .channels
+                .get(channel)
+                .ok_or_else(|| format!("account {}: no channel `{channel}`", a.system_id))?;
+            let dialogs = crate::dialogs::Dialogs::new(
+                channel,
+                profile,
+                crate::dialogs::ReplyWith::DeliverSm,
+                Duration::from_millis(ch.hop_deadline_ms),
+                &ch.fallback_text,
+                bus.clone(),
+            );
+            ussd.insert(a.system_id.clone(), dialogs);
+        }
         Ok(Arc::new(Self {
             config,
             bus,
@@ -62,6 +90,7 @@ impl Server {
             next_bind: AtomicU64::new(1),
             next_rr: AtomicU64::new(0),
             submitted: Mutex::default(),
+            ussd,
         }))
     }
 
@@ -132,6 +161,7 @@ pub async fn run(
 ) -> Result<(), BusError> {
     let receipts = tokio::spawn(receipts::run(server.clone(), shutdown.clone()));
     let mo = tokio::spawn(mo::run(server.clone(), shutdown.clone()));
+    let ussd = tokio::spawn(ussd_replies(server.clone(), shutdown.clone()));
     let mut conns = tokio::task::JoinSet::new();
     loop {
         let tls_accept = async {
@@ -179,7 +209,8 @@ pub async fn run(
     }
     while conns.join_next().await.is_some() {}
     let mo = mo.await.unwrap_or(Ok(()));
-    receipts.await.unwrap_or(Ok(())).and(mo)
+    let ussd = ussd.await.unwrap_or(Ok(()));
+    receipts.await.unwrap_or(Ok(())).and(mo).and(ussd)
 }
 
 /// Binds the configured address (`smpp_server.listen`).
@@ -202,4 +233,25 @@ pub async fn bind_tls(config: &Config) -> Result<Option<(TcpListener, tokio_rust
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", tls.listen))?;
     Ok(Some((listener, acceptor)))
+}
+
+/// Replies to USSD gateways' dialogs: each USSD channel's outbound queue → `deliver_sm`.
+async fn ussd_replies(server: Arc<Server>, shutdown: CancellationToken) -> Result<(), BusError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for dialogs in server.ussd.values() {
+        let queue = seedgate_runtime::topology::channel_outbound_queue(dialogs.channel());
+        let handler = {
+            let dialogs = dialogs.clone();
+            move |_key: String, payload: Vec<u8>| {
+                let dialogs = dialogs.clone();
+                async move { dialogs.reply(seedgate_runtime::worker::decode(&payload)?).await }
+            }
+        };
+        let (bus, prefetch, shutdown) = (server.bus.clone(), server.config.bus.prefetch, shutdown.clone());
+        tasks.spawn(async move {
+            seedgate_runtime::worker::consume("smpp-server-ussd", bus, &queue, prefetch, shutdown, handler)
+                .await
+        });
+    }
+    seedgate_runtime::worker::join_all(tasks, shutdown).await
 }

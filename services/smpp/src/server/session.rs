@@ -60,7 +60,12 @@ where
                 };
                 let (server, account, link) = (server.clone(), account.clone(), link.clone());
                 tokio::spawn(async move {
-                    let resp = submit(&server, &account, frame.sequence, sm).await;
+                    let resp = match server.ussd.get(&account.cfg.system_id) {
+                        Some(dialogs) if crate::ussd::is_ussd(&sm) => {
+                            ussd_submit(dialogs, &link, frame.sequence, &sm).await
+                        }
+                        _ => submit(&server, &account, frame.sequence, sm).await,
+                    };
                     let _ = link.respond(resp).await;
                     drop(permit);
                 });
@@ -264,6 +269,25 @@ async fn submit(server: &Server, account: &Account, sequence: u32, sm: Sm) -> Fr
             metrics::counter!("seedgate_smpp_server_submits_total", "outcome" => "bus_error").increment(1);
             tracing::warn!(account = %account.cfg.system_id, error = %e, "submit not durable; answered with a temporary error");
             answer(status, String::new())
+        }
+    }
+}
+
+/// A USSD gateway's submit: one message of a dialog, answered once it is durable on the bus.
+async fn ussd_submit(dialogs: &Arc<crate::dialogs::Dialogs>, link: &Link, sequence: u32, sm: &Sm) -> Frame {
+    match dialogs.inbound(sm, link).await {
+        Ok(()) => Frame::response(
+            sequence,
+            CommandStatus::ESME_ROK,
+            Pdu::SubmitSmResp(SmResp::new(uuid::Uuid::now_v7().to_string())),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "USSD submit not durable; answered with a temporary error");
+            Frame::response(
+                sequence,
+                CommandStatus::ESME_RSYSERR,
+                Pdu::SubmitSmResp(SmResp::default()),
+            )
         }
     }
 }
