@@ -43,8 +43,8 @@ const DRAIN_IDLE: Duration = Duration::from_millis(200);
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
 
 /// Consumes `queue` until `shutdown`, running `handler` on up to `prefetch` deliveries at once;
-/// then keeps going until the queue is quiet, and waits for the handlers in flight. Each
-/// delivery is acked after its handler succeeds.
+/// on an in-process bus then keeps going until the queue is quiet; and waits for the handlers
+/// in flight. Each delivery is acked after its handler succeeds.
 pub async fn consume<H, Fut>(
     name: &'static str,
     bus: Arc<dyn Bus>,
@@ -58,10 +58,14 @@ where
     Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
     let mut sub = bus.consume(queue, prefetch).await?;
+    let drain = !bus.durable();
     let handler = Arc::new(handler);
     let mut tasks = JoinSet::new();
     loop {
         let delivery = if shutdown.is_cancelled() {
+            if !drain {
+                break; // a broker keeps what is queued for the next consumer
+            }
             // Draining: finish what is queued (the in-process bus forgets it on exit), and stop
             // once the queue stays quiet. The process's drain deadline bounds this.
             match tokio::time::timeout(DRAIN_IDLE, sub.next()).await {

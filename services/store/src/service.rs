@@ -32,6 +32,9 @@ pub async fn run(
     let mut retry = RETRY_MIN;
     loop {
         let first = if shutdown.is_cancelled() {
+            if bus.durable() {
+                return Ok(()); // the broker keeps the rest
+            }
             // Draining: write what is still queued (the in-process bus forgets it on exit),
             // and stop once the queue stays quiet.
             match tokio::time::timeout(DRAIN_IDLE, sub.next()).await {

@@ -209,6 +209,10 @@ impl Bus for MemoryBus {
     async fn check(&self) -> Result<(), BusError> {
         Ok(())
     }
+
+    fn durable(&self) -> bool {
+        false
+    }
 }
 
 /// Moves ready messages to one subscriber while it has fewer than `prefetch` outstanding.

@@ -68,6 +68,9 @@ pub trait Bus: Send + Sync + fmt::Debug {
     async fn consume(&self, queue: &str, prefetch: u16) -> Result<Subscription, BusError>;
     /// Readiness: `Ok` when the bus can take publishes now.
     async fn check(&self) -> Result<(), BusError>;
+    /// Whether queued messages outlive this process (a broker), or die with it (in-process):
+    /// consumers of a non-durable bus drain their queues before shutting down.
+    fn durable(&self) -> bool;
 }
 
 /// One consumer of one queue. Dropping it gives its unacknowledged deliveries back.

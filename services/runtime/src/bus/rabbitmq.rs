@@ -363,4 +363,8 @@ impl Bus for RabbitBus {
     async fn check(&self) -> Result<(), BusError> {
         self.live().await.map(|_| ())
     }
+
+    fn durable(&self) -> bool {
+        true
+    }
 }
