@@ -255,6 +255,14 @@ pub struct ChannelConfig {
     /// What the user sees when the reply does not come in time.
     #[serde(default = "default_fallback_text")]
     pub fallback_text: String,
+    /// The longest USSD screen the channel shows; longer replies are paginated.
+    #[serde(default = "default_max_screen_chars")]
+    pub max_screen_chars: usize,
+    /// The option that shows the next page of a paginated screen.
+    #[serde(default = "default_more_key")]
+    pub more_key: String,
+    #[serde(default = "default_more_label")]
+    pub more_label: String,
     /// Simulated carrier: delay before the delivery report.
     #[serde(default = "default_sim_dlr_delay_ms")]
     pub sim_dlr_delay_ms: u64,
@@ -410,6 +418,15 @@ fn default_response_timeout_secs() -> u64 {
 }
 fn default_concat() -> String {
     "udh8".into()
+}
+fn default_max_screen_chars() -> usize {
+    182
+}
+fn default_more_key() -> String {
+    "99".into()
+}
+fn default_more_label() -> String {
+    "More".into()
 }
 fn default_sim_dlr_delay_ms() -> u64 {
     500
@@ -660,6 +677,12 @@ impl Config {
                     ))
                 }
                 _ => {}
+            }
+            if ch.max_screen_chars < 40 + ch.more_key.chars().count() + ch.more_label.chars().count() {
+                return Err(invalid(
+                    key("max_screen_chars"),
+                    "too small to show a page and its \"more\" option",
+                ));
             }
             if !(0.0..=1.0).contains(&ch.sim_failure_rate) {
                 return Err(invalid(key("sim_failure_rate"), "must be between 0.0 and 1.0"));

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seedgate_proto::{Message, RoutingKey, SessionEndReason, SessionEvent, SessionRecord};
+use seedgate_proto::{Message, RoutingKey, SessionEndReason, SessionEvent, SessionInfo, SessionRecord};
 use seedgate_runtime::bus::Bus;
 use seedgate_runtime::config::Config;
 use seedgate_runtime::session_store::SessionStore;
@@ -26,6 +26,8 @@ pub struct Engine {
     sessions: Arc<dyn SessionStore>,
     budget: Duration,
     closing_text: String,
+    /// Per channel: (screen limit, "more" key, the "more" line).
+    screens: HashMap<String, (usize, String, String)>,
     /// session id → (budget deadline on the monotonic clock, last known state)
     live: Mutex<HashMap<String, (Instant, SessionState)>>,
 }
@@ -41,6 +43,20 @@ impl Engine {
             sessions,
             budget: Duration::from_secs(config.sessions.budget_secs),
             closing_text: config.sessions.closing_text.clone(),
+            screens: config
+                .channels
+                .iter()
+                .map(|(name, c)| {
+                    (
+                        name.clone(),
+                        (
+                            c.max_screen_chars,
+                            c.more_key.clone(),
+                            format!("{}. {}", c.more_key, c.more_label),
+                        ),
+                    )
+                })
+                .collect(),
             live: Mutex::new(HashMap::new()),
         }
     }
@@ -99,9 +115,21 @@ impl Engine {
                         session.id
                     )));
                 };
+                let mut next_page = None;
                 if state.last_inbound != Some(msg.id) {
                     state.hops += 1;
                     state.last_inbound = Some(msg.id);
+                    // A long screen is being paged: the "more" key shows the next page; any
+                    // other answer goes to the flow and drops the rest.
+                    let more = self
+                        .screens
+                        .get(&msg.channel)
+                        .is_some_and(|(_, key, _)| msg.content.trim() == key);
+                    if more && !state.pending_pages.is_empty() {
+                        next_page = Some(state.pending_pages.remove(0));
+                    } else {
+                        state.pending_pages.clear();
+                    }
                     if !self.sessions.update(&k, &state.encode()).await? {
                         return self.budget_spent(&msg, &session.id).await;
                     }
@@ -109,7 +137,10 @@ impl Engine {
                 let elapsed = self.budget.saturating_sub(stored.remaining);
                 self.track(&state, stored.remaining);
                 self.publish_record(&state.record(elapsed, None)).await?;
-                self.forward_to_app(&msg).await
+                match next_page {
+                    Some(page) => self.show_page(&msg, &state, page).await,
+                    None => self.forward_to_app(&msg).await,
+                }
             }
             SessionEvent::Close => {
                 // The user or the network ended the session (or the connector gave up on a hop).
@@ -123,16 +154,48 @@ impl Engine {
         }
     }
 
-    async fn on_reply(&self, msg: Message) -> Result<(), HandleError> {
+    async fn on_reply(&self, mut msg: Message) -> Result<(), HandleError> {
         if let Some(session) = msg.session.clone() {
-            if session.event == SessionEvent::Close {
-                self.end(&session.id, SessionEndReason::Completed).await?;
-            } else if let Some(flow) = msg.metadata.get("flow").and_then(|v| v.as_str()) {
-                let k = key(&session.id);
+            let k = key(&session.id);
+            let flow = msg
+                .metadata
+                .get("flow")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let screen = self
+                .screens
+                .get(&msg.channel)
+                .filter(|(limit, _, _)| msg.content.chars().count() > *limit);
+            if let (Some((limit, _, more)), seedgate_proto::TransportType::Ussd) = (screen, msg.transport) {
+                // Too long for one screen: show the first page, keep the rest for "more".
                 if let Some(stored) = self.sessions.get(&k).await? {
                     if let Some(mut state) = SessionState::decode(&stored.value) {
-                        if state.flow.as_deref() != Some(flow) {
-                            state.flow = Some(flow.to_string());
+                        let mut pages = crate::pages::paginate(&msg.content, *limit, more);
+                        let first = pages.remove(0);
+                        state.pending_pages = pages;
+                        state.pending_close = session.event == SessionEvent::Close;
+                        state.flow = flow.or(state.flow);
+                        self.sessions.update(&k, &state.encode()).await?;
+                        self.track(&state, stored.remaining);
+                        msg.content = format!("{first}\n{more}");
+                        msg.session = Some(SessionInfo {
+                            id: session.id,
+                            event: SessionEvent::Resume,
+                        });
+                        self.bus
+                            .publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&msg)?)
+                            .await?;
+                        return Ok(());
+                    }
+                }
+            }
+            if session.event == SessionEvent::Close {
+                self.end(&session.id, SessionEndReason::Completed).await?;
+            } else if let Some(flow) = flow {
+                if let Some(stored) = self.sessions.get(&k).await? {
+                    if let Some(mut state) = SessionState::decode(&stored.value) {
+                        if state.flow.as_deref() != Some(flow.as_str()) {
+                            state.flow = Some(flow);
                             self.sessions.update(&k, &state.encode()).await?;
                             self.track(&state, stored.remaining);
                         }
@@ -142,6 +205,33 @@ impl Engine {
         }
         self.bus
             .publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&msg)?)
+            .await?;
+        Ok(())
+    }
+
+    /// Shows the next page of a long screen; the last one carries the screen's own ending.
+    async fn show_page(&self, msg: &Message, state: &SessionState, page: String) -> Result<(), HandleError> {
+        let more = self
+            .screens
+            .get(&msg.channel)
+            .map(|(_, _, more)| more.as_str())
+            .unwrap_or_default();
+        let (text, event) = if !state.pending_pages.is_empty() {
+            (format!("{page}\n{more}"), SessionEvent::Resume)
+        } else if state.pending_close {
+            (page, SessionEvent::Close)
+        } else {
+            (page, SessionEvent::Resume)
+        };
+        let mut reply = msg.reply(text, event);
+        if let Some(flow) = &state.flow {
+            reply.metadata.insert("flow".into(), flow.clone().into());
+        }
+        if event == SessionEvent::Close {
+            self.end(&state.id, SessionEndReason::Completed).await?;
+        }
+        self.bus
+            .publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&reply)?)
             .await?;
         Ok(())
     }

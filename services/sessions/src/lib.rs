@@ -10,8 +10,12 @@
 //! - Publishes the session's billing record (`SessionRecord`: hops, duration, 20 s slices, end
 //!   reason) on `<channel>.session` at start, every hop and at the end; the store writes it.
 //! - Sweeps sessions that reach their budget without a final request, closing their record.
+//! - Pages USSD screens longer than the channel's `max_screen_chars` ([`pages`]): the first page
+//!   ends with the "more" option, the engine answers the "more" key itself from the session
+//!   state, and a closing screen ends the session on its last page.
 
 mod engine;
+pub mod pages;
 mod state;
 
 pub use engine::Engine;

@@ -21,6 +21,12 @@ pub struct SessionState {
     /// The last inbound message counted as a hop, so a redelivery is not counted twice.
     #[serde(default)]
     pub last_inbound: Option<Uuid>,
+    /// Pages of a long screen not shown yet (the user asks for them with the "more" key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_pages: Vec<String>,
+    /// Whether the screen being paged ends the session after its last page.
+    #[serde(default)]
+    pub pending_close: bool,
 }
 
 impl SessionState {
@@ -34,6 +40,8 @@ impl SessionState {
             hops: 1,
             flow: None,
             last_inbound: Some(msg.id),
+            pending_pages: Vec::new(),
+            pending_close: false,
         }
     }
 

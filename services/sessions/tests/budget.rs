@@ -229,3 +229,69 @@ async fn a_repeated_start_or_redelivered_hop_counts_once() {
     );
     h.shutdown.cancel();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_screen_over_the_limit_is_paged_with_more_and_ends_on_its_last_page() {
+    let mut h = start().await;
+    let dial = hop("s5", SessionEvent::New, "");
+    send(&h, &dial).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await;
+    let long: String = (1..=12)
+        .map(|i| format!("Week {i}: visit the clinic and take your iron tablets."))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(long.chars().count() > 500);
+    reply(&h, &dial, &long, SessionEvent::Close).await;
+
+    let mut shown = Vec::new();
+    loop {
+        let out = next(&mut h.out).await;
+        assert!(
+            out.content.chars().count() <= 182,
+            "{} chars",
+            out.content.chars().count()
+        );
+        let last = out.session_event() == Some(SessionEvent::Close);
+        shown.push(out.content.trim_end_matches("\n99. More").to_string());
+        if last {
+            break;
+        }
+        assert!(out.content.ends_with("\n99. More"), "{:?}", out.content);
+        send(&h, &hop("s5", SessionEvent::Resume, "99")).await;
+        let r = next_record(&mut h).await;
+        assert_eq!(r.end_reason, None, "not ended before its last page");
+    }
+    assert!(shown.len() >= 3, "{} pages", shown.len());
+    assert_eq!(shown.join("\n"), long, "every line shown once, in order");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), h.app.next())
+            .await
+            .is_err(),
+        "the flow never saw the 99s"
+    );
+    let r = next_record(&mut h).await;
+    assert_eq!(r.end_reason, Some(SessionEndReason::Completed));
+    assert_eq!(r.hops as usize, shown.len());
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_while_paging_goes_to_the_flow() {
+    let mut h = start().await;
+    let dial = hop("s6", SessionEvent::New, "");
+    send(&h, &dial).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await;
+    let menu = format!("{}\n1. Yes\n2. No", "Are you pregnant? ".repeat(12));
+    reply(&h, &dial, &menu, SessionEvent::Resume).await;
+    assert!(next(&mut h.out).await.content.ends_with("99. More"));
+    let answer = hop("s6", SessionEvent::Resume, "1");
+    send(&h, &answer).await;
+    assert_eq!(
+        next(&mut h.app).await.content,
+        "1",
+        "an answer, not a page request, reaches the flow"
+    );
+    h.shutdown.cancel();
+}
