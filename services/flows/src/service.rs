@@ -107,7 +107,8 @@ impl Runner {
                     last_inbound: msg.id,
                     last_screen: screen.clone(),
                 };
-                let ttl = Duration::from_secs(self.config.sessions.budget_secs) + STATE_GRACE;
+                let budget = channel.budget_secs.unwrap_or(self.config.sessions.budget_secs);
+                let ttl = Duration::from_secs(budget) + STATE_GRACE;
                 self.sessions.put(&key, &encode(&record)?, ttl).await?;
                 screen
             }

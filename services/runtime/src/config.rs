@@ -255,6 +255,9 @@ pub struct ChannelConfig {
     /// What the user sees when the reply does not come in time.
     #[serde(default = "default_fallback_text")]
     pub fallback_text: String,
+    /// This channel's session budget in seconds, if not `sessions.budget_secs`.
+    #[serde(default)]
+    pub budget_secs: Option<u64>,
     /// The longest USSD screen the channel shows; longer replies are paginated.
     #[serde(default = "default_max_screen_chars")]
     pub max_screen_chars: usize,
@@ -677,6 +680,9 @@ impl Config {
                     ))
                 }
                 _ => {}
+            }
+            if ch.budget_secs == Some(0) {
+                return Err(invalid(key("budget_secs"), "must be at least 1"));
             }
             if ch.max_screen_chars < 40 + ch.more_key.chars().count() + ch.more_label.chars().count() {
                 return Err(invalid(

@@ -24,7 +24,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub struct Engine {
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
-    budget: Duration,
+    /// Session budget per channel (the default for channels not listed).
+    budgets: HashMap<String, Duration>,
+    default_budget: Duration,
     closing_text: String,
     /// Per channel: (screen limit, "more" key, the "more" line).
     screens: HashMap<String, (usize, String, String)>,
@@ -41,7 +43,12 @@ impl Engine {
         Self {
             bus,
             sessions,
-            budget: Duration::from_secs(config.sessions.budget_secs),
+            budgets: config
+                .channels
+                .iter()
+                .filter_map(|(name, c)| c.budget_secs.map(|b| (name.clone(), Duration::from_secs(b))))
+                .collect(),
+            default_budget: Duration::from_secs(config.sessions.budget_secs),
             closing_text: config.sessions.closing_text.clone(),
             screens: config
                 .channels
@@ -59,6 +66,11 @@ impl Engine {
                 .collect(),
             live: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The session budget of `channel`.
+    fn budget(&self, channel: &str) -> Duration {
+        self.budgets.get(channel).copied().unwrap_or(self.default_budget)
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, SessionState)>> {
@@ -93,9 +105,15 @@ impl Engine {
         match session.event {
             SessionEvent::New => {
                 let state = SessionState::start(&session.id, &msg);
-                if self.sessions.create(&k, &state.encode(), self.budget).await? {
-                    self.live()
-                        .insert(session.id.clone(), (Instant::now() + self.budget, state.clone()));
+                if self
+                    .sessions
+                    .create(&k, &state.encode(), self.budget(&msg.channel))
+                    .await?
+                {
+                    self.live().insert(
+                        session.id.clone(),
+                        (Instant::now() + self.budget(&msg.channel), state.clone()),
+                    );
                     self.publish_record(&state.record(Duration::ZERO, None)).await?;
                     metrics::counter!("seedgate_sessions_started_total", "channel" => msg.channel.clone())
                         .increment(1);
@@ -134,7 +152,7 @@ impl Engine {
                         return self.budget_spent(&msg, &session.id).await;
                     }
                 }
-                let elapsed = self.budget.saturating_sub(stored.remaining);
+                let elapsed = self.budget(&msg.channel).saturating_sub(stored.remaining);
                 self.track(&state, stored.remaining);
                 self.publish_record(&state.record(elapsed, None)).await?;
                 match next_page {
@@ -243,8 +261,8 @@ impl Engine {
             self.live().remove(session_id);
             return Ok(());
         };
-        let elapsed = self.budget.saturating_sub(stored.remaining);
         if let Some(state) = SessionState::decode(&stored.value) {
+            let elapsed = self.budget(&state.channel).saturating_sub(stored.remaining);
             let record = state.record(elapsed, Some(reason));
             // Record first: if this fails the delivery is retried and the state is still there.
             self.publish_record(&record).await?;
@@ -259,7 +277,10 @@ impl Engine {
     async fn budget_spent(&self, msg: &Message, session_id: &str) -> Result<(), HandleError> {
         let tracked = self.live().remove(session_id);
         if let Some((_, state)) = tracked {
-            let record = state.record(self.budget, Some(SessionEndReason::BudgetExhausted));
+            let record = state.record(
+                self.budget(&state.channel),
+                Some(SessionEndReason::BudgetExhausted),
+            );
             self.publish_record(&record).await?;
             self.count_end(&record);
         }
@@ -325,7 +346,10 @@ impl Engine {
             match self.sessions.get(&key(&id)).await? {
                 Some(stored) => self.track(&state, stored.remaining),
                 None => {
-                    let record = state.record(self.budget, Some(SessionEndReason::BudgetExhausted));
+                    let record = state.record(
+                        self.budget(&state.channel),
+                        Some(SessionEndReason::BudgetExhausted),
+                    );
                     self.publish_record(&record).await?;
                     self.count_end(&record);
                     self.live().remove(&id);
