@@ -93,6 +93,21 @@ async fn walks_the_demo_menu_and_stores_messages_and_session_in_sqlite() {
         (4, 1, Some("demo"))
     );
     assert_eq!(session.msisdn, "+27820000001");
+
+    // The billing report reads the same store.
+    let mut report = Gateway::spawn(&["sessions", "report", "--days", "2"], &dir, &[]);
+    assert!(
+        report.wait(Duration::from_secs(10)).await.success(),
+        "{:?}",
+        report.stderr()
+    );
+    let out = report.stdout().join("\n");
+    assert!(
+        out.lines().any(|l| l.contains("demo-at")
+            && l.contains("demo")
+            && l.split_whitespace().rev().take(3).collect::<Vec<_>>() == ["1", "4", "1"]),
+        "{out}"
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,19 @@ pub enum StoreError {
     Rejected(String),
 }
 
+/// Billing per day, channel and flow (from `Store::session_report`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDay {
+    /// UTC day, `YYYY-MM-DD`.
+    pub day: String,
+    pub channel: String,
+    /// Empty when the session never reached a flow.
+    pub flow: String,
+    pub sessions: u64,
+    pub hops: u64,
+    pub slices: u64,
+}
+
 /// One row to write: a message, an event, or a session's latest state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
@@ -40,4 +53,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn address_messages(&self, address: &str) -> Result<Vec<Message>, StoreError>;
     /// Events about a message, oldest first.
     async fn message_events(&self, message_id: Uuid) -> Result<Vec<Event>, StoreError>;
+    /// Sessions, hops and 20 s slices per UTC day, channel and flow, for sessions started at
+    /// or after `since`; ordered by day, channel, flow.
+    async fn session_report(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<SessionDay>, StoreError>;
 }

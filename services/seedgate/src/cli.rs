@@ -26,6 +26,11 @@ pub enum Command {
     },
     /// Apply the store's migrations and exit.
     Migrate,
+    /// Session billing.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
     /// Work with flow files.
     Flow {
         #[command(subcommand)]
@@ -94,5 +99,15 @@ pub enum FlowCommand {
     Test {
         /// A flow file or a folder of them (default: `flows.dir`).
         path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Sessions, hops and 20 s slices per day, channel and flow, from the store.
+    Report {
+        /// How many days back (UTC days, today included).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
     },
 }

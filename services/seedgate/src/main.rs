@@ -42,6 +42,9 @@ fn main() -> ExitCode {
             cli::Command::Up => serve::serve(config, serve::Role::All).await,
             cli::Command::Run { service } => serve::serve(config, serve::Role::One(service)).await,
             cli::Command::Migrate => serve::migrate(config).await,
+            cli::Command::Sessions {
+                command: cli::SessionsCommand::Report { days },
+            } => serve::sessions_report(&config, days).await,
             cli::Command::Flow { command } => flow_cmd::run(&config, command),
             cli::Command::Healthcheck { url } => serve::healthcheck(&config, url).await,
             cli::Command::SmscSim {

@@ -180,6 +180,32 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn session_report(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<seedgate_runtime::store::SessionDay>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT substr(started_at, 1, 10) AS day, channel, COALESCE(flow, '') AS flow,
+                    COUNT(*) AS sessions, SUM(hops) AS hops, SUM(slices) AS slices
+             FROM sessions WHERE started_at >= ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        )
+        .bind(ts(&since))
+        .fetch_all(self.ready().await?)
+        .await
+        .map_err(classify)?;
+        Ok(rows
+            .iter()
+            .map(|r| seedgate_runtime::store::SessionDay {
+                day: r.get("day"),
+                channel: r.get("channel"),
+                flow: r.get("flow"),
+                sessions: u64::try_from(r.get::<i64, _>("sessions")).unwrap_or(0),
+                hops: u64::try_from(r.get::<i64, _>("hops")).unwrap_or(0),
+                slices: u64::try_from(r.get::<i64, _>("slices")).unwrap_or(0),
+            })
+            .collect())
+    }
+
     async fn message_events(&self, message_id: Uuid) -> Result<Vec<Event>, StoreError> {
         let rows = sqlx::query("SELECT body FROM events WHERE message_id = ? ORDER BY created_at, id")
             .bind(message_id.to_string())

@@ -157,6 +157,54 @@ async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
     assert_eq!(store.session("nope").await.unwrap(), None);
 }
 
+async fn session_report_counts_slices_per_day_channel_and_flow(store: Arc<dyn Store>) {
+    let day = |d: i64, h: i64| {
+        Utc.timestamp_millis_opt(1_764_028_800_000 + d * 86_400_000 + h * 3_600_000)
+            .single()
+            .unwrap()
+    };
+    let rec = |id: &str, started: DateTime<Utc>, flow: Option<&str>, hops: u32, slices: u32| SessionRecord {
+        id: id.into(),
+        channel: "demo-at".into(),
+        msisdn: "+27820000004".into(),
+        flow: flow.map(str::to_string),
+        started_at: started,
+        ended_at: Some(started + chrono::Duration::seconds(30)),
+        hops,
+        duration_ms: 30_000,
+        slices,
+        end_reason: Some(SessionEndReason::Completed),
+    };
+    let rows = [
+        rec("r1", day(0, 8), Some("demo"), 4, 2),
+        rec("r2", day(0, 9), Some("demo"), 3, 1),
+        rec("r3", day(0, 23), Some("reg"), 5, 3),
+        rec("r4", day(1, 1), Some("demo"), 2, 1),
+        rec("r5", day(1, 2), None, 1, 1),
+        rec("old", day(-3, 0), Some("demo"), 9, 9),
+    ];
+    store
+        .write_batch(&rows.iter().cloned().map(Record::Session).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let report = store.session_report(day(-1, 0)).await.unwrap();
+    let got: Vec<(String, String, u64, u64, u64)> = report
+        .into_iter()
+        .map(|r| (r.day, r.flow, r.sessions, r.hops, r.slices))
+        .collect();
+    let d0 = day(0, 0).format("%Y-%m-%d").to_string();
+    let d1 = day(1, 0).format("%Y-%m-%d").to_string();
+    assert_eq!(
+        got,
+        vec![
+            (d0.clone(), "demo".into(), 2, 7, 3),
+            (d0, "reg".into(), 1, 5, 3),
+            (d1.clone(), "".into(), 1, 1, 1),
+            (d1, "demo".into(), 1, 2, 1),
+        ]
+    );
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -173,6 +221,7 @@ conformance!(
     redelivered_batches_write_nothing_twice,
     an_empty_batch_is_fine,
     sessions_are_recorded_and_never_reopened,
+    session_report_counts_slices_per_day_channel_and_flow,
 );
 
 #[tokio::test]
