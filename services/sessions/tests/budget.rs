@@ -23,7 +23,11 @@ struct Harness {
 }
 
 async fn start() -> Harness {
-    let config = Arc::new(Config::default());
+    start_with(Config::default()).await
+}
+
+async fn start_with(config: Config) -> Harness {
+    let config = Arc::new(config);
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
     seedgate_runtime::topology::declare(bus.as_ref(), &config)
         .await
@@ -300,43 +304,15 @@ async fn an_answer_while_paging_goes_to_the_flow() {
 async fn a_channel_can_have_its_own_budget() {
     let mut config = Config::default();
     config.channels.get_mut("demo-at").unwrap().budget_secs = Some(60);
-    let config = Arc::new(config);
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
-    seedgate_runtime::topology::declare(bus.as_ref(), &config)
-        .await
-        .unwrap();
-    bus.declare(&QueueSpec::new("test.records", ["*.session"]))
-        .await
-        .unwrap();
-    let mut records = bus.consume("test.records", 100).await.unwrap();
-    let mut app = bus
-        .consume(seedgate_runtime::topology::FLOWS_QUEUE, 100)
-        .await
-        .unwrap();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(seedgate_sessions::run(
-        config,
-        bus.clone(),
-        Arc::new(MemorySessionStore::new()),
-        shutdown.clone(),
-    ));
-    bus.publish(
-        "demo-at.inbound",
-        &serde_json::to_vec(&hop("s7", SessionEvent::New, "")).unwrap(),
-    )
-    .await
-    .unwrap();
-    next(&mut app).await;
-    records.next().await.unwrap().ack().await.unwrap(); // the session's opening record
+    let mut h = start_with(config).await;
+    send(&h, &hop("s7", SessionEvent::New, "")).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await; // the session's opening record
     tokio::time::sleep(Duration::from_secs(62)).await;
-    let d = tokio::time::timeout(Duration::from_secs(5), records.next())
-        .await
-        .unwrap()
-        .unwrap();
-    let r: SessionRecord = serde_json::from_slice(&d.payload).unwrap();
+    let r = next_record(&mut h).await;
     assert_eq!(
         (r.end_reason, r.duration_ms, r.slices),
         (Some(SessionEndReason::BudgetExhausted), 60_000, 3)
     );
-    shutdown.cancel();
+    h.shutdown.cancel();
 }
