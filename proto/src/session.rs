@@ -21,6 +21,10 @@ pub enum SessionEndReason {
     HopDeadline,
     /// The session was found expired (no activity until its budget ran out).
     Expired,
+    /// The network timed the session out (the gateway said so).
+    NetworkTimeout,
+    /// The gateway ended the session on an error of its own.
+    GatewayError,
 }
 
 impl SessionEndReason {
@@ -31,6 +35,8 @@ impl SessionEndReason {
             Self::BudgetExhausted => "budget_exhausted",
             Self::HopDeadline => "hop_deadline",
             Self::Expired => "expired",
+            Self::NetworkTimeout => "network_timeout",
+            Self::GatewayError => "gateway_error",
         }
     }
 
@@ -41,6 +47,8 @@ impl SessionEndReason {
             Self::BudgetExhausted,
             Self::HopDeadline,
             Self::Expired,
+            Self::NetworkTimeout,
+            Self::GatewayError,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -69,6 +77,28 @@ pub struct SessionRecord {
     pub slices: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_reason: Option<SessionEndReason>,
+    /// The gateway's own account of the session, where it sends one after the end (Africa's
+    /// Talking's end-of-session notification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<CarrierReport>,
+}
+
+/// What a gateway reports about a session after it ended; carried on the `Close` message as
+/// `metadata.carrier` and kept with the session record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CarrierReport {
+    /// The gateway's status word (`Success`, `Incomplete`, `Failed`, …).
+    pub status: String,
+    /// The charge as the gateway writes it (e.g. `KES 0.4000`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+    /// The session's length as the gateway measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hops: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl SessionRecord {
@@ -105,6 +135,8 @@ mod tests {
             SessionEndReason::BudgetExhausted,
             SessionEndReason::HopDeadline,
             SessionEndReason::Expired,
+            SessionEndReason::NetworkTimeout,
+            SessionEndReason::GatewayError,
         ] {
             assert_eq!(SessionEndReason::parse(r.as_str()), Some(r));
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());

@@ -1,39 +1,54 @@
-//! HTTP channel connectors: aggregators call `POST /channels/{channel}/callback`.
+//! HTTP channel connectors: aggregators call `POST /channels/{channel}/callback` (and, for
+//! Infobip-style gateways, paths below it).
 //!
-//! A closed registry: each aggregator protocol is one module and one arm of
-//! [`ChannelType`](seedgate_runtime::config::ChannelType). To add one: write the module
-//! (parse the request into a `Message`, render the reply), add the enum arm in the runtime's
-//! config, and let the compiler point at the `match` in [`callback`].
+//! A closed registry: each aggregator protocol is one module implementing [`Aggregator`] and
+//! one arm of [`ChannelType`](seedgate_runtime::config::ChannelType). To add one: write the
+//! module (parse a request into a `Message`, render a screen as the aggregator wants it), add
+//! the enum arm in the runtime's config, and let the compiler point at the `match` in
+//! [`aggregator`].
 //!
 //! For USSD the reply rides on the aggregator's own HTTP request, so the connector holds the
 //! request open: it publishes the inbound message, waits for the reply (matched by
 //! `in_reply_to`) up to the channel's hop deadline, and otherwise answers with the channel's
 //! fallback text and tells the session engine the session closed (`reason: hop_deadline`).
 //! Every hop is answered, whether or not the rest of the system is up.
+//!
+//! Requests that only report a session's end (Hubtel `Release`/`Timeout`, Infobip `end`,
+//! Africa's Talking's end-of-session notification) become a `Close` message with the reason
+//! and, where the gateway sends one, its billing report (`metadata.carrier`), which the store
+//! keeps with the session.
 
 mod africastalking;
+mod arkesel;
 mod error;
+mod generic;
+mod hubtel;
+mod infobip;
+mod nalo;
 mod pending;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
-use axum::routing::post;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use axum::Router;
-use seedgate_proto::{Event, EventKind, Message, RoutingKey};
+use seedgate_proto::{Event, EventKind, Message, RoutingKey, SessionEvent, SessionInfo, TransportType};
 use seedgate_runtime::bus::{Bus, BusError};
-use seedgate_runtime::config::{ChannelType, Config};
+use seedgate_runtime::config::{ChannelConfig, ChannelType, Config};
+use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::topology::channel_outbound_queue;
 use seedgate_runtime::worker::{decode, encode, HandleError};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use error::json_error;
 use pending::Pending;
 
-/// Aggregator requests are small forms; refuse anything larger before reading it.
+/// Aggregator requests are small; refuse anything larger before reading it.
 const BODY_LIMIT: usize = 16 * 1024;
 
 /// Shared state of the HTTP channel connectors.
@@ -54,37 +69,316 @@ impl Channels {
     }
 }
 
+/// One aggregator request as the connector sees it.
+#[derive(Debug)]
+pub(crate) struct Request<'a> {
+    pub channel: &'a str,
+    pub cfg: &'a ChannelConfig,
+    /// The path below `/channels/{channel}/callback` (empty for the callback itself).
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// What a request asks of the connector.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    /// A hop: answer it with the next screen.
+    Hop(Message),
+    /// The gateway reports that the session ended (a `Close` message): acknowledge it.
+    Ended(Message),
+}
+
+/// The screen to show: the flow's reply, or the fallback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Screen {
+    pub text: String,
+    /// The session ends with this screen.
+    pub close: bool,
+}
+
+/// One aggregator protocol.
+pub(crate) trait Aggregator: Sync {
+    /// A short name for logs and metrics.
+    fn name(&self) -> &'static str;
+    /// Parses one request, or says precisely what is wrong with it (the caller answers 400).
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String>;
+    /// The answer to a hop: `msg` is the parsed request, for the fields the reply echoes.
+    fn render(&self, cfg: &ChannelConfig, screen: &Screen, msg: &Message) -> Response;
+    /// The answer to an end-of-session report.
+    fn ack(&self, _msg: &Message) -> Response {
+        StatusCode::OK.into_response()
+    }
+}
+
+/// The protocol of a channel type; `None` for channels that take no HTTP callbacks.
+fn aggregator(kind: ChannelType) -> Option<&'static dyn Aggregator> {
+    match kind {
+        ChannelType::AfricasTalkingUssd => Some(&africastalking::AfricasTalking),
+        ChannelType::InfobipUssd => Some(&infobip::Infobip),
+        ChannelType::HubtelUssd => Some(&hubtel::Hubtel),
+        ChannelType::NaloUssd => Some(&nalo::Nalo),
+        ChannelType::ArkeselUssd => Some(&arkesel::Arkesel),
+        ChannelType::GenericUssd => Some(&generic::Generic),
+        ChannelType::SimulatedCarrier | ChannelType::SmppEsme | ChannelType::SmppServerUssd => None,
+    }
+}
+
+/// Whether this crate serves channels of `kind` (the closed registry's HTTP arms).
+pub fn is_http(kind: ChannelType) -> bool {
+    aggregator(kind).is_some()
+}
+
 /// The callback routes; merge into the process's HTTP app.
 pub fn app(channels: Channels) -> Router {
     Router::new()
-        .route("/channels/{channel}/callback", post(callback))
+        .route("/channels/{channel}/callback", any(callback_root))
+        .route("/channels/{channel}/callback/{*rest}", any(callback_below))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(channels)
 }
 
-async fn callback(
+async fn callback_root(
     State(ch): State<Channels>,
     Path(channel): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    callback(ch, channel, String::new(), method, headers, body).await
+}
+
+async fn callback_below(
+    State(ch): State<Channels>,
+    Path((channel, rest)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    callback(ch, channel, rest, method, headers, body).await
+}
+
+async fn callback(
+    ch: Channels,
+    channel: String,
+    path: String,
+    method: Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Some(cfg) = ch.config.channels.get(&channel) else {
         return json_error(
-            axum::http::StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
             "unknown_channel",
             format!("no channel named `{channel}` is configured"),
         );
     };
-    match cfg.kind {
-        ChannelType::AfricasTalkingUssd => {
-            africastalking::callback(&ch, &channel, cfg, &headers, &body).await
-        }
-        ChannelType::SimulatedCarrier | ChannelType::SmppEsme | ChannelType::SmppServerUssd => json_error(
-            axum::http::StatusCode::NOT_FOUND,
+    let Some(agg) = aggregator(cfg.kind) else {
+        return json_error(
+            StatusCode::NOT_FOUND,
             "not_an_http_channel",
             format!("channel `{channel}` does not take HTTP callbacks"),
-        ),
+        );
+    };
+    if method != Method::POST && method != Method::PUT {
+        return json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not accepted here; aggregators POST (or PUT) their requests"),
+        );
     }
+    let req = Request {
+        channel: &channel,
+        cfg,
+
+        path: &path,
+        headers: &headers,
+        body: &body,
+    };
+    let started = Instant::now();
+    match agg.parse(&req) {
+        Err(reason) => {
+            count(&channel, "bad_request");
+            tracing::warn!(channel, aggregator = agg.name(), %reason, "refused a malformed request");
+            json_error(StatusCode::BAD_REQUEST, "bad_request", reason)
+        }
+        Ok(Parsed::Ended(msg)) => match publish(&ch.bus, &msg).await {
+            Ok(()) => {
+                count(&channel, "session_end");
+                tracing::info!(channel, session = msg.session_id().unwrap_or_default(), msisdn = %Masked(msg.msisdn()), "gateway reported the session's end");
+                agg.ack(&msg)
+            }
+            Err(e) => {
+                // The gateway retries a failed notification; nothing was acknowledged.
+                tracing::error!(channel, error = %e, "cannot publish a session end report");
+                json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later")
+            }
+        },
+        Ok(Parsed::Hop(msg)) => {
+            let screen = exchange(&ch, &channel, cfg, &msg, started).await;
+            agg.render(cfg, &screen, &msg)
+        }
+    }
+}
+
+fn count(channel: &str, outcome: &'static str) {
+    metrics::counter!("seedgate_channel_requests_total", "channel" => channel.to_string(), "outcome" => outcome)
+        .increment(1);
+}
+
+async fn publish(bus: &Arc<dyn Bus>, msg: &Message) -> Result<(), BusError> {
+    let payload = serde_json::to_vec(msg).map_err(|e| BusError::Unavailable(e.to_string()))?;
+    bus.publish(&RoutingKey::Inbound(&msg.channel).render(), &payload)
+        .await
+}
+
+/// Publishes a hop and waits for its reply until the hop deadline; the fallback otherwise.
+async fn exchange(
+    ch: &Channels,
+    channel: &str,
+    cfg: &ChannelConfig,
+    msg: &Message,
+    started: Instant,
+) -> Screen {
+    let deadline = started + Duration::from_millis(cfg.hop_deadline_ms);
+    let (waiting, _registered) = ch.pending.register(msg.id);
+    metrics::gauge!("seedgate_channel_pending_requests").set(ch.pending.len() as f64);
+    let outcome = match publish(&ch.bus, msg).await {
+        Err(e) => {
+            tracing::error!(channel, error = %e, "cannot publish an inbound hop; answering with the fallback");
+            Err("bus_error")
+        }
+        Ok(()) => match tokio::time::timeout_at(deadline, waiting).await {
+            Ok(Ok(reply)) => Ok(reply),
+            _ => Err("fallback"),
+        },
+    };
+    let latency = started.elapsed();
+    metrics::histogram!("seedgate_channel_hop_latency_seconds", "channel" => channel.to_string())
+        .record(latency.as_secs_f64());
+    let session = msg.session_id().unwrap_or_default().to_string();
+    match outcome {
+        Ok(reply) => {
+            count(channel, "reply");
+            tracing::info!(channel, session, msisdn = %Masked(&msg.from), latency_ms = latency.as_millis() as u64, "hop answered");
+            Screen {
+                text: reply.content.clone(),
+                close: reply.session_event() == Some(SessionEvent::Close),
+            }
+        }
+        Err(outcome) => {
+            count(channel, outcome);
+            tracing::warn!(channel, session, msisdn = %Masked(&msg.from), latency_ms = latency.as_millis() as u64, outcome, "hop not answered in time; sent the fallback text");
+            // The user saw the end: tell the session engine the session is over.
+            let close = closing(msg, "hop_deadline");
+            let bus = ch.bus.clone();
+            tokio::spawn(async move {
+                if let Err(e) = publish(&bus, &close).await {
+                    tracing::warn!(error = %e, "could not publish the session close after a fallback");
+                }
+            });
+            Screen {
+                text: cfg.fallback_text.clone(),
+                close: true,
+            }
+        }
+    }
+}
+
+/// The `Close` message for the session of `msg`, ended for `reason` (a `SessionEndReason`).
+pub(crate) fn closing(msg: &Message, reason: &str) -> Message {
+    let mut close = msg.clone();
+    close.id = uuid::Uuid::now_v7();
+    close.content.clear();
+    close.session = msg.session.clone().map(|s| SessionInfo {
+        event: SessionEvent::Close,
+        ..s
+    });
+    close.metadata.insert("reason".into(), reason.into());
+    close
+}
+
+/// A USSD message from `msisdn` in session `session_id` (namespaced by channel here).
+pub(crate) fn ussd_inbound(
+    channel: &str,
+    msisdn: &str,
+    service_code: &str,
+    session_id: &str,
+    event: SessionEvent,
+    content: impl Into<String>,
+) -> Message {
+    let mut msg = Message::inbound(
+        channel,
+        TransportType::Ussd,
+        msisdn.trim(),
+        service_code.trim(),
+        content,
+    );
+    msg.session = Some(SessionInfo {
+        id: format!("{channel}:{}", session_id.trim()),
+        event,
+    });
+    if !service_code.trim().is_empty() {
+        msg.metadata
+            .insert("service_code".into(), service_code.trim().into());
+    }
+    msg
+}
+
+/// Checks the `Content-Type` of a JSON request.
+pub(crate) fn expect_json(headers: &HeaderMap) -> Result<(), String> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected Content-Type application/json, got `{content_type}`"
+        ))
+    }
+}
+
+/// Parses a JSON request body into `T`, naming the field at fault.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, String> {
+    expect_json(headers)?;
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            format!("bad JSON body: {}", e.inner())
+        } else {
+            format!("bad JSON body at `{path}`: {}", e.inner())
+        }
+    })
+}
+
+/// Fails with "field `name` is empty" for a blank required field.
+pub(crate) fn required(name: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err(format!("field `{name}` is empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A JSON response.
+pub(crate) fn json_reply(value: serde_json::Value) -> Response {
+    (StatusCode::OK, axum::Json(value)).into_response()
+}
+
+/// A plain-text response.
+pub(crate) fn plain(text: String) -> Response {
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 /// Consumes the outbound queue of every HTTP channel until `shutdown`: each reply is
@@ -112,14 +406,6 @@ pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), 
         });
     }
     seedgate_runtime::worker::join_all(tasks, shutdown).await
-}
-
-/// Whether this crate serves channels of `kind` (the closed registry's HTTP arms).
-pub fn is_http(kind: ChannelType) -> bool {
-    match kind {
-        ChannelType::AfricasTalkingUssd => true,
-        ChannelType::SimulatedCarrier | ChannelType::SmppEsme | ChannelType::SmppServerUssd => false,
-    }
 }
 
 impl Channels {

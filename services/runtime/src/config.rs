@@ -167,6 +167,136 @@ pub enum ChannelType {
     /// `ussd_channel`); replies go back as `deliver_sm` on the dialog's bind.
     #[serde(rename = "smpp-server-ussd")]
     SmppServerUssd,
+    /// Infobip-style USSD: `POST …/session/{id}/start`, `PUT …/session/{id}/response` and
+    /// `PUT …/session/{id}/end` under the channel's callback URL, JSON both ways.
+    #[serde(rename = "infobip-ussd")]
+    InfobipUssd,
+    /// Hubtel USSD: JSON with `Type` Initiation / Response / Release / Timeout and `ClientState`.
+    #[serde(rename = "hubtel-ussd")]
+    HubtelUssd,
+    /// Nalo Solutions USSD: JSON `USERID` / `MSISDN` / `USERDATA` / `MSGTYPE`. The protocol has
+    /// no session id, so sessions are keyed by MSISDN and dialog.
+    #[serde(rename = "nalo-ussd")]
+    NaloUssd,
+    /// Arkesel USSD: JSON `sessionID` / `userID` / `newSession` / `msisdn` / `userData`.
+    #[serde(rename = "arkesel-ussd")]
+    ArkeselUssd,
+    /// Any other aggregator, described by `[channels.<name>.mapping]`.
+    #[serde(rename = "generic-ussd")]
+    GenericUssd,
+}
+
+impl ChannelType {
+    /// Whether channels of this type carry USSD sessions (and so must name a flow).
+    pub fn is_ussd(self) -> bool {
+        !matches!(self, Self::SimulatedCarrier | Self::SmppEsme)
+    }
+}
+
+/// How the session engine identifies a session across its hops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionKey {
+    /// The gateway's session id, the same on every hop (most gateways).
+    Gateway,
+    /// The MSISDN and the dialog it is in: for gateways whose ids change mid-session, or that
+    /// send none. A "new" request starts a dialog; later ones join the MSISDN's open dialog.
+    Msisdn,
+}
+
+/// `generic-ussd`: where the fields of an aggregator's request are, and how to answer it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericMapping {
+    /// `json` (a JSON object; nested fields as `a.b`) or `form` (urlencoded body or query).
+    pub format: RequestFormat,
+    /// Field holding the gateway's session id (leave out to key sessions by MSISDN).
+    #[serde(default)]
+    pub session_id: Option<String>,
+    pub msisdn: String,
+    #[serde(default)]
+    pub service_code: Option<String>,
+    /// Field holding the user's input.
+    pub text: String,
+    /// `latest` (the newest input only) or `cumulative` (every input so far joined by `*`, as
+    /// Africa's Talking sends it).
+    #[serde(default)]
+    pub text_mode: TextMode,
+    /// The request starts a session when this field equals `new_value` (for a boolean field,
+    /// `new_value = true`); with neither, when the input is empty.
+    #[serde(default)]
+    pub new_field: Option<String>,
+    #[serde(default)]
+    pub new_value: Option<serde_json::Value>,
+    /// The request reports the end of the session when `end_field` equals `end_value`.
+    #[serde(default)]
+    pub end_field: Option<String>,
+    #[serde(default)]
+    pub end_value: Option<serde_json::Value>,
+    pub reply: GenericReply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestFormat {
+    Json,
+    Form,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextMode {
+    #[default]
+    Latest,
+    Cumulative,
+}
+
+/// How a `generic-ussd` reply is written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericReply {
+    /// `json` (an object with `text_field`, `continue_field` and the echoed fields) or `text`
+    /// (`continue_prefix` or `end_prefix` and the screen, as Africa's Talking does).
+    pub format: ReplyFormat,
+    #[serde(default)]
+    pub text_field: Option<String>,
+    /// A JSON field set to `continue_value` while the session goes on, `end_value` at its end.
+    #[serde(default)]
+    pub continue_field: Option<String>,
+    #[serde(default = "default_true_value")]
+    pub continue_value: serde_json::Value,
+    #[serde(default = "default_false_value")]
+    pub end_value: serde_json::Value,
+    #[serde(default = "default_con")]
+    pub continue_prefix: String,
+    #[serde(default = "default_end")]
+    pub end_prefix: String,
+    /// Request fields copied into the JSON reply unchanged (session id, user id, …).
+    #[serde(default)]
+    pub echo: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyFormat {
+    Json,
+    Text,
+}
+
+fn default_true_value() -> serde_json::Value {
+    serde_json::Value::Bool(true)
+}
+
+fn default_false_value() -> serde_json::Value {
+    serde_json::Value::Bool(false)
+}
+
+fn default_con() -> String {
+    "CON ".into()
+}
+
+fn default_end() -> String {
+    "END ".into()
 }
 
 /// How an `smpp-esme` channel binds to its SMSC.
@@ -275,6 +405,40 @@ pub struct ChannelConfig {
     /// `smpp-esme` channels: the SMSC and the bind.
     #[serde(default)]
     pub smpp: Option<EsmeConfig>,
+    /// `generic-ussd` channels: the request and reply mapping.
+    #[serde(default)]
+    pub mapping: Option<GenericMapping>,
+    /// How sessions are identified across hops (default: the gateway's id, or the MSISDN for
+    /// gateways that send no id).
+    #[serde(default)]
+    pub session_key: Option<SessionKey>,
+    /// A user whose session broke off mid-flow and who dials again within this many seconds
+    /// of their last answered screen is offered to continue where they were (0: never).
+    #[serde(default = "default_resume_window_secs")]
+    pub resume_window_secs: u64,
+    /// The offer shown on such a redial; option 1 continues, option 2 starts again.
+    #[serde(default = "default_resume_prompt")]
+    pub resume_prompt: String,
+}
+
+impl ChannelConfig {
+    /// How this channel's sessions are identified across hops.
+    pub fn session_key(&self) -> SessionKey {
+        match (self.session_key, self.kind, &self.mapping) {
+            (Some(k), _, _) => k,
+            (None, ChannelType::NaloUssd, _) => SessionKey::Msisdn,
+            (None, ChannelType::GenericUssd, Some(m)) if m.session_id.is_none() => SessionKey::Msisdn,
+            _ => SessionKey::Gateway,
+        }
+    }
+}
+
+fn default_resume_window_secs() -> u64 {
+    300
+}
+
+fn default_resume_prompt() -> String {
+    "Welcome back.\n1. Continue where you left off\n2. Start again".into()
 }
 
 /// The SMPP server that carriers, aggregators and partner apps bind to.
@@ -624,7 +788,7 @@ impl Config {
                 ));
             }
             match (ch.kind, ch.flow.as_deref()) {
-                (ChannelType::AfricasTalkingUssd | ChannelType::SmppServerUssd, None) => {
+                (kind, None) if kind.is_ussd() => {
                     return Err(invalid(
                         key("flow"),
                         "a USSD channel must name the flow that answers it",
@@ -683,6 +847,38 @@ impl Config {
             }
             if ch.budget_secs == Some(0) {
                 return Err(invalid(key("budget_secs"), "must be at least 1"));
+            }
+            match (ch.kind, &ch.mapping) {
+                (ChannelType::GenericUssd, None) => {
+                    return Err(invalid(
+                        key("mapping"),
+                        "a generic-ussd channel needs its [mapping] section",
+                    ))
+                }
+                (ChannelType::GenericUssd, Some(m)) => {
+                    let key = |field: &str| format!("channels.{name}.mapping.{field}");
+                    if m.new_field.is_some() != m.new_value.is_some() {
+                        return Err(invalid(key("new_value"), "give new_field and new_value together"));
+                    }
+                    if m.end_field.is_some() != m.end_value.is_some() {
+                        return Err(invalid(key("end_value"), "give end_field and end_value together"));
+                    }
+                    if m.reply.format == ReplyFormat::Json
+                        && (m.reply.text_field.is_none() || m.reply.continue_field.is_none())
+                    {
+                        return Err(invalid(
+                            key("reply.text_field"),
+                            "a JSON reply needs text_field and continue_field",
+                        ));
+                    }
+                }
+                (_, Some(_)) => {
+                    return Err(invalid(
+                        key("mapping"),
+                        "only generic-ussd channels take a [mapping]",
+                    ))
+                }
+                _ => {}
             }
             if ch.max_screen_chars < 40 + ch.more_key.chars().count() + ch.more_label.chars().count() {
                 return Err(invalid(

@@ -13,12 +13,16 @@
 //! - Pages USSD screens longer than the channel's `max_screen_chars` ([`pages`]): the first page
 //!   ends with the "more" option, the engine answers the "more" key itself from the session
 //!   state, and a closing screen ends the session on its last page.
+//! - Keys sessions by MSISDN and dialog on channels whose gateway changes its ids mid-session
+//!   or sends none (`session_key = "msisdn"`): replies go back under the gateway's latest id.
+//! - Takes durations only from the session store's TTL (monotonic); wall-clock time appears
+//!   only as the start and end times shown in records.
 
 mod engine;
 pub mod pages;
 mod state;
 
-pub use engine::Engine;
+pub use engine::{Engine, WallClock, GATEWAY_SESSION_ID};
 pub use state::SessionState;
 
 use std::sync::Arc;
@@ -36,7 +40,18 @@ pub async fn run(
     sessions: Arc<dyn SessionStore>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
-    let engine = Arc::new(Engine::new(&config, bus.clone(), sessions));
+    run_with_clock(config, bus, sessions, shutdown, Arc::new(chrono::Utc::now)).await
+}
+
+/// [`run`], reading wall-clock time (for the times shown in records) from `wall`.
+pub async fn run_with_clock(
+    config: Arc<Config>,
+    bus: Arc<dyn Bus>,
+    sessions: Arc<dyn SessionStore>,
+    shutdown: CancellationToken,
+    wall: WallClock,
+) -> Result<(), BusError> {
+    let engine = Arc::new(Engine::with_wall_clock(&config, bus.clone(), sessions, wall));
     let sweeper = tokio::spawn(engine.clone().sweep_until(shutdown.clone()));
     let handler = {
         let engine = engine.clone();

@@ -27,26 +27,37 @@ pub struct SessionState {
     /// Whether the screen being paged ends the session after its last page.
     #[serde(default)]
     pub pending_close: bool,
+    /// For sessions keyed by MSISDN and dialog: the gateway's id on the latest hop, which
+    /// replies carry back to the connector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_id: Option<String>,
 }
 
 impl SessionState {
-    /// The state of a session that `msg` (the dial) starts.
-    pub fn start(id: &str, msg: &Message) -> Self {
+    /// The state of a session that `msg` (the dial) starts at wall-clock time `now`.
+    pub fn start(id: &str, msg: &Message, now: DateTime<Utc>) -> Self {
         Self {
             id: id.to_string(),
             channel: msg.channel.clone(),
             msisdn: msg.msisdn().to_string(),
-            started_at: Utc::now(),
+            started_at: now,
             hops: 1,
             flow: None,
             last_inbound: Some(msg.id),
             pending_pages: Vec::new(),
             pending_close: false,
+            gateway_id: None,
         }
     }
 
-    /// The billing record after `elapsed` of the session, ended if `end` is given.
-    pub fn record(&self, elapsed: Duration, end: Option<SessionEndReason>) -> SessionRecord {
+    /// The billing record after `elapsed` of the session (measured on the monotonic clock),
+    /// ended at wall-clock time `now` if `end` is given.
+    pub fn record(
+        &self,
+        elapsed: Duration,
+        end: Option<SessionEndReason>,
+        now: DateTime<Utc>,
+    ) -> SessionRecord {
         let duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         SessionRecord {
             id: self.id.clone(),
@@ -54,11 +65,12 @@ impl SessionState {
             msisdn: self.msisdn.clone(),
             flow: self.flow.clone(),
             started_at: self.started_at,
-            ended_at: end.map(|_| Utc::now()),
+            ended_at: end.map(|_| now),
             hops: self.hops,
             duration_ms,
             slices: SessionRecord::slices_for(duration_ms),
             end_reason: end,
+            carrier: None,
         }
     }
 

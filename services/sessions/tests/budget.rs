@@ -27,6 +27,10 @@ async fn start() -> Harness {
 }
 
 async fn start_with(config: Config) -> Harness {
+    start_with_clock(config, Arc::new(chrono::Utc::now)).await
+}
+
+async fn start_with_clock(config: Config, wall: seedgate_sessions::WallClock) -> Harness {
     let config = Arc::new(config);
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
     seedgate_runtime::topology::declare(bus.as_ref(), &config)
@@ -48,11 +52,12 @@ async fn start_with(config: Config) -> Harness {
         .unwrap();
     let records = bus.consume("test.records", 100).await.unwrap();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(seedgate_sessions::run(
+    let task = tokio::spawn(seedgate_sessions::run_with_clock(
         config,
         bus.clone(),
         Arc::new(MemorySessionStore::new()),
         shutdown.clone(),
+        wall,
     ));
     Harness {
         bus,
@@ -314,5 +319,155 @@ async fn a_channel_can_have_its_own_budget() {
         (r.end_reason, r.duration_ms, r.slices),
         (Some(SessionEndReason::BudgetExhausted), 60_000, 3)
     );
+    h.shutdown.cancel();
+}
+
+/// A 50 s session with three hops, on a wall clock that jumps by `jump` seconds 10 s in.
+async fn session_with_wall_clock_jump(jump: i64) -> SessionRecord {
+    let offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let base = chrono::Utc::now();
+    let origin = tokio::time::Instant::now();
+    let wall: seedgate_sessions::WallClock = {
+        let offset = offset.clone();
+        Arc::new(move || {
+            let ran = chrono::Duration::from_std(origin.elapsed()).unwrap();
+            base + ran + chrono::Duration::seconds(offset.load(std::sync::atomic::Ordering::SeqCst))
+        })
+    };
+    let mut h = start_with_clock(Config::default(), wall).await;
+    let dial = hop("jump", SessionEvent::New, "");
+    send(&h, &dial).await;
+    next(&mut h.app).await;
+    let first = next_record(&mut h).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    offset.store(jump, std::sync::atomic::Ordering::SeqCst); // NTP, or a VM resumed
+    let second = hop("jump", SessionEvent::Resume, "1");
+    send(&h, &second).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await;
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    reply(&h, &second, "Bye", SessionEvent::Close).await;
+    next(&mut h.out).await;
+    let last = next_record(&mut h).await;
+    assert_eq!(last.started_at, first.started_at);
+    h.shutdown.cancel();
+    last
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wall_clock_jump_of_an_hour_changes_no_budget_or_slice() {
+    for jump in [3600, -3600] {
+        let r = session_with_wall_clock_jump(jump).await;
+        assert_eq!(
+            (r.duration_ms, r.slices, r.hops, r.end_reason),
+            (50_000, 3, 2, Some(SessionEndReason::Completed)),
+            "jump {jump} s"
+        );
+        // The wall clock did jump: the shown end is an hour off the start plus 50 s.
+        let shown = (r.ended_at.unwrap() - r.started_at).num_seconds();
+        assert_eq!(shown, 50 + jump, "jump {jump} s");
+    }
+    // And the budget still runs out at 180 s of monotonic time, jump or not.
+    let offset = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let wall: seedgate_sessions::WallClock = {
+        let offset = offset.clone();
+        Arc::new(move || {
+            chrono::Utc::now() + chrono::Duration::seconds(offset.load(std::sync::atomic::Ordering::SeqCst))
+        })
+    };
+    let mut h = start_with_clock(Config::default(), wall).await;
+    send(&h, &hop("jump2", SessionEvent::New, "")).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await;
+    offset.store(-3600, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(182)).await;
+    let r = next_record(&mut h).await;
+    assert_eq!(
+        (r.end_reason, r.duration_ms, r.slices),
+        (Some(SessionEndReason::BudgetExhausted), 180_000, 9)
+    );
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn gateway_close_reasons_are_recorded() {
+    let mut h = start().await;
+    for (i, reason, want) in [
+        (0, "network_timeout", SessionEndReason::NetworkTimeout),
+        (1, "gateway_error", SessionEndReason::GatewayError),
+        (2, "something new", SessionEndReason::UserAbort),
+    ] {
+        let id = format!("gw{i}");
+        send(&h, &hop(&id, SessionEvent::New, "")).await;
+        next(&mut h.app).await;
+        next_record(&mut h).await;
+        let mut close = hop(&id, SessionEvent::Close, "");
+        close.metadata.insert("reason".into(), reason.into());
+        send(&h, &close).await;
+        next(&mut h.app).await;
+        assert_eq!(next_record(&mut h).await.end_reason, Some(want), "{reason}");
+    }
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resume_without_an_msisdn_gets_it_from_the_session() {
+    let mut h = start().await;
+    send(&h, &hop("nomsisdn", SessionEvent::New, "")).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await;
+    let mut second = hop("nomsisdn", SessionEvent::Resume, "1");
+    second.from.clear();
+    send(&h, &second).await;
+    assert_eq!(next(&mut h.app).await.from, "+27820000001");
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn msisdn_keyed_sessions_survive_gateway_ids_that_change() {
+    let mut config = Config::default();
+    config.channels.get_mut("demo-at").unwrap().session_key =
+        Some(seedgate_runtime::config::SessionKey::Msisdn);
+    let mut h = start_with(config).await;
+
+    // The gateway calls the dial g1, sends it twice, then calls the next hop g2.
+    let dial = hop("demo-at:g1", SessionEvent::New, "");
+    send(&h, &dial).await;
+    let seen = next(&mut h.app).await;
+    let stable = seen.session_id().unwrap().to_string();
+    assert_ne!(stable, "demo-at:g1", "keyed by MSISDN and dialog");
+    assert_eq!(seen.metadata["gateway_session_id"], "demo-at:g1");
+    next_record(&mut h).await;
+    let again = hop("demo-at:g1", SessionEvent::New, "");
+    send(&h, &again).await;
+    assert_eq!(
+        next(&mut h.app).await.session_id(),
+        Some(stable.as_str()),
+        "the repeated start joins the same session"
+    );
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let second = hop("demo-at:g2", SessionEvent::Resume, "1");
+    send(&h, &second).await;
+    let seen2 = next(&mut h.app).await;
+    assert_eq!(seen2.session_id(), Some(stable.as_str()));
+    let r = next_record(&mut h).await;
+    assert_eq!((r.id.as_str(), r.hops, r.slices), (stable.as_str(), 2, 2));
+
+    // The flow's reply goes back to the connector under the gateway's latest id.
+    reply(&h, &seen2, "Bye", SessionEvent::Close).await;
+    let out = next(&mut h.out).await;
+    assert_eq!(out.session_id(), Some("demo-at:g2"));
+    assert_eq!(out.session_event(), Some(SessionEvent::Close));
+    let r = next_record(&mut h).await;
+    assert_eq!(
+        (r.id.as_str(), r.end_reason),
+        (stable.as_str(), Some(SessionEndReason::Completed))
+    );
+
+    // The next dial from the same phone is a new session.
+    send(&h, &hop("demo-at:g1", SessionEvent::New, "")).await;
+    let fresh = next(&mut h.app).await;
+    assert_ne!(fresh.session_id(), Some(stable.as_str()));
+    assert_eq!(next_record(&mut h).await.hops, 1);
     h.shutdown.cancel();
 }

@@ -62,3 +62,13 @@ fn enum_name<T: serde::Serialize>(value: &T) -> String {
         _ => String::new(),
     }
 }
+
+/// The gateway's end-of-session report a `Close` message carries (`metadata.carrier`), with the
+/// session it is about.
+fn carrier_report(m: &seedgate_proto::Message) -> Option<(&str, seedgate_proto::CarrierReport)> {
+    if m.session_event() != Some(seedgate_proto::SessionEvent::Close) {
+        return None;
+    }
+    let report = serde_json::from_value(m.metadata.get("carrier")?.clone()).ok()?;
+    Some((m.session_id()?, report))
+}

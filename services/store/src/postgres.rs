@@ -14,7 +14,7 @@ use sqlx::Row;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::{classify, decode_json, encode_json, enum_name, unavailable};
+use crate::{carrier_report, classify, decode_json, encode_json, enum_name, unavailable};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -110,6 +110,15 @@ impl Store for PgStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(classify)?;
+                    if let Some((session_id, report)) = carrier_report(m) {
+                        // Kept with the session (the message row holds it too).
+                        sqlx::query("UPDATE sessions SET carrier = $1::jsonb WHERE id = $2")
+                            .bind(encode_json(&report)?)
+                            .bind(session_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(classify)?;
+                    }
                 }
                 Record::Session(session) => upsert_session(&mut *tx, session).await?,
                 Record::Event(e) => {
@@ -134,7 +143,7 @@ impl Store for PgStore {
 
     async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason
+            "SELECT id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason, carrier
              FROM sessions WHERE id = $1",
         )
         .bind(id)
@@ -155,6 +164,11 @@ impl Store for PgStore {
             end_reason: r
                 .get::<Option<&str>, _>("end_reason")
                 .and_then(SessionEndReason::parse),
+            carrier: r
+                .get::<Option<serde_json::Value>, _>("carrier")
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| StoreError::Rejected(format!("cannot decode a stored row: {e}")))?,
         }))
     }
 

@@ -221,6 +221,7 @@ mod tests {
             duration_ms: ms,
             slices: SessionRecord::slices_for(ms),
             end_reason: end,
+            carrier: None,
         })
     }
 

@@ -16,7 +16,7 @@ use sqlx::Row;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::{classify, decode_json, encode_json, enum_name, unavailable};
+use crate::{carrier_report, classify, decode_json, encode_json, enum_name, unavailable};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -119,6 +119,15 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(classify)?;
+                    if let Some((session_id, report)) = carrier_report(m) {
+                        // Kept with the session (the message row holds it too).
+                        sqlx::query("UPDATE sessions SET carrier = ? WHERE id = ?")
+                            .bind(encode_json(&report)?)
+                            .bind(session_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(classify)?;
+                    }
                 }
                 Record::Session(session) => upsert_session(&mut *tx, session).await?,
                 Record::Event(e) => {
@@ -143,7 +152,7 @@ impl Store for SqliteStore {
 
     async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason
+            "SELECT id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason, carrier
              FROM sessions WHERE id = ?",
         )
         .bind(id)
@@ -164,6 +173,7 @@ impl Store for SqliteStore {
             end_reason: r
                 .get::<Option<&str>, _>("end_reason")
                 .and_then(SessionEndReason::parse),
+            carrier: r.get::<Option<&str>, _>("carrier").map(decode_json).transpose()?,
         }))
     }
 

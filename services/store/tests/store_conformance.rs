@@ -119,6 +119,7 @@ async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
         duration_ms: 0,
         slices: 1,
         end_reason: None,
+        carrier: None,
     };
     store.write_batch(&[Record::Session(open.clone())]).await.unwrap();
     assert_eq!(store.session("demo-at:abc").await.unwrap(), Some(open.clone()));
@@ -135,6 +136,7 @@ async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
         duration_ms: 25_300,
         slices: 2,
         end_reason: Some(SessionEndReason::Completed),
+        carrier: None,
         flow: None,
         ..open.clone()
     };
@@ -174,6 +176,7 @@ async fn session_report_counts_slices_per_day_channel_and_flow(store: Arc<dyn St
         duration_ms: 30_000,
         slices,
         end_reason: Some(SessionEndReason::Completed),
+        carrier: None,
     };
     let rows = [
         rec("r1", day(0, 8), Some("demo"), 4, 2),
@@ -205,6 +208,53 @@ async fn session_report_counts_slices_per_day_channel_and_flow(store: Arc<dyn St
     );
 }
 
+async fn a_gateway_end_report_is_kept_with_its_session(store: Arc<dyn Store>) {
+    let (dial, _) = dialog("demo-at:rep", "+27820000005");
+    let open = SessionRecord {
+        id: "demo-at:rep".into(),
+        channel: "demo-at".into(),
+        msisdn: "+27820000005".into(),
+        flow: Some("demo".into()),
+        started_at: at(0),
+        ended_at: Some(at(21_000)),
+        hops: 3,
+        duration_ms: 21_000,
+        slices: 2,
+        end_reason: Some(SessionEndReason::Completed),
+        carrier: None,
+    };
+    let report = seedgate_proto::CarrierReport {
+        status: "Success".into(),
+        cost: Some("KES 0.4000".into()),
+        duration_ms: Some(21_480),
+        hops: Some(3),
+        error: None,
+    };
+    let mut end = dial.clone();
+    end.id = uuid::Uuid::now_v7();
+    end.session = Some(SessionInfo {
+        id: "demo-at:rep".into(),
+        event: SessionEvent::Close,
+    });
+    end.metadata
+        .insert("carrier".into(), serde_json::to_value(&report).unwrap());
+    // The session ended first; the gateway's report comes after, and comes twice.
+    store
+        .write_batch(&[Record::Message(dial), Record::Session(open.clone())])
+        .await
+        .unwrap();
+    store.write_batch(&[Record::Message(end.clone())]).await.unwrap();
+    store.write_batch(&[Record::Message(end)]).await.unwrap();
+    let got = store.session("demo-at:rep").await.unwrap().unwrap();
+    assert_eq!(got.carrier, Some(report));
+    assert_eq!(
+        (got.end_reason, got.slices),
+        (open.end_reason, open.slices),
+        "our own billing is unchanged"
+    );
+    assert_eq!(store.session_messages("demo-at:rep").await.unwrap().len(), 2);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -222,6 +272,7 @@ conformance!(
     an_empty_batch_is_fine,
     sessions_are_recorded_and_never_reopened,
     session_report_counts_slices_per_day_channel_and_flow,
+    a_gateway_end_report_is_kept_with_its_session,
 );
 
 #[tokio::test]

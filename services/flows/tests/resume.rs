@@ -1,0 +1,133 @@
+//! Redial-resume through the flow-runner service, on the in-process bus and session store and
+//! tokio's paused clock: a user whose session broke off mid-flow and who dials again within
+//! the channel's window is offered to continue; outside the window, or after the flow ended,
+//! they start afresh.
+
+#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use seedgate_proto::{Message, SessionEvent, SessionInfo, TransportType};
+use seedgate_runtime::bus::memory::MemoryBus;
+use seedgate_runtime::bus::{Bus, QueueSpec, Subscription};
+use seedgate_runtime::config::Config;
+use seedgate_runtime::session_store::memory::MemorySessionStore;
+use tokio_util::sync::CancellationToken;
+
+struct Phone {
+    bus: Arc<dyn Bus>,
+    replies: Subscription,
+    _shutdown: tokio_util::sync::DropGuard,
+}
+
+async fn start() -> Phone {
+    let config = Arc::new(Config::default());
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    seedgate_runtime::topology::declare(bus.as_ref(), &config)
+        .await
+        .unwrap();
+    bus.declare(&QueueSpec::new("test.replies", ["*.app.outbound"]))
+        .await
+        .unwrap();
+    let replies = bus.consume("test.replies", 10).await.unwrap();
+    let flows = seedgate_flows::load_str("demo.yaml", seedgate_flows::BUILTIN_DEMO).unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(seedgate_flows::run(
+        config,
+        flows,
+        bus.clone(),
+        Arc::new(MemorySessionStore::new()),
+        shutdown.clone(),
+    ));
+    Phone {
+        bus,
+        replies,
+        _shutdown: shutdown.drop_guard(),
+    }
+}
+
+impl Phone {
+    /// Sends one hop of session `session` and returns the screen shown.
+    async fn hop(&mut self, session: &str, event: SessionEvent, input: &str) -> (String, bool) {
+        let mut m = Message::inbound("demo-at", TransportType::Ussd, "+27820000009", "*134*550#", input);
+        m.session = Some(SessionInfo {
+            id: session.into(),
+            event,
+        });
+        self.bus
+            .publish("demo-at.app.inbound", &serde_json::to_vec(&m).unwrap())
+            .await
+            .unwrap();
+        let d = tokio::time::timeout(Duration::from_secs(5), self.replies.next())
+            .await
+            .expect("a reply")
+            .unwrap();
+        let r: Message = serde_json::from_slice(&d.payload).unwrap();
+        d.ack().await.unwrap();
+        assert_eq!(r.in_reply_to, Some(m.id));
+        let closed = r.session_event() == Some(SessionEvent::Close);
+        (r.content, closed)
+    }
+
+    async fn dial(&mut self, session: &str) -> String {
+        self.hop(session, SessionEvent::New, "").await.0
+    }
+
+    async fn answer(&mut self, session: &str, input: &str) -> String {
+        self.hop(session, SessionEvent::Resume, input).await.0
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_redial_within_the_window_continues_where_the_user_was() {
+    let mut phone = start().await;
+    assert!(phone.dial("a").await.starts_with("Welcome"));
+    assert!(phone.answer("a", "1").await.contains("Are you pregnant?"));
+    // The network drops the session. Two minutes later the user dials again.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let offer = phone.dial("b").await;
+    assert!(offer.contains("Continue where you left off"), "{offer}");
+    let again = phone.answer("b", "1").await;
+    assert!(
+        again.contains("Are you pregnant?"),
+        "the screen they were on: {again}"
+    );
+    assert!(phone.answer("b", "1").await.contains("Which language"));
+    let (end, closed) = phone.hop("b", SessionEvent::Resume, "2").await;
+    assert!(closed && end.contains("You are registered"), "{end}");
+    // Finished: the next dial starts afresh.
+    assert!(phone.dial("c").await.starts_with("Welcome"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_again_and_unknown_answers_to_the_offer() {
+    let mut phone = start().await;
+    phone.dial("a").await;
+    phone.answer("a", "1").await;
+    let offer = phone.dial("b").await;
+    assert_eq!(
+        phone.answer("b", "9").await,
+        offer,
+        "anything else shows the offer again"
+    );
+    assert!(
+        phone.answer("b", "2").await.starts_with("Welcome"),
+        "2 starts again"
+    );
+    assert!(phone.answer("b", "1").await.contains("Are you pregnant?"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_offer_outside_the_window_or_from_the_first_screen() {
+    let mut phone = start().await;
+    phone.dial("a").await;
+    // Dropped on the first screen: nothing to continue.
+    assert!(phone.dial("b").await.starts_with("Welcome"));
+    phone.answer("b", "1").await;
+    tokio::time::sleep(Duration::from_secs(301)).await;
+    assert!(
+        phone.dial("c").await.starts_with("Welcome"),
+        "the default window is 300 s"
+    );
+}

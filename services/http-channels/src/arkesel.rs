@@ -1,0 +1,77 @@
+//! Arkesel USSD: one JSON POST per hop, answered in JSON.
+//!
+//! Request: `sessionID`, `userID`, `newSession` (`true` on the first request), `msisdn`,
+//! `userData` (the dialled string first, the input after), `network`. Answer: `{"sessionID",
+//! "userID", "msisdn", "message", "continueSession"}`.
+
+use axum::response::Response;
+use seedgate_proto::{Message, SessionEvent};
+use seedgate_runtime::config::ChannelConfig;
+use serde::Deserialize;
+
+use crate::{json_body, json_reply, required, ussd_inbound, Aggregator, Parsed, Request, Screen};
+
+pub(crate) struct Arkesel;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body {
+    #[serde(rename = "sessionID")]
+    session_id: String,
+    #[serde(rename = "userID")]
+    user_id: String,
+    new_session: bool,
+    msisdn: String,
+    #[serde(default)]
+    user_data: String,
+    #[serde(default)]
+    network: Option<String>,
+}
+
+impl Aggregator for Arkesel {
+    fn name(&self) -> &'static str {
+        "arkesel"
+    }
+
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
+        let body: Body = json_body(req.headers, req.body)?;
+        required("sessionID", &body.session_id)?;
+        required("msisdn", &body.msisdn)?;
+        let mut msg = if body.new_session {
+            ussd_inbound(
+                req.channel,
+                &body.msisdn,
+                &body.user_data,
+                &body.session_id,
+                SessionEvent::New,
+                "",
+            )
+        } else {
+            ussd_inbound(
+                req.channel,
+                &body.msisdn,
+                "",
+                &body.session_id,
+                SessionEvent::Resume,
+                body.user_data.clone(),
+            )
+        };
+        msg.metadata
+            .insert("arkesel_session_id".into(), body.session_id.into());
+        msg.metadata.insert("arkesel_user_id".into(), body.user_id.into());
+        if let Some(network) = body.network {
+            msg.metadata.insert("network".into(), network.into());
+        }
+        Ok(Parsed::Hop(msg))
+    }
+
+    fn render(&self, _cfg: &ChannelConfig, screen: &Screen, msg: &Message) -> Response {
+        json_reply(serde_json::json!({
+            "sessionID": msg.metadata.get("arkesel_session_id").cloned().unwrap_or_default(),
+            "userID": msg.metadata.get("arkesel_user_id").cloned().unwrap_or_default(),
+            "msisdn": msg.from,
+            "message": screen.text,
+            "continueSession": !screen.close,
+        }))
+    }
+}
