@@ -110,6 +110,95 @@ async fn walks_the_demo_menu_and_stores_messages_and_session_in_sqlite() {
     );
 }
 
+async fn nalo(base: &str, first: bool, data: &str) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/channels/nalo/callback"))
+        .json(&serde_json::json!({
+            "USERID": "NALOTest", "MSISDN": "233200000001", "USERDATA": data, "MSGTYPE": first, "NETWORK": "MTN"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn other_aggregators_redial_resume_and_the_gateway_end_report_work_end_to_end() {
+    let dir = temp_dir("aggregators");
+    let mut env = flows_env();
+    env.push(("SEEDGATE_CHANNELS__NALO__TYPE".into(), "\"nalo-ussd\"".into()));
+    env.push(("SEEDGATE_CHANNELS__NALO__FLOW".into(), "\"demo\"".into()));
+    let mut gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let base = gw.base();
+
+    // Nalo sends no session id: the session is keyed by MSISDN and dialog.
+    let r = nalo(&base, true, "*920*55#").await;
+    assert!(r["MSG"].as_str().unwrap().starts_with("Welcome"), "{r}");
+    assert_eq!(
+        (r["MSGTYPE"].as_bool(), r["USERID"].as_str()),
+        (Some(true), Some("NALOTest"))
+    );
+    for input in ["1", "1"] {
+        assert_eq!(nalo(&base, false, input).await["MSGTYPE"], true);
+    }
+    let r = nalo(&base, false, "2").await;
+    assert_eq!(r["MSGTYPE"], false, "{r}");
+    assert!(r["MSG"].as_str().unwrap().contains("You are registered"), "{r}");
+
+    // Redial-resume over Africa's Talking: dropped after one answer, back within the window.
+    at_post(&base, "ATUid_r1", "+27820000031", "").await;
+    let (_, body, _) = at_post(&base, "ATUid_r1", "+27820000031", "1").await;
+    assert!(body.starts_with("CON Are you pregnant?"), "{body}");
+    let (_, body, _) = at_post(&base, "ATUid_r2", "+27820000031", "").await;
+    assert!(body.contains("Continue where you left off"), "{body}");
+    let (_, body, _) = at_post(&base, "ATUid_r2", "+27820000031", "1").await;
+    assert!(body.starts_with("CON Are you pregnant?"), "{body}");
+
+    // Africa's Talking's end-of-session notification is kept with the session.
+    walk_demo_menu(&base, "ATUid_billed", "+27820000032").await;
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/channels/demo-at/callback"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("sessionId=ATUid_billed&serviceCode=%2A134%2A550%23&phoneNumber=%2B27820000032&networkCode=65501&status=Success&cost=KES+0.4000&durationInMillis=18250&hopsCount=4&input=2&lastAppResponse=END&errorMessage=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let status = gw.terminate().await;
+    assert!(status.success(), "{status:?} {:?}", gw.stderr());
+    gw.assert_json_logs_without("233200000001");
+
+    let store = sqlite_in(&dir);
+    let nalo_msgs = store.address_messages("233200000001").await.unwrap();
+    assert_eq!(nalo_msgs.len(), 8, "4 hops and 4 replies: {nalo_msgs:#?}");
+    let id = nalo_msgs[0].session_id().unwrap().to_string();
+    assert!(id.starts_with("nalo:by-msisdn~"), "{id}");
+    assert!(nalo_msgs.iter().all(|m| m.session_id().is_some()));
+    let session = store
+        .session(&id)
+        .await
+        .unwrap()
+        .expect("the Nalo session is recorded");
+    assert_eq!(
+        (session.hops, session.end_reason),
+        (4, Some(SessionEndReason::Completed))
+    );
+    let billed = store.session("demo-at:ATUid_billed").await.unwrap().unwrap();
+    let carrier = billed.carrier.expect("the gateway's report is kept");
+    assert_eq!(
+        (
+            carrier.status.as_str(),
+            carrier.cost.as_deref(),
+            carrier.duration_ms
+        ),
+        ("Success", Some("KES 0.4000"), Some(18_250))
+    );
+    assert_eq!(billed.end_reason, Some(SessionEndReason::Completed));
+}
+
 #[tokio::test]
 async fn a_malformed_request_gets_a_400_and_nothing_is_stored() {
     let dir = temp_dir("bad");

@@ -27,7 +27,9 @@ use seedgate_proto::{Message, SessionEvent};
 use seedgate_runtime::config::{ChannelConfig, GenericMapping, ReplyFormat, RequestFormat, TextMode};
 use serde_json::Value;
 
-use crate::{closing, json_body, json_reply, plain, ussd_inbound, Aggregator, Parsed, Request, Screen};
+use crate::{
+    closing, json_body, json_reply, plain, ussd_inbound, Aggregator, Parsed, Request, Screen, NO_SESSION_ID,
+};
 
 pub(crate) struct Generic;
 
@@ -108,7 +110,7 @@ impl Aggregator for Generic {
         let msisdn = required_field(&root, &map.msisdn)?;
         let session = match &map.session_id {
             Some(path) => required_field(&root, path)?,
-            None => msisdn.clone(),
+            None => NO_SESSION_ID.to_string(),
         };
         let service_code = match &map.service_code {
             Some(path) => field(&root, path).unwrap_or_default(),

@@ -20,6 +20,7 @@
 
 mod africastalking;
 mod arkesel;
+pub mod dialogs;
 mod error;
 mod generic;
 mod hubtel;
@@ -38,7 +39,8 @@ use axum::routing::any;
 use axum::Router;
 use seedgate_proto::{Event, EventKind, Message, RoutingKey, SessionEvent, SessionInfo, TransportType};
 use seedgate_runtime::bus::{Bus, BusError};
-use seedgate_runtime::config::{ChannelConfig, ChannelType, Config};
+use seedgate_runtime::config::{ChannelConfig, ChannelType, Config, SessionKey};
+use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::topology::channel_outbound_queue;
 use seedgate_runtime::worker::{decode, encode, HandleError};
@@ -56,17 +58,30 @@ const BODY_LIMIT: usize = 16 * 1024;
 pub struct Channels {
     config: Arc<Config>,
     bus: Arc<dyn Bus>,
+    /// Where channels keyed by MSISDN keep their open dialogs (see [`dialogs`]).
+    sessions: Option<Arc<dyn SessionStore>>,
     pending: Arc<Pending>,
 }
 
 impl Channels {
-    pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>) -> Self {
+    /// `sessions` is needed when a channel keys its sessions by MSISDN ([`needs_session_store`]).
+    pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>, sessions: Option<Arc<dyn SessionStore>>) -> Self {
         Self {
             config,
             bus,
+            sessions,
             pending: Arc::default(),
         }
     }
+}
+
+/// Whether an HTTP channel of `config` keys sessions by MSISDN, so the connector needs the
+/// session store.
+pub fn needs_session_store(config: &Config) -> bool {
+    config
+        .channels
+        .values()
+        .any(|c| is_http(c.kind) && c.session_key() == SessionKey::Msisdn)
 }
 
 /// One aggregator request as the connector sees it.
@@ -196,7 +211,22 @@ async fn callback(
         body: &body,
     };
     let started = Instant::now();
-    match agg.parse(&req) {
+    let mut parsed = agg.parse(&req);
+    if let (Ok(Parsed::Hop(msg) | Parsed::Ended(msg)), SessionKey::Msisdn) = (&mut parsed, cfg.session_key())
+    {
+        let budget = Duration::from_secs(cfg.budget_secs.unwrap_or(ch.config.sessions.budget_secs));
+        let joined = match &ch.sessions {
+            Some(sessions) => dialogs::join(sessions.as_ref(), msg, budget)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err("no session store is configured for this connector".to_string()),
+        };
+        if let Err(e) = joined {
+            tracing::error!(channel, error = %e, "cannot key the session by MSISDN");
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later");
+        }
+    }
+    match parsed {
         Err(reason) => {
             count(&channel, "bad_request");
             tracing::warn!(channel, aggregator = agg.name(), %reason, "refused a malformed request");
@@ -216,6 +246,13 @@ async fn callback(
         },
         Ok(Parsed::Hop(msg)) => {
             let screen = exchange(&ch, &channel, cfg, &msg, started).await;
+            if let (true, Some(sessions)) = (screen.close, &ch.sessions) {
+                if cfg.session_key() == SessionKey::Msisdn {
+                    if let Err(e) = dialogs::end(sessions.as_ref(), &msg).await {
+                        tracing::warn!(channel, error = %e, "could not end the MSISDN's dialog; it expires with the budget");
+                    }
+                }
+            }
             agg.render(cfg, &screen, &msg)
         }
     }
@@ -297,6 +334,10 @@ pub(crate) fn closing(msg: &Message, reason: &str) -> Message {
     close.metadata.insert("reason".into(), reason.into());
     close
 }
+
+/// The session id of gateways that send none: the session engine keys their sessions by
+/// MSISDN and dialog. (Not the MSISDN itself: session ids are logged.)
+pub(crate) const NO_SESSION_ID: &str = "by-msisdn";
 
 /// A USSD message from `msisdn` in session `session_id` (namespaced by channel here).
 pub(crate) fn ussd_inbound(

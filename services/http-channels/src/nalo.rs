@@ -13,7 +13,9 @@ use seedgate_proto::{Message, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
-use crate::{json_body, json_reply, required, ussd_inbound, Aggregator, Parsed, Request, Screen};
+use crate::{
+    json_body, json_reply, required, ussd_inbound, Aggregator, Parsed, Request, Screen, NO_SESSION_ID,
+};
 
 pub(crate) struct Nalo;
 
@@ -44,7 +46,7 @@ impl Aggregator for Nalo {
             .sessionid
             .clone()
             .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| body.msisdn.clone());
+            .unwrap_or_else(|| NO_SESSION_ID.to_string());
         let mut msg = if body.msgtype {
             ussd_inbound(
                 req.channel,

@@ -25,7 +25,13 @@ async fn setup() -> (Arc<dyn Bus>, axum::Router, CancellationToken) {
     bus.declare(&QueueSpec::new("test.events", ["*.event"]))
         .await
         .unwrap();
-    let channels = seedgate_http_channels::Channels::new(config, bus.clone());
+    let channels = seedgate_http_channels::Channels::new(
+        config,
+        bus.clone(),
+        Some(Arc::new(
+            seedgate_runtime::session_store::memory::MemorySessionStore::new(),
+        )),
+    );
     let shutdown = CancellationToken::new();
     tokio::spawn(seedgate_http_channels::run(channels.clone(), shutdown.clone()));
     (bus, seedgate_http_channels::app(channels), shutdown)

@@ -113,8 +113,10 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     } else {
         None
     };
-    let needs_sessions =
-        role.runs(Service::Sessions) || role.runs(Service::Flows) || role.runs(Service::Smpp);
+    let needs_sessions = role.runs(Service::Sessions)
+        || role.runs(Service::Flows)
+        || role.runs(Service::Smpp)
+        || (role.runs(Service::HttpChannels) && seedgate_http_channels::needs_session_store(&config));
     let bus = bus(&config);
     let sessions = if needs_sessions {
         Some(session_store(&config)?)
@@ -185,7 +187,7 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     let mut store_task = JoinSet::new();
 
     if role.runs(Service::HttpChannels) {
-        let channels = seedgate_http_channels::Channels::new(config.clone(), bus.clone());
+        let channels = seedgate_http_channels::Channels::new(config.clone(), bus.clone(), sessions.clone());
         app = app.merge(seedgate_http_channels::app(channels.clone()));
         services.spawn(supervise(
             "http-channels",

@@ -1,29 +1,24 @@
 //! The engine's handlers: inbound from connectors, replies from the flow runner, the sweeper.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use seedgate_proto::{Message, RoutingKey, SessionEndReason, SessionEvent, SessionInfo, SessionRecord};
 use seedgate_runtime::bus::Bus;
-use seedgate_runtime::config::{Config, SessionKey};
+use seedgate_runtime::config::Config;
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::worker::{decode, encode, HandleError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::state::SessionState;
 
 /// Wall-clock time, for the start and end times shown in records. Durations and slices never
 /// come from it (VM clocks jump); tests hand in a clock that does.
 pub type WallClock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// Metadata key of the gateway's own session id on a message whose session the engine keyed
-/// by MSISDN and dialog.
-pub const GATEWAY_SESSION_ID: &str = "gateway_session_id";
 
 /// How often the sweeper looks for sessions past their budget.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -41,8 +36,6 @@ pub struct Engine {
     screens: HashMap<String, (usize, String, String)>,
     /// session id → (budget deadline on the monotonic clock, last known state)
     live: Mutex<HashMap<String, (Instant, SessionState)>>,
-    /// Channels whose sessions are keyed by MSISDN and dialog, not by the gateway's id.
-    msisdn_keyed: HashSet<String>,
     wall: WallClock,
 }
 
@@ -51,26 +44,12 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("budgets", &self.budgets)
             .field("default_budget", &self.default_budget)
-            .field("msisdn_keyed", &self.msisdn_keyed)
             .finish_non_exhaustive()
     }
 }
 
 fn key(session_id: &str) -> String {
     format!("session:{session_id}")
-}
-
-/// Where the open dialog of an MSISDN-keyed channel is kept.
-fn dialog_key(channel: &str, msisdn: &str) -> String {
-    format!("dialog:{channel}:{msisdn}")
-}
-
-/// The gateway's own session id, for a message whose session the engine keyed otherwise.
-fn gateway_id(msg: &Message) -> Option<String> {
-    msg.metadata
-        .get(GATEWAY_SESSION_ID)
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
 }
 
 impl Engine {
@@ -110,12 +89,6 @@ impl Engine {
                 })
                 .collect(),
             live: Mutex::new(HashMap::new()),
-            msisdn_keyed: config
-                .channels
-                .iter()
-                .filter(|(_, c)| c.session_key() == SessionKey::Msisdn)
-                .map(|(name, _)| name.clone())
-                .collect(),
             wall,
         }
     }
@@ -157,17 +130,13 @@ impl Engine {
             // Not a session message (SMS): straight to the flow runner.
             return self.forward_to_app(&msg).await;
         }
-        if self.msisdn_keyed.contains(&msg.channel) {
-            self.join_dialog(&mut msg).await?;
-        }
         let Some(session) = msg.session.clone() else {
             return self.forward_to_app(&msg).await;
         };
         let k = key(&session.id);
         match session.event {
             SessionEvent::New => {
-                let mut state = SessionState::start(&session.id, &msg, self.now());
-                state.gateway_id = gateway_id(&msg);
+                let state = SessionState::start(&session.id, &msg, self.now());
                 if self
                     .sessions
                     .create(&k, &state.encode(), self.budget(&msg.channel))
@@ -205,9 +174,6 @@ impl Engine {
                 if state.last_inbound != Some(msg.id) {
                     state.hops += 1;
                     state.last_inbound = Some(msg.id);
-                    if let Some(gw) = gateway_id(&msg) {
-                        state.gateway_id = Some(gw);
-                    }
                     // A long screen is being paged: the "more" key shows the next page; any
                     // other answer goes to the flow and drops the rest.
                     let more = self
@@ -247,13 +213,6 @@ impl Engine {
     }
 
     async fn on_reply(&self, mut msg: Message) -> Result<(), HandleError> {
-        // For sessions keyed by MSISDN, the connector knows the dialog by the gateway's id.
-        let mut gateway = None;
-        if let (Some(id), true) = (msg.session_id(), self.msisdn_keyed.contains(&msg.channel)) {
-            if let Some(stored) = self.sessions.get(&key(id)).await? {
-                gateway = SessionState::decode(&stored.value).and_then(|s| s.gateway_id);
-            }
-        }
         if let Some(session) = msg.session.clone() {
             let k = key(&session.id);
             let flow = msg
@@ -281,7 +240,7 @@ impl Engine {
                             id: session.id,
                             event: SessionEvent::Resume,
                         });
-                        return self.to_connector(msg, gateway).await;
+                        return self.to_connector(&msg).await;
                     }
                 }
             }
@@ -299,69 +258,15 @@ impl Engine {
                 }
             }
         }
-        self.to_connector(msg, gateway).await
+        self.to_connector(&msg).await
     }
 
-    /// Publishes a reply to its connector, under the gateway's session id if the engine keyed
-    /// the session otherwise.
-    async fn to_connector(&self, mut msg: Message, gateway: Option<String>) -> Result<(), HandleError> {
-        if let (Some(gw), Some(session)) = (gateway, msg.session.as_mut()) {
-            msg.metadata
-                .insert("session_id".into(), session.id.clone().into());
-            session.id = gw;
-        }
+    /// Publishes a reply to its connector.
+    async fn to_connector(&self, msg: &Message) -> Result<(), HandleError> {
         self.bus
-            .publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(&msg)?)
+            .publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(msg)?)
             .await?;
         Ok(())
-    }
-
-    /// Keys the session of `msg` by its MSISDN and dialog: a start opens a dialog (unless it
-    /// repeats the start of the dialog still on its first screen); later messages join the
-    /// MSISDN's open dialog, whatever id the gateway gives them now. The gateway's id is kept
-    /// in `metadata.gateway_session_id`.
-    async fn join_dialog(&self, msg: &mut Message) -> Result<(), HandleError> {
-        let Some(session) = msg.session.as_mut() else {
-            return Ok(());
-        };
-        if msg.from.trim().is_empty() {
-            return Err(HandleError::Drop(format!(
-                "channel `{}` keys sessions by MSISDN, but a message has none",
-                msg.channel
-            )));
-        }
-        let dialog = dialog_key(&msg.channel, &msg.from);
-        let current = match self.sessions.get(&dialog).await? {
-            Some(stored) => String::from_utf8(stored.value).ok(),
-            None => None,
-        };
-        let gateway = std::mem::take(&mut session.id);
-        let id = match (session.event, current) {
-            (SessionEvent::New, Some(open)) if self.repeats_start(&open, &gateway).await? => open,
-            (SessionEvent::New, _) => {
-                let id = format!("{gateway}~{}", Uuid::now_v7().simple());
-                self.sessions
-                    .put(&dialog, id.as_bytes(), self.budget(&msg.channel))
-                    .await?;
-                id
-            }
-            (_, Some(open)) => open,
-            // No open dialog: the resume meets a spent budget, the close an ended session.
-            (_, None) => gateway.clone(),
-        };
-        session.id = id;
-        msg.metadata.insert(GATEWAY_SESSION_ID.into(), gateway.into());
-        Ok(())
-    }
-
-    /// Whether a start with the gateway id `gateway` repeats that of the open dialog `open`
-    /// (sent twice, before any input).
-    async fn repeats_start(&self, open: &str, gateway: &str) -> Result<bool, HandleError> {
-        let Some(stored) = self.sessions.get(&key(open)).await? else {
-            return Ok(false);
-        };
-        Ok(SessionState::decode(&stored.value)
-            .is_some_and(|s| s.hops == 1 && s.gateway_id.as_deref() == Some(gateway)))
     }
 
     /// Shows the next page of a long screen; the last one carries the screen's own ending.
@@ -385,7 +290,7 @@ impl Engine {
         if event == SessionEvent::Close {
             self.end(&state.id, SessionEndReason::Completed).await?;
         }
-        self.to_connector(reply, gateway_id(msg)).await
+        self.to_connector(&reply).await
     }
 
     /// Ends a live session: removes its state and publishes its final record.
@@ -401,13 +306,6 @@ impl Engine {
             // Record first: if this fails the delivery is retried and the state is still there.
             self.publish_record(&record).await?;
             self.count_end(&record);
-            if self.msisdn_keyed.contains(&state.channel) {
-                let dialog = dialog_key(&state.channel, &state.msisdn);
-                let open = self.sessions.get(&dialog).await?;
-                if open.is_some_and(|o| o.value == state.id.as_bytes()) {
-                    self.sessions.remove(&dialog).await?;
-                }
-            }
         }
         self.sessions.remove(&k).await?;
         self.live().remove(session_id);
@@ -428,7 +326,7 @@ impl Engine {
         }
         tracing::info!(session = %session_id, msisdn = %Masked(msg.msisdn()), "resume after the session budget; closing");
         let reply = msg.reply(self.closing_text.clone(), SessionEvent::Close);
-        self.to_connector(reply, gateway_id(msg)).await
+        self.to_connector(&reply).await
     }
 
     async fn forward_to_app(&self, msg: &Message) -> Result<(), HandleError> {

@@ -13,8 +13,6 @@
 //! - Pages USSD screens longer than the channel's `max_screen_chars` ([`pages`]): the first page
 //!   ends with the "more" option, the engine answers the "more" key itself from the session
 //!   state, and a closing screen ends the session on its last page.
-//! - Keys sessions by MSISDN and dialog on channels whose gateway changes its ids mid-session
-//!   or sends none (`session_key = "msisdn"`): replies go back under the gateway's latest id.
 //! - Takes durations only from the session store's TTL (monotonic); wall-clock time appears
 //!   only as the start and end times shown in records.
 
@@ -22,7 +20,7 @@ mod engine;
 pub mod pages;
 mod state;
 
-pub use engine::{Engine, WallClock, GATEWAY_SESSION_ID};
+pub use engine::{Engine, WallClock};
 pub use state::SessionState;
 
 use std::sync::Arc;

@@ -27,10 +27,6 @@ pub struct SessionState {
     /// Whether the screen being paged ends the session after its last page.
     #[serde(default)]
     pub pending_close: bool,
-    /// For sessions keyed by MSISDN and dialog: the gateway's id on the latest hop, which
-    /// replies carry back to the connector.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway_id: Option<String>,
 }
 
 impl SessionState {
@@ -46,7 +42,6 @@ impl SessionState {
             last_inbound: Some(msg.id),
             pending_pages: Vec::new(),
             pending_close: false,
-            gateway_id: None,
         }
     }
 
