@@ -295,14 +295,16 @@ async fn slices_counted(client: &reqwest::Client, url: &str, channel: &str) -> O
 /// Checks every completed session in the store; returns the slices stored for them.
 async fn verify(url: &str, schema: Option<String>, sessions: &[String], hops: u8) -> Result<u64, String> {
     use seedgate_proto::{Direction, SessionEndReason, SessionRecord};
-    let mut cfg = seedgate_runtime::config::StoreConfig::default();
-    cfg.kind = if url.starts_with("postgres") {
-        seedgate_runtime::config::StoreKind::Postgres
-    } else {
-        seedgate_runtime::config::StoreKind::Sqlite
+    let cfg = seedgate_runtime::config::StoreConfig {
+        kind: if url.starts_with("postgres") {
+            seedgate_runtime::config::StoreKind::Postgres
+        } else {
+            seedgate_runtime::config::StoreKind::Sqlite
+        },
+        url: url.to_string(),
+        schema,
+        ..Default::default()
     };
-    cfg.url = url.to_string();
-    cfg.schema = schema;
     let store = seedgate_store::open(&cfg).map_err(|e| e.to_string())?;
     let hops = u32::from(hops);
     // The store writes behind the replies: wait for the last session's final record.
