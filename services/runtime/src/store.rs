@@ -28,6 +28,179 @@ pub struct SessionDay {
     pub slices: u64,
 }
 
+/// Where an outbound message stands, derived from its events: `queued` (stored, not yet handed
+/// to the carrier) → `submitted` (acked) → `delivered` | `failed` | `expired` (final). A later
+/// or repeated event never moves a message back; the first final state stays. Inbound
+/// messages are `received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Received,
+    Queued,
+    Submitted,
+    Delivered,
+    Failed,
+    Expired,
+}
+
+impl MessageStatus {
+    pub const ALL: [Self; 6] = [
+        Self::Received,
+        Self::Queued,
+        Self::Submitted,
+        Self::Delivered,
+        Self::Failed,
+        Self::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Queued => "queued",
+            Self::Submitted => "submitted",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The status an event reports.
+    pub fn of_event(kind: &seedgate_proto::EventKind) -> Self {
+        use seedgate_proto::{DeliveryStatus, EventKind};
+        match kind {
+            EventKind::Ack { .. }
+            | EventKind::DeliveryReport {
+                status: DeliveryStatus::Pending,
+            } => Self::Submitted,
+            EventKind::Nack { .. }
+            | EventKind::DeliveryReport {
+                status: DeliveryStatus::Failed,
+            } => Self::Failed,
+            EventKind::DeliveryReport {
+                status: DeliveryStatus::Delivered,
+            } => Self::Delivered,
+            EventKind::DeliveryReport {
+                status: DeliveryStatus::Expired,
+            } => Self::Expired,
+        }
+    }
+
+    /// 0 for not yet sent, 1 for submitted, 2 for final: a status only moves up.
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::Received | Self::Queued => 0,
+            Self::Submitted => 1,
+            Self::Delivered | Self::Failed | Self::Expired => 2,
+        }
+    }
+}
+
+/// A message with its derived status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub message: Message,
+    pub status: MessageStatus,
+}
+
+/// A search over messages, newest first. `before` is the cursor: the id of the last message
+/// of the previous page (ids are UUIDv7, so they sort by time).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageQuery {
+    pub channel: Option<String>,
+    /// Matches the sender or the recipient.
+    pub address: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    pub status: Option<MessageStatus>,
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+/// A search over sessions, newest first; `before` is the id-and-start cursor of the last
+/// session of the previous page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionQuery {
+    pub channel: Option<String>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// `Some(true)`: only sessions not ended; `Some(false)`: only ended ones.
+    pub live: Option<bool>,
+    pub before: Option<(chrono::DateTime<chrono::Utc>, String)>,
+    pub limit: u32,
+}
+
+/// A client's `Idempotency-Key`: a retry with the same key (for the same token) within the
+/// window gets the first message back instead of sending again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    /// Whose key it is (the API token's id).
+    pub scope: String,
+    pub key: String,
+    /// A digest of the request, so the same key on a different request is refused.
+    pub fingerprint: String,
+    /// Keys older than this are forgotten.
+    pub window: std::time::Duration,
+}
+
+/// What [`Store::accept`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored with its outbox row.
+    New,
+    /// The key was used for this same request: here is the message it made.
+    Repeat(Uuid),
+    /// The key was used for a different request.
+    Conflict(Uuid),
+}
+
+/// An API token as stored: only a hash of the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    /// SHA-256 of the secret, hex.
+    pub hash: String,
+    pub scopes: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One webhook call to make (or made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookJob {
+    pub id: Uuid,
+    pub channel: String,
+    /// `inbound`, `event` or `status`.
+    pub kind: String,
+    /// The message or event it reports; one job per source and URL.
+    pub source_id: Uuid,
+    pub url: String,
+    /// The JSON body to POST.
+    pub body: String,
+    pub attempts: u32,
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
+    /// `pending`, `delivered` or `dead`.
+    pub state: String,
+    pub last_error: Option<String>,
+}
+
+/// How a webhook attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    Delivered,
+    /// Try again at this time.
+    Retry {
+        at: chrono::DateTime<chrono::Utc>,
+        error: String,
+    },
+    /// Out of attempts: on the dead-letter list until replayed.
+    Dead {
+        error: String,
+    },
+}
+
 /// One row to write: a message, an event, or a session's latest state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
@@ -59,4 +232,38 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<SessionDay>, StoreError>;
+
+    // --- the API's side ---
+
+    /// Stores an outbound message accepted through the API with its outbox row (and the
+    /// idempotency key, if given) in one transaction: once this returns `New`, the message is
+    /// durable and will be handed to its connector.
+    async fn accept(&self, msg: &Message, idempotency: Option<&Idempotency>) -> Result<Accepted, StoreError>;
+    /// Claims up to `limit` outbox messages not claimed in the last `lease` (another relay may
+    /// have died holding them), oldest first.
+    async fn outbox_claim(&self, limit: u32, lease: std::time::Duration) -> Result<Vec<Message>, StoreError>;
+    /// Removes outbox rows whose messages reached the bus.
+    async fn outbox_done(&self, ids: &[Uuid]) -> Result<(), StoreError>;
+    /// A message with its status.
+    async fn stored_message(&self, id: Uuid) -> Result<Option<StoredMessage>, StoreError>;
+    /// Messages matching `query`, newest first.
+    async fn messages(&self, query: &MessageQuery) -> Result<Vec<StoredMessage>, StoreError>;
+    /// Sessions matching `query`, newest first.
+    async fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn put_token(&self, token: &ApiToken) -> Result<(), StoreError>;
+    /// The token whose secret hashes to `hash`.
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    /// Queues webhook calls; a job for a source and URL already queued is skipped.
+    async fn webhooks_enqueue(&self, jobs: &[WebhookJob]) -> Result<(), StoreError>;
+    /// Claims up to `limit` pending jobs due now, not claimed in the last `lease`.
+    async fn webhooks_due(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<WebhookJob>, StoreError>;
+    async fn webhook_settle(&self, id: Uuid, outcome: &WebhookOutcome) -> Result<(), StoreError>;
+    /// Dead jobs, newest first.
+    async fn webhooks_dead(&self, limit: u32) -> Result<Vec<WebhookJob>, StoreError>;
+    /// Puts a dead job back in the queue, due now; false if there is no dead job `id`.
+    async fn webhook_replay(&self, id: Uuid) -> Result<bool, StoreError>;
 }

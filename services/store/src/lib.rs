@@ -72,3 +72,19 @@ fn carrier_report(m: &seedgate_proto::Message) -> Option<(&str, seedgate_proto::
     let report = serde_json::from_value(m.metadata.get("carrier")?.clone()).ok()?;
     Some((m.session_id()?, report))
 }
+
+/// A message's status when first stored: `received` inbound, `queued` outbound.
+fn initial_status(m: &seedgate_proto::Message) -> seedgate_runtime::store::MessageStatus {
+    use seedgate_runtime::store::MessageStatus;
+    match m.direction {
+        seedgate_proto::Direction::Inbound => MessageStatus::Received,
+        seedgate_proto::Direction::Outbound => MessageStatus::Queued,
+    }
+}
+
+fn split_scopes(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -8,7 +8,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use seedgate_proto::{Event, Message, SessionEndReason, SessionRecord};
 use seedgate_runtime::config::StoreConfig;
-use seedgate_runtime::store::{Record, Store, StoreError};
+use seedgate_runtime::store::{
+    Accepted, ApiToken, Idempotency, MessageQuery, MessageStatus, Record, SessionQuery, Store, StoreError,
+    StoredMessage, WebhookJob, WebhookOutcome,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -16,7 +19,9 @@ use sqlx::Row;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::{carrier_report, classify, decode_json, encode_json, enum_name, unavailable};
+use crate::{
+    carrier_report, classify, decode_json, encode_json, enum_name, initial_status, split_scopes, unavailable,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -99,26 +104,7 @@ impl Store for SqliteStore {
         for record in records {
             match record {
                 Record::Message(m) => {
-                    sqlx::query(
-                        "INSERT INTO messages (id, channel, transport, direction, from_addr, to_addr, content,
-                           session_id, session_event, in_reply_to, created_at, body)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(m.id.to_string())
-                    .bind(&m.channel)
-                    .bind(enum_name(&m.transport))
-                    .bind(enum_name(&m.direction))
-                    .bind(&m.from)
-                    .bind(&m.to)
-                    .bind(&m.content)
-                    .bind(m.session_id())
-                    .bind(m.session_event().map(|e| enum_name(&e)))
-                    .bind(m.in_reply_to.map(|id| id.to_string()))
-                    .bind(ts(&m.created_at))
-                    .bind(encode_json(m)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
+                    insert_message(&mut *tx, m, initial_status(m)).await?;
                     if let Some((session_id, report)) = carrier_report(m) {
                         // Kept with the session (the message row holds it too).
                         sqlx::query("UPDATE sessions SET carrier = ? WHERE id = ?")
@@ -144,6 +130,16 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(classify)?;
+                    let status = MessageStatus::of_event(&e.kind);
+                    sqlx::query(&format!(
+                        "UPDATE messages SET status = ? WHERE id = ? AND {RANK} < ?"
+                    ))
+                    .bind(status.as_str())
+                    .bind(e.message_id.to_string())
+                    .bind(i64::from(status.rank()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
                 }
             }
         }
@@ -159,22 +155,7 @@ impl Store for SqliteStore {
         .fetch_optional(self.ready().await?)
         .await
         .map_err(classify)?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(SessionRecord {
-            id: r.get("id"),
-            channel: r.get("channel"),
-            msisdn: r.get("msisdn"),
-            flow: r.get("flow"),
-            started_at: parse_ts(r.get("started_at"))?,
-            ended_at: r.get::<Option<&str>, _>("ended_at").map(parse_ts).transpose()?,
-            hops: u32::try_from(r.get::<i64, _>("hops")).unwrap_or(0),
-            duration_ms: u64::try_from(r.get::<i64, _>("duration_ms")).unwrap_or(0),
-            slices: u32::try_from(r.get::<i64, _>("slices")).unwrap_or(0),
-            end_reason: r
-                .get::<Option<&str>, _>("end_reason")
-                .and_then(SessionEndReason::parse),
-            carrier: r.get::<Option<&str>, _>("carrier").map(decode_json).transpose()?,
-        }))
+        row.as_ref().map(session_row).transpose()
     }
 
     async fn message(&self, id: Uuid) -> Result<Option<Message>, StoreError> {
@@ -224,6 +205,370 @@ impl Store for SqliteStore {
             .map_err(classify)?;
         rows.iter().map(|r| decode_json(r.get::<&str, _>(0))).collect()
     }
+
+    async fn accept(&self, msg: &Message, idem: Option<&Idempotency>) -> Result<Accepted, StoreError> {
+        let mut tx = self.ready().await?.begin().await.map_err(classify)?;
+        if let Some(k) = idem {
+            let horizon = Utc::now() - chrono::Duration::from_std(k.window).unwrap_or_default();
+            sqlx::query("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?")
+                .bind(&k.scope)
+                .bind(&k.key)
+                .bind(ts(&horizon))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, message_id, created_at)
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .bind(&k.scope)
+            .bind(&k.key)
+            .bind(&k.fingerprint)
+            .bind(msg.id.to_string())
+            .bind(ts(&Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+            if inserted == 0 {
+                let row = sqlx::query(
+                    "SELECT fingerprint, message_id FROM idempotency_keys WHERE scope = ? AND key = ?",
+                )
+                .bind(&k.scope)
+                .bind(&k.key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(classify)?;
+                let first = parse_uuid(row.get("message_id"))?;
+                return Ok(if row.get::<&str, _>("fingerprint") == k.fingerprint {
+                    Accepted::Repeat(first)
+                } else {
+                    Accepted::Conflict(first)
+                });
+            }
+        }
+        insert_message(&mut *tx, msg, MessageStatus::Queued).await?;
+        sqlx::query("INSERT INTO outbox (message_id, body, created_at) VALUES (?, ?, ?)")
+            .bind(msg.id.to_string())
+            .bind(encode_json(msg)?)
+            .bind(ts(&msg.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Accepted::New)
+    }
+
+    async fn outbox_claim(&self, limit: u32, lease: Duration) -> Result<Vec<Message>, StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        let rows = sqlx::query(
+            "UPDATE outbox SET claimed_until = ?
+             WHERE message_id IN (SELECT message_id FROM outbox WHERE claimed_until < ?
+                                  ORDER BY message_id LIMIT ?)
+             RETURNING body",
+        )
+        .bind(ts(&until))
+        .bind(ts(&now))
+        .bind(i64::from(limit))
+        .fetch_all(self.ready().await?)
+        .await
+        .map_err(classify)?;
+        let mut out: Vec<Message> = rows
+            .iter()
+            .map(|r| decode_json(r.get::<&str, _>(0)))
+            .collect::<Result<_, _>>()?;
+        out.sort_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    async fn outbox_done(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let mut tx = self.ready().await?.begin().await.map_err(classify)?;
+        for id in ids {
+            sqlx::query("DELETE FROM outbox WHERE message_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn stored_message(&self, id: Uuid) -> Result<Option<StoredMessage>, StoreError> {
+        let row = sqlx::query("SELECT body, status FROM messages WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(self.ready().await?)
+            .await
+            .map_err(classify)?;
+        row.map(|r| stored(r.get("body"), r.get("status"))).transpose()
+    }
+
+    async fn messages(&self, q: &MessageQuery) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT body, status FROM messages WHERE 1 = 1");
+        if let Some(c) = &q.channel {
+            qb.push(" AND channel = ").push_bind(c.clone());
+        }
+        if let Some(a) = &q.address {
+            qb.push(" AND (from_addr = ").push_bind(a.clone());
+            qb.push(" OR to_addr = ").push_bind(a.clone()).push(")");
+        }
+        if let Some(t) = &q.since {
+            qb.push(" AND created_at >= ").push_bind(ts(t));
+        }
+        if let Some(t) = &q.until {
+            qb.push(" AND created_at < ").push_bind(ts(t));
+        }
+        if let Some(st) = q.status {
+            qb.push(" AND status = ").push_bind(st.as_str());
+        }
+        if let Some(b) = q.before {
+            qb.push(" AND id < ").push_bind(b.to_string());
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(q.limit));
+        let rows = qb
+            .build()
+            .fetch_all(self.ready().await?)
+            .await
+            .map_err(classify)?;
+        rows.iter()
+            .map(|r| stored(r.get("body"), r.get("status")))
+            .collect()
+    }
+
+    async fn sessions(&self, q: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason, carrier
+             FROM sessions WHERE 1 = 1",
+        );
+        if let Some(c) = &q.channel {
+            qb.push(" AND channel = ").push_bind(c.clone());
+        }
+        if let Some(t) = &q.since {
+            qb.push(" AND started_at >= ").push_bind(ts(t));
+        }
+        match q.live {
+            Some(true) => {
+                qb.push(" AND ended_at IS NULL");
+            }
+            Some(false) => {
+                qb.push(" AND ended_at IS NOT NULL");
+            }
+            None => {}
+        }
+        if let Some((t, id)) = &q.before {
+            qb.push(" AND (started_at < ").push_bind(ts(t));
+            qb.push(" OR (started_at = ").push_bind(ts(t));
+            qb.push(" AND id < ").push_bind(id.clone()).push("))");
+        }
+        qb.push(" ORDER BY started_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(q.limit));
+        let rows = qb
+            .build()
+            .fetch_all(self.ready().await?)
+            .await
+            .map_err(classify)?;
+        rows.iter().map(session_row).collect()
+    }
+
+    async fn put_token(&self, t: &ApiToken) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO api_tokens (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(t.id.to_string())
+            .bind(&t.name)
+            .bind(&t.hash)
+            .bind(t.scopes.join(","))
+            .bind(ts(&t.created_at))
+            .execute(self.ready().await?)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query("SELECT id, name, hash, scopes, created_at FROM api_tokens WHERE hash = ?")
+            .bind(hash)
+            .fetch_optional(self.ready().await?)
+            .await
+            .map_err(classify)?;
+        row.map(|r| {
+            Ok(ApiToken {
+                id: parse_uuid(r.get("id"))?,
+                name: r.get("name"),
+                hash: r.get("hash"),
+                scopes: split_scopes(r.get("scopes")),
+                created_at: parse_ts(r.get("created_at"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn webhooks_enqueue(&self, jobs: &[WebhookJob]) -> Result<(), StoreError> {
+        let mut tx = self.ready().await?.begin().await.map_err(classify)?;
+        for j in jobs {
+            sqlx::query(
+                "INSERT INTO webhook_jobs (id, channel, kind, source_id, url, body, attempts, next_attempt_at, state, last_error)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, url) DO NOTHING",
+            )
+            .bind(j.id.to_string())
+            .bind(&j.channel)
+            .bind(&j.kind)
+            .bind(j.source_id.to_string())
+            .bind(&j.url)
+            .bind(&j.body)
+            .bind(i64::from(j.attempts))
+            .bind(ts(&j.next_attempt_at))
+            .bind(&j.state)
+            .bind(&j.last_error)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)
+    }
+
+    async fn webhooks_due(&self, limit: u32, lease: Duration) -> Result<Vec<WebhookJob>, StoreError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+        let rows = sqlx::query(&format!(
+            "UPDATE webhook_jobs SET claimed_until = ?
+             WHERE id IN (SELECT id FROM webhook_jobs WHERE state = 'pending' AND next_attempt_at <= ?
+                          AND claimed_until < ? ORDER BY next_attempt_at LIMIT ?)
+             RETURNING {WEBHOOK_COLUMNS}"
+        ))
+        .bind(ts(&until))
+        .bind(ts(&now))
+        .bind(ts(&now))
+        .bind(i64::from(limit))
+        .fetch_all(self.ready().await?)
+        .await
+        .map_err(classify)?;
+        rows.iter().map(webhook_row).collect()
+    }
+
+    async fn webhook_settle(&self, id: Uuid, outcome: &WebhookOutcome) -> Result<(), StoreError> {
+        let (state, next, error) = match outcome {
+            WebhookOutcome::Delivered => ("delivered", None, None),
+            WebhookOutcome::Retry { at, error } => ("pending", Some(ts(at)), Some(error.as_str())),
+            WebhookOutcome::Dead { error } => ("dead", None, Some(error.as_str())),
+        };
+        sqlx::query(
+            "UPDATE webhook_jobs SET state = ?, attempts = attempts + 1, claimed_until = '',
+               next_attempt_at = COALESCE(?, next_attempt_at), last_error = COALESCE(?, last_error)
+             WHERE id = ?",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(id.to_string())
+        .execute(self.ready().await?)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn webhooks_dead(&self, limit: u32) -> Result<Vec<WebhookJob>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhook_jobs WHERE state = 'dead' ORDER BY next_attempt_at DESC LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(self.ready().await?)
+        .await
+        .map_err(classify)?;
+        rows.iter().map(webhook_row).collect()
+    }
+
+    async fn webhook_replay(&self, id: Uuid) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE webhook_jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, claimed_until = ''
+             WHERE id = ? AND state = 'dead'",
+        )
+        .bind(ts(&Utc::now()))
+        .bind(id.to_string())
+        .execute(self.ready().await?)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+}
+
+/// Orders statuses so an update only moves a message forward (see `MessageStatus::rank`).
+const RANK: &str =
+    "(CASE status WHEN 'received' THEN 0 WHEN 'queued' THEN 0 WHEN 'submitted' THEN 1 ELSE 2 END)";
+
+const WEBHOOK_COLUMNS: &str =
+    "id, channel, kind, source_id, url, body, attempts, next_attempt_at, state, last_error";
+
+fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Rejected(format!("bad stored id {s:?}: {e}")))
+}
+
+fn stored(body: &str, status: &str) -> Result<StoredMessage, StoreError> {
+    Ok(StoredMessage {
+        message: decode_json(body)?,
+        status: MessageStatus::parse(status)
+            .ok_or_else(|| StoreError::Rejected(format!("bad stored status {status:?}")))?,
+    })
+}
+
+fn webhook_row(r: &sqlx::sqlite::SqliteRow) -> Result<WebhookJob, StoreError> {
+    Ok(WebhookJob {
+        id: parse_uuid(r.get("id"))?,
+        channel: r.get("channel"),
+        kind: r.get("kind"),
+        source_id: parse_uuid(r.get("source_id"))?,
+        url: r.get("url"),
+        body: r.get("body"),
+        attempts: u32::try_from(r.get::<i64, _>("attempts")).unwrap_or(0),
+        next_attempt_at: parse_ts(r.get("next_attempt_at"))?,
+        state: r.get("state"),
+        last_error: r.get("last_error"),
+    })
+}
+
+fn session_row(r: &sqlx::sqlite::SqliteRow) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        id: r.get("id"),
+        channel: r.get("channel"),
+        msisdn: r.get("msisdn"),
+        flow: r.get("flow"),
+        started_at: parse_ts(r.get("started_at"))?,
+        ended_at: r.get::<Option<&str>, _>("ended_at").map(parse_ts).transpose()?,
+        hops: u32::try_from(r.get::<i64, _>("hops")).unwrap_or(0),
+        duration_ms: u64::try_from(r.get::<i64, _>("duration_ms")).unwrap_or(0),
+        slices: u32::try_from(r.get::<i64, _>("slices")).unwrap_or(0),
+        end_reason: r
+            .get::<Option<&str>, _>("end_reason")
+            .and_then(SessionEndReason::parse),
+        carrier: r.get::<Option<&str>, _>("carrier").map(decode_json).transpose()?,
+    })
+}
+
+async fn insert_message<'c, E>(conn: E, m: &Message, status: MessageStatus) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO messages (id, channel, transport, direction, from_addr, to_addr, content,
+           session_id, session_event, in_reply_to, created_at, body, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(m.id.to_string())
+    .bind(&m.channel)
+    .bind(enum_name(&m.transport))
+    .bind(enum_name(&m.direction))
+    .bind(&m.from)
+    .bind(&m.to)
+    .bind(&m.content)
+    .bind(m.session_id())
+    .bind(m.session_event().map(|e| enum_name(&e)))
+    .bind(m.in_reply_to.map(|id| id.to_string()))
+    .bind(ts(&m.created_at))
+    .bind(encode_json(m)?)
+    .bind(status.as_str())
+    .execute(conn)
+    .await
+    .map_err(classify)?;
+    Ok(())
 }
 
 async fn upsert_session<'c, E>(conn: E, s: &SessionRecord) -> Result<(), StoreError>
