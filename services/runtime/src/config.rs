@@ -53,6 +53,94 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+/// The HTTP API under `/api/v1` (served on `http.listen`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Requests per second each token may make (a token bucket; 0: unlimited).
+    #[serde(default = "default_api_rate")]
+    pub rate_per_sec: u32,
+    /// How many requests a token may make at once above its rate.
+    #[serde(default = "default_api_burst")]
+    pub burst: u32,
+    /// How long an `Idempotency-Key` is remembered.
+    #[serde(default = "default_idempotency_window_secs")]
+    pub idempotency_window_secs: u64,
+    /// Webhook calls per job before it goes on the dead-letter list.
+    #[serde(default = "default_webhook_attempts")]
+    pub webhook_max_attempts: u32,
+    /// The first retry's delay; each later one doubles it (capped at an hour).
+    #[serde(default = "default_webhook_backoff_ms")]
+    pub webhook_backoff_ms: u64,
+    /// A webhook call that takes longer fails (and is retried).
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub webhook_timeout_ms: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            rate_per_sec: default_api_rate(),
+            burst: default_api_burst(),
+            idempotency_window_secs: default_idempotency_window_secs(),
+            webhook_max_attempts: default_webhook_attempts(),
+            webhook_backoff_ms: default_webhook_backoff_ms(),
+            webhook_timeout_ms: default_webhook_timeout_ms(),
+        }
+    }
+}
+
+fn default_api_rate() -> u32 {
+    50
+}
+fn default_api_burst() -> u32 {
+    100
+}
+fn default_idempotency_window_secs() -> u64 {
+    24 * 3600
+}
+fn default_webhook_attempts() -> u32 {
+    8
+}
+fn default_webhook_backoff_ms() -> u64 {
+    1000
+}
+fn default_webhook_timeout_ms() -> u64 {
+    10_000
+}
+
+/// Where a channel's webhooks go, and the secret that signs them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Inbound messages (`POST`, the message as JSON).
+    #[serde(default)]
+    pub inbound: Option<String>,
+    /// Events about outbound messages (acks, nacks, delivery reports).
+    #[serde(default)]
+    pub events: Option<String>,
+    /// The HMAC-SHA256 key (or read it from `secret_file`).
+    #[serde(default)]
+    pub secret: String,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+impl WebhookConfig {
+    /// The signing secret, from the file if one is named.
+    pub fn secret(&self) -> std::io::Result<String> {
+        match &self.secret_file {
+            Some(path) => Ok(std::fs::read_to_string(path)?.trim_end().to_string()),
+            None => Ok(self.secret.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,7 +239,7 @@ pub struct FlowsConfig {
     pub dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub enum ChannelType {
     /// Africa's Talking USSD callbacks (`CON `/`END ` plain-text replies).
     #[serde(rename = "africastalking-ussd")]
@@ -419,6 +507,9 @@ pub struct ChannelConfig {
     /// The offer shown on such a redial; option 1 continues, option 2 starts again.
     #[serde(default = "default_resume_prompt")]
     pub resume_prompt: String,
+    /// Where inbound messages and events of this channel are posted, signed.
+    #[serde(default)]
+    pub webhooks: Option<WebhookConfig>,
 }
 
 impl ChannelConfig {
@@ -707,6 +798,7 @@ impl Default for Config {
             smpp_server: Default::default(),
             log: Default::default(),
             shutdown: Default::default(),
+            api: Default::default(),
         }
     }
 }
@@ -847,6 +939,24 @@ impl Config {
             }
             if ch.budget_secs == Some(0) {
                 return Err(invalid(key("budget_secs"), "must be at least 1"));
+            }
+            if let Some(w) = &ch.webhooks {
+                for (field, url) in [("inbound", &w.inbound), ("events", &w.events)] {
+                    if let Some(url) = url {
+                        if !(url.starts_with("http://") || url.starts_with("https://")) {
+                            return Err(invalid(
+                                format!("channels.{name}.webhooks.{field}"),
+                                format!("`{url}` is not an http:// or https:// URL"),
+                            ));
+                        }
+                    }
+                }
+                if w.secret.is_empty() && w.secret_file.is_none() {
+                    return Err(invalid(
+                        format!("channels.{name}.webhooks.secret"),
+                        "webhooks are signed: give a secret or a secret_file",
+                    ));
+                }
             }
             match (ch.kind, &ch.mapping) {
                 (ChannelType::GenericUssd, None) => {

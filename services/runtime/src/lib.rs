@@ -12,6 +12,7 @@
 
 pub mod bus;
 pub mod config;
+pub mod dedupe;
 pub mod ops;
 pub mod session_store;
 pub mod shutdown;

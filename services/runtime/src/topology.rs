@@ -21,6 +21,9 @@ pub const SMPP_SERVER_EVENTS_QUEUE: &str = "smpp-server.events";
 /// Queue of the SMPP server: inbound SMS for partners (accounts' `mo_channels`).
 pub const SMPP_SERVER_INBOUND_QUEUE: &str = "smpp-server.inbound";
 
+/// Queue of the API's webhook collector: inbound messages and events of channels with webhooks.
+pub const WEBHOOKS_QUEUE: &str = "api.webhooks";
+
 /// Queue from which the connector of `channel` takes its outbound messages.
 pub fn channel_outbound_queue(channel: &str) -> String {
     format!("channel.{channel}.outbound")
@@ -44,6 +47,24 @@ pub fn queues(config: &Config) -> Vec<QueueSpec> {
         if !mo.is_empty() {
             specs.push(QueueSpec::new(SMPP_SERVER_INBOUND_QUEUE, mo));
         }
+    }
+    let hooked: Vec<String> = config
+        .channels
+        .iter()
+        .filter_map(|(name, c)| c.webhooks.as_ref().map(|w| (name, w)))
+        .flat_map(|(name, w)| {
+            let mut keys = Vec::new();
+            if w.inbound.is_some() {
+                keys.push(RoutingKey::Inbound(name).render());
+            }
+            if w.events.is_some() {
+                keys.push(RoutingKey::Event(name).render());
+            }
+            keys
+        })
+        .collect();
+    if config.api.enabled && !hooked.is_empty() {
+        specs.push(QueueSpec::new(WEBHOOKS_QUEUE, hooked));
     }
     for channel in config.channels.keys() {
         specs.push(QueueSpec::new(

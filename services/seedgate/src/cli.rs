@@ -31,6 +31,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Work with flow files.
     Flow {
         #[command(subcommand)]
@@ -74,6 +79,8 @@ pub enum Service {
     Store,
     /// SMPP connectors: the SMPP server partners bind to, and simulated carriers.
     Smpp,
+    /// The HTTP API (`/api/v1`), its outbox relay and webhooks.
+    Api,
 }
 
 impl Service {
@@ -84,6 +91,7 @@ impl Service {
             Self::Flows => "flows",
             Self::Store => "store",
             Self::Smpp => "smpp",
+            Self::Api => "api",
         }
     }
 }
@@ -109,5 +117,18 @@ pub enum SessionsCommand {
         /// How many days back (UTC days, today included).
         #[arg(long, default_value_t = 7)]
         days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token in the store and print it (shown this once).
+    Create {
+        /// Comma-separated: admin, send, read.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// What the token is for (shown in logs and listings).
+        #[arg(long, default_value = "cli")]
+        name: String,
     },
 }

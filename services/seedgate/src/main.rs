@@ -45,6 +45,9 @@ fn main() -> ExitCode {
             cli::Command::Sessions {
                 command: cli::SessionsCommand::Report { days },
             } => serve::sessions_report(&config, days).await,
+            cli::Command::Token {
+                command: cli::TokenCommand::Create { scopes, name },
+            } => serve::token_create(&config, &name, &scopes).await,
             cli::Command::Flow { command } => flow_cmd::run(&config, command),
             cli::Command::Healthcheck { url } => serve::healthcheck(&config, url).await,
             cli::Command::SmscSim {

@@ -123,7 +123,8 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     } else {
         None
     };
-    let store = if role.runs(Service::Store) {
+    let api_on = role.runs(Service::Api) && config.api.enabled;
+    let store = if role.runs(Service::Store) || api_on {
         Some(store(&config)?)
     } else {
         None
@@ -236,7 +237,12 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
             seedgate_smpp::server::run(server, listener, tls, services_stop.clone()),
         ));
     }
-    if let Some(s) = &store {
+    if let (true, Some(s)) = (api_on, &store) {
+        let api = seedgate_api::Api::new(config.clone(), s.clone(), bus.clone());
+        app = app.merge(seedgate_api::routes::router(api.clone()));
+        services.spawn(supervise("api", seedgate_api::run(api, services_stop.clone())));
+    }
+    if let (true, Some(s)) = (role.runs(Service::Store), &store) {
         store_task.spawn(supervise(
             "store",
             seedgate_store::run(config.clone(), bus.clone(), s.clone(), store_stop.clone()),
@@ -301,6 +307,27 @@ pub async fn migrate(config: Config) -> Result<(), Failure> {
     seedgate_store::migrate(&config.store)
         .await
         .map_err(|e| Failure::Other(e.to_string()))
+}
+
+/// `seedgate token create`: a new API token, printed once.
+pub async fn token_create(config: &Config, name: &str, scopes: &[String]) -> Result<(), Failure> {
+    let scopes =
+        seedgate_api::auth::parse_scopes(scopes).map_err(|e| Failure::Config(format!("--scopes: {e}")))?;
+    let store = store(config)?;
+    let (secret, token) = seedgate_api::create_token(store.as_ref(), name, scopes)
+        .await
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    #[allow(clippy::print_stdout)] // the token is this command's output
+    {
+        println!("{secret}");
+    }
+    eprintln!(
+        "token {} ({}) with scopes {}: store it now, it is not shown again",
+        token.id,
+        token.name,
+        token.scopes.join(",")
+    );
+    Ok(())
 }
 
 /// `seedgate healthcheck`: a plain HTTP/1.0 GET, so the image needs no curl.

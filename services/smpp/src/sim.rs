@@ -29,9 +29,11 @@ pub async fn run(
         let delay = Duration::from_millis(ch.sim_dlr_delay_ms);
         let failure_rate = ch.sim_failure_rate;
         let handler_bus = bus.clone();
+        let sent = Arc::new(seedgate_runtime::dedupe::Recent::default());
         let handler = move |_key: String, payload: Vec<u8>| {
             let bus = handler_bus.clone();
-            async move { carry(bus, &payload, delay, failure_rate).await }
+            let sent = sent.clone();
+            async move { carry(bus, &sent, &payload, delay, failure_rate).await }
         };
         let (bus, queue, prefetch, shutdown) = (
             bus.clone(),
@@ -49,11 +51,18 @@ pub async fn run(
 
 async fn carry(
     bus: Arc<dyn Bus>,
+    sent: &seedgate_runtime::dedupe::Recent,
     payload: &[u8],
     delay: Duration,
     failure_rate: f64,
 ) -> Result<(), HandleError> {
     let msg: Message = decode(payload)?;
+    if sent.contains(msg.id) {
+        tracing::info!(channel = %msg.channel, id = %msg.id, "message already carried; dropping the redelivery");
+        metrics::counter!("seedgate_connector_duplicates_dropped_total", "channel" => msg.channel.clone())
+            .increment(1);
+        return Ok(());
+    }
     let carrier_id = format!("sim{:x}", msg.id.as_u128() as u64);
     let ack = Event::new(
         msg.channel.clone(),
@@ -64,6 +73,7 @@ async fn carry(
     );
     let key = RoutingKey::Event(&msg.channel).render();
     bus.publish(&key, &encode(&ack)?).await?;
+    sent.insert(msg.id);
     let fails = (msg.id.as_u128() & 0xFFFF) as f64 / 65536.0 < failure_rate;
     let status = if fails {
         DeliveryStatus::Failed

@@ -67,6 +67,8 @@ pub async fn run(
 #[derive(Debug)]
 pub struct Esme {
     channel: String,
+    /// Ids already handed to the SMSC: a redelivery is not sent twice.
+    sent: seedgate_runtime::dedupe::Recent,
     cfg: EsmeConfig,
     prefetch: u16,
     bus: Arc<dyn Bus>,
@@ -120,6 +122,7 @@ impl Esme {
             prefetch,
             cfg,
             bus,
+            sent: seedgate_runtime::dedupe::Recent::default(),
         })
     }
 
@@ -326,6 +329,11 @@ impl Esme {
         if let (Some(dialogs), TransportType::Ussd) = (&self.ussd, msg.transport) {
             return dialogs.reply(msg).await;
         }
+        if self.sent.contains(msg.id) {
+            tracing::info!(channel = %self.channel, id = %msg.id, "message already sent; dropping the redelivery");
+            metrics::counter!("seedgate_connector_duplicates_dropped_total", "channel" => self.channel.clone()).increment(1);
+            return Ok(());
+        }
         let reference = self.next_ref.fetch_add(1, Ordering::Relaxed);
         let parts = match split(&msg.content, self.concat(), reference) {
             Ok(p) => p,
@@ -416,6 +424,7 @@ impl Esme {
             }
         }
         let carrier_id = Some(carrier_ids.join(",")).filter(|s| !s.is_empty());
+        self.sent.insert(msg.id);
         self.publish_event(msg.id, EventKind::Ack { carrier_id }).await?;
         metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "accepted").increment(1);
         Ok(())

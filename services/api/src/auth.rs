@@ -1,0 +1,181 @@
+//! Bearer tokens: `sg_` and 40 hex characters of randomness, shown once and stored as a
+//! SHA-256 hash (a fast hash is right for a random secret; passwords would need Argon2).
+//! Scopes: `admin` (everything), `send`, `read`. Each token has a token bucket.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use rand::RngCore;
+use seedgate_runtime::store::{ApiToken, Store, StoreError};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::{Api, ApiError};
+
+/// The scopes a token can hold.
+pub const SCOPES: [&str; 3] = ["admin", "send", "read"];
+
+/// SHA-256 of a token's secret, hex.
+pub fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Checks a scope list: known names, at least one.
+pub fn parse_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scopes {
+        let s = s.as_ref().trim();
+        if !SCOPES.contains(&s) {
+            return Err(format!("unknown scope `{s}` (use admin, send, read)"));
+        }
+        if !out.iter().any(|x| x == s) {
+            out.push(s.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err("a token needs at least one scope".into());
+    }
+    Ok(out)
+}
+
+/// Creates a token; returns its secret, the only time it is seen.
+pub async fn create_token(
+    store: &dyn Store,
+    name: &str,
+    scopes: Vec<String>,
+) -> Result<(String, ApiToken), StoreError> {
+    let mut bytes = [0u8; 20];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("sg_{}", hex::encode(bytes));
+    let token = ApiToken {
+        id: Uuid::now_v7(),
+        name: name.to_string(),
+        hash: hash_token(&secret),
+        scopes,
+        created_at: chrono::Utc::now(),
+    };
+    store.put_token(&token).await?;
+    Ok((secret, token))
+}
+
+/// The caller of a request, authenticated.
+#[derive(Debug, Clone)]
+pub struct Caller(pub ApiToken);
+
+impl Caller {
+    /// Fails with 403 unless the token holds `scope` (or `admin`).
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.0.scopes.iter().any(|s| s == scope || s == "admin") {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token lacks the `{scope}` scope"),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Api> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
+        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>`"))?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let token = api
+            .store
+            .token_by_hash(&hash_token(secret))
+            .await?
+            .ok_or_else(|| unauthorized("unknown token"))?;
+        if !api.limiter.allow(token.id) {
+            metrics::counter!("seedgate_api_rate_limited_total").increment(1);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "this token may make {} requests per second (burst {})",
+                    api.config.api.rate_per_sec, api.config.api.burst
+                ),
+            ));
+        }
+        Ok(Caller(token))
+    }
+}
+
+/// A token bucket per token id.
+#[derive(Debug)]
+pub struct Limiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<Uuid, (f64, Instant)>>,
+}
+
+impl Limiter {
+    pub fn new(rate_per_sec: u32, burst: u32) -> Self {
+        Self {
+            rate: f64::from(rate_per_sec),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request's token from `id`'s bucket, if there is one.
+    pub fn allow(&self, id: Uuid) -> bool {
+        if self.rate == 0.0 {
+            return true;
+        }
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (level, last) = buckets.entry(id).or_insert((self.burst, now));
+        *level = (*level + now.duration_since(*last).as_secs_f64() * self.rate).min(self.burst);
+        *last = now;
+        if *level >= 1.0 {
+            *level -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_checked() {
+        assert_eq!(parse_scopes(&["send", "read", "send"]).unwrap(), ["send", "read"]);
+        assert!(parse_scopes(&["root"])
+            .unwrap_err()
+            .contains("unknown scope `root`"));
+        assert!(parse_scopes::<&str>(&[]).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bucket_allows_the_burst_then_the_rate() {
+        let limiter = Limiter::new(10, 5);
+        let id = Uuid::now_v7();
+        assert_eq!((0..8).filter(|_| limiter.allow(id)).count(), 5);
+        tokio::time::advance(std::time::Duration::from_millis(300)).await;
+        assert_eq!((0..8).filter(|_| limiter.allow(id)).count(), 3);
+        assert!(limiter.allow(Uuid::now_v7()), "another token has its own bucket");
+    }
+}

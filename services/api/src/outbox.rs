@@ -1,0 +1,75 @@
+//! The outbox relay: messages the API committed go to their connectors on the bus.
+//!
+//! It claims outbox rows with a lease, publishes each on `<channel>.outbound` (a publish
+//! returns once the bus holds the message), and deletes the rows it published. A relay that
+//! dies mid-way leaves its rows to be claimed again when the lease runs out, so a message may
+//! be published twice; connectors drop an id they already sent (`runtime::dedupe`).
+
+use std::time::Duration;
+
+use seedgate_proto::RoutingKey;
+use tokio_util::sync::CancellationToken;
+
+use crate::Api;
+
+const BATCH: u32 = 200;
+const LEASE: Duration = Duration::from_secs(30);
+/// With nothing to do, look again this often (an accepted message wakes the relay at once).
+const IDLE: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+pub async fn relay(api: Api, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        match api.store.outbox_claim(BATCH, LEASE).await {
+            Ok(batch) if batch.is_empty() => {
+                backoff = Duration::from_millis(100);
+                tokio::select! {
+                    () = api.outbox_wake.notified() => {}
+                    () = tokio::time::sleep(IDLE) => {}
+                    () = shutdown.cancelled() => return,
+                }
+            }
+            Ok(batch) => {
+                backoff = Duration::from_millis(100);
+                let mut done = Vec::with_capacity(batch.len());
+                for msg in &batch {
+                    let payload = match serde_json::to_vec(msg) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!(id = %msg.id, error = %e, "cannot encode an outbox message");
+                            continue;
+                        }
+                    };
+                    match api
+                        .bus
+                        .publish(&RoutingKey::Outbound(&msg.channel).render(), &payload)
+                        .await
+                    {
+                        Ok(()) => done.push(msg.id),
+                        Err(e) => {
+                            // Stays in the outbox; claimed again when its lease ends.
+                            tracing::warn!(id = %msg.id, channel = %msg.channel, error = %e, "outbox relay cannot publish; will retry");
+                            break;
+                        }
+                    }
+                }
+                metrics::counter!("seedgate_api_outbox_relayed_total").increment(done.len() as u64);
+                if let Err(e) = api.store.outbox_done(&done).await {
+                    tracing::warn!(error = %e, "outbox rows published but not cleared; they will be published again");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay cannot reach the store");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = shutdown.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
