@@ -642,7 +642,7 @@ fn default_store_url() -> String {
     "sqlite://data/seedgate.db".into()
 }
 fn default_batch_size() -> usize {
-    100
+    500
 }
 fn default_budget_secs() -> u64 {
     180

@@ -88,3 +88,52 @@ fn split_scopes(s: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// One batch, grouped so each kind of row is written with a few multi-row statements instead
+/// of one statement per row (one round trip per statement is what limits PostgreSQL).
+#[derive(Debug, Default)]
+struct Plan<'a> {
+    messages: Vec<&'a seedgate_proto::Message>,
+    events: Vec<&'a seedgate_proto::Event>,
+    /// Per message, the status its events in this batch move it to (the first of the highest
+    /// rank, as applying them one by one would).
+    statuses: Vec<(uuid::Uuid, seedgate_runtime::store::MessageStatus)>,
+    sessions: Vec<&'a seedgate_proto::SessionRecord>,
+    /// Gateway end-of-session reports, applied after the sessions.
+    carriers: Vec<(&'a str, seedgate_proto::CarrierReport)>,
+}
+
+impl<'a> Plan<'a> {
+    fn of(records: &'a [seedgate_runtime::store::Record]) -> Self {
+        use seedgate_runtime::store::{MessageStatus, Record};
+        let mut plan = Plan::default();
+        let mut index: std::collections::HashMap<uuid::Uuid, usize> = std::collections::HashMap::new();
+        for r in records {
+            match r {
+                Record::Message(m) => {
+                    plan.messages.push(m);
+                    if let Some(c) = carrier_report(m) {
+                        plan.carriers.push(c);
+                    }
+                }
+                Record::Event(e) => {
+                    plan.events.push(e);
+                    let status = MessageStatus::of_event(&e.kind);
+                    match index.get(&e.message_id) {
+                        Some(&i) if plan.statuses[i].1.rank() < status.rank() => plan.statuses[i].1 = status,
+                        Some(_) => {}
+                        None => {
+                            index.insert(e.message_id, plan.statuses.len());
+                            plan.statuses.push((e.message_id, status));
+                        }
+                    }
+                }
+                Record::Session(s) => plan.sessions.push(s),
+            }
+        }
+        plan
+    }
+}
+
+/// Rows per multi-row statement (well under both databases' bind-parameter limits).
+const CHUNK: usize = 500;

@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::{
-    carrier_report, classify, decode_json, encode_json, enum_name, initial_status, split_scopes, unavailable,
+    classify, decode_json, encode_json, enum_name, initial_status, split_scopes, unavailable, Plan, CHUNK,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -91,48 +91,83 @@ impl Store for PgStore {
     }
 
     async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError> {
+        let plan = Plan::of(records);
         let mut tx = self.ready().await?.begin().await.map_err(classify)?;
-        for record in records {
-            match record {
-                Record::Message(m) => {
-                    insert_message(&mut *tx, m, initial_status(m)).await?;
-                    if let Some((session_id, report)) = carrier_report(m) {
-                        // Kept with the session (the message row holds it too).
-                        sqlx::query("UPDATE sessions SET carrier = $1::jsonb WHERE id = $2")
-                            .bind(encode_json(&report)?)
-                            .bind(session_id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(classify)?;
-                    }
-                }
-                Record::Session(session) => upsert_session(&mut *tx, session).await?,
-                Record::Event(e) => {
-                    sqlx::query(
-                        "INSERT INTO events (id, message_id, channel, kind, created_at, body)
-                         VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(e.id)
-                    .bind(e.message_id)
-                    .bind(&e.channel)
-                    .bind(e.kind_name())
-                    .bind(e.created_at)
-                    .bind(encode_json(e)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                    let status = MessageStatus::of_event(&e.kind);
-                    sqlx::query(&format!(
-                        "UPDATE messages SET status = $1 WHERE id = $2 AND {RANK} < $3"
-                    ))
-                    .bind(status.as_str())
-                    .bind(e.message_id)
-                    .bind(i32::from(status.rank()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                }
+        for chunk in plan.messages.chunks(CHUNK) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+                "INSERT INTO messages (id, channel, transport, direction, from_addr, to_addr, content,
+                   session_id, session_event, in_reply_to, created_at, body, status) ",
+            );
+            let mut bodies = Vec::with_capacity(chunk.len());
+            for m in chunk {
+                bodies.push(serde_json::to_value(*m).map_err(|e| StoreError::Rejected(e.to_string()))?);
             }
+            qb.push_values(chunk.iter().zip(bodies), |mut b, (m, body)| {
+                b.push_bind(m.id)
+                    .push_bind(m.channel.clone())
+                    .push_bind(enum_name(&m.transport))
+                    .push_bind(enum_name(&m.direction))
+                    .push_bind(m.from.clone())
+                    .push_bind(m.to.clone())
+                    .push_bind(m.content.clone())
+                    .push_bind(m.session_id().map(str::to_string))
+                    .push_bind(m.session_event().map(|e| enum_name(&e)))
+                    .push_bind(m.in_reply_to)
+                    .push_bind(m.created_at)
+                    .push_bind(body)
+                    .push_bind(initial_status(m).as_str());
+            });
+            qb.push(" ON CONFLICT (id) DO NOTHING");
+            qb.build().execute(&mut *tx).await.map_err(classify)?;
+        }
+        for chunk in plan.events.chunks(CHUNK) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+                "INSERT INTO events (id, message_id, channel, kind, created_at, body) ",
+            );
+            let mut bodies = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                bodies.push(serde_json::to_value(*e).map_err(|e| StoreError::Rejected(e.to_string()))?);
+            }
+            qb.push_values(chunk.iter().zip(bodies), |mut b, (e, body)| {
+                b.push_bind(e.id)
+                    .push_bind(e.message_id)
+                    .push_bind(e.channel.clone())
+                    .push_bind(e.kind_name())
+                    .push_bind(e.created_at)
+                    .push_bind(body);
+            });
+            qb.push(" ON CONFLICT (id) DO NOTHING");
+            qb.build().execute(&mut *tx).await.map_err(classify)?;
+        }
+        for chunk in plan.statuses.chunks(CHUNK) {
+            // One statement per chunk: each message's status moves only forward.
+            let ids: Vec<Uuid> = chunk.iter().map(|(id, _)| *id).collect();
+            let statuses: Vec<&str> = chunk.iter().map(|(_, s)| s.as_str()).collect();
+            let ranks: Vec<i32> = chunk.iter().map(|(_, s)| i32::from(s.rank())).collect();
+            sqlx::query(&format!(
+                "UPDATE messages SET status = v.status
+                 FROM UNNEST($1::uuid[], $2::text[], $3::int[]) AS v(id, status, rank)
+                 WHERE messages.id = v.id AND {} < v.rank",
+                RANK.replace("status", "messages.status")
+            ))
+            .bind(&ids)
+            .bind(&statuses)
+            .bind(&ranks)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        }
+        for session in &plan.sessions {
+            upsert_session(&mut *tx, session).await?;
+        }
+        for (session_id, report) in &plan.carriers {
+            // Kept with the session (the message row holds it too).
+            sqlx::query("UPDATE sessions SET carrier = $1::jsonb WHERE id = $2")
+                .bind(encode_json(report)?)
+                .bind(*session_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
         }
         tx.commit().await.map_err(classify)
     }

@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::{
-    carrier_report, classify, decode_json, encode_json, enum_name, initial_status, split_scopes, unavailable,
+    classify, decode_json, encode_json, enum_name, initial_status, split_scopes, unavailable, Plan, CHUNK,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -100,48 +100,76 @@ impl Store for SqliteStore {
     }
 
     async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError> {
+        let plan = Plan::of(records);
         let mut tx = self.ready().await?.begin().await.map_err(classify)?;
-        for record in records {
-            match record {
-                Record::Message(m) => {
-                    insert_message(&mut *tx, m, initial_status(m)).await?;
-                    if let Some((session_id, report)) = carrier_report(m) {
-                        // Kept with the session (the message row holds it too).
-                        sqlx::query("UPDATE sessions SET carrier = ? WHERE id = ?")
-                            .bind(encode_json(&report)?)
-                            .bind(session_id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(classify)?;
-                    }
-                }
-                Record::Session(session) => upsert_session(&mut *tx, session).await?,
-                Record::Event(e) => {
-                    sqlx::query(
-                        "INSERT INTO events (id, message_id, channel, kind, created_at, body)
-                         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(e.id.to_string())
-                    .bind(e.message_id.to_string())
-                    .bind(&e.channel)
-                    .bind(e.kind_name())
-                    .bind(ts(&e.created_at))
-                    .bind(encode_json(e)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                    let status = MessageStatus::of_event(&e.kind);
-                    sqlx::query(&format!(
-                        "UPDATE messages SET status = ? WHERE id = ? AND {RANK} < ?"
-                    ))
-                    .bind(status.as_str())
-                    .bind(e.message_id.to_string())
-                    .bind(i64::from(status.rank()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(classify)?;
-                }
+        for chunk in plan.messages.chunks(CHUNK) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO messages (id, channel, transport, direction, from_addr, to_addr, content,
+                   session_id, session_event, in_reply_to, created_at, body, status) ",
+            );
+            let mut bodies = Vec::with_capacity(chunk.len());
+            for m in chunk {
+                bodies.push(encode_json(*m)?);
             }
+            qb.push_values(chunk.iter().zip(bodies), |mut b, (m, body)| {
+                b.push_bind(m.id.to_string())
+                    .push_bind(m.channel.clone())
+                    .push_bind(enum_name(&m.transport))
+                    .push_bind(enum_name(&m.direction))
+                    .push_bind(m.from.clone())
+                    .push_bind(m.to.clone())
+                    .push_bind(m.content.clone())
+                    .push_bind(m.session_id().map(str::to_string))
+                    .push_bind(m.session_event().map(|e| enum_name(&e)))
+                    .push_bind(m.in_reply_to.map(|id| id.to_string()))
+                    .push_bind(ts(&m.created_at))
+                    .push_bind(body)
+                    .push_bind(initial_status(m).as_str());
+            });
+            qb.push(" ON CONFLICT (id) DO NOTHING");
+            qb.build().execute(&mut *tx).await.map_err(classify)?;
+        }
+        for chunk in plan.events.chunks(CHUNK) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO events (id, message_id, channel, kind, created_at, body) ",
+            );
+            let mut bodies = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                bodies.push(encode_json(*e)?);
+            }
+            qb.push_values(chunk.iter().zip(bodies), |mut b, (e, body)| {
+                b.push_bind(e.id.to_string())
+                    .push_bind(e.message_id.to_string())
+                    .push_bind(e.channel.clone())
+                    .push_bind(e.kind_name())
+                    .push_bind(ts(&e.created_at))
+                    .push_bind(body);
+            });
+            qb.push(" ON CONFLICT (id) DO NOTHING");
+            qb.build().execute(&mut *tx).await.map_err(classify)?;
+        }
+        let update = format!("UPDATE messages SET status = ? WHERE id = ? AND {RANK} < ?");
+        for (id, status) in &plan.statuses {
+            // SQLite runs in-process: a statement per message costs no round trip.
+            sqlx::query(&update)
+                .bind(status.as_str())
+                .bind(id.to_string())
+                .bind(i64::from(status.rank()))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        for session in &plan.sessions {
+            upsert_session(&mut *tx, session).await?;
+        }
+        for (session_id, report) in &plan.carriers {
+            // Kept with the session (the message row holds it too).
+            sqlx::query("UPDATE sessions SET carrier = ? WHERE id = ?")
+                .bind(encode_json(report)?)
+                .bind(*session_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
         }
         tx.commit().await.map_err(classify)
     }
