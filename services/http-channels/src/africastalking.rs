@@ -9,7 +9,6 @@
 //! `durationInMillis`, `hopsCount` and `errorMessage`; it becomes a `Close` with the billing
 //! report in `metadata.carrier`.
 
-use axum::http::header;
 use axum::response::Response;
 use seedgate_proto::{CarrierReport, Message, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
@@ -48,16 +47,7 @@ impl Aggregator for AfricasTalking {
     }
 
     fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
-        let content_type = req
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !content_type.starts_with("application/x-www-form-urlencoded") {
-            return Err(format!(
-                "expected Content-Type application/x-www-form-urlencoded, got `{content_type}`"
-            ));
-        }
+        crate::expect_form(req.headers)?;
         if !req.path.is_empty() && req.path != "events" {
             return Err(format!(
                 "unknown path `{}`: hops go to the callback, notifications to it or to `events`",

@@ -5,11 +5,11 @@
 //! "userID", "msisdn", "message", "continueSession"}`.
 
 use axum::response::Response;
-use seedgate_proto::{Message, SessionEvent};
+use seedgate_proto::Message;
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
-use crate::{json_body, json_reply, required, ussd_inbound, Aggregator, Parsed, Request, Screen};
+use crate::{dial_or_answer, json_body, json_reply, required, Aggregator, Parsed, Request, Screen};
 
 pub(crate) struct Arkesel;
 
@@ -37,25 +37,13 @@ impl Aggregator for Arkesel {
         let body: Body = json_body(req.headers, req.body)?;
         required("sessionID", &body.session_id)?;
         required("msisdn", &body.msisdn)?;
-        let mut msg = if body.new_session {
-            ussd_inbound(
-                req.channel,
-                &body.msisdn,
-                &body.user_data,
-                &body.session_id,
-                SessionEvent::New,
-                "",
-            )
-        } else {
-            ussd_inbound(
-                req.channel,
-                &body.msisdn,
-                "",
-                &body.session_id,
-                SessionEvent::Resume,
-                body.user_data.clone(),
-            )
-        };
+        let mut msg = dial_or_answer(
+            req.channel,
+            &body.msisdn,
+            &body.session_id,
+            body.new_session,
+            &body.user_data,
+        );
         msg.metadata
             .insert("arkesel_session_id".into(), body.session_id.into());
         msg.metadata.insert("arkesel_user_id".into(), body.user_id.into());

@@ -21,7 +21,6 @@
 //! echo = ["session.id"]
 //! ```
 
-use axum::http::header;
 use axum::response::Response;
 use seedgate_proto::{Message, SessionEvent};
 use seedgate_runtime::config::{ChannelConfig, GenericMapping, ReplyFormat, RequestFormat, TextMode};
@@ -75,16 +74,7 @@ fn body(map: &GenericMapping, req: &Request<'_>) -> Result<Value, String> {
     match map.format {
         RequestFormat::Json => json_body(req.headers, req.body),
         RequestFormat::Form => {
-            let content_type = req
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !content_type.starts_with("application/x-www-form-urlencoded") {
-                return Err(format!(
-                    "expected Content-Type application/x-www-form-urlencoded, got `{content_type}`"
-                ));
-            }
+            crate::expect_form(req.headers)?;
             let pairs: Vec<(String, String)> =
                 serde_urlencoded::from_bytes(req.body).map_err(|e| format!("bad form: {e}"))?;
             Ok(Value::Object(

@@ -366,6 +366,37 @@ pub(crate) fn ussd_inbound(
     msg
 }
 
+/// For gateways that send the dialled string on the first request and the input after: a
+/// session start (`first`, with `data` as the service code) or an answer (`data` as input).
+pub(crate) fn dial_or_answer(
+    channel: &str,
+    msisdn: &str,
+    session_id: &str,
+    first: bool,
+    data: &str,
+) -> Message {
+    if first {
+        ussd_inbound(channel, msisdn, data, session_id, SessionEvent::New, "")
+    } else {
+        ussd_inbound(channel, msisdn, "", session_id, SessionEvent::Resume, data)
+    }
+}
+
+/// Checks the `Content-Type` of a form request.
+pub(crate) fn expect_form(headers: &HeaderMap) -> Result<(), String> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected Content-Type application/x-www-form-urlencoded, got `{content_type}`"
+        ))
+    }
+}
+
 /// Checks the `Content-Type` of a JSON request.
 pub(crate) fn expect_json(headers: &HeaderMap) -> Result<(), String> {
     let content_type = headers

@@ -9,12 +9,12 @@
 //! key sessions by MSISDN and dialog (`session_key = "msisdn"`, the default for this type).
 
 use axum::response::Response;
-use seedgate_proto::{Message, SessionEvent};
+use seedgate_proto::Message;
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
 use crate::{
-    json_body, json_reply, required, ussd_inbound, Aggregator, Parsed, Request, Screen, NO_SESSION_ID,
+    dial_or_answer, json_body, json_reply, required, Aggregator, Parsed, Request, Screen, NO_SESSION_ID,
 };
 
 pub(crate) struct Nalo;
@@ -47,25 +47,7 @@ impl Aggregator for Nalo {
             .clone()
             .filter(|s| !s.trim().is_empty())
             .unwrap_or_else(|| NO_SESSION_ID.to_string());
-        let mut msg = if body.msgtype {
-            ussd_inbound(
-                req.channel,
-                &body.msisdn,
-                &body.userdata,
-                &session,
-                SessionEvent::New,
-                "",
-            )
-        } else {
-            ussd_inbound(
-                req.channel,
-                &body.msisdn,
-                "",
-                &session,
-                SessionEvent::Resume,
-                body.userdata.clone(),
-            )
-        };
+        let mut msg = dial_or_answer(req.channel, &body.msisdn, &session, body.msgtype, &body.userdata);
         msg.metadata.insert("nalo_userid".into(), body.userid.into());
         msg.metadata.insert("nalo_userdata".into(), body.userdata.into());
         if let Some(network) = body.network {
