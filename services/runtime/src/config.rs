@@ -218,6 +218,13 @@ pub struct StoreConfig {
     /// Rows per write transaction at most.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    /// How often the store service applies the channels' `retention_days`.
+    #[serde(default = "default_purge_every_secs")]
+    pub purge_every_secs: u64,
+}
+
+fn default_purge_every_secs() -> u64 {
+    3600
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -510,6 +517,10 @@ pub struct ChannelConfig {
     /// Where inbound messages and events of this channel are posted, signed.
     #[serde(default)]
     pub webhooks: Option<WebhookConfig>,
+    /// Messages, events and ended sessions of this channel older than this many days are
+    /// deleted by the store service (messages still waiting to be sent are kept). Unset: kept.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 impl ChannelConfig {
@@ -939,6 +950,12 @@ impl Config {
             }
             if ch.budget_secs == Some(0) {
                 return Err(invalid(key("budget_secs"), "must be at least 1"));
+            }
+            if ch.retention_days == Some(0) {
+                return Err(invalid(
+                    key("retention_days"),
+                    "must be at least 1 (leave it out to keep everything)",
+                ));
             }
             if let Some(w) = &ch.webhooks {
                 for (field, url) in [("inbound", &w.inbound), ("events", &w.events)] {

@@ -266,4 +266,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn webhooks_dead(&self, limit: u32) -> Result<Vec<WebhookJob>, StoreError>;
     /// Puts a dead job back in the queue, due now; false if there is no dead job `id`.
     async fn webhook_replay(&self, id: Uuid) -> Result<bool, StoreError>;
+    /// Retention: deletes `channel`'s messages created before `before` (with their events),
+    /// except messages still waiting to be sent, and its ended sessions started before it.
+    async fn purge(&self, channel: &str, before: chrono::DateTime<chrono::Utc>)
+        -> Result<Purged, StoreError>;
+}
+
+/// What a purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub messages: u64,
+    pub events: u64,
+    pub sessions: u64,
 }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use seedgate_proto::{Event, Message, SessionEndReason, SessionRecord};
 use seedgate_runtime::config::StoreConfig;
 use seedgate_runtime::store::{
-    Accepted, ApiToken, Idempotency, MessageQuery, MessageStatus, Record, SessionQuery, Store, StoreError,
-    StoredMessage, WebhookJob, WebhookOutcome,
+    Accepted, ApiToken, Idempotency, MessageQuery, MessageStatus, Purged, Record, SessionQuery, Store,
+    StoreError, StoredMessage, WebhookJob, WebhookOutcome,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
@@ -498,6 +498,43 @@ impl Store for PgStore {
         .map_err(classify)?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    async fn purge(&self, channel: &str, before: DateTime<Utc>) -> Result<Purged, StoreError> {
+        let mut tx = self.ready().await?.begin().await.map_err(classify)?;
+        let events = sqlx::query(
+            "DELETE FROM events WHERE message_id IN
+               (SELECT id FROM messages WHERE channel = $1 AND created_at < $2 AND status <> 'queued')",
+        )
+        .bind(channel)
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+        let messages =
+            sqlx::query("DELETE FROM messages WHERE channel = $1 AND created_at < $2 AND status <> 'queued'")
+                .bind(channel)
+                .bind(before)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        let sessions = sqlx::query(
+            "DELETE FROM sessions WHERE channel = $1 AND started_at < $2 AND ended_at IS NOT NULL",
+        )
+        .bind(channel)
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?
+        .rows_affected();
+        tx.commit().await.map_err(classify)?;
+        Ok(Purged {
+            messages,
+            events,
+            sessions,
+        })
     }
 }
 

@@ -24,6 +24,59 @@ pub async fn run(
     store: Arc<dyn Store>,
     shutdown: CancellationToken,
 ) -> Result<(), seedgate_runtime::bus::BusError> {
+    let purger = tokio::spawn(purge_until(config.clone(), store.clone(), shutdown.clone()));
+    let result = consume(config, bus, store, shutdown).await;
+    purger.abort();
+    result
+}
+
+/// Applies every channel's `retention_days`, now and then every `store.purge_every_secs`.
+async fn purge_until(config: Arc<Config>, store: Arc<dyn Store>, shutdown: CancellationToken) {
+    let kept: Vec<(String, u32)> = config
+        .channels
+        .iter()
+        .filter_map(|(name, c)| c.retention_days.map(|d| (name.clone(), d)))
+        .collect();
+    if kept.is_empty() {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(config.store.purge_every_secs.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        for (channel, days) in &kept {
+            let before = chrono::Utc::now() - chrono::Duration::days(i64::from(*days));
+            match store.purge(channel, before).await {
+                Ok(p) => {
+                    metrics::counter!("seedgate_store_purged_total", "channel" => channel.clone(), "kind" => "message").increment(p.messages);
+                    metrics::counter!("seedgate_store_purged_total", "channel" => channel.clone(), "kind" => "event").increment(p.events);
+                    metrics::counter!("seedgate_store_purged_total", "channel" => channel.clone(), "kind" => "session").increment(p.sessions);
+                    if p.messages + p.events + p.sessions > 0 {
+                        tracing::info!(
+                            channel,
+                            days,
+                            messages = p.messages,
+                            events = p.events,
+                            sessions = p.sessions,
+                            "retention: purged"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(channel, error = %e, "retention purge failed; retrying next time"),
+            }
+        }
+    }
+}
+
+async fn consume(
+    config: Arc<Config>,
+    bus: Arc<dyn Bus>,
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) -> Result<(), seedgate_runtime::bus::BusError> {
     let batch_size = config.store.batch_size;
     let prefetch = u16::try_from(batch_size)
         .unwrap_or(u16::MAX)

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use seedgate_proto::{Event, Message, SessionEndReason, SessionRecord};
 use seedgate_runtime::config::StoreConfig;
 use seedgate_runtime::store::{
-    Accepted, ApiToken, Idempotency, MessageQuery, MessageStatus, Record, SessionQuery, Store, StoreError,
-    StoredMessage, WebhookJob, WebhookOutcome,
+    Accepted, ApiToken, Idempotency, MessageQuery, MessageStatus, Purged, Record, SessionQuery, Store,
+    StoreError, StoredMessage, WebhookJob, WebhookOutcome,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -516,6 +516,40 @@ impl Store for SqliteStore {
         .map_err(classify)?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    async fn purge(&self, channel: &str, before: DateTime<Utc>) -> Result<Purged, StoreError> {
+        let mut tx = self.ready().await?.begin().await.map_err(classify)?;
+        let old = "SELECT id FROM messages WHERE channel = ? AND created_at < ? AND status <> 'queued'";
+        let events = sqlx::query(&format!("DELETE FROM events WHERE message_id IN ({old})"))
+            .bind(channel)
+            .bind(ts(&before))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        let messages =
+            sqlx::query("DELETE FROM messages WHERE channel = ? AND created_at < ? AND status <> 'queued'")
+                .bind(channel)
+                .bind(ts(&before))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        let sessions =
+            sqlx::query("DELETE FROM sessions WHERE channel = ? AND started_at < ? AND ended_at IS NOT NULL")
+                .bind(channel)
+                .bind(ts(&before))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+        tx.commit().await.map_err(classify)?;
+        Ok(Purged {
+            messages,
+            events,
+            sessions,
+        })
     }
 }
 

@@ -390,6 +390,70 @@ async fn webhook_jobs_retry_die_and_replay(store: Arc<dyn Store>) {
     assert!(store.webhooks_dead(10).await.unwrap().is_empty());
 }
 
+async fn retention_purges_old_rows_but_never_unsent_messages(store: Arc<dyn Store>) {
+    let old = Utc::now() - chrono::Duration::days(40);
+    let aged = |to: &str, channel: &str| {
+        let mut m = sms(to, "old");
+        m.channel = channel.into();
+        m.created_at = old;
+        m
+    };
+    let sent = aged("+27820000030", "demo-sms");
+    let unsent = aged("+27820000031", "demo-sms");
+    let other = aged("+27820000032", "other");
+    let fresh = sms("+27820000033", "new");
+    store.accept(&unsent, None).await.unwrap();
+    store
+        .write_batch(&[
+            Record::Message(sent.clone()),
+            Record::Message(other.clone()),
+            Record::Message(fresh.clone()),
+            Record::Event(Event::new(
+                "demo-sms",
+                sent.id,
+                EventKind::Ack { carrier_id: None },
+            )),
+        ])
+        .await
+        .unwrap();
+    let session = |id: &str, ended: bool| seedgate_proto::SessionRecord {
+        id: id.into(),
+        channel: "demo-sms".into(),
+        msisdn: "+27820000034".into(),
+        flow: None,
+        started_at: old,
+        ended_at: ended.then_some(old),
+        hops: 1,
+        duration_ms: 1000,
+        slices: 1,
+        end_reason: ended.then_some(seedgate_proto::SessionEndReason::Completed),
+        carrier: None,
+    };
+    store
+        .write_batch(&[
+            Record::Session(session("old-ended", true)),
+            Record::Session(session("old-live", false)),
+        ])
+        .await
+        .unwrap();
+    let purged = store
+        .purge("demo-sms", Utc::now() - chrono::Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!((purged.messages, purged.events, purged.sessions), (1, 1, 1));
+    assert!(store.stored_message(sent.id).await.unwrap().is_none());
+    assert!(store.message_events(sent.id).await.unwrap().is_empty());
+    for kept in [&unsent, &other, &fresh] {
+        assert!(
+            store.stored_message(kept.id).await.unwrap().is_some(),
+            "{}",
+            kept.to
+        );
+    }
+    assert!(store.session("old-ended").await.unwrap().is_none());
+    assert!(store.session("old-live").await.unwrap().is_some());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -410,4 +474,5 @@ conformance!(
     sessions_list_live_and_past,
     tokens_are_found_by_hash_only,
     webhook_jobs_retry_die_and_replay,
+    retention_purges_old_rows_but_never_unsent_messages,
 );

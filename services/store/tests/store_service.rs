@@ -123,3 +123,54 @@ async fn deliveries_stay_queued_while_the_database_is_away() {
     assert!(d.redelivered, "the message was handed back, not dropped");
     assert_eq!(serde_json::from_slice::<Message>(&d.payload).unwrap(), msg);
 }
+
+#[tokio::test]
+async fn the_service_applies_each_channels_retention() {
+    let dir = std::env::temp_dir().join(format!("seedgate-svc-{}", uuid::Uuid::now_v7().simple()));
+    let mut config = Config::default();
+    config.store.url = format!("sqlite://{}/seedgate.db", dir.display());
+    config.channels.get_mut("demo-at").unwrap().retention_days = Some(7);
+    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+    seedgate_runtime::topology::declare(bus.as_ref(), &config)
+        .await
+        .unwrap();
+    let store = seedgate_store::open(&config.store).unwrap();
+    let mut old = Message::inbound("demo-at", TransportType::Sms, "+27820000009", "12345", "old");
+    old.created_at = chrono::Utc::now() - chrono::Duration::days(8);
+    let mut kept = Message::inbound(
+        "demo-sms",
+        TransportType::Sms,
+        "+27820000009",
+        "12345",
+        "no retention",
+    );
+    kept.created_at = old.created_at;
+    let recent = Message::inbound("demo-at", TransportType::Sms, "+27820000009", "12345", "recent");
+    store
+        .write_batch(&[
+            seedgate_runtime::store::Record::Message(old.clone()),
+            seedgate_runtime::store::Record::Message(kept.clone()),
+            seedgate_runtime::store::Record::Message(recent.clone()),
+        ])
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let svc = tokio::spawn(seedgate_store::run(
+        Arc::new(config),
+        bus,
+        store.clone(),
+        shutdown.clone(),
+    ));
+    eventually("the 8-day-old message is purged", || {
+        let store = store.clone();
+        async move { store.message(old.id).await.unwrap().is_none() }
+    })
+    .await;
+    assert!(
+        store.message(kept.id).await.unwrap().is_some(),
+        "a channel without retention keeps all"
+    );
+    assert!(store.message(recent.id).await.unwrap().is_some());
+    shutdown.cancel();
+    svc.await.unwrap().unwrap();
+}
