@@ -200,6 +200,94 @@ async fn other_aggregators_redial_resume_and_the_gateway_end_report_work_end_to_
 }
 
 #[tokio::test]
+async fn api_sends_accepted_before_a_kill_9_are_sent_after_the_restart() {
+    let dir = temp_dir("kill9");
+    let smsc = common::free_port();
+    let mut env = flows_env();
+    for (k, v) in [
+        ("SEEDGATE_CHANNELS__SMS__TYPE", "smpp-esme".to_string()),
+        (
+            "SEEDGATE_CHANNELS__SMS__SMPP__ADDRESS",
+            format!("127.0.0.1:{smsc}"),
+        ),
+        ("SEEDGATE_CHANNELS__SMS__SMPP__SYSTEM_ID", "demo".into()),
+        ("SEEDGATE_CHANNELS__SMS__SMPP__PASSWORD", "demo".into()),
+    ] {
+        env.push((k.into(), v));
+    }
+    let out = std::process::Command::new(common::BIN)
+        .args(["token", "create", "--scopes", "send,read"])
+        .current_dir(&dir)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+
+    // The carrier's SMSC is down: accepted messages wait in the in-process bus.
+    let mut gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let r = http
+            .post(format!("{}/api/v1/messages", gw.base()))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"channel": "sms", "to": format!("+2782000040{n}"), "content": "Your results are ready."}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let body: serde_json::Value = r.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    gw.child.kill().unwrap(); // kill -9: the in-process bus is gone
+    gw.child.wait().unwrap();
+
+    // The SMSC comes up, and so does seedgate: every accepted message goes out.
+    let mut sim = Gateway::spawn(
+        &[
+            "smsc-sim",
+            "--listen",
+            &format!("127.0.0.1:{smsc}"),
+            "--dlr-delay-ms",
+            "50",
+        ],
+        &dir,
+        &[],
+    );
+    let mut gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let base = gw.base();
+    common::eventually(
+        "every accepted message is delivered",
+        Duration::from_secs(30),
+        || {
+            let (http, base, token, ids) = (http.clone(), base.clone(), token.clone(), ids.clone());
+            async move {
+                for id in &ids {
+                    let r = http
+                        .get(format!("{base}/api/v1/messages/{id}"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await;
+                    let Ok(r) = r else { return false };
+                    let m: serde_json::Value = r.json().await.unwrap_or_default();
+                    if m["status"] != "delivered" {
+                        return false;
+                    }
+                }
+                true
+            }
+        },
+    )
+    .await;
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+    sim.terminate().await;
+}
+
+#[tokio::test]
 async fn a_malformed_request_gets_a_400_and_nothing_is_stored() {
     let dir = temp_dir("bad");
     let mut gw = Gateway::spawn(&["up"], &dir, &flows_env());

@@ -3,7 +3,10 @@
 //! It claims outbox rows with a lease, publishes each on `<channel>.outbound` (a publish
 //! returns once the bus holds the message), and deletes the rows it published. A relay that
 //! dies mid-way leaves its rows to be claimed again when the lease runs out, so a message may
-//! be published twice; connectors drop an id they already sent (`runtime::dedupe`).
+//! be published twice; connectors drop an id they already sent (`runtime::dedupe`). On the
+//! in-process bus (`seedgate up`) a published message is only in memory, so its row stays
+//! until the connector's first event about it arrives in the store (which deletes it): after
+//! a kill -9, the next start relays it again.
 
 use std::time::Duration;
 
@@ -13,18 +16,38 @@ use tokio_util::sync::CancellationToken;
 use crate::Api;
 
 const BATCH: u32 = 200;
+/// On a durable bus (RabbitMQ) a row is cleared once published, so the lease only covers a
+/// relay that dies mid-batch.
 const LEASE: Duration = Duration::from_secs(30);
+/// On the in-process bus a published message is only in memory: its row stays until the
+/// connector's first event about it (the store clears it), and is published again after this.
+const LEASE_IN_PROCESS: Duration = Duration::from_secs(300);
 /// With nothing to do, look again this often (an accepted message wakes the relay at once).
 const IDLE: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
 pub async fn relay(api: Api, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
+    if !api.bus.durable() {
+        // What the previous process published in memory died with it: relay it again now.
+        while let Err(e) = api.store.outbox_release().await {
+            tracing::warn!(error = %e, "cannot release the outbox leases; retrying");
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
     loop {
         if shutdown.is_cancelled() {
             return;
         }
-        match api.store.outbox_claim(BATCH, LEASE).await {
+        let lease = if api.bus.durable() {
+            LEASE
+        } else {
+            LEASE_IN_PROCESS
+        };
+        match api.store.outbox_claim(BATCH, lease).await {
             Ok(batch) if batch.is_empty() => {
                 backoff = Duration::from_millis(100);
                 tokio::select! {
@@ -58,6 +81,10 @@ pub async fn relay(api: Api, shutdown: CancellationToken) {
                     }
                 }
                 metrics::counter!("seedgate_api_outbox_relayed_total").increment(done.len() as u64);
+                if !api.bus.durable() {
+                    // Kept until the connector's event: a crash now must not lose them.
+                    continue;
+                }
                 if let Err(e) = api.store.outbox_done(&done).await {
                     tracing::warn!(error = %e, "outbox rows published but not cleared; they will be published again");
                 }

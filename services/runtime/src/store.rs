@@ -242,6 +242,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Claims up to `limit` outbox messages not claimed in the last `lease` (another relay may
     /// have died holding them), oldest first.
     async fn outbox_claim(&self, limit: u32, lease: std::time::Duration) -> Result<Vec<Message>, StoreError>;
+    /// Ends every outbox lease: for a process whose in-process bus (and everything it had
+    /// published) died with its predecessor.
+    async fn outbox_release(&self) -> Result<(), StoreError>;
     /// Removes outbox rows whose messages reached the bus.
     async fn outbox_done(&self, ids: &[Uuid]) -> Result<(), StoreError>;
     /// A message with its status.

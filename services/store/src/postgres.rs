@@ -156,6 +156,12 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
+            // An event means the connector has the message: it leaves the outbox.
+            sqlx::query("DELETE FROM outbox WHERE message_id = ANY($1)")
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
         }
         for session in &plan.sessions {
             upsert_session(&mut *tx, session).await?;
@@ -298,6 +304,14 @@ impl Store for PgStore {
             .collect::<Result<_, _>>()?;
         out.sort_by_key(|m| m.id);
         Ok(out)
+    }
+
+    async fn outbox_release(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET claimed_until = 'epoch'")
+            .execute(self.ready().await?)
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 
     async fn outbox_done(&self, ids: &[Uuid]) -> Result<(), StoreError> {

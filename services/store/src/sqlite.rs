@@ -159,6 +159,16 @@ impl Store for SqliteStore {
                 .await
                 .map_err(classify)?;
         }
+        for chunk in plan.statuses.chunks(CHUNK) {
+            // An event means the connector has the message: it leaves the outbox.
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("DELETE FROM outbox WHERE message_id IN (");
+            let mut ids = qb.separated(", ");
+            for (id, _) in chunk {
+                ids.push_bind(id.to_string());
+            }
+            qb.push(")");
+            qb.build().execute(&mut *tx).await.map_err(classify)?;
+        }
         for session in &plan.sessions {
             upsert_session(&mut *tx, session).await?;
         }
@@ -308,6 +318,14 @@ impl Store for SqliteStore {
             .collect::<Result<_, _>>()?;
         out.sort_by_key(|m| m.id);
         Ok(out)
+    }
+
+    async fn outbox_release(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET claimed_until = ''")
+            .execute(self.ready().await?)
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 
     async fn outbox_done(&self, ids: &[Uuid]) -> Result<(), StoreError> {

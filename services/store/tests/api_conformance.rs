@@ -131,6 +131,14 @@ async fn status_follows_events_and_never_goes_back(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(status(store.clone()).await, MessageStatus::Submitted);
+    assert!(
+        store
+            .outbox_claim(10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the connector's first event takes the message out of the outbox"
+    );
     store
         .write_batch(&[ev(EventKind::DeliveryReport {
             status: DeliveryStatus::Delivered,
