@@ -34,18 +34,8 @@ fn env_for(backend: &str, extra: &[(&str, String)]) -> Vec<(String, String)> {
     env
 }
 
-/// `seedgate token create` against the gateway's store; returns the secret.
 fn token(dir: &std::path::Path, env: &[(String, String)], scopes: &str) -> String {
-    let out = std::process::Command::new(common::BIN)
-        .args(["token", "create", "--scopes", scopes, "--name", "e2e"])
-        .current_dir(dir)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(secret.starts_with("sg_") && secret.len() == 43, "{secret}");
-    secret
+    common::create_token(dir, env, scopes)
 }
 
 struct Client {

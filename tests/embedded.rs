@@ -215,14 +215,7 @@ async fn api_sends_accepted_before_a_kill_9_are_sent_after_the_restart() {
     ] {
         env.push((k.into(), v));
     }
-    let out = std::process::Command::new(common::BIN)
-        .args(["token", "create", "--scopes", "send,read"])
-        .current_dir(&dir)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = common::create_token(&dir, &env, "send,read");
 
     // The carrier's SMSC is down: accepted messages wait in the in-process bus.
     let mut gw = Gateway::spawn(&["up"], &dir, &env);

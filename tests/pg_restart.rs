@@ -64,14 +64,7 @@ async fn a_postgres_restart_during_sends_loses_nothing_that_got_a_202() {
         ),
         ("SEEDGATE_API__RATE_PER_SEC".into(), "0".into()),
     ];
-    let out = std::process::Command::new(common::BIN)
-        .args(["token", "create", "--scopes", "send,read"])
-        .current_dir(&dir)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let token = common::create_token(&dir, &env, "send,read");
     let mut gw = Gateway::spawn(&["up"], &dir, &env);
     gw.ready(Duration::from_secs(10)).await;
 

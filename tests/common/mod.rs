@@ -219,3 +219,18 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `seedgate token create --scopes <scopes>` against the store named by `env` in `dir`;
+/// returns the printed secret.
+pub fn create_token(dir: &std::path::Path, env: &[(String, String)], scopes: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["token", "create", "--scopes", scopes, "--name", "e2e"])
+        .current_dir(dir)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(secret.starts_with("sg_") && secret.len() == 43, "{secret}");
+    secret
+}
