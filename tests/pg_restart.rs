@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, temp_dir, Gateway};
+use common::{temp_dir, Gateway};
 use seedgate_runtime::config::{StoreConfig, StoreKind};
 use serde_json::json;
 
@@ -144,23 +144,28 @@ async fn a_postgres_restart_during_sends_loses_nothing_that_got_a_202() {
         ..Default::default()
     };
     let store = seedgate_store::open(&cfg).unwrap();
-    eventually(
-        "every accepted message delivered",
-        Duration::from_secs(60),
-        || {
-            let (store, accepted) = (store.clone(), accepted.clone());
-            async move {
-                for id in &accepted {
-                    let id = uuid::Uuid::parse_str(id).unwrap();
-                    match store.stored_message(id).await {
-                        Ok(Some(m)) if m.status == seedgate_runtime::store::MessageStatus::Delivered => {}
-                        _ => return false,
-                    }
-                }
-                true
+    // A claim whose answer was lost in the restart waits out its lease (60 s) before the relay
+    // takes the message again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(150);
+    loop {
+        let mut pending = Vec::new();
+        for id in &accepted {
+            let id = uuid::Uuid::parse_str(id).unwrap();
+            match store.stored_message(id).await {
+                Ok(Some(m)) if m.status == seedgate_runtime::store::MessageStatus::Delivered => {}
+                other => pending.push((id, other.map(|m| m.map(|m| m.status)))),
             }
-        },
-    )
-    .await;
+        }
+        if pending.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} accepted messages not delivered: {:?}",
+            pending.len(),
+            &pending[..pending.len().min(5)]
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
 }

@@ -20,8 +20,10 @@ const BATCH: u32 = 200;
 /// relay that dies mid-batch.
 const LEASE: Duration = Duration::from_secs(30);
 /// On the in-process bus a published message is only in memory: its row stays until the
-/// connector's first event about it (the store clears it), and is published again after this.
-const LEASE_IN_PROCESS: Duration = Duration::from_secs(300);
+/// connector's first event about it (the store clears it), and is published again after this
+/// (also when the store committed a claim whose answer was lost, say in a database restart).
+/// A copy of a message already sent is dropped by its connector.
+const LEASE_IN_PROCESS: Duration = Duration::from_secs(60);
 /// With nothing to do, look again this often (an accepted message wakes the relay at once).
 const IDLE: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(5);

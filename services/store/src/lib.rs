@@ -40,6 +40,19 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 /// Maps a sqlx error: connection trouble is retryable, a database's "no" is not.
 fn classify(e: sqlx::Error) -> StoreError {
     match e {
+        // The server going away (shutdown, restart, connection lost, overloaded) or a
+        // serialization conflict: retry later. Anything else the database says is about the data.
+        sqlx::Error::Database(db)
+            if db.code().is_some_and(|c| {
+                c.starts_with("08")
+                    || c.starts_with("53")
+                    || c.starts_with("57P")
+                    || c == "40001"
+                    || c == "40P01"
+            }) =>
+        {
+            unavailable(db)
+        }
         sqlx::Error::Database(db) => StoreError::Rejected(db.to_string()),
         sqlx::Error::Decode(d) | sqlx::Error::ColumnDecode { source: d, .. } => {
             StoreError::Rejected(format!("cannot decode a stored row: {d}"))
