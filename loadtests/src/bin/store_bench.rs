@@ -65,21 +65,22 @@ async fn main() {
             "Week 12: your baby is the size of a lime.",
         );
         m.direction = Direction::Outbound;
+        let id = m.id;
+        rows.push(Record::Message(m));
         rows.push(Record::Event(Event::new(
             "bench",
-            m.id,
+            id,
             EventKind::Ack {
                 carrier_id: Some(format!("c{n}")),
             },
         )));
         rows.push(Record::Event(Event::new(
             "bench",
-            m.id,
+            id,
             EventKind::DeliveryReport {
                 status: DeliveryStatus::Delivered,
             },
         )));
-        rows.insert(rows.len() - 2, Record::Message(m));
         if rows.len() >= args.batch {
             if let Err(e) = store.write_batch(&rows).await {
                 eprintln!("store-bench: write failed: {e}");

@@ -159,16 +159,9 @@ impl Store for SqliteStore {
                 .await
                 .map_err(classify)?;
         }
-        for chunk in plan.statuses.chunks(CHUNK) {
-            // An event means the connector has the message: it leaves the outbox.
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("DELETE FROM outbox WHERE message_id IN (");
-            let mut ids = qb.separated(", ");
-            for (id, _) in chunk {
-                ids.push_bind(id.to_string());
-            }
-            qb.push(")");
-            qb.build().execute(&mut *tx).await.map_err(classify)?;
-        }
+        // An event means the connector has the message: it leaves the outbox.
+        let delivered: Vec<Uuid> = plan.statuses.iter().map(|(id, _)| *id).collect();
+        delete_outbox(&mut tx, &delivered).await?;
         for session in &plan.sessions {
             upsert_session(&mut *tx, session).await?;
         }
@@ -330,13 +323,7 @@ impl Store for SqliteStore {
 
     async fn outbox_done(&self, ids: &[Uuid]) -> Result<(), StoreError> {
         let mut tx = self.ready().await?.begin().await.map_err(classify)?;
-        for id in ids {
-            sqlx::query("DELETE FROM outbox WHERE message_id = ?")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-        }
+        delete_outbox(&mut tx, ids).await?;
         tx.commit().await.map_err(classify)
     }
 
@@ -621,6 +608,20 @@ fn session_row(r: &sqlx::sqlite::SqliteRow) -> Result<SessionRecord, StoreError>
             .and_then(SessionEndReason::parse),
         carrier: r.get::<Option<&str>, _>("carrier").map(decode_json).transpose()?,
     })
+}
+
+/// Deletes the outbox rows of `ids`, one statement per chunk.
+async fn delete_outbox(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, ids: &[Uuid]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(CHUNK) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("DELETE FROM outbox WHERE message_id IN (");
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(id.to_string());
+        }
+        qb.push(")");
+        qb.build().execute(&mut **tx).await.map_err(classify)?;
+    }
+    Ok(())
 }
 
 async fn insert_message<'c, E>(conn: E, m: &Message, status: MessageStatus) -> Result<(), StoreError>
