@@ -11,7 +11,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use seedgate_proto::{Direction, Message, SessionEvent, SessionRecord, TransportType};
-use seedgate_runtime::config::ChannelType;
 use seedgate_runtime::store::{
     Accepted, Idempotency, MessageQuery, MessageStatus, SessionQuery, StoredMessage,
 };
@@ -64,15 +63,7 @@ fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -
             format!("expected Content-Type application/json, got `{ct}`"),
         ));
     }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            ApiError::bad_request(format!("bad JSON body: {}", e.inner()))
-        } else {
-            ApiError::bad_request(format!("bad JSON body at `{path}`: {}", e.inner()))
-        }
-    })
+    seedgate_runtime::json::from_slice_named(body).map_err(ApiError::bad_request)
 }
 
 /// Parses the query string, naming the parameter at fault.
@@ -289,13 +280,6 @@ pub async fn send(
             m
         }
     };
-    if matches!(
-        channel.kind,
-        ChannelType::SimulatedCarrier | ChannelType::SmppEsme
-    ) && req.reply_to.is_none()
-    {
-        msg.transport = TransportType::Sms;
-    }
     msg.metadata.extend(req.metadata);
     msg.metadata
         .insert("api_token".into(), caller.0.id.to_string().into());
@@ -320,8 +304,13 @@ pub async fn send(
             api.outbox_wake.notify_one();
             metrics::counter!("seedgate_api_messages_accepted_total", "channel" => msg.channel.clone())
                 .increment(1);
-            msg.id
+            let accepted = StoredMessage {
+                message: msg,
+                status: MessageStatus::Queued,
+            };
+            return Ok((StatusCode::ACCEPTED, Json(view(accepted))).into_response());
         }
+        // A retry: answer with the first message as it stands now.
         Accepted::Repeat(first) => first,
         Accepted::Conflict(first) => {
             return Err(ApiError::new(

@@ -418,15 +418,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, String> {
     expect_json(headers)?;
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            format!("bad JSON body: {}", e.inner())
-        } else {
-            format!("bad JSON body at `{path}`: {}", e.inner())
-        }
-    })
+    seedgate_runtime::json::from_slice_named(body)
 }
 
 /// Fails with "field `name` is empty" for a blank required field.

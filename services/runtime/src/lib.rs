@@ -13,6 +13,7 @@
 pub mod bus;
 pub mod config;
 pub mod dedupe;
+pub mod json;
 pub mod ops;
 pub mod session_store;
 pub mod shutdown;
