@@ -32,16 +32,7 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let host = args
-        .url
-        .trim_start_matches("http://")
-        .split([':', '/'])
-        .next()
-        .unwrap_or_default();
-    if !(host == "localhost" || host.starts_with("127.")) {
-        eprintln!("api-send: refusing a non-loopback target {}", args.url);
-        std::process::exit(2);
-    }
+    seedgate_loadtests::require_loopback("api-send", &args.url);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::try_from(args.concurrency).unwrap_or(32))
         .timeout(Duration::from_secs(30))
@@ -117,10 +108,7 @@ async fn main() {
     let secs = started.elapsed().as_secs_f64();
     let mut lat = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let pct = |p: f64| seedgate_loadtests::percentile_ms(&lat, p);
     let accepted = ok.load(Ordering::Relaxed);
     println!("api-send report");
     println!("  target            {url} ({} clients)", args.concurrency);

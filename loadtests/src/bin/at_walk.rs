@@ -81,17 +81,7 @@ struct Tally {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let host = args
-        .url
-        .trim_start_matches("http://")
-        .split([':', '/'])
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    if !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
-        eprintln!("at-walk: refusing a non-loopback target {}", args.url);
-        std::process::exit(2);
-    }
+    seedgate_loadtests::require_loopback("at-walk", &args.url);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::try_from(args.concurrency).unwrap_or(64))
         .timeout(Duration::from_secs(30))
@@ -209,13 +199,7 @@ async fn main() {
     let elapsed = started.elapsed();
     let mut lat = tally.latencies.lock().map(|l| l.clone()).unwrap_or_default();
     lat.sort();
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            return 0.0;
-        }
-        let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
-        lat[i].as_secs_f64() * 1000.0
-    };
+    let pct = |p: f64| seedgate_loadtests::percentile_ms(&lat, p);
     let hops = tally.hops.load(Ordering::Relaxed);
     println!("at-walk report");
     println!("  target            {url}");

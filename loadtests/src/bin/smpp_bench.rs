@@ -51,13 +51,7 @@ struct Tally {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if !(args.target.starts_with("127.")
-        || args.target.starts_with("localhost:")
-        || args.target.starts_with("[::1]"))
-    {
-        eprintln!("smpp-bench: refusing a non-loopback target {}", args.target);
-        std::process::exit(2);
-    }
+    seedgate_loadtests::require_loopback("smpp-bench", &args.target);
     let tally = Arc::new(Tally::default());
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -187,10 +181,7 @@ async fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let mut lat = tally.latencies.lock().map(|l| l.clone()).unwrap_or_default();
     lat.sort();
-    let pct = |p: f64| {
-        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let pct = |p: f64| seedgate_loadtests::percentile_ms(&lat, p);
     let ok = tally.ok.load(Ordering::Relaxed);
     println!("smpp-bench report");
     println!(
