@@ -9,75 +9,11 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{at_post, eventually, free_port, temp_dir, Gateway};
+use common::{at_post, env_for, error_of, eventually, free_port, temp_dir, Client, Gateway};
 use serde_json::{json, Value};
-
-fn pg_url() -> String {
-    std::env::var("SEEDGATE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn env_for(backend: &str, extra: &[(&str, String)]) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = vec![(
-        "SEEDGATE_FLOWS__DIR".into(),
-        common::repo_root().join("flows").display().to_string(),
-    )];
-    if backend == "postgres" {
-        env.push(("SEEDGATE_STORE__KIND".into(), "postgres".into()));
-        env.push(("SEEDGATE_STORE__URL".into(), pg_url()));
-        env.push((
-            "SEEDGATE_STORE__SCHEMA".into(),
-            format!("e2e{}", uuid::Uuid::now_v7().simple()),
-        ));
-    }
-    env.extend(extra.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
-    env
-}
 
 fn token(dir: &std::path::Path, env: &[(String, String)], scopes: &str) -> String {
     common::create_token(dir, env, scopes)
-}
-
-struct Client {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Client {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-}
-
-fn error_of(body: &Value) -> (&str, &str) {
-    (
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("JSON error body: {body}")),
-        body["error"]["message"].as_str().unwrap(),
-    )
 }
 
 async fn contract(backend: &str) {

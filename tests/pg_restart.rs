@@ -13,11 +13,6 @@ use common::{temp_dir, Gateway};
 use seedgate_runtime::config::{StoreConfig, StoreKind};
 use serde_json::json;
 
-fn pg_url() -> String {
-    std::env::var("SEEDGATE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 fn pg_ctl(action: &str) -> bool {
     let version = std::fs::read_dir("/etc/postgresql")
         .ok()
@@ -56,7 +51,7 @@ async fn a_postgres_restart_during_sends_loses_nothing_that_got_a_202() {
             common::repo_root().join("flows").display().to_string(),
         ),
         ("SEEDGATE_STORE__KIND".into(), "postgres".into()),
-        ("SEEDGATE_STORE__URL".into(), pg_url()),
+        ("SEEDGATE_STORE__URL".into(), common::pg_url()),
         ("SEEDGATE_STORE__SCHEMA".into(), schema.clone()),
         (
             "SEEDGATE_CHANNELS__DEMO_SMS__SIM_DLR_DELAY_MS".into(),
@@ -139,7 +134,7 @@ async fn a_postgres_restart_during_sends_loses_nothing_that_got_a_202() {
     // Every accepted message is in PostgreSQL and reached its carrier (acked, then delivered).
     let cfg = StoreConfig {
         kind: StoreKind::Postgres,
-        url: pg_url(),
+        url: common::pg_url(),
         schema: Some(schema),
         ..Default::default()
     };

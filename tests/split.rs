@@ -18,11 +18,6 @@ fn amqp_url() -> String {
 fn redis_url() -> String {
     std::env::var("SEEDGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
-fn pg_url() -> String {
-    std::env::var("SEEDGATE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 /// One isolated split deployment's shared settings.
 struct Deployment {
     id: String,
@@ -43,7 +38,7 @@ impl Deployment {
             ("SEEDGATE_SESSION_STORE__URL", redis_url()),
             ("SEEDGATE_SESSION_STORE__KEY_PREFIX", format!("{id}:")),
             ("SEEDGATE_STORE__KIND", "postgres".to_string()),
-            ("SEEDGATE_STORE__URL", pg_url()),
+            ("SEEDGATE_STORE__URL", common::pg_url()),
             ("SEEDGATE_STORE__SCHEMA", id.clone()),
             (
                 "SEEDGATE_FLOWS__DIR",
@@ -71,7 +66,7 @@ impl Deployment {
     fn store(&self) -> std::sync::Arc<dyn seedgate_runtime::store::Store> {
         let mut cfg = StoreConfig::default();
         cfg.kind = StoreKind::Postgres;
-        cfg.url = pg_url();
+        cfg.url = common::pg_url();
         cfg.schema = Some(self.id.clone());
         seedgate_store::open(&cfg).unwrap()
     }
@@ -84,7 +79,7 @@ impl Deployment {
             }
             let _ = conn.close(200, "bye").await;
         }
-        if let Ok(mut pg) = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_url()).await {
+        if let Ok(mut pg) = <sqlx::PgConnection as sqlx::Connection>::connect(&common::pg_url()).await {
             let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.id))
                 .execute(&mut pg)
                 .await;
@@ -288,5 +283,61 @@ async fn readyz_is_not_ready_until_the_bus_and_store_are_reachable() {
     )
     .await;
     assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+    d.cleanup().await;
+}
+
+/// A channel made through the API of one process is carried by the `smpp` process (it reads
+/// the store), its status comes back through Redis, and a send is delivered: no restart.
+#[tokio::test]
+async fn a_channel_made_through_the_api_is_run_by_another_process() {
+    let d = Deployment::new(4000);
+    let admin = common::create_token(&d.dir, &d.env, "admin");
+    let mut procs: Vec<Gateway> = ["store", "smpp", "api"].iter().map(|s| d.run(s)).collect();
+    for p in &procs {
+        p.ready(Duration::from_secs(20)).await;
+    }
+    let c = common::Client {
+        base: procs[2].base(),
+        http: reqwest::Client::new(),
+    };
+    let (s, b) = c
+        .call(
+            "PUT",
+            "/api/v1/channels/partner-sms",
+            Some(&admin),
+            Some(serde_json::json!({"type": "simulated-carrier", "sim_dlr_delay_ms": 20})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    eventually(
+        "the smpp process reports the new channel",
+        Duration::from_secs(20),
+        || async {
+            let (_, v) = c
+                .call("GET", "/api/v1/channels/partner-sms", Some(&admin), None, &[])
+                .await;
+            v["status"] == "ok"
+        },
+    )
+    .await;
+    let (s, sent) = c
+        .call(
+            "POST",
+            "/api/v1/messages",
+            Some(&admin),
+            Some(serde_json::json!({"channel": "partner-sms", "to": "+27820000031", "content": "hi"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, 202, "{sent}");
+    let path = format!("/api/v1/messages/{}", sent["id"].as_str().unwrap());
+    eventually("the message is delivered", Duration::from_secs(20), || async {
+        c.call("GET", &path, Some(&admin), None, &[]).await.1["status"] == "delivered"
+    })
+    .await;
+    for p in &mut procs {
+        assert!(p.terminate().await.success(), "{:?}", p.stderr());
+    }
     d.cleanup().await;
 }

@@ -8,6 +8,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_seedgate");
 
 pub fn repo_root() -> PathBuf {
@@ -233,4 +235,129 @@ pub fn create_token(dir: &std::path::Path, env: &[(String, String)], scopes: &st
     let secret = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(secret.starts_with("sg_") && secret.len() == 43, "{secret}");
     secret
+}
+
+/// A webhook receiver on loopback that checks each call's signature against `secret` and keeps
+/// the bodies it took (`X-Seedgate-Event`, body), in arrival order.
+pub struct HookSink {
+    pub url: String,
+    pub taken: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
+    pub bad_signatures: Arc<Mutex<u32>>,
+}
+
+impl HookSink {
+    pub async fn start(secret: &'static str) -> Self {
+        let taken: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+        let bad: Arc<Mutex<u32>> = Arc::default();
+        let (t, b) = (taken.clone(), bad.clone());
+        let handler = move |headers: axum::http::HeaderMap, body: String| {
+            let (t, b) = (t.clone(), b.clone());
+            async move {
+                let h = |k: &str| {
+                    headers
+                        .get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let ts: i64 = h("x-seedgate-timestamp").parse().unwrap_or(0);
+                if h("x-seedgate-signature") != seedgate_api::webhooks::signature(secret, ts, &body) {
+                    *b.lock().unwrap() += 1;
+                    return axum::http::StatusCode::UNAUTHORIZED;
+                }
+                t.lock()
+                    .unwrap()
+                    .push((h("x-seedgate-event"), serde_json::from_str(&body).unwrap()));
+                axum::http::StatusCode::OK
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let app = axum::Router::new().route("/hook", axum::routing::post(handler));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            taken,
+            bad_signatures: bad,
+        }
+    }
+
+    /// The bodies of calls of one kind (`inbound`, `event`, `status`).
+    pub fn of(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.taken
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// PostgreSQL for tests.
+pub fn pg_url() -> String {
+    std::env::var("SEEDGATE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The environment of a `seedgate up` on `backend` (`sqlite` or `postgres`, in its own schema).
+pub fn env_for(backend: &str, extra: &[(&str, String)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![(
+        "SEEDGATE_FLOWS__DIR".into(),
+        repo_root().join("flows").display().to_string(),
+    )];
+    if backend == "postgres" {
+        env.push(("SEEDGATE_STORE__KIND".into(), "postgres".into()));
+        env.push(("SEEDGATE_STORE__URL".into(), pg_url()));
+        env.push((
+            "SEEDGATE_STORE__SCHEMA".into(),
+            format!("e2e{}", uuid::Uuid::now_v7().simple()),
+        ));
+    }
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
+    env
+}
+
+/// The API as a test calls it: a method, a path, a token, a JSON body → (status, JSON body).
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Client {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+/// The `(code, message)` of a JSON error body.
+pub fn error_of(body: &Value) -> (&str, &str) {
+    (
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("JSON error body: {body}")),
+        body["error"]["message"].as_str().unwrap(),
+    )
 }

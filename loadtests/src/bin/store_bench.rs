@@ -26,6 +26,10 @@ struct Args {
     /// Rows per transaction.
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Encryption at rest with the key in this file (64 hex characters), as
+    /// `store.encryption_key_file`.
+    #[arg(long)]
+    encryption_key_file: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -39,6 +43,7 @@ async fn main() {
         },
         url: args.url.clone(),
         schema: args.schema.clone(),
+        encryption_key_file: args.encryption_key_file.clone(),
         ..Default::default()
     };
     let store = match seedgate_store::open(&cfg) {

@@ -3,15 +3,19 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes;
+use crate::{channels, contacts, routes};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "seedgate API", description = "Send and follow messages, USSD sessions and their billing, tokens and webhooks."),
+    info(title = "seedgate API", description = "Send and follow messages; USSD sessions and their billing; channels with their live status; contacts; tokens and webhooks."),
     paths(routes::send, routes::get_message, routes::list_messages, routes::list_sessions, routes::get_session,
-          routes::list_channels, routes::get_channel, routes::create_token, routes::dead_webhooks, routes::replay_webhook),
+          channels::list, channels::get, channels::create, channels::put, channels::delete, channels::restart,
+          channels::logs, contacts::list, contacts::get, contacts::put, contacts::patch, contacts::delete,
+          routes::create_token, routes::dead_webhooks, routes::replay_webhook),
     components(schemas(routes::SendRequest, routes::MessageView, routes::EventView, routes::MessagePage,
-                       routes::SessionView, routes::SessionPage, routes::ChannelView, routes::WebhooksView,
+                       routes::SessionView, routes::SessionPage, channels::ChannelView, channels::WebhooksView,
+                       channels::ChannelLog, channels::LogLineView, contacts::ContactView, contacts::ContactPage,
+                       contacts::ContactBody, contacts::ContactPatch,
                        routes::TokenRequest, routes::TokenCreated, routes::DeadWebhook)),
     modifiers(&Bearer)
 )]

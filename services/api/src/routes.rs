@@ -20,11 +20,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{parse_scopes, Caller};
-use crate::{Api, ApiError};
+use crate::{channels, contacts, Api, ApiError};
 
 /// Requests larger than this are refused before they are read.
 const BODY_LIMIT: usize = 64 * 1024;
-const MAX_PAGE: u32 = 500;
+pub(crate) const MAX_PAGE: u32 = 500;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_CONTENT_CHARS: usize = 1600;
 
@@ -36,8 +36,21 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/messages/{id}", get(get_message))
         .route("/api/v1/sessions", get(list_sessions))
         .route("/api/v1/sessions/{id}", get(get_session))
-        .route("/api/v1/channels", get(list_channels))
-        .route("/api/v1/channels/{name}", get(get_channel))
+        .route("/api/v1/channels", get(channels::list).post(channels::create))
+        .route(
+            "/api/v1/channels/{name}",
+            get(channels::get).put(channels::put).delete(channels::delete),
+        )
+        .route("/api/v1/channels/{name}/restart", post(channels::restart))
+        .route("/api/v1/channels/{name}/logs", get(channels::logs))
+        .route("/api/v1/contacts", get(contacts::list))
+        .route(
+            "/api/v1/contacts/{msisdn}",
+            get(contacts::get)
+                .put(contacts::put)
+                .patch(contacts::patch)
+                .delete(contacts::delete),
+        )
         .route("/api/v1/tokens", post(create_token))
         .route("/api/v1/webhooks/dead", get(dead_webhooks))
         .route("/api/v1/webhooks/{id}/replay", post(replay_webhook))
@@ -51,7 +64,10 @@ async fn openapi_json() -> Response {
 }
 
 /// Parses a JSON body, naming the field at fault.
-fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -67,14 +83,14 @@ fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -
 }
 
 /// Parses the query string, naming the parameter at fault.
-fn query<T: serde::de::DeserializeOwned>(raw: Option<String>) -> Result<T, ApiError> {
+pub(crate) fn query<T: serde::de::DeserializeOwned>(raw: Option<String>) -> Result<T, ApiError> {
     let raw = raw.unwrap_or_default();
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
     serde_path_to_error::deserialize(de)
         .map_err(|e| ApiError::bad_request(format!("bad query parameter `{}`: {}", e.path(), e.inner())))
 }
 
-fn limit(l: Option<u32>) -> Result<u32, ApiError> {
+pub(crate) fn limit(l: Option<u32>) -> Result<u32, ApiError> {
     match l.unwrap_or(DEFAULT_PAGE) {
         0 => Err(ApiError::bad_request("`limit` must be at least 1")),
         n if n > MAX_PAGE => Err(ApiError::bad_request(format!("`limit` is at most {MAX_PAGE}"))),
@@ -91,7 +107,7 @@ fn time(name: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> 
     .transpose()
 }
 
-fn is_msisdn(s: &str) -> bool {
+pub(crate) fn is_msisdn(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or(s);
     (5..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
@@ -209,7 +225,7 @@ pub async fn send(
     caller.require("send")?;
     let req: SendRequest = json_body(&headers, &body)?;
     let unprocessable = |code, m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, m);
-    let Some(channel) = api.config.channels.get(&req.channel) else {
+    let Some(channel) = api.registry.get(&req.channel) else {
         return Err(unprocessable(
             "unknown_channel",
             format!("no channel named `{}` is configured", req.channel),
@@ -268,6 +284,17 @@ pub async fn send(
                 return Err(ApiError::bad_request(format!(
                     "`to` must be an MSISDN (`+` and 5-15 digits), got `{to}`"
                 )));
+            }
+            if let Some(c) = api.store.contact(&contacts::normalise(&to)).await? {
+                if let Some(at) = c.opted_out_at {
+                    return Err(unprocessable(
+                        "opted_out",
+                        format!(
+                            "the recipient opted out on {}; nothing is sent to them until they opt in",
+                            at.to_rfc3339()
+                        ),
+                    ));
+                }
             }
             let mut m = Message::inbound(
                 req.channel.clone(),
@@ -541,79 +568,6 @@ pub async fn get_session(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no session `{id}`")))?;
     Ok(Json(session_view(s)))
-}
-
-// ---- channels ----
-
-/// A configured channel.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChannelView {
-    pub name: String,
-    /// The channel type, as in the config (`africastalking-ussd`, `smpp-esme`, …).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `sms` or `ussd`.
-    pub transport: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub flow: Option<String>,
-    pub hop_deadline_ms: u64,
-    pub webhooks: WebhooksView,
-}
-
-/// Which webhooks a channel has (the URLs and secret stay in the config).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhooksView {
-    pub inbound: bool,
-    pub events: bool,
-}
-
-fn channel_view(api: &Api, name: &str) -> Option<ChannelView> {
-    let c = api.config.channels.get(name)?;
-    let kind = serde_json::to_value(c.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    Some(ChannelView {
-        name: name.to_string(),
-        kind,
-        transport: if c.kind.is_ussd() { "ussd" } else { "sms" }.into(),
-        flow: c.flow.clone(),
-        hop_deadline_ms: c.hop_deadline_ms,
-        webhooks: WebhooksView {
-            inbound: c.webhooks.as_ref().is_some_and(|w| w.inbound.is_some()),
-            events: c.webhooks.as_ref().is_some_and(|w| w.events.is_some()),
-        },
-    })
-}
-
-/// The configured channels.
-#[utoipa::path(get, path = "/api/v1/channels", responses((status = 200, body = [ChannelView])), security(("bearer" = [])))]
-pub async fn list_channels(
-    State(api): State<Api>,
-    caller: Caller,
-) -> Result<Json<Vec<ChannelView>>, ApiError> {
-    caller.require("read")?;
-    Ok(Json(
-        api.config
-            .channels
-            .keys()
-            .filter_map(|n| channel_view(&api, n))
-            .collect(),
-    ))
-}
-
-/// One channel.
-#[utoipa::path(get, path = "/api/v1/channels/{name}", params(("name" = String, Path)),
-    responses((status = 200, body = ChannelView), (status = 404)), security(("bearer" = [])))]
-pub async fn get_channel(
-    State(api): State<Api>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Json<ChannelView>, ApiError> {
-    caller.require("read")?;
-    channel_view(&api, &name)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no channel named `{name}` is configured")))
 }
 
 // ---- tokens ----

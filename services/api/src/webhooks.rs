@@ -1,12 +1,14 @@
-//! Webhooks: inbound messages and events of channels with `[channels.<name>.webhooks]` are
-//! posted to the configured URLs, signed.
+//! Webhooks: inbound messages, events and status changes of channels with
+//! `[channels.<name>.webhooks]` are posted to the configured URLs, signed.
 //!
 //! [`collect`] consumes the `api.webhooks` queue and turns each delivery into a job in the
 //! store (one per source and URL, so a redelivery adds nothing), acking only after the commit.
+//! [`watch_status`] reads the channels' status reports (see `runtime::monitor`) and makes a
+//! job of each change, named by the change's id, so API replicas that both see it send it once.
 //! [`send`] claims due jobs and POSTs them with
 //!
 //! - `X-Seedgate-Delivery`: the job id (the same on every attempt: receivers dedupe on it),
-//! - `X-Seedgate-Event`: `inbound` or `event`,
+//! - `X-Seedgate-Event`: `inbound`, `event` or `status`,
 //! - `X-Seedgate-Timestamp`: Unix seconds of this attempt,
 //! - `X-Seedgate-Signature`: `v1=` and hex HMAC-SHA256 of `"<timestamp>.<body>"` with the
 //!   channel's secret.
@@ -44,10 +46,6 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 
 /// Turns webhook-bound deliveries into stored jobs, until `shutdown`.
 pub async fn collect(api: Api, shutdown: CancellationToken) -> Result<(), BusError> {
-    if !api.config.channels.values().any(|c| c.webhooks.is_some()) {
-        shutdown.cancelled().await;
-        return Ok(());
-    }
     let bus = api.bus.clone();
     let prefetch = api.config.bus.prefetch;
     let handler = move |key: String, payload: Vec<u8>| {
@@ -70,12 +68,10 @@ async fn enqueue(api: &Api, key: &str, payload: &[u8]) -> Result<(), HandleError
         _ => return Err(HandleError::Drop(format!("unexpected routing key {key}"))),
     };
     let body = body.map_err(|e| HandleError::Drop(e.to_string()))?;
-    let Some(hooks) = api
-        .config
-        .channels
-        .get(&channel)
-        .and_then(|c| c.webhooks.as_ref())
-    else {
+    let Some(config) = api.registry.get(&channel) else {
+        return Ok(());
+    };
+    let Some(hooks) = config.webhooks.as_ref() else {
         return Ok(());
     };
     let url = match kind {
@@ -83,7 +79,15 @@ async fn enqueue(api: &Api, key: &str, payload: &[u8]) -> Result<(), HandleError
         _ => hooks.events.clone(),
     };
     let Some(url) = url else { return Ok(()) };
-    let job = WebhookJob {
+    api.store
+        .webhooks_enqueue(&[job(channel, kind, source_id, url, body)])
+        .await
+        .map_err(|e| HandleError::Retry(e.to_string()))?;
+    Ok(())
+}
+
+fn job(channel: String, kind: &str, source_id: Uuid, url: String, body: String) -> WebhookJob {
+    WebhookJob {
         id: Uuid::now_v7(),
         channel,
         kind: kind.into(),
@@ -94,19 +98,75 @@ async fn enqueue(api: &Api, key: &str, payload: &[u8]) -> Result<(), HandleError
         next_attempt_at: chrono::Utc::now(),
         state: "pending".into(),
         last_error: None,
-    };
-    api.store
-        .webhooks_enqueue(std::slice::from_ref(&job))
-        .await
-        .map_err(|e| HandleError::Retry(e.to_string()))?;
-    Ok(())
+    }
+}
+
+/// How often channel status is looked at for status webhooks.
+const STATUS_POLL: Duration = Duration::from_secs(2);
+
+/// Makes a status webhook job of every status change of channels with a `status` URL, until
+/// `shutdown`. A channel nobody reports any more counts as a change to `down`.
+pub async fn watch_status(api: Api, shutdown: CancellationToken) {
+    let mut sent: std::collections::HashMap<String, Uuid> = std::collections::HashMap::new();
+    // Since when a channel has had no report: it counts as down once that lasts a whole TTL
+    // (a channel just made or restarted has not reported yet).
+    let mut silent: std::collections::HashMap<String, tokio::time::Instant> =
+        std::collections::HashMap::new();
+    loop {
+        let set = api.registry.current();
+        for live in set.iter() {
+            let Some(url) = live.config.webhooks.as_ref().and_then(|w| w.status.clone()) else {
+                continue;
+            };
+            let mut report = crate::channels::report(&api, &live.name).await;
+            let last = sent.get(&live.name).copied();
+            if report.change_id.is_nil() {
+                let since = *silent
+                    .entry(live.name.clone())
+                    .or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() < seedgate_runtime::monitor::TTL {
+                    continue;
+                }
+                // A change of its own, named after the last change seen.
+                let basis = format!("{}:silent:{}", live.name, last.unwrap_or_default());
+                let digest = <sha2::Sha256 as sha2::Digest>::digest(basis.as_bytes());
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(&digest[..16]);
+                report.change_id = Uuid::from_bytes(bytes);
+            } else {
+                silent.remove(&live.name);
+            }
+            if last == Some(report.change_id) {
+                continue;
+            }
+            let body = serde_json::json!({
+                "channel": live.name,
+                "status": report.status.as_str(),
+                "reasons": report.reasons,
+                "since": report.since,
+                "change_id": report.change_id,
+            })
+            .to_string();
+            let j = job(live.name.clone(), "status", report.change_id, url, body);
+            match api.store.webhooks_enqueue(&[j]).await {
+                Ok(()) => {
+                    tracing::info!(channel = %live.name, status = report.status.as_str(), change = %report.change_id, "status webhook queued");
+                    sent.insert(live.name.clone(), report.change_id);
+                }
+                Err(e) => {
+                    tracing::warn!(channel = %live.name, error = %e, "cannot queue a status webhook; retrying")
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(STATUS_POLL) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Delivers due jobs until `shutdown`.
 pub async fn send(api: Api, shutdown: CancellationToken) {
-    if !api.config.channels.values().any(|c| c.webhooks.is_some()) {
-        return;
-    }
     let timeout = Duration::from_millis(api.config.api.webhook_timeout_ms);
     let client = match reqwest::Client::builder()
         .timeout(timeout)
@@ -121,6 +181,13 @@ pub async fn send(api: Api, shutdown: CancellationToken) {
     };
     let lease = timeout + Duration::from_secs(5);
     loop {
+        if !api.registry.current().iter().any(|l| l.config.webhooks.is_some()) {
+            // No channel has webhooks (now): do not poll the store.
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                () = shutdown.cancelled() => return,
+            }
+        }
         let jobs = match api.store.webhooks_due(BATCH, lease).await {
             Ok(j) => j,
             Err(e) => {
@@ -144,13 +211,11 @@ pub async fn send(api: Api, shutdown: CancellationToken) {
 }
 
 async fn attempt(api: &Api, client: &reqwest::Client, job: WebhookJob) {
-    let secret = match api
-        .config
-        .channels
-        .get(&job.channel)
-        .and_then(|c| c.webhooks.as_ref())
-        .map(seedgate_runtime::config::WebhookConfig::secret)
-    {
+    let secret = match api.registry.get(&job.channel).and_then(|c| {
+        c.webhooks
+            .as_ref()
+            .map(seedgate_runtime::config::WebhookConfig::secret)
+    }) {
         Some(Ok(s)) => s,
         Some(Err(e)) => {
             tracing::error!(channel = %job.channel, error = %e, "cannot read the webhook secret; will retry");

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use seedgate_proto::{Message, RoutingKey, SessionEvent};
 use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
@@ -57,6 +58,7 @@ const RESUME_RESTART: &str = "2";
 #[derive(Debug)]
 struct Runner {
     config: Arc<Config>,
+    registry: Registry,
     flows: Flows,
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
@@ -65,6 +67,7 @@ struct Runner {
 /// Runs the flow runner until `shutdown`, then drains the messages in flight.
 pub async fn run(
     config: Arc<Config>,
+    registry: Registry,
     flows: Flows,
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
@@ -72,6 +75,7 @@ pub async fn run(
 ) -> Result<(), BusError> {
     let runner = Arc::new(Runner {
         config: config.clone(),
+        registry,
         flows,
         bus: bus.clone(),
         sessions,
@@ -90,8 +94,7 @@ impl Runner {
         }
         let msg: Message = decode(payload)?;
         let channel = self
-            .config
-            .channels
+            .registry
             .get(&msg.channel)
             .ok_or_else(|| HandleError::Drop(format!("unknown channel `{}`", msg.channel)))?;
         let flow = channel

@@ -34,7 +34,8 @@ async fn start() -> Phone {
     let flows = seedgate_flows::load_str("demo.yaml", seedgate_flows::BUILTIN_DEMO).unwrap();
     let shutdown = CancellationToken::new();
     tokio::spawn(seedgate_flows::run(
-        config,
+        config.clone(),
+        seedgate_runtime::channels::Registry::new(&config),
         flows,
         bus.clone(),
         Arc::new(MemorySessionStore::new()),

@@ -23,6 +23,7 @@ mod arkesel;
 pub mod dialogs;
 mod error;
 mod generic;
+mod health;
 mod hubtel;
 mod infobip;
 mod nalo;
@@ -39,10 +40,11 @@ use axum::routing::any;
 use axum::Router;
 use seedgate_proto::{Event, EventKind, Message, RoutingKey, SessionEvent, SessionInfo, TransportType};
 use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::channels::{Live, Registry, Stop};
 use seedgate_runtime::config::{ChannelConfig, ChannelType, Config, SessionKey};
+use seedgate_runtime::monitor::Monitor;
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
-use seedgate_runtime::topology::channel_outbound_queue;
 use seedgate_runtime::worker::{decode, encode, HandleError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -57,31 +59,34 @@ const BODY_LIMIT: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct Channels {
     config: Arc<Config>,
+    registry: Registry,
     bus: Arc<dyn Bus>,
     /// Where channels keyed by MSISDN keep their open dialogs (see [`dialogs`]).
     sessions: Option<Arc<dyn SessionStore>>,
     pending: Arc<Pending>,
+    monitor: Arc<Monitor>,
+    health: Arc<health::Hops>,
 }
 
 impl Channels {
-    /// `sessions` is needed when a channel keys its sessions by MSISDN ([`needs_session_store`]).
-    pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>, sessions: Option<Arc<dyn SessionStore>>) -> Self {
+    /// `sessions` is needed by channels that key their sessions by MSISDN.
+    pub fn new(
+        config: Arc<Config>,
+        registry: Registry,
+        bus: Arc<dyn Bus>,
+        sessions: Option<Arc<dyn SessionStore>>,
+        monitor: Arc<Monitor>,
+    ) -> Self {
         Self {
             config,
+            registry,
             bus,
             sessions,
             pending: Arc::default(),
+            monitor,
+            health: Arc::default(),
         }
     }
-}
-
-/// Whether an HTTP channel of `config` keys sessions by MSISDN, so the connector needs the
-/// session store.
-pub fn needs_session_store(config: &Config) -> bool {
-    config
-        .channels
-        .values()
-        .any(|c| is_http(c.kind) && c.session_key() == SessionKey::Msisdn)
 }
 
 /// One aggregator request as the connector sees it.
@@ -173,6 +178,7 @@ async fn callback_below(
     callback(ch, channel, rest, method, headers, body).await
 }
 
+/// Handles one request and writes it to the channel's traffic log.
 async fn callback(
     ch: Channels,
     channel: String,
@@ -181,34 +187,67 @@ async fn callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(cfg) = ch.config.channels.get(&channel) else {
-        return json_error(
+    let started = Instant::now();
+    let (response, note) = handle(&ch, &channel, &path, &method, &headers, &body).await;
+    if ch.registry.get(&channel).is_some() {
+        let path = if path.is_empty() {
+            String::new()
+        } else {
+            format!("/{path}")
+        };
+        ch.monitor.log(
+            &channel,
+            "in",
+            format!(
+                "{method} /channels/{channel}/callback{path} ({} bytes) -> {} {note} in {} ms",
+                body.len(),
+                response.status().as_u16(),
+                started.elapsed().as_millis()
+            ),
+        );
+    }
+    response
+}
+
+async fn handle(
+    ch: &Channels,
+    channel: &str,
+    path: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (Response, String) {
+    let Some(cfg) = ch.registry.get(channel) else {
+        let e = json_error(
             StatusCode::NOT_FOUND,
             "unknown_channel",
             format!("no channel named `{channel}` is configured"),
         );
+        return (e, String::new());
     };
     let Some(agg) = aggregator(cfg.kind) else {
-        return json_error(
+        let e = json_error(
             StatusCode::NOT_FOUND,
             "not_an_http_channel",
             format!("channel `{channel}` does not take HTTP callbacks"),
         );
+        return (e, String::new());
     };
     if method != Method::POST && method != Method::PUT {
-        return json_error(
+        let e = json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             format!("{method} is not accepted here; aggregators POST (or PUT) their requests"),
         );
+        return (e, String::new());
     }
+    let cfg = cfg.as_ref();
     let req = Request {
-        channel: &channel,
+        channel,
         cfg,
-
-        path: &path,
-        headers: &headers,
-        body: &body,
+        path,
+        headers,
+        body,
     };
     let started = Instant::now();
     let mut parsed = agg.parse(&req);
@@ -223,29 +262,39 @@ async fn callback(
         };
         if let Err(e) = joined {
             tracing::error!(channel, error = %e, "cannot key the session by MSISDN");
-            return json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later");
+            ch.health
+                .note(&ch.monitor, channel, health::Outcome::Unavailable(e));
+            let e = json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later");
+            return (e, "session store unavailable".into());
         }
     }
     match parsed {
         Err(reason) => {
-            count(&channel, "bad_request");
+            count(channel, "bad_request");
             tracing::warn!(channel, aggregator = agg.name(), %reason, "refused a malformed request");
-            json_error(StatusCode::BAD_REQUEST, "bad_request", reason)
+            let note = format!("malformed: {reason}");
+            (json_error(StatusCode::BAD_REQUEST, "bad_request", reason), note)
         }
         Ok(Parsed::Ended(msg)) => match publish(&ch.bus, &msg).await {
             Ok(()) => {
-                count(&channel, "session_end");
+                count(channel, "session_end");
                 tracing::info!(channel, session = msg.session_id().unwrap_or_default(), msisdn = %Masked(msg.msisdn()), "gateway reported the session's end");
-                agg.ack(&msg)
+                (
+                    agg.ack(&msg),
+                    format!("session end from {}", Masked(msg.msisdn())),
+                )
             }
             Err(e) => {
                 // The gateway retries a failed notification; nothing was acknowledged.
                 tracing::error!(channel, error = %e, "cannot publish a session end report");
-                json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later")
+                ch.health
+                    .note(&ch.monitor, channel, health::Outcome::Unavailable(e.to_string()));
+                let e = json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later");
+                (e, "bus unavailable".into())
             }
         },
         Ok(Parsed::Hop(msg)) => {
-            let screen = exchange(&ch, &channel, cfg, &msg, started).await;
+            let screen = exchange(ch, channel, cfg, &msg, started).await;
             if let (true, Some(sessions)) = (screen.close, &ch.sessions) {
                 if cfg.session_key() == SessionKey::Msisdn {
                     if let Err(e) = dialogs::end(sessions.as_ref(), &msg).await {
@@ -253,7 +302,13 @@ async fn callback(
                     }
                 }
             }
-            agg.render(cfg, &screen, &msg)
+            let note = format!(
+                "hop {} from {}: {}",
+                msg.session_id().unwrap_or_default(),
+                Masked(msg.msisdn()),
+                if screen.close { "end" } else { "continue" }
+            );
+            (agg.render(cfg, &screen, &msg), note)
         }
     }
 }
@@ -294,6 +349,15 @@ async fn exchange(
     metrics::histogram!("seedgate_channel_hop_latency_seconds", "channel" => channel.to_string())
         .record(latency.as_secs_f64());
     let session = msg.session_id().unwrap_or_default().to_string();
+    ch.health.note(
+        &ch.monitor,
+        channel,
+        match outcome {
+            Ok(_) => health::Outcome::Answered,
+            Err("bus_error") => health::Outcome::Unavailable("cannot publish to the bus".into()),
+            Err(_) => health::Outcome::Fallback,
+        },
+    );
     match outcome {
         Ok(reply) => {
             count(channel, "reply");
@@ -445,31 +509,45 @@ pub(crate) fn plain(text: String) -> Response {
         .into_response()
 }
 
-/// Consumes the outbound queue of every HTTP channel until `shutdown`: each reply is
-/// handed to the request waiting for it, and an event says whether it reached the phone.
+/// Consumes the outbound queue of every HTTP channel until `shutdown`, following the live
+/// channel set: each reply is handed to the request waiting for it, and an event says whether
+/// it reached the phone.
 pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), BusError> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let http_channels = channels
-        .config
-        .channels
-        .iter()
-        .filter(|(_, c)| is_http(c.kind))
-        .map(|(n, _)| n);
-    for name in http_channels {
-        let queue = channel_outbound_queue(name);
+    let start = |live: Live, stop: Stop| {
         let ch = channels.clone();
-        let handler = move |key: String, payload: Vec<u8>| {
-            let ch = ch.clone();
-            async move { ch.deliver(&key, &payload).await }
-        };
-        let bus = channels.bus.clone();
-        let prefetch = channels.config.bus.prefetch;
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            seedgate_runtime::worker::consume("http-channels", bus, &queue, prefetch, shutdown, handler).await
-        });
-    }
-    seedgate_runtime::worker::join_all(tasks, shutdown).await
+        async move {
+            let name = live.name.clone();
+            let handler = {
+                let ch = ch.clone();
+                move |key: String, payload: Vec<u8>| {
+                    let ch = ch.clone();
+                    async move { ch.deliver(&key, &payload).await }
+                }
+            };
+            ch.health.reset(&ch.monitor, &name);
+            let bus = ch.bus.clone();
+            let prefetch = ch.config.bus.prefetch;
+            let result = seedgate_runtime::worker::consume_channel(
+                "http-channels",
+                bus,
+                &name,
+                prefetch,
+                stop,
+                handler,
+            )
+            .await;
+            ch.monitor.forget(&name);
+            result
+        }
+    };
+    seedgate_runtime::channels::supervise(
+        "http-channels",
+        channels.registry.clone(),
+        |c| is_http(c.kind),
+        start,
+        shutdown,
+    )
+    .await
 }
 
 impl Channels {

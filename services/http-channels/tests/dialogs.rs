@@ -32,8 +32,13 @@ async fn setup() -> Gw {
     seedgate_runtime::topology::declare(bus.as_ref(), &config)
         .await
         .unwrap();
-    let channels =
-        seedgate_http_channels::Channels::new(config, bus.clone(), Some(Arc::new(MemorySessionStore::new())));
+    let channels = seedgate_http_channels::Channels::new(
+        config.clone(),
+        seedgate_runtime::channels::Registry::new(&config),
+        bus.clone(),
+        Some(Arc::new(MemorySessionStore::new())),
+        seedgate_runtime::monitor::Monitor::new(),
+    );
     tokio::spawn(seedgate_http_channels::run(
         channels.clone(),
         tokio_util::sync::CancellationToken::new(),

@@ -128,11 +128,13 @@ async fn run_fixture(name: &str, fx: &Value) {
         .await
         .unwrap();
     let channels = seedgate_http_channels::Channels::new(
-        config,
+        config.clone(),
+        seedgate_runtime::channels::Registry::new(&config),
         bus.clone(),
         Some(Arc::new(
             seedgate_runtime::session_store::memory::MemorySessionStore::new(),
         )),
+        seedgate_runtime::monitor::Monitor::new(),
     );
     let shutdown = CancellationToken::new();
     tokio::spawn(seedgate_http_channels::run(channels.clone(), shutdown.clone()));

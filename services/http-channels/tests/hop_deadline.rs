@@ -26,11 +26,13 @@ async fn setup() -> (Arc<dyn Bus>, axum::Router, CancellationToken) {
         .await
         .unwrap();
     let channels = seedgate_http_channels::Channels::new(
-        config,
+        config.clone(),
+        seedgate_runtime::channels::Registry::new(&config),
         bus.clone(),
         Some(Arc::new(
             seedgate_runtime::session_store::memory::MemorySessionStore::new(),
         )),
+        seedgate_runtime::monitor::Monitor::new(),
     );
     let shutdown = CancellationToken::new();
     tokio::spawn(seedgate_http_channels::run(channels.clone(), shutdown.clone()));

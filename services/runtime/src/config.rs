@@ -117,7 +117,7 @@ fn default_webhook_timeout_ms() -> u64 {
 }
 
 /// Where a channel's webhooks go, and the secret that signs them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// Inbound messages (`POST`, the message as JSON).
@@ -126,6 +126,9 @@ pub struct WebhookConfig {
     /// Events about outbound messages (acks, nacks, delivery reports).
     #[serde(default)]
     pub events: Option<String>,
+    /// Changes of the channel's status (`ok`, `degraded`, `down`, with the reasons).
+    #[serde(default)]
+    pub status: Option<String>,
     /// The HMAC-SHA256 key (or read it from `secret_file`).
     #[serde(default)]
     pub secret: String,
@@ -221,6 +224,17 @@ pub struct StoreConfig {
     /// How often the store service applies the channels' `retention_days`.
     #[serde(default = "default_purge_every_secs")]
     pub purge_every_secs: u64,
+    /// Where channels with `retention_archive` keep what retention removes.
+    #[serde(default = "default_archive_dir")]
+    pub archive_dir: PathBuf,
+    /// A file holding a 32-byte key (64 hex characters): message content, addresses and
+    /// contacts are then encrypted at rest, and addresses are looked up by a keyed hash.
+    #[serde(default)]
+    pub encryption_key_file: Option<PathBuf>,
+}
+
+fn default_archive_dir() -> PathBuf {
+    PathBuf::from("data/archive")
 }
 
 fn default_purge_every_secs() -> u64 {
@@ -300,7 +314,7 @@ pub enum SessionKey {
 }
 
 /// `generic-ussd`: where the fields of an aggregator's request are, and how to answer it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenericMapping {
     /// `json` (a JSON object; nested fields as `a.b`) or `form` (urlencoded body or query).
@@ -347,7 +361,7 @@ pub enum TextMode {
 }
 
 /// How a `generic-ussd` reply is written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenericReply {
     /// `json` (an object with `text_field`, `continue_field` and the echoed fields) or `text`
@@ -395,7 +409,7 @@ fn default_end() -> String {
 }
 
 /// How an `smpp-esme` channel binds to its SMSC.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EsmeConfig {
     /// `host:port` of the SMSC.
@@ -466,7 +480,7 @@ pub enum BindMode {
     TransmitterReceiver,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     #[serde(rename = "type")]
@@ -521,9 +535,168 @@ pub struct ChannelConfig {
     /// deleted by the store service (messages still waiting to be sent are kept). Unset: kept.
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// With `retention_days`: write what is purged to gzipped JSON-lines files under
+    /// `store.archive_dir` first (a failed write purges nothing).
+    #[serde(default)]
+    pub retention_archive: bool,
 }
 
 impl ChannelConfig {
+    /// Checks that go beyond types, for the channel called `name` (also for channels created
+    /// through the API).
+    pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("channels.{name}.{field}");
+        if !seedgate_proto::is_valid_channel_name(name) {
+            return Err(invalid(
+                format!("channels.{name}"),
+                "channel names use ASCII letters, digits, `-` and `_` (1-64 characters)",
+            ));
+        }
+        match (self.kind, self.flow.as_deref()) {
+            (kind, None) if kind.is_ussd() => {
+                return Err(invalid(
+                    key("flow"),
+                    "a USSD channel must name the flow that answers it",
+                ))
+            }
+            (_, Some(f)) if f.trim().is_empty() => return Err(invalid(key("flow"), "must name a flow")),
+            _ => {}
+        }
+        match (self.kind, &self.smpp) {
+            (ChannelType::SmppEsme, None) => {
+                return Err(invalid(
+                    format!("channels.{name}.smpp"),
+                    "an smpp-esme channel needs its [smpp] section",
+                ))
+            }
+            (ChannelType::SmppEsme, Some(e)) => {
+                let key = |field: &str| format!("channels.{name}.smpp.{field}");
+                if e.address
+                    .rsplit_once(':')
+                    .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+                {
+                    return Err(invalid(
+                        key("address"),
+                        format!("`{}` is not host:port", e.address),
+                    ));
+                }
+                if e.system_id.is_empty() || e.system_id.len() > 15 {
+                    return Err(invalid(key("system_id"), "must be 1-15 characters (SMPP 3.4)"));
+                }
+                if e.binds == 0 || e.window == 0 {
+                    return Err(invalid(key("binds"), "binds and window must be at least 1"));
+                }
+                if e.tls && e.tls_ca_file.is_none() {
+                    return Err(invalid(
+                        key("tls_ca_file"),
+                        "TLS binds need the CA certificate(s) to trust (PEM)",
+                    ));
+                }
+                if e.ussd_profile.is_some() && self.flow.is_none() {
+                    return Err(invalid(
+                        key("ussd_profile"),
+                        "USSD over this bind needs the channel's `flow`",
+                    ));
+                }
+                if !["udh8", "udh16", "sar", "payload"].contains(&e.concat.as_str()) {
+                    return Err(invalid(key("concat"), "must be udh8, udh16, sar or payload"));
+                }
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    format!("channels.{name}.smpp"),
+                    "only smpp-esme channels take an [smpp] section",
+                ))
+            }
+            _ => {}
+        }
+        if self.budget_secs == Some(0) {
+            return Err(invalid(key("budget_secs"), "must be at least 1"));
+        }
+        if self.retention_archive && self.retention_days.is_none() {
+            return Err(invalid(
+                key("retention_archive"),
+                "archives what retention removes: set retention_days too",
+            ));
+        }
+        if self.retention_days == Some(0) {
+            return Err(invalid(
+                key("retention_days"),
+                "must be at least 1 (leave it out to keep everything)",
+            ));
+        }
+        if let Some(w) = &self.webhooks {
+            for (field, url) in [
+                ("inbound", &w.inbound),
+                ("events", &w.events),
+                ("status", &w.status),
+            ] {
+                if let Some(url) = url {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        return Err(invalid(
+                            format!("channels.{name}.webhooks.{field}"),
+                            format!("`{url}` is not an http:// or https:// URL"),
+                        ));
+                    }
+                }
+            }
+            if w.secret.is_empty() && w.secret_file.is_none() {
+                return Err(invalid(
+                    format!("channels.{name}.webhooks.secret"),
+                    "webhooks are signed: give a secret or a secret_file",
+                ));
+            }
+        }
+        match (self.kind, &self.mapping) {
+            (ChannelType::GenericUssd, None) => {
+                return Err(invalid(
+                    key("mapping"),
+                    "a generic-ussd channel needs its [mapping] section",
+                ))
+            }
+            (ChannelType::GenericUssd, Some(m)) => {
+                let key = |field: &str| format!("channels.{name}.mapping.{field}");
+                if m.new_field.is_some() != m.new_value.is_some() {
+                    return Err(invalid(key("new_value"), "give new_field and new_value together"));
+                }
+                if m.end_field.is_some() != m.end_value.is_some() {
+                    return Err(invalid(key("end_value"), "give end_field and end_value together"));
+                }
+                if m.reply.format == ReplyFormat::Json
+                    && (m.reply.text_field.is_none() || m.reply.continue_field.is_none())
+                {
+                    return Err(invalid(
+                        key("reply.text_field"),
+                        "a JSON reply needs text_field and continue_field",
+                    ));
+                }
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    key("mapping"),
+                    "only generic-ussd channels take a [mapping]",
+                ))
+            }
+            _ => {}
+        }
+        if self.max_screen_chars < 40 + self.more_key.chars().count() + self.more_label.chars().count() {
+            return Err(invalid(
+                key("max_screen_chars"),
+                "too small to show a page and its \"more\" option",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.sim_failure_rate) {
+            return Err(invalid(key("sim_failure_rate"), "must be between 0.0 and 1.0"));
+        }
+        if self.hop_deadline_ms == 0 || self.hop_deadline_ms > 60_000 {
+            return Err(invalid(key("hop_deadline_ms"), "must be between 1 and 60000"));
+        }
+        if self.fallback_text.trim().is_empty() {
+            return Err(invalid(key("fallback_text"), "must not be empty: users read it"));
+        }
+        Ok(())
+    }
+
     /// How this channel's sessions are identified across hops.
     pub fn session_key(&self) -> SessionKey {
         match (self.session_key, self.kind, &self.mapping) {
@@ -883,145 +1056,7 @@ impl Config {
             }
         }
         for (name, ch) in &self.channels {
-            let key = |field: &str| format!("channels.{name}.{field}");
-            if !seedgate_proto::is_valid_channel_name(name) {
-                return Err(invalid(
-                    format!("channels.{name}"),
-                    "channel names use ASCII letters, digits, `-` and `_` (1-64 characters)",
-                ));
-            }
-            match (ch.kind, ch.flow.as_deref()) {
-                (kind, None) if kind.is_ussd() => {
-                    return Err(invalid(
-                        key("flow"),
-                        "a USSD channel must name the flow that answers it",
-                    ))
-                }
-                (_, Some(f)) if f.trim().is_empty() => return Err(invalid(key("flow"), "must name a flow")),
-                _ => {}
-            }
-            match (ch.kind, &ch.smpp) {
-                (ChannelType::SmppEsme, None) => {
-                    return Err(invalid(
-                        format!("channels.{name}.smpp"),
-                        "an smpp-esme channel needs its [smpp] section",
-                    ))
-                }
-                (ChannelType::SmppEsme, Some(e)) => {
-                    let key = |field: &str| format!("channels.{name}.smpp.{field}");
-                    if e.address
-                        .rsplit_once(':')
-                        .is_none_or(|(_, p)| p.parse::<u16>().is_err())
-                    {
-                        return Err(invalid(
-                            key("address"),
-                            format!("`{}` is not host:port", e.address),
-                        ));
-                    }
-                    if e.system_id.is_empty() || e.system_id.len() > 15 {
-                        return Err(invalid(key("system_id"), "must be 1-15 characters (SMPP 3.4)"));
-                    }
-                    if e.binds == 0 || e.window == 0 {
-                        return Err(invalid(key("binds"), "binds and window must be at least 1"));
-                    }
-                    if e.tls && e.tls_ca_file.is_none() {
-                        return Err(invalid(
-                            key("tls_ca_file"),
-                            "TLS binds need the CA certificate(s) to trust (PEM)",
-                        ));
-                    }
-                    if e.ussd_profile.is_some() && ch.flow.is_none() {
-                        return Err(invalid(
-                            key("ussd_profile"),
-                            "USSD over this bind needs the channel's `flow`",
-                        ));
-                    }
-                    if !["udh8", "udh16", "sar", "payload"].contains(&e.concat.as_str()) {
-                        return Err(invalid(key("concat"), "must be udh8, udh16, sar or payload"));
-                    }
-                }
-                (_, Some(_)) => {
-                    return Err(invalid(
-                        format!("channels.{name}.smpp"),
-                        "only smpp-esme channels take an [smpp] section",
-                    ))
-                }
-                _ => {}
-            }
-            if ch.budget_secs == Some(0) {
-                return Err(invalid(key("budget_secs"), "must be at least 1"));
-            }
-            if ch.retention_days == Some(0) {
-                return Err(invalid(
-                    key("retention_days"),
-                    "must be at least 1 (leave it out to keep everything)",
-                ));
-            }
-            if let Some(w) = &ch.webhooks {
-                for (field, url) in [("inbound", &w.inbound), ("events", &w.events)] {
-                    if let Some(url) = url {
-                        if !(url.starts_with("http://") || url.starts_with("https://")) {
-                            return Err(invalid(
-                                format!("channels.{name}.webhooks.{field}"),
-                                format!("`{url}` is not an http:// or https:// URL"),
-                            ));
-                        }
-                    }
-                }
-                if w.secret.is_empty() && w.secret_file.is_none() {
-                    return Err(invalid(
-                        format!("channels.{name}.webhooks.secret"),
-                        "webhooks are signed: give a secret or a secret_file",
-                    ));
-                }
-            }
-            match (ch.kind, &ch.mapping) {
-                (ChannelType::GenericUssd, None) => {
-                    return Err(invalid(
-                        key("mapping"),
-                        "a generic-ussd channel needs its [mapping] section",
-                    ))
-                }
-                (ChannelType::GenericUssd, Some(m)) => {
-                    let key = |field: &str| format!("channels.{name}.mapping.{field}");
-                    if m.new_field.is_some() != m.new_value.is_some() {
-                        return Err(invalid(key("new_value"), "give new_field and new_value together"));
-                    }
-                    if m.end_field.is_some() != m.end_value.is_some() {
-                        return Err(invalid(key("end_value"), "give end_field and end_value together"));
-                    }
-                    if m.reply.format == ReplyFormat::Json
-                        && (m.reply.text_field.is_none() || m.reply.continue_field.is_none())
-                    {
-                        return Err(invalid(
-                            key("reply.text_field"),
-                            "a JSON reply needs text_field and continue_field",
-                        ));
-                    }
-                }
-                (_, Some(_)) => {
-                    return Err(invalid(
-                        key("mapping"),
-                        "only generic-ussd channels take a [mapping]",
-                    ))
-                }
-                _ => {}
-            }
-            if ch.max_screen_chars < 40 + ch.more_key.chars().count() + ch.more_label.chars().count() {
-                return Err(invalid(
-                    key("max_screen_chars"),
-                    "too small to show a page and its \"more\" option",
-                ));
-            }
-            if !(0.0..=1.0).contains(&ch.sim_failure_rate) {
-                return Err(invalid(key("sim_failure_rate"), "must be between 0.0 and 1.0"));
-            }
-            if ch.hop_deadline_ms == 0 || ch.hop_deadline_ms > 60_000 {
-                return Err(invalid(key("hop_deadline_ms"), "must be between 1 and 60000"));
-            }
-            if ch.fallback_text.trim().is_empty() {
-                return Err(invalid(key("fallback_text"), "must not be empty: users read it"));
-            }
+            ch.validate(name)?;
         }
         if self.smpp_server.enabled {
             if self.smpp_server.listen.parse::<std::net::SocketAddr>().is_err() {

@@ -3,6 +3,10 @@
 //! - [`config`]: one TOML file plus `SEEDGATE_*` environment overrides, errors naming the key.
 //! - [`telemetry`]: `tracing` JSON lines on stdout, MSISDN masking, the Prometheus recorder.
 //! - [`ops`]: `/healthz`, `/readyz` and `/metrics`.
+//! - [`channels`]: the live set of channels (config file + API), and a supervisor that
+//!   starts, restarts and stops each channel's connector as the set changes.
+//! - [`monitor`]: per-channel status (ok / degraded / down) and recent traffic, shared through
+//!   the session store.
 //! - [`shutdown`]: SIGTERM/SIGINT → a cancellation token with a drain deadline.
 //! - [`bus`], [`session_store`], [`store`]: the traits services talk through, with the
 //!   in-process and networked implementations of the first two. Store implementations live in
@@ -11,9 +15,11 @@
 //! This crate is the only one that touches `lapin` and `redis` directly.
 
 pub mod bus;
+pub mod channels;
 pub mod config;
 pub mod dedupe;
 pub mod json;
+pub mod monitor;
 pub mod ops;
 pub mod session_store;
 pub mod shutdown;

@@ -269,10 +269,115 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn webhooks_dead(&self, limit: u32) -> Result<Vec<WebhookJob>, StoreError>;
     /// Puts a dead job back in the queue, due now; false if there is no dead job `id`.
     async fn webhook_replay(&self, id: Uuid) -> Result<bool, StoreError>;
-    /// Retention: deletes `channel`'s messages created before `before` (with their events),
-    /// except messages still waiting to be sent, and its ended sessions started before it.
-    async fn purge(&self, channel: &str, before: chrono::DateTime<chrono::Utc>)
-        -> Result<Purged, StoreError>;
+    /// Retention: deletes up to `limit` of `channel`'s messages created before `before` (with
+    /// their events), except messages still waiting to be sent, and up to `limit` of its ended
+    /// sessions started before it. With `archive`, the rows are handed to it first, in the same
+    /// transaction: if it fails, nothing is deleted. Call again while a count reaches `limit`.
+    async fn purge(
+        &self,
+        channel: &str,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+        archive: Option<&ArchiveSink<'_>>,
+    ) -> Result<Purged, StoreError>;
+
+    // --- contacts ---
+
+    async fn contact(&self, msisdn: &str) -> Result<Option<Contact>, StoreError>;
+    /// Writes `contact` if nobody changed it since it was read: `version` is the version read
+    /// (0 for a new contact); the stored one becomes `version + 1`. False when someone else
+    /// wrote first (read it again and retry).
+    async fn contact_put(&self, contact: &Contact) -> Result<bool, StoreError>;
+    /// Contacts matching `query`, ordered by MSISDN.
+    async fn contacts(&self, query: &ContactQuery) -> Result<Vec<Contact>, StoreError>;
+    /// Deletes a contact (and its groups); false if there was none.
+    async fn contact_delete(&self, msisdn: &str) -> Result<bool, StoreError>;
+
+    // --- channels created or restarted through the API ---
+
+    /// Every stored channel row, by name.
+    async fn channels_stored(&self) -> Result<Vec<StoredChannel>, StoreError>;
+    /// Creates or replaces a channel's definition (the same keys as a `[channels.<name>]`
+    /// section), bumping its generation.
+    async fn channel_put(
+        &self,
+        name: &str,
+        definition: &serde_json::Value,
+    ) -> Result<StoredChannel, StoreError>;
+    /// Bumps a channel's generation so its connectors restart (a row without a definition
+    /// is made for a channel from the config file).
+    async fn channel_restart(&self, name: &str) -> Result<StoredChannel, StoreError>;
+    /// Deletes a channel's row; false if there was none.
+    async fn channel_delete(&self, name: &str) -> Result<bool, StoreError>;
+}
+
+/// Receives the rows a purge is about to delete; an error keeps them.
+pub type ArchiveSink<'a> = dyn Fn(&Archive) -> Result<(), String> + Send + Sync + 'a;
+
+/// Rows a purge removes, as their stored JSON.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Archive {
+    pub channel: String,
+    pub messages: Vec<serde_json::Value>,
+    pub events: Vec<serde_json::Value>,
+    pub sessions: Vec<SessionRecord>,
+}
+
+impl Archive {
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.events.is_empty() && self.sessions.is_empty()
+    }
+}
+
+/// A contact: the person behind an MSISDN, with the fields flows and partners keep about them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Contact {
+    pub msisdn: String,
+    pub name: Option<String>,
+    /// Preferred language (ISO 639-3, e.g. `eng`, `zul`).
+    pub language: Option<String>,
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
+    pub groups: std::collections::BTreeSet<String>,
+    /// Set when the contact opted out: nothing is sent to them until they opt in again.
+    pub opted_out_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub version: i64,
+}
+
+impl Contact {
+    pub fn new(msisdn: impl Into<String>, now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            msisdn: msisdn.into(),
+            name: None,
+            language: None,
+            fields: Default::default(),
+            groups: Default::default(),
+            opted_out_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+}
+
+/// A contact search; `after` is the last MSISDN of the previous page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactQuery {
+    pub group: Option<String>,
+    pub opted_out: Option<bool>,
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// A channel row: a definition made through the API (none for a channel from the config
+/// file that was only restarted) and the generation its connectors run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChannel {
+    pub name: String,
+    pub definition: Option<serde_json::Value>,
+    pub generation: i64,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What a purge deleted.

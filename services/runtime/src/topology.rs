@@ -6,6 +6,7 @@
 use seedgate_proto::RoutingKey;
 
 use crate::bus::{Bus, BusError, QueueSpec};
+use crate::channels::{ChannelSet, Registry};
 use crate::config::Config;
 
 /// Queue of the store service: everything connector-facing, and session records.
@@ -29,8 +30,8 @@ pub fn channel_outbound_queue(channel: &str) -> String {
     format!("channel.{channel}.outbound")
 }
 
-/// Every queue of a deployment configured by `config`.
-pub fn queues(config: &Config) -> Vec<QueueSpec> {
+/// Every queue of a deployment configured by `config`, with the channels of `channels`.
+pub fn queues(config: &Config, channels: &ChannelSet) -> Vec<QueueSpec> {
     let mut specs = vec![
         QueueSpec::new(STORE_QUEUE, ["*.inbound", "*.outbound", "*.event", "*.session"]),
         QueueSpec::new(SESSIONS_QUEUE, ["*.inbound", "*.app.outbound"]),
@@ -48,37 +49,90 @@ pub fn queues(config: &Config) -> Vec<QueueSpec> {
             specs.push(QueueSpec::new(SMPP_SERVER_INBOUND_QUEUE, mo));
         }
     }
-    let hooked: Vec<String> = config
-        .channels
+    let hooked: Vec<String> = channels
         .iter()
-        .filter_map(|(name, c)| c.webhooks.as_ref().map(|w| (name, w)))
-        .flat_map(|(name, w)| {
-            let mut keys = Vec::new();
-            if w.inbound.is_some() {
-                keys.push(RoutingKey::Inbound(name).render());
-            }
-            if w.events.is_some() {
-                keys.push(RoutingKey::Event(name).render());
-            }
-            keys
-        })
+        .filter_map(|l| l.config.webhooks.as_ref().map(|w| hook_keys(&l.name, w)))
+        .flatten()
         .collect();
-    if config.api.enabled && !hooked.is_empty() {
+    if config.api.enabled {
+        // Declared even without bindings: the API's collector consumes it, and channels made
+        // through the API add theirs.
         specs.push(QueueSpec::new(WEBHOOKS_QUEUE, hooked));
     }
-    for channel in config.channels.keys() {
-        specs.push(QueueSpec::new(
-            channel_outbound_queue(channel),
-            [RoutingKey::Outbound(channel).render()],
-        ));
+    for channel in channels.names() {
+        specs.push(outbound_spec(channel));
     }
     specs
 }
 
 /// Declares every queue of the deployment (idempotent).
 pub async fn declare(bus: &dyn Bus, config: &Config) -> Result<(), BusError> {
-    for spec in queues(config) {
+    declare_for(bus, config, &Registry::new(config).current()).await
+}
+
+/// Declares every queue of the deployment with the channels of `channels` (idempotent:
+/// declaring again adds bindings).
+pub async fn declare_for(bus: &dyn Bus, config: &Config, channels: &ChannelSet) -> Result<(), BusError> {
+    for spec in queues(config, channels) {
         bus.declare(&spec).await?;
     }
     Ok(())
+}
+
+/// Declares the queues one channel needs (its outbound queue; its webhook bindings), before
+/// anything is sent to it: a channel made through the API is declared before it is stored.
+pub async fn declare_channel(
+    bus: &dyn Bus,
+    config: &Config,
+    name: &str,
+    channel: &crate::config::ChannelConfig,
+) -> Result<(), BusError> {
+    bus.declare(&outbound_spec(name)).await?;
+    if let (true, Some(w)) = (config.api.enabled, &channel.webhooks) {
+        let keys = hook_keys(name, w);
+        if !keys.is_empty() {
+            bus.declare(&QueueSpec::new(WEBHOOKS_QUEUE, keys)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The outbound queue of `channel`, bound to `<channel>.outbound`.
+pub fn outbound_spec(channel: &str) -> QueueSpec {
+    QueueSpec::new(
+        channel_outbound_queue(channel),
+        [RoutingKey::Outbound(channel).render()],
+    )
+}
+
+fn hook_keys(name: &str, w: &crate::config::WebhookConfig) -> Vec<String> {
+    let mut keys = Vec::new();
+    if w.inbound.is_some() {
+        keys.push(RoutingKey::Inbound(name).render());
+    }
+    if w.events.is_some() {
+        keys.push(RoutingKey::Event(name).render());
+    }
+    keys
+}
+
+/// Declares the topology again whenever the channels change (a channel created through the
+/// API gets its queues in every process), until `shutdown`.
+pub async fn follow(
+    bus: std::sync::Arc<dyn Bus>,
+    config: std::sync::Arc<Config>,
+    registry: Registry,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut watch = registry.watch();
+    loop {
+        tokio::select! {
+            changed = watch.changed() => if changed.is_err() { return },
+            () = shutdown.cancelled() => return,
+        }
+        let set = watch.borrow_and_update().clone();
+        if let Err(e) = declare_for(bus.as_ref(), &config, &set).await {
+            tracing::warn!(error = %e, "cannot declare the queues of changed channels; the bus declares them on reconnect");
+        }
+    }
 }

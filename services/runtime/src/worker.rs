@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, BusError, Delivery};
+pub use crate::channels::Stop;
 
 /// What a handler's failure means for its delivery.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +58,33 @@ where
     H: Fn(String, Vec<u8>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
-    let mut sub = bus.consume(queue, prefetch).await?;
+    let stop = Stop {
+        halt: shutdown.child_token(),
+        shutdown,
+    };
+    consume_until(name, bus, queue, prefetch, stop, handler).await
+}
+
+/// [`consume`] for one channel's connector: `stop.shutdown` drains as `consume` does, while
+/// `stop.halt` alone (the channel is restarted or deleted) stops taking deliveries at once; the
+/// handlers in flight finish and everything else stays queued.
+pub async fn consume_until<H, Fut>(
+    name: &'static str,
+    bus: Arc<dyn Bus>,
+    queue: &str,
+    prefetch: u16,
+    stop: Stop,
+    handler: H,
+) -> Result<(), BusError>
+where
+    H: Fn(String, Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
+{
+    let Stop { shutdown, halt } = stop;
+    let mut sub = tokio::select! {
+        sub = bus.consume(queue, prefetch) => sub?,
+        () = halt.cancelled() => return Ok(()),
+    };
     let drain = !bus.durable();
     let handler = Arc::new(handler);
     let mut tasks = JoinSet::new();
@@ -72,10 +99,13 @@ where
                 Ok(Some(d)) => d,
                 _ => break,
             }
+        } else if halt.is_cancelled() {
+            break;
         } else {
             tokio::select! {
                 d = sub.next() => match d { Some(d) => d, None => break },
                 () = shutdown.cancelled() => continue,
+                () = halt.cancelled() => continue,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             }
         };
@@ -84,6 +114,28 @@ where
     }
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// [`consume_until`] on the outbound queue of `channel`, declared first (a channel made
+/// through the API may be newer than this process's topology).
+pub async fn consume_channel<H, Fut>(
+    name: &'static str,
+    bus: Arc<dyn Bus>,
+    channel: &str,
+    prefetch: u16,
+    stop: Stop,
+    handler: H,
+) -> Result<(), BusError>
+where
+    H: Fn(String, Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
+{
+    let spec = crate::topology::outbound_spec(channel);
+    if let Err(e) = bus.declare(&spec).await {
+        // A broker that is away: the bus declares it on reconnecting.
+        tracing::warn!(service = name, channel, error = %e, "cannot declare the channel's queue yet");
+    }
+    consume_until(name, bus, &spec.name, prefetch, stop, handler).await
 }
 
 async fn handle_one<H, Fut>(name: &'static str, delivery: Delivery, handler: &H)

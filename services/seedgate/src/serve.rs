@@ -31,6 +31,10 @@ pub enum Failure {
     Other(String),
 }
 
+/// How often a process reads the channels made through the API (its own API changes are
+/// seen at once).
+const CHANNELS_EVERY: Duration = Duration::from_secs(2);
+
 /// Which services this process runs.
 #[derive(Debug, Clone, Copy)]
 pub enum Role {
@@ -72,7 +76,9 @@ fn session_store(config: &Config) -> Result<Arc<dyn SessionStore>, Failure> {
 }
 
 fn store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
-    seedgate_store::open(&config.store)
+    let key = seedgate_store::encryption_key(&config.store)
+        .map_err(|e| Failure::Config(format!("invalid config at `store.encryption_key_file`: {e}")))?;
+    seedgate_store::open_with(&config.store, key)
         .map_err(|e| Failure::Config(format!("invalid config at `store.url`: {e}")))
 }
 
@@ -113,22 +119,16 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     } else {
         None
     };
-    let needs_sessions = role.runs(Service::Sessions)
-        || role.runs(Service::Flows)
-        || role.runs(Service::Smpp)
-        || (role.runs(Service::HttpChannels) && seedgate_http_channels::needs_session_store(&config));
-    let bus = bus(&config);
-    let sessions = if needs_sessions {
-        Some(session_store(&config)?)
-    } else {
-        None
-    };
     let api_on = role.runs(Service::Api) && config.api.enabled;
-    let store = if role.runs(Service::Store) || api_on {
-        Some(store(&config)?)
-    } else {
-        None
-    };
+    // Every role keeps session state or channel status there (the API reads the status).
+    let bus = bus(&config);
+    let sessions = session_store(&config)?;
+    // Every process reads the channels made through the API from the store; only the store
+    // and API services need it to be ready.
+    let store = store(&config)?;
+    let needs_store = role.runs(Service::Store) || api_on;
+    let registry = seedgate_runtime::channels::Registry::new(&config);
+    let monitor = seedgate_runtime::monitor::Monitor::new();
 
     for (name, ch) in &config.channels {
         if let Some(p) = ch.smpp.as_ref().and_then(|e| e.ussd_profile.as_deref()) {
@@ -140,8 +140,9 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
         }
     }
     let smpp_server = if role.runs(Service::Smpp) && config.smpp_server.enabled {
-        let server = seedgate_smpp::server::Server::new(config.clone(), bus.clone())
-            .map_err(|e| Failure::Config(format!("invalid config at `smpp_server.accounts`: {e}")))?;
+        let server =
+            seedgate_smpp::server::Server::with_monitor(config.clone(), bus.clone(), monitor.clone())
+                .map_err(|e| Failure::Config(format!("invalid config at `smpp_server.accounts`: {e}")))?;
         let listener = seedgate_smpp::server::bind(&config).await.map_err(|e| {
             Failure::Other(format!(
                 "cannot listen on {} (`smpp_server.listen`): {e}",
@@ -169,46 +170,84 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     seedgate_runtime::shutdown::cancel_on_signal(signal.clone())
         .map_err(|e| Failure::Other(format!("cannot install signal handlers: {e}")))?;
 
+    // Channels made through the API, if the store answers soon; the follower keeps up after.
+    match tokio::time::timeout(Duration::from_secs(3), registry.refresh(store.as_ref())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read the channels made through the API yet; will retry")
+        }
+        Err(_) => tracing::warn!(
+            "the store did not answer within 3 s; channels made through the API start when it does"
+        ),
+    }
     // Declare the topology now; with the broker away, the bus declares it on connecting.
-    if let Err(e) = seedgate_runtime::topology::declare(bus.as_ref(), &config).await {
+    if let Err(e) = seedgate_runtime::topology::declare_for(bus.as_ref(), &config, &registry.current()).await
+    {
         tracing::warn!(error = %e, "bus not reachable at start; will retry in the background");
     }
 
-    let mut readiness = Readiness::default().bus(bus.clone()).draining_on(signal.clone());
-    if let Some(s) = &sessions {
-        readiness = readiness.session_store(s.clone());
-    }
-    if let Some(s) = &store {
-        readiness = readiness.store(s.clone());
+    let mut readiness = Readiness::default()
+        .bus(bus.clone())
+        .draining_on(signal.clone())
+        .session_store(sessions.clone());
+    if needs_store {
+        readiness = readiness.store(store.clone());
     }
     let mut app = seedgate_runtime::ops::router(readiness);
     let services_stop = CancellationToken::new();
     let store_stop = CancellationToken::new();
     let mut services = JoinSet::new();
     let mut store_task = JoinSet::new();
+    let mut helpers = JoinSet::new();
+    helpers.spawn(seedgate_runtime::channels::follow(
+        registry.clone(),
+        store.clone(),
+        CHANNELS_EVERY,
+        services_stop.clone(),
+    ));
+    helpers.spawn(seedgate_runtime::topology::follow(
+        bus.clone(),
+        config.clone(),
+        registry.clone(),
+        services_stop.clone(),
+    ));
+    helpers.spawn(monitor.clone().run(sessions.clone(), services_stop.clone()));
 
     if role.runs(Service::HttpChannels) {
-        let channels = seedgate_http_channels::Channels::new(config.clone(), bus.clone(), sessions.clone());
+        let channels = seedgate_http_channels::Channels::new(
+            config.clone(),
+            registry.clone(),
+            bus.clone(),
+            Some(sessions.clone()),
+            monitor.clone(),
+        );
         app = app.merge(seedgate_http_channels::app(channels.clone()));
         services.spawn(supervise(
             "http-channels",
             seedgate_http_channels::run(channels, services_stop.clone()),
         ));
     }
-    if let (true, Some(s)) = (role.runs(Service::Sessions), &sessions) {
+    if role.runs(Service::Sessions) {
         services.spawn(supervise(
             "sessions",
-            seedgate_sessions::run(config.clone(), bus.clone(), s.clone(), services_stop.clone()),
+            seedgate_sessions::run(
+                config.clone(),
+                registry.clone(),
+                bus.clone(),
+                sessions.clone(),
+                services_stop.clone(),
+            ),
         ));
     }
-    if let (Some(flows), Some(s)) = (flows, &sessions) {
+    if let Some(flows) = flows {
         services.spawn(supervise(
             "flows",
             seedgate_flows::run(
                 config.clone(),
+                registry.clone(),
                 flows,
                 bus.clone(),
-                s.clone(),
+                sessions.clone(),
                 services_stop.clone(),
             ),
         ));
@@ -216,13 +255,24 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     if role.runs(Service::Smpp) {
         services.spawn(supervise(
             "simulated-carrier",
-            seedgate_smpp::sim::run(config.clone(), bus.clone(), services_stop.clone()),
+            seedgate_smpp::sim::run(
+                config.clone(),
+                registry.clone(),
+                bus.clone(),
+                monitor.clone(),
+                services_stop.clone(),
+            ),
         ));
-    }
-    if let (true, Some(s)) = (role.runs(Service::Smpp), &sessions) {
         services.spawn(supervise(
             "smpp-esme",
-            seedgate_smpp::esme::run(config.clone(), bus.clone(), s.clone(), services_stop.clone()),
+            seedgate_smpp::esme::run(
+                config.clone(),
+                registry.clone(),
+                bus.clone(),
+                sessions.clone(),
+                monitor.clone(),
+                services_stop.clone(),
+            ),
         ));
     }
     if let Some((server, listener, tls)) = smpp_server {
@@ -237,15 +287,27 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
             seedgate_smpp::server::run(server, listener, tls, services_stop.clone()),
         ));
     }
-    if let (true, Some(s)) = (api_on, &store) {
-        let api = seedgate_api::Api::new(config.clone(), s.clone(), bus.clone());
+    if api_on {
+        let api = seedgate_api::Api::new(
+            config.clone(),
+            registry.clone(),
+            store.clone(),
+            bus.clone(),
+            Some(sessions.clone()),
+        );
         app = app.merge(seedgate_api::routes::router(api.clone()));
         services.spawn(supervise("api", seedgate_api::run(api, services_stop.clone())));
     }
-    if let (true, Some(s)) = (role.runs(Service::Store), &store) {
+    if role.runs(Service::Store) {
         store_task.spawn(supervise(
             "store",
-            seedgate_store::run(config.clone(), bus.clone(), s.clone(), store_stop.clone()),
+            seedgate_store::run(
+                config.clone(),
+                registry.clone(),
+                bus.clone(),
+                store.clone(),
+                store_stop.clone(),
+            ),
         ));
     }
 
@@ -274,6 +336,7 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
             while services.join_next().await.is_some() {}
             store_stop.cancel();
             while store_task.join_next().await.is_some() {}
+            while helpers.join_next().await.is_some() {}
         },
         &signal,
         Duration::from_secs(config.shutdown.drain_secs),

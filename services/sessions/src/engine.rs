@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use seedgate_proto::{Message, RoutingKey, SessionEndReason, SessionEvent, SessionInfo, SessionRecord};
 use seedgate_runtime::bus::Bus;
+use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
@@ -28,12 +29,10 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub struct Engine {
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
-    /// Session budget per channel (the default for channels not listed).
-    budgets: HashMap<String, Duration>,
+    /// The live channels: budgets and screen limits per channel.
+    registry: Registry,
     default_budget: Duration,
     closing_text: String,
-    /// Per channel: (screen limit, "more" key, the "more" line).
-    screens: HashMap<String, (usize, String, String)>,
     /// session id → (budget deadline on the monotonic clock, last known state)
     live: Mutex<HashMap<String, (Instant, SessionState)>>,
     wall: WallClock,
@@ -42,7 +41,6 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("budgets", &self.budgets)
             .field("default_budget", &self.default_budget)
             .finish_non_exhaustive()
     }
@@ -53,13 +51,19 @@ fn key(session_id: &str) -> String {
 }
 
 impl Engine {
-    pub fn new(config: &Config, bus: Arc<dyn Bus>, sessions: Arc<dyn SessionStore>) -> Self {
-        Self::with_wall_clock(config, bus, sessions, Arc::new(Utc::now))
+    pub fn new(
+        config: &Config,
+        registry: Registry,
+        bus: Arc<dyn Bus>,
+        sessions: Arc<dyn SessionStore>,
+    ) -> Self {
+        Self::with_wall_clock(config, registry, bus, sessions, Arc::new(Utc::now))
     }
 
     /// An engine that reads wall-clock time from `wall`.
     pub fn with_wall_clock(
         config: &Config,
+        registry: Registry,
         bus: Arc<dyn Bus>,
         sessions: Arc<dyn SessionStore>,
         wall: WallClock,
@@ -67,30 +71,23 @@ impl Engine {
         Self {
             bus,
             sessions,
-            budgets: config
-                .channels
-                .iter()
-                .filter_map(|(name, c)| c.budget_secs.map(|b| (name.clone(), Duration::from_secs(b))))
-                .collect(),
+            registry,
             default_budget: Duration::from_secs(config.sessions.budget_secs),
             closing_text: config.sessions.closing_text.clone(),
-            screens: config
-                .channels
-                .iter()
-                .map(|(name, c)| {
-                    (
-                        name.clone(),
-                        (
-                            c.max_screen_chars,
-                            c.more_key.clone(),
-                            format!("{}. {}", c.more_key, c.more_label),
-                        ),
-                    )
-                })
-                .collect(),
             live: Mutex::new(HashMap::new()),
             wall,
         }
+    }
+
+    /// The screen limit of `channel`, its "more" key and its "more" line.
+    fn screen(&self, channel: &str) -> Option<(usize, String, String)> {
+        self.registry.get(channel).map(|c| {
+            (
+                c.max_screen_chars,
+                c.more_key.clone(),
+                format!("{}. {}", c.more_key, c.more_label),
+            )
+        })
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -99,7 +96,10 @@ impl Engine {
 
     /// The session budget of `channel`.
     fn budget(&self, channel: &str) -> Duration {
-        self.budgets.get(channel).copied().unwrap_or(self.default_budget)
+        self.registry
+            .get(channel)
+            .and_then(|c| c.budget_secs)
+            .map_or(self.default_budget, Duration::from_secs)
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, SessionState)>> {
@@ -177,8 +177,7 @@ impl Engine {
                     // A long screen is being paged: the "more" key shows the next page; any
                     // other answer goes to the flow and drops the rest.
                     let more = self
-                        .screens
-                        .get(&msg.channel)
+                        .screen(&msg.channel)
                         .is_some_and(|(_, key, _)| msg.content.trim() == key);
                     if more && !state.pending_pages.is_empty() {
                         next_page = Some(state.pending_pages.remove(0));
@@ -221,14 +220,13 @@ impl Engine {
                 .and_then(|v| v.as_str())
                 .map(str::to_string);
             let screen = self
-                .screens
-                .get(&msg.channel)
+                .screen(&msg.channel)
                 .filter(|(limit, _, _)| msg.content.chars().count() > *limit);
             if let (Some((limit, _, more)), seedgate_proto::TransportType::Ussd) = (screen, msg.transport) {
                 // Too long for one screen: show the first page, keep the rest for "more".
                 if let Some(stored) = self.sessions.get(&k).await? {
                     if let Some(mut state) = SessionState::decode(&stored.value) {
-                        let mut pages = crate::pages::paginate(&msg.content, *limit, more);
+                        let mut pages = crate::pages::paginate(&msg.content, limit, &more);
                         let first = pages.remove(0);
                         state.pending_pages = pages;
                         state.pending_close = session.event == SessionEvent::Close;
@@ -272,9 +270,8 @@ impl Engine {
     /// Shows the next page of a long screen; the last one carries the screen's own ending.
     async fn show_page(&self, msg: &Message, state: &SessionState, page: String) -> Result<(), HandleError> {
         let more = self
-            .screens
-            .get(&msg.channel)
-            .map(|(_, _, more)| more.as_str())
+            .screen(&msg.channel)
+            .map(|(_, _, more)| more)
             .unwrap_or_default();
         let (text, event) = if !state.pending_pages.is_empty() {
             (format!("{page}\n{more}"), SessionEvent::Resume)

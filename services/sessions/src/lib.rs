@@ -26,6 +26,7 @@ pub use state::SessionState;
 use std::sync::Arc;
 
 use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::topology::SESSIONS_QUEUE;
@@ -34,22 +35,38 @@ use tokio_util::sync::CancellationToken;
 /// Runs the session engine until `shutdown`, then drains the hops in flight.
 pub async fn run(
     config: Arc<Config>,
+    registry: Registry,
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
-    run_with_clock(config, bus, sessions, shutdown, Arc::new(chrono::Utc::now)).await
+    run_with_clock(
+        config,
+        registry,
+        bus,
+        sessions,
+        shutdown,
+        Arc::new(chrono::Utc::now),
+    )
+    .await
 }
 
 /// [`run`], reading wall-clock time (for the times shown in records) from `wall`.
 pub async fn run_with_clock(
     config: Arc<Config>,
+    registry: Registry,
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
     shutdown: CancellationToken,
     wall: WallClock,
 ) -> Result<(), BusError> {
-    let engine = Arc::new(Engine::with_wall_clock(&config, bus.clone(), sessions, wall));
+    let engine = Arc::new(Engine::with_wall_clock(
+        &config,
+        registry,
+        bus.clone(),
+        sessions,
+        wall,
+    ));
     let sweeper = tokio::spawn(engine.clone().sweep_until(shutdown.clone()));
     let handler = {
         let engine = engine.clone();

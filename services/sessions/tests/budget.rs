@@ -53,7 +53,8 @@ async fn start_with_clock(config: Config, wall: seedgate_sessions::WallClock) ->
     let records = bus.consume("test.records", 100).await.unwrap();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(seedgate_sessions::run_with_clock(
-        config,
+        config.clone(),
+        seedgate_runtime::channels::Registry::new(&config),
         bus.clone(),
         Arc::new(MemorySessionStore::new()),
         shutdown.clone(),

@@ -9,49 +9,66 @@ use std::time::Duration;
 
 use seedgate_proto::{DeliveryStatus, Event, EventKind, Message, RoutingKey};
 use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::channels::{Live, Registry, Stop};
 use seedgate_runtime::config::{ChannelType, Config};
-use seedgate_runtime::topology::channel_outbound_queue;
+use seedgate_runtime::monitor::{Health, Monitor};
+use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::worker::{decode, encode, HandleError};
 use tokio_util::sync::CancellationToken;
 
-/// Runs every simulated-carrier channel until `shutdown`.
+/// Runs every simulated-carrier channel until `shutdown`, following the live channel set.
 pub async fn run(
     config: Arc<Config>,
+    registry: Registry,
     bus: Arc<dyn Bus>,
+    monitor: Arc<Monitor>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (name, ch) in config
-        .channels
-        .iter()
-        .filter(|(_, c)| c.kind == ChannelType::SimulatedCarrier)
-    {
-        let delay = Duration::from_millis(ch.sim_dlr_delay_ms);
-        let failure_rate = ch.sim_failure_rate;
-        let handler_bus = bus.clone();
-        let sent = Arc::new(seedgate_runtime::dedupe::Recent::default());
-        let handler = move |_key: String, payload: Vec<u8>| {
-            let bus = handler_bus.clone();
-            let sent = sent.clone();
-            async move { carry(bus, &sent, &payload, delay, failure_rate).await }
-        };
-        let (bus, queue, prefetch, shutdown) = (
-            bus.clone(),
-            channel_outbound_queue(name),
-            config.bus.prefetch,
-            shutdown.clone(),
-        );
-        tasks.spawn(async move {
-            seedgate_runtime::worker::consume("simulated-carrier", bus, &queue, prefetch, shutdown, handler)
-                .await
-        });
-    }
-    seedgate_runtime::worker::join_all(tasks, shutdown).await
+    let start = |live: Live, stop: Stop| {
+        let (bus, monitor, prefetch) = (bus.clone(), monitor.clone(), config.bus.prefetch);
+        async move {
+            let name = live.name.clone();
+            let delay = Duration::from_millis(live.config.sim_dlr_delay_ms);
+            let failure_rate = live.config.sim_failure_rate;
+            let sent = Arc::new(seedgate_runtime::dedupe::Recent::default());
+            let handler_bus = bus.clone();
+            let handler_monitor = monitor.clone();
+            let handler = move |_key: String, payload: Vec<u8>| {
+                let (bus, sent, monitor) = (handler_bus.clone(), sent.clone(), handler_monitor.clone());
+                async move { carry(bus, &sent, &monitor, &payload, delay, failure_rate).await }
+            };
+            monitor.status(
+                &name,
+                Health::Ok,
+                vec!["simulated carrier: every message is acknowledged".into()],
+            );
+            let result = seedgate_runtime::worker::consume_channel(
+                "simulated-carrier",
+                bus,
+                &name,
+                prefetch,
+                stop,
+                handler,
+            )
+            .await;
+            monitor.forget(&name);
+            result
+        }
+    };
+    seedgate_runtime::channels::supervise(
+        "simulated-carrier",
+        registry,
+        |c| c.kind == ChannelType::SimulatedCarrier,
+        start,
+        shutdown,
+    )
+    .await
 }
 
 async fn carry(
     bus: Arc<dyn Bus>,
     sent: &seedgate_runtime::dedupe::Recent,
+    monitor: &Monitor,
     payload: &[u8],
     delay: Duration,
     failure_rate: f64,
@@ -68,12 +85,22 @@ async fn carry(
         msg.channel.clone(),
         msg.id,
         EventKind::Ack {
-            carrier_id: Some(carrier_id),
+            carrier_id: Some(carrier_id.clone()),
         },
     );
     let key = RoutingKey::Event(&msg.channel).render();
     bus.publish(&key, &encode(&ack)?).await?;
     sent.insert(msg.id);
+    monitor.log(
+        &msg.channel,
+        "out",
+        format!(
+            "submit id={} to={} chars={} -> ack {carrier_id}",
+            msg.id,
+            Masked(&msg.to),
+            msg.content.chars().count()
+        ),
+    );
     let fails = (msg.id.as_u128() & 0xFFFF) as f64 / 65536.0 < failure_rate;
     let status = if fails {
         DeliveryStatus::Failed

@@ -59,9 +59,11 @@ async fn start_esme(config: Config) -> Harness {
     let inbound = bus.consume("t.inbound", 100).await.unwrap();
     let stop = CancellationToken::new();
     tokio::spawn(seedgate_smpp::esme::run(
-        config,
+        config.clone(),
+        seedgate_runtime::channels::Registry::new(&config),
         bus.clone(),
         Arc::new(MemorySessionStore::new()),
+        seedgate_runtime::monitor::Monitor::new(),
         stop.clone(),
     ));
     Harness {

@@ -101,9 +101,11 @@ async fn an_esme_binds_over_tls_and_submits_and_plaintext_gets_nowhere() {
         .await
         .unwrap();
     tokio::spawn(seedgate_smpp::esme::run(
-        esme_cfg,
+        esme_cfg.clone(),
+        seedgate_runtime::channels::Registry::new(&esme_cfg),
         bus.clone(),
         Arc::new(MemorySessionStore::new()),
+        seedgate_runtime::monitor::Monitor::new(),
         stop.clone(),
     ));
 

@@ -5,9 +5,12 @@
 //!   process starts while its database is away and `/readyz` reports it.
 //! - [`run`] is the store service: it consumes every connector-facing message and event from
 //!   the bus and writes them in batches, acknowledging each delivery only after its batch
-//!   committed. Rows are keyed by message/event id, so redeliveries are harmless.
+//!   committed. Rows are keyed by message/event id, so redeliveries are harmless. It also
+//!   applies each channel's retention ([`retention`]).
 
 mod postgres;
+pub mod retention;
+pub mod sealed;
 mod service;
 mod sqlite;
 
@@ -20,11 +23,28 @@ pub use postgres::PgStore;
 pub use service::run;
 pub use sqlite::SqliteStore;
 
-/// Opens the configured store without waiting for the database.
+/// Opens the configured store without waiting for the database; with
+/// `encryption_key_file`, personal data is sealed at rest ([`sealed`]).
 pub fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match cfg.kind {
-        StoreKind::Sqlite => Arc::new(SqliteStore::open(cfg)?),
-        StoreKind::Postgres => Arc::new(PgStore::open(cfg)?),
+    let key = encryption_key(cfg).map_err(StoreError::Rejected)?;
+    open_with(cfg, key)
+}
+
+/// The key named by `cfg.encryption_key_file`, if any; the error says what is wrong with it.
+pub fn encryption_key(cfg: &StoreConfig) -> Result<Option<sealed::Key>, String> {
+    cfg.encryption_key_file
+        .as_deref()
+        .map(sealed::Key::load)
+        .transpose()
+}
+
+/// [`open`] with the key already loaded.
+pub fn open_with(cfg: &StoreConfig, key: Option<sealed::Key>) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match (cfg.kind, key) {
+        (StoreKind::Sqlite, None) => Arc::new(SqliteStore::open(cfg)?),
+        (StoreKind::Postgres, None) => Arc::new(PgStore::open(cfg)?),
+        (StoreKind::Sqlite, Some(k)) => Arc::new(sealed::Sealed::new(SqliteStore::open(cfg)?, k)),
+        (StoreKind::Postgres, Some(k)) => Arc::new(sealed::Sealed::new(PgStore::open(cfg)?, k)),
     })
 }
 
@@ -67,6 +87,13 @@ fn decode_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreErr
 
 fn encode_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
+/// A purged message as it goes to the archive: its stored JSON and its status.
+fn archived_message(body: &str, status: &str) -> Result<serde_json::Value, StoreError> {
+    Ok(
+        serde_json::json!({ "kind": "message", "status": status, "message": decode_json::<serde_json::Value>(body)? }),
+    )
 }
 
 fn enum_name<T: serde::Serialize>(value: &T) -> String {

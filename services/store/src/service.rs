@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use seedgate_proto::{Event, Message, RoutingKey};
 use seedgate_runtime::bus::{Bus, Delivery};
+use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
 use seedgate_runtime::store::{Record, Store, StoreError};
 use seedgate_runtime::topology::STORE_QUEUE;
@@ -20,55 +21,20 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 /// Consumes the `store` queue until `shutdown`, then keeps writing until the queue is quiet.
 pub async fn run(
     config: Arc<Config>,
+    registry: Registry,
     bus: Arc<dyn Bus>,
     store: Arc<dyn Store>,
     shutdown: CancellationToken,
 ) -> Result<(), seedgate_runtime::bus::BusError> {
-    let purger = tokio::spawn(purge_until(config.clone(), store.clone(), shutdown.clone()));
+    let purger = tokio::spawn(crate::retention::run(
+        config.clone(),
+        registry,
+        store.clone(),
+        shutdown.clone(),
+    ));
     let result = consume(config, bus, store, shutdown).await;
     purger.abort();
     result
-}
-
-/// Applies every channel's `retention_days`, now and then every `store.purge_every_secs`.
-async fn purge_until(config: Arc<Config>, store: Arc<dyn Store>, shutdown: CancellationToken) {
-    let kept: Vec<(String, u32)> = config
-        .channels
-        .iter()
-        .filter_map(|(name, c)| c.retention_days.map(|d| (name.clone(), d)))
-        .collect();
-    if kept.is_empty() {
-        return;
-    }
-    let mut tick = tokio::time::interval(Duration::from_secs(config.store.purge_every_secs.max(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        for (channel, days) in &kept {
-            let before = chrono::Utc::now() - chrono::Duration::days(i64::from(*days));
-            match store.purge(channel, before).await {
-                Ok(p) => {
-                    metrics::counter!("seedgate_store_purged_total", "channel" => channel.clone(), "kind" => "message").increment(p.messages);
-                    metrics::counter!("seedgate_store_purged_total", "channel" => channel.clone(), "kind" => "event").increment(p.events);
-                    metrics::counter!("seedgate_store_purged_total", "channel" => channel.clone(), "kind" => "session").increment(p.sessions);
-                    if p.messages + p.events + p.sessions > 0 {
-                        tracing::info!(
-                            channel,
-                            days,
-                            messages = p.messages,
-                            events = p.events,
-                            sessions = p.sessions,
-                            "retention: purged"
-                        );
-                    }
-                }
-                Err(e) => tracing::warn!(channel, error = %e, "retention purge failed; retrying next time"),
-            }
-        }
-    }
 }
 
 async fn consume(

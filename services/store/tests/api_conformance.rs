@@ -444,10 +444,33 @@ async fn retention_purges_old_rows_but_never_unsent_messages(store: Arc<dyn Stor
         ])
         .await
         .unwrap();
-    let purged = store
-        .purge("demo-sms", Utc::now() - chrono::Duration::days(30))
-        .await
-        .unwrap();
+    let cutoff = Utc::now() - chrono::Duration::days(30);
+    // An archive that cannot be written purges nothing.
+    let failing = |_: &seedgate_runtime::store::Archive| Err("disk full".to_string());
+    let refused = store.purge("demo-sms", cutoff, 1000, Some(&failing)).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(store.stored_message(sent.id).await.unwrap().is_some());
+    assert!(store.session("old-ended").await.unwrap().is_some());
+    // The archive sees exactly what goes.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let keep = |a: &seedgate_runtime::store::Archive| {
+        seen.lock().unwrap().push(a.clone());
+        Ok(())
+    };
+    let purged = store.purge("demo-sms", cutoff, 1000, Some(&keep)).await.unwrap();
+    let archived = seen.into_inner().unwrap();
+    assert_eq!(archived.len(), 1);
+    let a = &archived[0];
+    assert_eq!(a.channel, "demo-sms");
+    assert_eq!(a.messages.len(), 1);
+    assert_eq!(a.messages[0]["message"]["id"], sent.id.to_string());
+    assert_eq!(a.messages[0]["status"], "submitted");
+    assert_eq!(a.events.len(), 1);
+    assert_eq!(a.events[0]["message_id"], sent.id.to_string());
+    assert_eq!(
+        a.sessions.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["old-ended"]
+    );
     assert_eq!((purged.messages, purged.events, purged.sessions), (1, 1, 1));
     assert!(store.stored_message(sent.id).await.unwrap().is_none());
     assert!(store.message_events(sent.id).await.unwrap().is_empty());
@@ -462,6 +485,168 @@ async fn retention_purges_old_rows_but_never_unsent_messages(store: Arc<dyn Stor
     assert!(store.session("old-live").await.unwrap().is_some());
 }
 
+async fn purges_go_in_batches(store: Arc<dyn Store>) {
+    let old = Utc::now() - chrono::Duration::days(40);
+    let rows: Vec<Record> = (0..5)
+        .map(|i| {
+            let mut m = sms(&format!("+2782000010{i}"), "old");
+            m.created_at = old;
+            m.direction = seedgate_proto::Direction::Inbound;
+            Record::Message(m)
+        })
+        .collect();
+    store.write_batch(&rows).await.unwrap();
+    let cutoff = Utc::now() - chrono::Duration::days(30);
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(store.purge("demo-sms", cutoff, 2, None).await.unwrap().messages);
+    }
+    assert_eq!(got, [2, 2, 1, 0]);
+}
+
+async fn contacts_keep_fields_groups_and_opt_out(store: Arc<dyn Store>) {
+    use seedgate_runtime::store::{Contact, ContactQuery};
+    let now = Utc::now();
+    let mut a = Contact::new("+27820000201", now);
+    a.name = Some("Thandi".into());
+    a.language = Some("zul".into());
+    a.fields.insert("edd".into(), "2027-03-01".into());
+    a.groups.insert("pregnant".into());
+    assert!(store.contact_put(&a).await.unwrap());
+    // A second writer that also thinks the contact is new loses.
+    assert!(!store.contact_put(&a).await.unwrap());
+    let read = store.contact("+27820000201").await.unwrap().unwrap();
+    assert_eq!(read.version, 1);
+    assert_eq!(
+        (read.name.as_deref(), read.fields.get("edd")),
+        (Some("Thandi"), Some(&"2027-03-01".into()))
+    );
+    // Optimistic writes: the version read must still be the stored one.
+    let mut b = read.clone();
+    b.groups.insert("registered".into());
+    b.opted_out_at = Some(now);
+    assert!(store.contact_put(&b).await.unwrap());
+    assert!(
+        !store.contact_put(&read).await.unwrap(),
+        "a stale version is refused"
+    );
+    let mut other = Contact::new("+27820000202", now);
+    other.groups.insert("registered".into());
+    assert!(store.contact_put(&other).await.unwrap());
+    let q = |group: Option<&str>, opted_out: Option<bool>, after: Option<&str>, limit| ContactQuery {
+        group: group.map(str::to_string),
+        opted_out,
+        after: after.map(str::to_string),
+        limit,
+    };
+    // Sorted here: a sealed store lists contacts in the order of their keyed hashes.
+    let msisdns = |cs: Vec<Contact>| {
+        let mut v = cs.into_iter().map(|c| c.msisdn).collect::<Vec<_>>();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        msisdns(
+            store
+                .contacts(&q(Some("registered"), None, None, 10))
+                .await
+                .unwrap()
+        ),
+        ["+27820000201", "+27820000202"]
+    );
+    assert_eq!(
+        msisdns(
+            store
+                .contacts(&q(Some("pregnant"), None, None, 10))
+                .await
+                .unwrap()
+        ),
+        ["+27820000201"]
+    );
+    assert_eq!(
+        msisdns(store.contacts(&q(None, Some(true), None, 10)).await.unwrap()),
+        ["+27820000201"]
+    );
+    // Pages of one, each after the last one seen, visit every contact once.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.contacts(&q(None, None, after.as_deref(), 1)).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert_eq!(page.len(), 1);
+        after = Some(last.msisdn.clone());
+        seen.push(last.msisdn.clone());
+        assert!(seen.len() <= 2, "paging does not end: {seen:?}");
+    }
+    seen.sort();
+    assert_eq!(seen, ["+27820000201", "+27820000202"]);
+    let stored = store.contact("+27820000201").await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert!(stored.opted_out_at.is_some());
+    assert!(store.contact_delete("+27820000201").await.unwrap());
+    assert!(!store.contact_delete("+27820000201").await.unwrap());
+    assert!(store.contact("+27820000201").await.unwrap().is_none());
+    assert_eq!(
+        msisdns(
+            store
+                .contacts(&q(Some("registered"), None, None, 10))
+                .await
+                .unwrap()
+        ),
+        ["+27820000202"],
+        "a deleted contact leaves its groups"
+    );
+}
+
+async fn channel_rows_count_generations(store: Arc<dyn Store>) {
+    assert!(store.channels_stored().await.unwrap().is_empty());
+    let def = serde_json::json!({"type": "simulated-carrier", "sim_dlr_delay_ms": 10});
+    let first = store.channel_put("partner-sms", &def).await.unwrap();
+    assert_eq!((first.generation, first.definition.as_ref()), (1, Some(&def)));
+    let restarted = store.channel_restart("partner-sms").await.unwrap();
+    assert_eq!(restarted.generation, 2);
+    assert_eq!(
+        restarted.definition.as_ref(),
+        Some(&def),
+        "a restart keeps the definition"
+    );
+    // A restart of a config-file channel makes a row without a definition.
+    let file = store.channel_restart("demo-sms").await.unwrap();
+    assert_eq!((file.generation, file.definition), (1, None));
+    let def2 = serde_json::json!({"type": "simulated-carrier", "sim_dlr_delay_ms": 20});
+    assert_eq!(
+        store.channel_put("partner-sms", &def2).await.unwrap().generation,
+        3
+    );
+    let all = store.channels_stored().await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|c| (c.name.as_str(), c.generation))
+            .collect::<Vec<_>>(),
+        [("demo-sms", 1), ("partner-sms", 3)]
+    );
+    assert_eq!(all[1].definition.as_ref(), Some(&def2));
+    assert!(store.channel_delete("partner-sms").await.unwrap());
+    assert!(!store.channel_delete("partner-sms").await.unwrap());
+    assert_eq!(store.channels_stored().await.unwrap().len(), 1);
+}
+
+/// Either database with encryption at rest: the same semantics.
+fn sealed(kind: StoreKind) -> Arc<dyn Store> {
+    let mut cfg = StoreConfig::default();
+    if kind == StoreKind::Postgres {
+        cfg.kind = StoreKind::Postgres;
+        cfg.url = std::env::var("SEEDGATE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        cfg.schema = Some(format!("t{}", uuid::Uuid::now_v7().simple()));
+    } else {
+        let dir = std::env::temp_dir().join(format!("seedgate-api-{}", uuid::Uuid::now_v7().simple()));
+        cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
+    }
+    let key = seedgate_store::sealed::Key::from_hex(&"5e".repeat(32)).unwrap();
+    seedgate_store::open_with(&cfg, Some(key)).unwrap()
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -469,6 +654,12 @@ macro_rules! conformance {
         }
         mod postgres_store {
             $(#[tokio::test] async fn $name() { super::$name(super::postgres()).await; })*
+        }
+        mod sealed_sqlite_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::sealed(super::StoreKind::Sqlite)).await; })*
+        }
+        mod sealed_postgres_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::sealed(super::StoreKind::Postgres)).await; })*
         }
     };
 }
@@ -483,4 +674,7 @@ conformance!(
     tokens_are_found_by_hash_only,
     webhook_jobs_retry_die_and_replay,
     retention_purges_old_rows_but_never_unsent_messages,
+    purges_go_in_batches,
+    contacts_keep_fields_groups_and_opt_out,
+    channel_rows_count_generations,
 );

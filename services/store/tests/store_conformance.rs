@@ -255,6 +255,22 @@ async fn a_gateway_end_report_is_kept_with_its_session(store: Arc<dyn Store>) {
     assert_eq!(store.session_messages("demo-at:rep").await.unwrap().len(), 2);
 }
 
+/// Either database with encryption at rest: the same semantics.
+fn sealed(kind: StoreKind) -> Arc<dyn Store> {
+    let mut cfg = StoreConfig::default();
+    if kind == StoreKind::Postgres {
+        cfg.kind = StoreKind::Postgres;
+        cfg.url = std::env::var("SEEDGATE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        cfg.schema = Some(format!("t{}", uuid::Uuid::now_v7().simple()));
+    } else {
+        let dir = std::env::temp_dir().join(format!("seedgate-store-{}", uuid::Uuid::now_v7().simple()));
+        cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
+    }
+    let key = seedgate_store::sealed::Key::from_hex(&"5e".repeat(32)).unwrap();
+    seedgate_store::open_with(&cfg, Some(key)).unwrap()
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
@@ -262,6 +278,12 @@ macro_rules! conformance {
         }
         mod postgres_store {
             $(#[tokio::test] async fn $name() { super::$name(super::postgres()).await; })*
+        }
+        mod sealed_sqlite_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::sealed(super::StoreKind::Sqlite)).await; })*
+        }
+        mod sealed_postgres_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::sealed(super::StoreKind::Postgres)).await; })*
         }
     };
 }

@@ -44,7 +44,8 @@ async fn bus_traffic_lands_in_the_store_and_bad_payloads_do_not_block_it() {
     let (config, bus, store) = setup().await;
     let shutdown = CancellationToken::new();
     let svc = tokio::spawn(seedgate_store::run(
-        config,
+        config.clone(),
+        seedgate_runtime::channels::Registry::new(&config),
         bus.clone(),
         store.clone(),
         shutdown.clone(),
@@ -100,7 +101,14 @@ async fn deliveries_stay_queued_while_the_database_is_away() {
     config = Arc::new(cfg);
     let dead = seedgate_store::open(&config.store).unwrap();
     let shutdown = CancellationToken::new();
-    let svc = tokio::spawn(seedgate_store::run(config, bus.clone(), dead, shutdown.clone()));
+    let registry = seedgate_runtime::channels::Registry::new(&config);
+    let svc = tokio::spawn(seedgate_store::run(
+        config,
+        registry,
+        bus.clone(),
+        dead,
+        shutdown.clone(),
+    ));
     let msg = Message::inbound("demo-at", TransportType::Sms, "+27820000010", "12345", "keep me");
     bus.publish("demo-at.inbound", &serde_json::to_vec(&msg).unwrap())
         .await
@@ -155,8 +163,10 @@ async fn the_service_applies_each_channels_retention() {
         .await
         .unwrap();
     let shutdown = CancellationToken::new();
+    let registry = seedgate_runtime::channels::Registry::new(&config);
     let svc = tokio::spawn(seedgate_store::run(
         Arc::new(config),
+        registry,
         bus,
         store.clone(),
         shutdown.clone(),

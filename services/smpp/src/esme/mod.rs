@@ -25,10 +25,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use seedgate_proto::{Event, EventKind, Message, RoutingKey, TransportType};
 use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::channels::{Live, Registry, Stop};
 use seedgate_runtime::config::{BindMode, ChannelType, Config, EsmeConfig};
+use seedgate_runtime::monitor::{Health, Monitor};
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
-use seedgate_runtime::topology::channel_outbound_queue;
 use seedgate_runtime::worker::{decode, encode, HandleError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -43,24 +44,43 @@ use crate::tlv::{tag, Tlvs};
 use correlate::{parse_receipt, Correlator};
 use pool::Pool;
 
-/// Runs every `smpp-esme` channel until `shutdown`.
+/// Runs every `smpp-esme` channel until `shutdown`, following the live channel set: a channel
+/// created, changed or restarted through the API binds (again) without a process restart.
 pub async fn run(
     config: Arc<Config>,
+    registry: Registry,
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
+    monitor: Arc<Monitor>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (name, ch) in config
-        .channels
-        .iter()
-        .filter(|(_, c)| c.kind == ChannelType::SmppEsme)
-    {
-        let Some(cfg) = ch.smpp.clone() else { continue };
-        let esme = Esme::new(name, ch, cfg, config.bus.prefetch, bus.clone(), sessions.clone());
-        tasks.spawn(esme.run(shutdown.clone()));
-    }
-    seedgate_runtime::worker::join_all(tasks, shutdown).await
+    let start = |live: Live, stop: Stop| {
+        let esme = live.config.smpp.clone().map(|cfg| {
+            Esme::new(
+                &live.name,
+                &live.config,
+                cfg,
+                config.bus.prefetch,
+                bus.clone(),
+                sessions.clone(),
+                monitor.clone(),
+            )
+        });
+        async move {
+            match esme {
+                Some(esme) => esme.run(stop).await,
+                None => Ok(()),
+            }
+        }
+    };
+    seedgate_runtime::channels::supervise(
+        "smpp-esme",
+        registry,
+        |c| c.kind == ChannelType::SmppEsme,
+        start,
+        shutdown,
+    )
+    .await
 }
 
 /// One ESME channel.
@@ -79,6 +99,9 @@ pub struct Esme {
     next_ref: AtomicU16,
     /// USSD over this bind, when the channel has a profile.
     ussd: Option<Arc<crate::dialogs::Dialogs>>,
+    monitor: Arc<Monitor>,
+    /// Binds up now, and why the last one went down.
+    binds_up: Mutex<(usize, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +119,7 @@ impl Esme {
         prefetch: u16,
         bus: Arc<dyn Bus>,
         sessions: Arc<dyn SessionStore>,
+        monitor: Arc<Monitor>,
     ) -> Arc<Self> {
         let ussd = cfg
             .ussd_profile
@@ -123,7 +147,40 @@ impl Esme {
             cfg,
             bus,
             sent: seedgate_runtime::dedupe::Recent::default(),
+            monitor,
+            binds_up: Mutex::new((0, "binding".into())),
         })
+    }
+
+    fn bind_count(&self) -> usize {
+        let per = match self.cfg.bind_mode {
+            BindMode::Transceiver => 1,
+            BindMode::TransmitterReceiver => 2,
+        };
+        self.cfg.binds * per
+    }
+
+    /// A bind came up (`+1`) or went down (`-1`, with why): the channel's status follows.
+    fn bind_changed(&self, delta: isize, why: Option<String>) {
+        let (up, last) = {
+            let mut b = self
+                .binds_up
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            b.0 = b.0.saturating_add_signed(delta);
+            if let Some(why) = why {
+                b.1 = why;
+            }
+            b.clone()
+        };
+        let total = self.bind_count();
+        let counted = format!("{up} of {total} binds up");
+        let (health, reasons) = match up {
+            0 => (Health::Down, vec![counted, last]),
+            n if n < total => (Health::Degraded, vec![counted, last]),
+            _ => (Health::Ok, vec![counted]),
+        };
+        self.monitor.status(&self.channel, health, reasons);
     }
 
     fn password(&self) -> String {
@@ -145,8 +202,8 @@ impl Esme {
         }
     }
 
-    /// Keeps the binds up and sends outbound messages until `shutdown`.
-    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), BusError> {
+    /// Keeps the binds up and sends outbound messages until stopped (unbinding on the way out).
+    pub async fn run(self: Arc<Self>, stop: Stop) -> Result<(), BusError> {
         let roles: Vec<Role> = match self.cfg.bind_mode {
             BindMode::Transceiver => vec![Role::Transceiver],
             BindMode::TransmitterReceiver => vec![Role::Transmitter, Role::Receiver],
@@ -154,10 +211,9 @@ impl Esme {
         let mut binds = tokio::task::JoinSet::new();
         for i in 0..self.cfg.binds {
             for role in &roles {
-                binds.spawn(self.clone().keep_bound(i, *role, shutdown.clone()));
+                binds.spawn(self.clone().keep_bound(i, *role, stop.halt.clone()));
             }
         }
-        let queue = channel_outbound_queue(&self.channel);
         let prefetch = u16::try_from(self.cfg.window * self.cfg.binds)
             .unwrap_or(u16::MAX)
             .clamp(1, self.prefetch.max(1));
@@ -168,16 +224,21 @@ impl Esme {
                 async move { me.send(&payload).await }
             }
         };
-        let sent = seedgate_runtime::worker::consume(
+        self.bind_changed(0, None);
+        let halt = stop.halt.clone();
+        let sent = seedgate_runtime::worker::consume_channel(
             "smpp-esme",
             self.bus.clone(),
-            &queue,
+            &self.channel,
             prefetch,
-            shutdown,
+            stop,
             handler,
         )
         .await;
+        // Unbind (the consumer stops on its own only when the process does).
+        halt.cancel();
         while binds.join_next().await.is_some() {}
+        self.monitor.forget(&self.channel);
         sent
     }
 
@@ -188,6 +249,12 @@ impl Esme {
             match self.bind_once(role).await {
                 Ok((link, incoming)) => {
                     tracing::info!(channel = %self.channel, bind = index, ?role, "bound to the SMSC");
+                    self.monitor.log(
+                        &self.channel,
+                        "out",
+                        format!("bind {role:?} #{index} as {} -> ESME_ROK", self.cfg.system_id),
+                    );
+                    self.bind_changed(1, None);
                     metrics::gauge!("seedgate_smpp_esme_binds", "channel" => self.channel.clone())
                         .increment(1.0);
                     let id =
@@ -199,12 +266,24 @@ impl Esme {
                     metrics::gauge!("seedgate_smpp_esme_binds", "channel" => self.channel.clone())
                         .decrement(1.0);
                     tracing::warn!(channel = %self.channel, bind = index, ?role, why = ?why, "unbound from the SMSC");
+                    self.monitor.log(
+                        &self.channel,
+                        "in",
+                        format!("bind {role:?} #{index} ended: {why}"),
+                    );
+                    self.bind_changed(-1, Some(format!("bind #{index} ended: {why}")));
                     if started.elapsed() > Duration::from_secs(30) {
                         backoff = Duration::from_secs(1);
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(channel = %self.channel, bind = index, error = %e, "cannot bind to the SMSC")
+                    tracing::warn!(channel = %self.channel, bind = index, error = %e, "cannot bind to the SMSC");
+                    self.monitor.log(
+                        &self.channel,
+                        "out",
+                        format!("bind {role:?} #{index} as {}: {e}", self.cfg.system_id),
+                    );
+                    self.bind_changed(0, Some(format!("cannot bind: {e}")));
                 }
             }
             let jitter =
@@ -391,6 +470,11 @@ impl Esme {
                     carrier_ids.push(r.message_id);
                 }
                 Ok(resp) if resp.status.is_temporary() => {
+                    self.monitor.log(
+                        &self.channel,
+                        "out",
+                        format!("submit_sm to={} -> {} (retried)", Masked(&msg.to), resp.status),
+                    );
                     if resp.status == CommandStatus::ESME_RTHROTTLED {
                         self.pool.cool_down(&link, Duration::from_secs(1));
                     }
@@ -400,6 +484,11 @@ impl Esme {
                 Ok(resp) => {
                     metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "rejected").increment(1);
                     tracing::warn!(channel = %self.channel, to = %Masked(&msg.to), status = %resp.status, "SMSC refused a message");
+                    self.monitor.log(
+                        &self.channel,
+                        "out",
+                        format!("submit_sm to={} -> {} (refused)", Masked(&msg.to), resp.status),
+                    );
                     self.publish_event(
                         msg.id,
                         EventKind::Nack {
@@ -424,6 +513,16 @@ impl Esme {
             }
         }
         let carrier_id = Some(carrier_ids.join(",")).filter(|s| !s.is_empty());
+        self.monitor.log(
+            &self.channel,
+            "out",
+            format!(
+                "submit_sm to={} parts={} -> ESME_ROK {}",
+                Masked(&msg.to),
+                carrier_ids.len(),
+                carrier_id.as_deref().unwrap_or("-")
+            ),
+        );
         self.sent.insert(msg.id);
         self.publish_event(msg.id, EventKind::Ack { carrier_id }).await?;
         metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "accepted").increment(1);
@@ -432,6 +531,7 @@ impl Esme {
 
     /// A deliver_sm: a receipt or an MO message. The status to answer with.
     async fn on_deliver(&self, sm: Sm, link: &Link) -> CommandStatus {
+        let (sm_from, esm_class) = (sm.source.addr.clone(), sm.esm_class);
         let outcome = if matches!(sm.esm_class & 0x3C, 0x04 | 0x08 | 0x20) {
             self.on_receipt(&sm).await
         } else if let (Some(dialogs), true) = (&self.ussd, crate::ussd::is_ussd(&sm)) {
@@ -439,13 +539,23 @@ impl Esme {
         } else {
             self.on_mo(sm).await
         };
-        match outcome {
+        let status = match outcome {
             Ok(()) => CommandStatus::ESME_ROK,
             Err(e) => {
                 tracing::warn!(channel = %self.channel, error = %e, "deliver_sm not taken; the SMSC will retry");
                 CommandStatus::ESME_RX_T_APPN
             }
-        }
+        };
+        self.monitor.log(
+            &self.channel,
+            "in",
+            format!(
+                "deliver_sm from={} esm_class=0x{:02x} -> {status}",
+                Masked(&sm_from),
+                esm_class
+            ),
+        );
+        status
     }
 
     async fn on_receipt(&self, sm: &Sm) -> Result<(), String> {

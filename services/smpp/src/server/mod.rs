@@ -48,6 +48,8 @@ pub struct Server {
     accounts: Accounts,
     binds: Mutex<HashMap<String, Vec<Bound>>>,
     next_bind: AtomicU64,
+    /// Status of the USSD channels of gateway accounts: up while the gateway is bound.
+    monitor: Arc<seedgate_runtime::monitor::Monitor>,
     next_rr: AtomicU64,
     /// Our message id → who submitted it, for receipts.
     submitted: Mutex<HashMap<uuid::Uuid, receipts::Submitted>>,
@@ -57,6 +59,15 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>) -> Result<Arc<Self>, String> {
+        Self::with_monitor(config, bus, seedgate_runtime::monitor::Monitor::new())
+    }
+
+    /// [`Server::new`], reporting the USSD gateway accounts' channels to `monitor`.
+    pub fn with_monitor(
+        config: Arc<Config>,
+        bus: Arc<dyn Bus>,
+        monitor: Arc<seedgate_runtime::monitor::Monitor>,
+    ) -> Result<Arc<Self>, String> {
         let accounts = Accounts::new(&config.smpp_server.accounts)?;
         let mut ussd = HashMap::new();
         for a in &config.smpp_server.accounts {
@@ -81,6 +92,7 @@ impl Server {
                 bus.clone(),
             );
             ussd.insert(a.system_id.clone(), dialogs);
+            gateway_status(&monitor, channel, &a.system_id, 0);
         }
         Ok(Arc::new(Self {
             config,
@@ -88,6 +100,7 @@ impl Server {
             accounts,
             binds: Mutex::default(),
             next_bind: AtomicU64::new(1),
+            monitor,
             next_rr: AtomicU64::new(0),
             submitted: Mutex::default(),
             ussd,
@@ -124,6 +137,14 @@ impl Server {
         });
         metrics::gauge!("seedgate_smpp_server_binds", "account" => account.cfg.system_id.clone())
             .set(list.len() as f64);
+        if let Some(channel) = &account.cfg.ussd_channel {
+            gateway_status(&self.monitor, channel, &account.cfg.system_id, list.len());
+            self.monitor.log(
+                channel,
+                "in",
+                format!("bind from {} ({} now)", account.cfg.system_id, list.len()),
+            );
+        }
         Some(id)
     }
 
@@ -133,6 +154,15 @@ impl Server {
             list.retain(|b| b.id != id);
             metrics::gauge!("seedgate_smpp_server_binds", "account" => system_id.to_string())
                 .set(list.len() as f64);
+            let channel = self.ussd.get(system_id).map(|d| d.channel().to_string());
+            if let Some(channel) = channel {
+                gateway_status(&self.monitor, &channel, system_id, list.len());
+                self.monitor.log(
+                    &channel,
+                    "in",
+                    format!("unbind of {system_id} ({} left)", list.len()),
+                );
+            }
         }
     }
 
@@ -149,6 +179,29 @@ impl Server {
         }
         let i = self.next_rr.fetch_add(1, Ordering::Relaxed) as usize % live.len();
         Some(live[i].link.clone())
+    }
+}
+
+/// A USSD gateway's channel is up while the gateway has a bind.
+fn gateway_status(
+    monitor: &seedgate_runtime::monitor::Monitor,
+    channel: &str,
+    system_id: &str,
+    binds: usize,
+) {
+    use seedgate_runtime::monitor::Health;
+    if binds == 0 {
+        monitor.status(
+            channel,
+            Health::Down,
+            vec![format!("the USSD gateway (account `{system_id}`) is not bound")],
+        );
+    } else {
+        monitor.status(
+            channel,
+            Health::Ok,
+            vec![format!("{binds} bind(s) of account `{system_id}`")],
+        );
     }
 }
 

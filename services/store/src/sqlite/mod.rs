@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use seedgate_proto::{Event, Message, SessionEndReason, SessionRecord};
 use seedgate_runtime::config::StoreConfig;
 use seedgate_runtime::store::{
-    Accepted, ApiToken, Idempotency, MessageQuery, MessageStatus, Purged, Record, SessionQuery, Store,
-    StoreError, StoredMessage, WebhookJob, WebhookOutcome,
+    Accepted, ApiToken, ArchiveSink, Contact, ContactQuery, Idempotency, MessageQuery, MessageStatus, Purged,
+    Record, SessionQuery, Store, StoreError, StoredChannel, StoredMessage, WebhookJob, WebhookOutcome,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -22,6 +22,8 @@ use uuid::Uuid;
 use crate::{
     classify, decode_json, encode_json, enum_name, initial_status, split_scopes, unavailable, Plan, CHUNK,
 };
+
+mod more;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -178,14 +180,11 @@ impl Store for SqliteStore {
     }
 
     async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason, carrier
-             FROM sessions WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.ready().await?)
-        .await
-        .map_err(classify)?;
+        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.ready().await?)
+            .await
+            .map_err(classify)?;
         row.as_ref().map(session_row).transpose()
     }
 
@@ -369,10 +368,9 @@ impl Store for SqliteStore {
     }
 
     async fn sessions(&self, q: &SessionQuery) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "SELECT id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason, carrier
-             FROM sessions WHERE 1 = 1",
-        );
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE 1 = 1"
+        ));
         if let Some(c) = &q.channel {
             qb.push(" AND channel = ").push_bind(c.clone());
         }
@@ -523,40 +521,55 @@ impl Store for SqliteStore {
         Ok(n == 1)
     }
 
-    async fn purge(&self, channel: &str, before: DateTime<Utc>) -> Result<Purged, StoreError> {
-        let mut tx = self.ready().await?.begin().await.map_err(classify)?;
-        let old = "SELECT id FROM messages WHERE channel = ? AND created_at < ? AND status <> 'queued'";
-        let events = sqlx::query(&format!("DELETE FROM events WHERE message_id IN ({old})"))
-            .bind(channel)
-            .bind(ts(&before))
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?
-            .rows_affected();
-        let messages =
-            sqlx::query("DELETE FROM messages WHERE channel = ? AND created_at < ? AND status <> 'queued'")
-                .bind(channel)
-                .bind(ts(&before))
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-        let sessions =
-            sqlx::query("DELETE FROM sessions WHERE channel = ? AND started_at < ? AND ended_at IS NOT NULL")
-                .bind(channel)
-                .bind(ts(&before))
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-        tx.commit().await.map_err(classify)?;
-        Ok(Purged {
-            messages,
-            events,
-            sessions,
-        })
+    async fn purge(
+        &self,
+        channel: &str,
+        before: DateTime<Utc>,
+        limit: u32,
+        archive: Option<&ArchiveSink<'_>>,
+    ) -> Result<Purged, StoreError> {
+        more::purge(self.ready().await?, channel, before, limit, archive).await
+    }
+
+    async fn contact(&self, msisdn: &str) -> Result<Option<Contact>, StoreError> {
+        more::contact(self.ready().await?, msisdn).await
+    }
+
+    async fn contact_put(&self, contact: &Contact) -> Result<bool, StoreError> {
+        more::contact_put(self.ready().await?, contact).await
+    }
+
+    async fn contacts(&self, query: &ContactQuery) -> Result<Vec<Contact>, StoreError> {
+        more::contacts(self.ready().await?, query).await
+    }
+
+    async fn contact_delete(&self, msisdn: &str) -> Result<bool, StoreError> {
+        more::contact_delete(self.ready().await?, msisdn).await
+    }
+
+    async fn channels_stored(&self) -> Result<Vec<StoredChannel>, StoreError> {
+        more::channels_stored(self.ready().await?).await
+    }
+
+    async fn channel_put(
+        &self,
+        name: &str,
+        definition: &serde_json::Value,
+    ) -> Result<StoredChannel, StoreError> {
+        more::channel_bump(self.ready().await?, name, Some(definition)).await
+    }
+
+    async fn channel_restart(&self, name: &str) -> Result<StoredChannel, StoreError> {
+        more::channel_bump(self.ready().await?, name, None).await
+    }
+
+    async fn channel_delete(&self, name: &str) -> Result<bool, StoreError> {
+        more::channel_delete(self.ready().await?, name).await
     }
 }
+
+const SESSION_COLUMNS: &str =
+    "id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason, carrier";
 
 /// Orders statuses so an update only moves a message forward (see `MessageStatus::rank`).
 const RANK: &str =
@@ -592,7 +605,7 @@ fn webhook_row(r: &sqlx::sqlite::SqliteRow) -> Result<WebhookJob, StoreError> {
     })
 }
 
-fn session_row(r: &sqlx::sqlite::SqliteRow) -> Result<SessionRecord, StoreError> {
+pub(super) fn session_row(r: &sqlx::sqlite::SqliteRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         id: r.get("id"),
         channel: r.get("channel"),

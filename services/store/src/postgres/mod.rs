@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use seedgate_proto::{Event, Message, SessionEndReason, SessionRecord};
 use seedgate_runtime::config::StoreConfig;
 use seedgate_runtime::store::{
-    Accepted, ApiToken, Idempotency, MessageQuery, MessageStatus, Purged, Record, SessionQuery, Store,
-    StoreError, StoredMessage, WebhookJob, WebhookOutcome,
+    Accepted, ApiToken, ArchiveSink, Contact, ContactQuery, Idempotency, MessageQuery, MessageStatus, Purged,
+    Record, SessionQuery, Store, StoreError, StoredChannel, StoredMessage, WebhookJob, WebhookOutcome,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
@@ -20,6 +20,8 @@ use uuid::Uuid;
 use crate::{
     classify, decode_json, encode_json, enum_name, initial_status, split_scopes, unavailable, Plan, CHUNK,
 };
+
+mod more;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -514,41 +516,50 @@ impl Store for PgStore {
         Ok(n == 1)
     }
 
-    async fn purge(&self, channel: &str, before: DateTime<Utc>) -> Result<Purged, StoreError> {
-        let mut tx = self.ready().await?.begin().await.map_err(classify)?;
-        let events = sqlx::query(
-            "DELETE FROM events WHERE message_id IN
-               (SELECT id FROM messages WHERE channel = $1 AND created_at < $2 AND status <> 'queued')",
-        )
-        .bind(channel)
-        .bind(before)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?
-        .rows_affected();
-        let messages =
-            sqlx::query("DELETE FROM messages WHERE channel = $1 AND created_at < $2 AND status <> 'queued'")
-                .bind(channel)
-                .bind(before)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-        let sessions = sqlx::query(
-            "DELETE FROM sessions WHERE channel = $1 AND started_at < $2 AND ended_at IS NOT NULL",
-        )
-        .bind(channel)
-        .bind(before)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?
-        .rows_affected();
-        tx.commit().await.map_err(classify)?;
-        Ok(Purged {
-            messages,
-            events,
-            sessions,
-        })
+    async fn purge(
+        &self,
+        channel: &str,
+        before: DateTime<Utc>,
+        limit: u32,
+        archive: Option<&ArchiveSink<'_>>,
+    ) -> Result<Purged, StoreError> {
+        more::purge(self.ready().await?, channel, before, limit, archive).await
+    }
+
+    async fn contact(&self, msisdn: &str) -> Result<Option<Contact>, StoreError> {
+        more::contact(self.ready().await?, msisdn).await
+    }
+
+    async fn contact_put(&self, contact: &Contact) -> Result<bool, StoreError> {
+        more::contact_put(self.ready().await?, contact).await
+    }
+
+    async fn contacts(&self, query: &ContactQuery) -> Result<Vec<Contact>, StoreError> {
+        more::contacts(self.ready().await?, query).await
+    }
+
+    async fn contact_delete(&self, msisdn: &str) -> Result<bool, StoreError> {
+        more::contact_delete(self.ready().await?, msisdn).await
+    }
+
+    async fn channels_stored(&self) -> Result<Vec<StoredChannel>, StoreError> {
+        more::channels_stored(self.ready().await?).await
+    }
+
+    async fn channel_put(
+        &self,
+        name: &str,
+        definition: &serde_json::Value,
+    ) -> Result<StoredChannel, StoreError> {
+        more::channel_bump(self.ready().await?, name, Some(definition)).await
+    }
+
+    async fn channel_restart(&self, name: &str) -> Result<StoredChannel, StoreError> {
+        more::channel_bump(self.ready().await?, name, None).await
+    }
+
+    async fn channel_delete(&self, name: &str) -> Result<bool, StoreError> {
+        more::channel_delete(self.ready().await?, name).await
     }
 }
 

@@ -1,0 +1,372 @@
+//! `/api/v1/channels`: list channels with their live status; create, replace, delete and
+//! restart channels without restarting any process; read a channel's recent traffic.
+//!
+//! A channel made here is stored (the same keys as a `[channels.<name>]` section, as JSON) and
+//! every process running connectors picks it up within a few seconds (this one at once).
+//! Channels of the config file can be restarted here, not changed: the file is their truth.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use seedgate_runtime::channels::{parse_definition, Live, Origin};
+use seedgate_runtime::config::ChannelType;
+use seedgate_runtime::monitor::{self, Health, LogLine, Report};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::routes::json_body;
+use crate::{Api, ApiError};
+
+/// A channel, its definition and its live status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView {
+    pub name: String,
+    /// The channel type, as in the config (`africastalking-ussd`, `smpp-esme`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `sms` or `ussd`.
+    pub transport: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+    pub hop_deadline_ms: u64,
+    pub webhooks: WebhooksView,
+    /// `config` (the config file) or `api` (made through this API).
+    pub origin: String,
+    /// Goes up with every change or restart made through the API.
+    pub generation: i64,
+    /// `ok`, `degraded` or `down`.
+    pub status: String,
+    /// Why the channel has its status (bind counts, errors, fallback rates).
+    pub reasons: Vec<String>,
+    /// When the status last changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// For channels made through the API: the definition, secrets hidden.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub definition: Option<serde_json::Value>,
+}
+
+/// Which webhooks a channel has (the URLs and secret stay in the config).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhooksView {
+    pub inbound: bool,
+    pub events: bool,
+    pub status: bool,
+}
+
+/// A channel's recent traffic, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelLog {
+    pub channel: String,
+    pub lines: Vec<LogLineView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogLineView {
+    pub at: DateTime<Utc>,
+    /// `in` (from the carrier or aggregator) or `out` (to it).
+    pub direction: String,
+    /// The PDU or HTTP request in one line; phone numbers masked, message text left out.
+    pub summary: String,
+}
+
+/// A channel's status: its connector's latest report, or `down` when none has come lately.
+pub(crate) async fn report(api: &Api, name: &str) -> Report {
+    let silent = |why: String| Report {
+        channel: name.to_string(),
+        status: Health::Down,
+        reasons: vec![why],
+        since: Utc::now(),
+        change_id: uuid::Uuid::nil(),
+        log: Default::default(),
+    };
+    let Some(sessions) = &api.sessions else {
+        return silent("no session store here to read channel status from".into());
+    };
+    match monitor::read(sessions.as_ref(), name).await {
+        Ok(Some(r)) => r,
+        Ok(None) => silent(format!(
+            "no connector has reported this channel in the last {} s (is the process that runs it up?)",
+            monitor::TTL.as_secs()
+        )),
+        Err(e) => silent(format!("cannot read the status: {e}")),
+    }
+}
+
+fn kind_name(kind: ChannelType) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Hides the secrets of a definition.
+fn redact(mut def: serde_json::Value) -> serde_json::Value {
+    for (section, key) in [("smpp", "password"), ("webhooks", "secret")] {
+        if let Some(v) = def.get_mut(section).and_then(|s| s.get_mut(key)) {
+            *v = "********".into();
+        }
+    }
+    def
+}
+
+async fn view(api: &Api, live: &Live, definition: Option<serde_json::Value>) -> ChannelView {
+    let c = &live.config;
+    let r = report(api, &live.name).await;
+    let hooks = c.webhooks.as_ref();
+    ChannelView {
+        name: live.name.clone(),
+        kind: kind_name(c.kind),
+        transport: if c.kind.is_ussd() { "ussd" } else { "sms" }.into(),
+        flow: c.flow.clone(),
+        hop_deadline_ms: c.hop_deadline_ms,
+        webhooks: WebhooksView {
+            inbound: hooks.is_some_and(|w| w.inbound.is_some()),
+            events: hooks.is_some_and(|w| w.events.is_some()),
+            status: hooks.is_some_and(|w| w.status.is_some()),
+        },
+        origin: live.origin.as_str().into(),
+        generation: live.generation,
+        status: r.status.as_str().into(),
+        reasons: r.reasons,
+        since: (!r.change_id.is_nil()).then_some(r.since),
+        definition: definition.map(redact),
+    }
+}
+
+/// The stored definition of an API channel.
+async fn definition(api: &Api, live: &Live) -> Result<Option<serde_json::Value>, ApiError> {
+    if live.origin != Origin::Api {
+        return Ok(None);
+    }
+    Ok(api
+        .store
+        .channels_stored()
+        .await?
+        .into_iter()
+        .find(|c| c.name == live.name)
+        .and_then(|c| c.definition))
+}
+
+fn unknown(name: &str) -> ApiError {
+    ApiError::not_found(format!("no channel named `{name}`"))
+}
+
+/// The channels with their live status.
+#[utoipa::path(get, path = "/api/v1/channels", responses((status = 200, body = [ChannelView])), security(("bearer" = [])))]
+pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<Vec<ChannelView>>, ApiError> {
+    caller.require("read")?;
+    let set = api.registry.current();
+    let mut out = Vec::new();
+    for live in set.iter() {
+        out.push(view(&api, live, None).await);
+    }
+    Ok(Json(out))
+}
+
+/// One channel, its status and (for channels made through the API) its definition.
+#[utoipa::path(get, path = "/api/v1/channels/{name}", params(("name" = String, Path)),
+    responses((status = 200, body = ChannelView), (status = 404)), security(("bearer" = [])))]
+pub async fn get(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelView>, ApiError> {
+    caller.require("read")?;
+    let set = api.registry.current();
+    let live = set.get(&name).ok_or_else(|| unknown(&name))?;
+    let def = definition(&api, live).await?;
+    Ok(Json(view(&api, live, def).await))
+}
+
+/// Checks a definition for channel `name`; `400` names the key at fault.
+fn check(name: &str, def: &serde_json::Value) -> Result<(), ApiError> {
+    let config = parse_definition(name, def).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if config.kind == ChannelType::SmppServerUssd {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_supported",
+            "an smpp-server-ussd channel belongs to an SMPP server account ([[smpp_server.accounts]]), which lives in the config file",
+        ));
+    }
+    Ok(())
+}
+
+/// Declares the channel's queues (so nothing sent to it right after the answer is
+/// unroutable), stores the definition, and brings the channel up in this process at once;
+/// the others follow within seconds.
+async fn store_definition(api: &Api, name: &str, def: &serde_json::Value) -> Result<Live, ApiError> {
+    let config = parse_definition(name, def).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    seedgate_runtime::topology::declare_channel(api.bus.as_ref(), &api.config, name, &config)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "bus_unavailable",
+                format!("the channel's queues cannot be declared ({e}); nothing was stored, try again"),
+            )
+        })?;
+    let stored = api.store.channel_put(name, def).await?;
+    api.registry.refresh(api.store.as_ref()).await?;
+    tracing::info!(
+        channel = name,
+        generation = stored.generation,
+        "channel stored through the API"
+    );
+    Ok(Live {
+        name: name.to_string(),
+        config: std::sync::Arc::new(config),
+        generation: stored.generation,
+        origin: Origin::Api,
+    })
+}
+
+fn refuse_file_channel(api: &Api, name: &str) -> Result<(), ApiError> {
+    if api.registry.in_file(name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "defined_in_config",
+            format!("`{name}` is defined in the config file; change it there (it can be restarted here)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Create a channel (admin): `name` and the keys of a `[channels.<name>]` section.
+#[utoipa::path(post, path = "/api/v1/channels", request_body(content = Object, description = "`name` plus the channel's keys, e.g. {\"name\": \"mtn-sms\", \"type\": \"smpp-esme\", \"smpp\": {…}}"),
+    responses((status = 201, body = ChannelView), (status = 400), (status = 403), (status = 409), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(api): State<Api>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require("admin")?;
+    let mut def: serde_json::Map<String, serde_json::Value> = json_body(&headers, &body)?;
+    let name = match def.remove("name") {
+        Some(serde_json::Value::String(n)) => n,
+        Some(_) => return Err(ApiError::bad_request("`name` must be a string")),
+        None => return Err(ApiError::bad_request("missing field `name`")),
+    };
+    if api.registry.current().get(&name).is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "channel_exists",
+            format!("a channel named `{name}` exists; PUT /api/v1/channels/{name} replaces it"),
+        ));
+    }
+    let def = serde_json::Value::Object(def);
+    check(&name, &def)?;
+    let live = store_definition(&api, &name, &def).await?;
+    Ok((StatusCode::CREATED, Json(view(&api, &live, Some(def)).await)).into_response())
+}
+
+/// Create or replace a channel made through the API (admin); its connectors restart with it.
+#[utoipa::path(put, path = "/api/v1/channels/{name}", params(("name" = String, Path)),
+    request_body(content = Object, description = "the keys of a `[channels.<name>]` section"),
+    responses((status = 200, body = ChannelView), (status = 201, body = ChannelView), (status = 400), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn put(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require("admin")?;
+    refuse_file_channel(&api, &name)?;
+    let def: serde_json::Value = json_body(&headers, &body)?;
+    if def.get("name").is_some() {
+        return Err(ApiError::bad_request(
+            "`name` is in the path; the body holds the channel's keys",
+        ));
+    }
+    check(&name, &def)?;
+    let existed = api.registry.current().get(&name).is_some();
+    let live = store_definition(&api, &name, &def).await?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(view(&api, &live, Some(def)).await)).into_response())
+}
+
+/// Delete a channel made through the API (admin); its connectors stop. Messages already
+/// stored stay.
+#[utoipa::path(delete, path = "/api/v1/channels/{name}", params(("name" = String, Path)),
+    responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
+pub async fn delete(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require("admin")?;
+    refuse_file_channel(&api, &name)?;
+    if !api.store.channel_delete(&name).await? {
+        return Err(unknown(&name));
+    }
+    api.registry.refresh(api.store.as_ref()).await?;
+    tracing::info!(channel = %name, "channel deleted through the API");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Restart a channel's connectors (admin): binds are dropped and made again, consumers
+/// restart; nothing queued is lost.
+#[utoipa::path(post, path = "/api/v1/channels/{name}/restart", params(("name" = String, Path)),
+    responses((status = 202, body = ChannelView), (status = 404)), security(("bearer" = [])))]
+pub async fn restart(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require("admin")?;
+    if api.registry.current().get(&name).is_none() {
+        return Err(unknown(&name));
+    }
+    let stored = api.store.channel_restart(&name).await?;
+    api.registry.refresh(api.store.as_ref()).await?;
+    tracing::info!(channel = %name, generation = stored.generation, "channel restart requested through the API");
+    let set = api.registry.current();
+    let live = set.get(&name).ok_or_else(|| unknown(&name))?;
+    Ok((StatusCode::ACCEPTED, Json(view(&api, live, None).await)).into_response())
+}
+
+/// A channel's recent traffic (PDUs or HTTP requests), oldest first.
+#[utoipa::path(get, path = "/api/v1/channels/{name}/logs", params(("name" = String, Path)),
+    responses((status = 200, body = ChannelLog), (status = 404)), security(("bearer" = [])))]
+pub async fn logs(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelLog>, ApiError> {
+    caller.require("read")?;
+    if api.registry.current().get(&name).is_none() {
+        return Err(unknown(&name));
+    }
+    let r = report(&api, &name).await;
+    Ok(Json(ChannelLog {
+        channel: name,
+        lines: r
+            .log
+            .into_iter()
+            .map(
+                |LogLine {
+                     at,
+                     direction,
+                     summary,
+                 }| LogLineView {
+                    at,
+                    direction,
+                    summary,
+                },
+            )
+            .collect(),
+    }))
+}

@@ -1,0 +1,278 @@
+//! Channel health as the connectors see it: a status (`ok`, `degraded` or `down`, with the
+//! reasons) and a short log of recent protocol traffic (PDUs, HTTP requests) per channel.
+//!
+//! Connectors report to their process's [`Monitor`]. Its [`Monitor::run`] task writes each
+//! channel's [`Report`] to the session store (`monitor:<channel>`; Redis in a split
+//! deployment) within a second of a change, and every [`REFRESH`] otherwise, with a TTL of
+//! [`TTL`]: the API of any process reads it with [`read`], and a channel whose connector
+//! stopped reporting (its process died) reads as `down`.
+//!
+//! Log lines are summaries written by the connectors: MSISDNs masked, message text left out.
+//! The gauge `seedgate_channel_health{channel}` is 2 (ok), 1 (degraded) or 0 (down).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::session_store::{SessionStore, SessionStoreError};
+
+/// Lines kept per channel.
+pub const LOG_LINES: usize = 100;
+/// How often an unchanged report is written again.
+pub const REFRESH: Duration = Duration::from_secs(10);
+/// A report not written again within this long is gone: its channel reads as `down`.
+pub const TTL: Duration = Duration::from_secs(30);
+const FLUSH: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Ok,
+    Degraded,
+    Down,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+            Self::Down => "down",
+        }
+    }
+}
+
+/// One line of a channel's traffic log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub at: DateTime<Utc>,
+    /// `in` (from the carrier or aggregator) or `out` (to it).
+    pub direction: String,
+    pub summary: String,
+}
+
+/// A channel's status and recent traffic, as written by the process running its connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub channel: String,
+    pub status: Health,
+    pub reasons: Vec<String>,
+    /// When the status last changed.
+    pub since: DateTime<Utc>,
+    /// Names this status change: a status webhook carries it, and is sent once per change.
+    pub change_id: Uuid,
+    pub log: VecDeque<LogLine>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    report: Report,
+    dirty: bool,
+}
+
+/// This process's view of the channels it runs connectors for.
+#[derive(Debug, Default)]
+pub struct Monitor {
+    entries: Mutex<HashMap<String, Entry>>,
+    /// Channels stopped here: their reports are removed from the session store.
+    gone: Mutex<Vec<String>>,
+    /// The logs of channels stopped here, for when they start again (a restart keeps them).
+    kept_logs: Mutex<HashMap<String, VecDeque<LogLine>>>,
+    changed: Notify,
+}
+
+fn key(channel: &str) -> String {
+    format!("monitor:{channel}")
+}
+
+impl Monitor {
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    fn with<R>(&self, channel: &str, f: impl FnOnce(&mut Entry) -> R) -> R {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = entries.entry(channel.to_string()).or_insert_with(|| Entry {
+            report: Report {
+                channel: channel.to_string(),
+                status: Health::Down,
+                reasons: vec!["starting".into()],
+                since: Utc::now(),
+                change_id: Uuid::now_v7(),
+                log: self
+                    .kept_logs
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(channel)
+                    .unwrap_or_default(),
+            },
+            dirty: true,
+        });
+        let out = f(entry);
+        entry.dirty = true;
+        out
+    }
+
+    /// Sets a channel's status; a new status or new reasons make a new change.
+    pub fn status(&self, channel: &str, status: Health, reasons: Vec<String>) {
+        let changed = self.with(channel, |e| {
+            let r = &mut e.report;
+            if r.status == status && r.reasons == reasons {
+                return false;
+            }
+            if r.status != status {
+                tracing::info!(channel, status = status.as_str(), reasons = ?reasons, was = r.status.as_str(), "channel status changed");
+            }
+            metrics::gauge!("seedgate_channel_health", "channel" => channel.to_string()).set(match status {
+                Health::Ok => 2.0,
+                Health::Degraded => 1.0,
+                Health::Down => 0.0,
+            });
+            r.status = status;
+            r.reasons = reasons;
+            r.since = Utc::now();
+            r.change_id = Uuid::now_v7();
+            true
+        });
+        if changed {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Adds a line to a channel's traffic log (the oldest goes beyond [`LOG_LINES`]).
+    pub fn log(&self, channel: &str, direction: &str, summary: impl Into<String>) {
+        self.with(channel, |e| {
+            let log = &mut e.report.log;
+            if log.len() == LOG_LINES {
+                log.pop_front();
+            }
+            log.push_back(LogLine {
+                at: Utc::now(),
+                direction: direction.to_string(),
+                summary: summary.into(),
+            });
+        });
+    }
+
+    /// The channel's connector stopped in this process (restarted, deleted, or moved
+    /// elsewhere): its report goes; its log is kept for a restart.
+    pub fn forget(&self, channel: &str) {
+        let gone = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(channel);
+        if let Some(e) = gone {
+            self.kept_logs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(channel.to_string(), e.report.log);
+        }
+        self.gone
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(channel.to_string());
+        self.changed.notify_one();
+    }
+
+    /// This process's report of `channel`.
+    pub fn local(&self, channel: &str) -> Option<Report> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(channel)
+            .map(|e| e.report.clone())
+    }
+
+    /// Reports to write now: the changed ones, or all of them when `all`.
+    fn due(&self, all: bool) -> (Vec<Report>, Vec<String>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reports = entries
+            .values_mut()
+            .filter(|e| all || e.dirty)
+            .map(|e| {
+                e.dirty = false;
+                e.report.clone()
+            })
+            .collect();
+        let gone = std::mem::take(
+            &mut *self
+                .gone
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        (reports, gone)
+    }
+
+    /// Writes reports to `sessions` until `shutdown`: changes within a second, everything
+    /// every [`REFRESH`].
+    pub async fn run(self: Arc<Self>, sessions: Arc<dyn SessionStore>, shutdown: CancellationToken) {
+        let mut last_all = tokio::time::Instant::now();
+        let mut warned = false;
+        loop {
+            tokio::select! {
+                () = self.changed.notified() => {}
+                () = tokio::time::sleep(FLUSH) => {}
+                () = shutdown.cancelled() => return,
+            }
+            let all = last_all.elapsed() >= REFRESH;
+            if all {
+                last_all = tokio::time::Instant::now();
+            }
+            let (reports, gone) = self.due(all);
+            let written = write(sessions.as_ref(), &reports, &gone).await;
+            match written {
+                Ok(()) => warned = false,
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(error = %e, "cannot write channel status; retrying");
+                        warned = true;
+                    }
+                    // Write everything again next time.
+                    last_all = tokio::time::Instant::now() - REFRESH;
+                }
+            }
+            // Pace writes of busy channels to one per FLUSH.
+            tokio::select! {
+                () = tokio::time::sleep(FLUSH) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+async fn write(
+    sessions: &dyn SessionStore,
+    reports: &[Report],
+    gone: &[String],
+) -> Result<(), SessionStoreError> {
+    for r in reports {
+        let value = serde_json::to_vec(r).unwrap_or_default();
+        sessions.put(&key(&r.channel), &value, TTL).await?;
+    }
+    for channel in gone {
+        sessions.remove(&key(channel)).await?;
+    }
+    Ok(())
+}
+
+/// The latest report of `channel` from whichever process runs its connector; `None` when no
+/// process has reported it within [`TTL`].
+pub async fn read(sessions: &dyn SessionStore, channel: &str) -> Result<Option<Report>, SessionStoreError> {
+    Ok(sessions
+        .get(&key(channel))
+        .await?
+        .and_then(|s| serde_json::from_slice(&s.value).ok()))
+}
