@@ -4,33 +4,21 @@
 
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use seedgate_proto::{DeliveryStatus, Event, EventKind, Message, TransportType};
-use seedgate_runtime::config::{StoreConfig, StoreKind};
+
 use seedgate_runtime::store::{
     Accepted, ApiToken, Idempotency, MessageQuery, MessageStatus, Record, SessionQuery, Store, WebhookJob,
     WebhookOutcome,
 };
 use uuid::Uuid;
 
-fn sqlite() -> Arc<dyn Store> {
-    let dir = std::env::temp_dir().join(format!("seedgate-api-{}", Uuid::now_v7().simple()));
-    let mut cfg = StoreConfig::default();
-    cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
-    seedgate_store::open(&cfg).unwrap()
-}
 
-fn postgres() -> Arc<dyn Store> {
-    let mut cfg = StoreConfig::default();
-    cfg.kind = StoreKind::Postgres;
-    cfg.url = std::env::var("SEEDGATE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    cfg.schema = Some(format!("t{}", Uuid::now_v7().simple()));
-    seedgate_store::open(&cfg).unwrap()
-}
 
 fn sms(to: &str, text: &str) -> Message {
     let mut m = Message::inbound("demo-sms", TransportType::Sms, "MomConnect", to, text);
@@ -629,39 +617,6 @@ async fn channel_rows_count_generations(store: Arc<dyn Store>) {
     assert!(store.channel_delete("partner-sms").await.unwrap());
     assert!(!store.channel_delete("partner-sms").await.unwrap());
     assert_eq!(store.channels_stored().await.unwrap().len(), 1);
-}
-
-/// Either database with encryption at rest: the same semantics.
-fn sealed(kind: StoreKind) -> Arc<dyn Store> {
-    let mut cfg = StoreConfig::default();
-    if kind == StoreKind::Postgres {
-        cfg.kind = StoreKind::Postgres;
-        cfg.url = std::env::var("SEEDGATE_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        cfg.schema = Some(format!("t{}", uuid::Uuid::now_v7().simple()));
-    } else {
-        let dir = std::env::temp_dir().join(format!("seedgate-api-{}", uuid::Uuid::now_v7().simple()));
-        cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
-    }
-    let key = seedgate_store::sealed::Key::from_hex(&"5e".repeat(32)).unwrap();
-    seedgate_store::open_with(&cfg, Some(key)).unwrap()
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::sqlite()).await; })*
-        }
-        mod postgres_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::postgres()).await; })*
-        }
-        mod sealed_sqlite_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::sealed(super::StoreKind::Sqlite)).await; })*
-        }
-        mod sealed_postgres_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::sealed(super::StoreKind::Postgres)).await; })*
-        }
-    };
 }
 
 conformance!(

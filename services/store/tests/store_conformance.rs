@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -13,25 +15,8 @@ use seedgate_proto::{
 use seedgate_runtime::config::{StoreConfig, StoreKind};
 use seedgate_runtime::store::{Record, Store, StoreError};
 
-fn pg_url() -> String {
-    std::env::var("SEEDGATE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
 
-fn sqlite() -> Arc<dyn Store> {
-    let dir = std::env::temp_dir().join(format!("seedgate-store-{}", uuid::Uuid::now_v7().simple()));
-    let mut cfg = StoreConfig::default();
-    cfg.url = format!("sqlite://{}/nested/seedgate.db", dir.display());
-    seedgate_store::open(&cfg).unwrap()
-}
 
-fn postgres() -> Arc<dyn Store> {
-    let mut cfg = StoreConfig::default();
-    cfg.kind = StoreKind::Postgres;
-    cfg.url = pg_url();
-    cfg.schema = Some(format!("t{}", uuid::Uuid::now_v7().simple()));
-    seedgate_store::open(&cfg).unwrap()
-}
 
 fn at(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(1_764_000_000_000 + ms).single().unwrap()
@@ -253,39 +238,6 @@ async fn a_gateway_end_report_is_kept_with_its_session(store: Arc<dyn Store>) {
         "our own billing is unchanged"
     );
     assert_eq!(store.session_messages("demo-at:rep").await.unwrap().len(), 2);
-}
-
-/// Either database with encryption at rest: the same semantics.
-fn sealed(kind: StoreKind) -> Arc<dyn Store> {
-    let mut cfg = StoreConfig::default();
-    if kind == StoreKind::Postgres {
-        cfg.kind = StoreKind::Postgres;
-        cfg.url = std::env::var("SEEDGATE_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        cfg.schema = Some(format!("t{}", uuid::Uuid::now_v7().simple()));
-    } else {
-        let dir = std::env::temp_dir().join(format!("seedgate-store-{}", uuid::Uuid::now_v7().simple()));
-        cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
-    }
-    let key = seedgate_store::sealed::Key::from_hex(&"5e".repeat(32)).unwrap();
-    seedgate_store::open_with(&cfg, Some(key)).unwrap()
-}
-
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::sqlite()).await; })*
-        }
-        mod postgres_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::postgres()).await; })*
-        }
-        mod sealed_sqlite_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::sealed(super::StoreKind::Sqlite)).await; })*
-        }
-        mod sealed_postgres_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::sealed(super::StoreKind::Postgres)).await; })*
-        }
-    };
 }
 
 conformance!(
