@@ -423,9 +423,9 @@ async fn flow_commands_test_transcripts_and_reject_broken_gotos_with_their_line(
     let mut v = Gateway::spawn(&["flow", "validate", broken.to_str().unwrap()], &dir, &[]);
     assert!(!v.wait(Duration::from_secs(10)).await.success());
     let line = demo.lines().position(|l| l.contains("goto: about}")).unwrap() + 1;
-    let err = v.stderr().join("\n");
+    let out = v.stdout().join("\n");
     assert!(
-        err.contains(&format!("broken.yaml:{line}: ")) && err.contains("`abuot`"),
-        "{err}"
+        out.contains(&format!("broken.yaml:{line}: ")) && out.contains("`abuot`"),
+        "{out}"
     );
 }

@@ -13,6 +13,8 @@ mod session;
 pub use event::{DeliveryStatus, Event, EventKind};
 pub use message::{Direction, Message, SessionEvent, SessionInfo, TransportType};
 pub use routing::{is_valid_channel_name, RoutingKey};
+
+pub mod msisdn;
 pub use session::{CarrierReport, SessionEndReason, SessionRecord, SLICE_SECS};
 
 /// Current version of the wire contract, carried in every message and event.

@@ -1,7 +1,8 @@
 //! Routing keys on the one topic exchange, in the Vumi convention operators know.
 //!
 //! Connector-facing keys: `<channel>.inbound` (connector → sessions, store),
-//! `<channel>.outbound` (sessions → connector, store), `<channel>.event` (connector → store),
+//! `<channel>.outbound` (sessions → connector, store), `<channel>.bulk` (campaign messages:
+//! outbox → connector, store), `<channel>.event` (connector → store),
 //! `<channel>.session` (session records: sessions → store).
 //! App-facing keys, between the session engine and the flow runner:
 //! `<channel>.app.inbound` and `<channel>.app.outbound`. A `*.inbound` binding matches only
@@ -12,6 +13,8 @@
 pub enum RoutingKey<'a> {
     Inbound(&'a str),
     Outbound(&'a str),
+    /// Campaign messages: the same as outbound, in a lane connectors take slowly.
+    Bulk(&'a str),
     Event(&'a str),
     Session(&'a str),
     AppInbound(&'a str),
@@ -23,6 +26,7 @@ impl RoutingKey<'_> {
         match self {
             Self::Inbound(c) => format!("{c}.inbound"),
             Self::Outbound(c) => format!("{c}.outbound"),
+            Self::Bulk(c) => format!("{c}.bulk"),
             Self::Event(c) => format!("{c}.event"),
             Self::Session(c) => format!("{c}.session"),
             Self::AppInbound(c) => format!("{c}.app.inbound"),
@@ -39,6 +43,7 @@ impl RoutingKey<'_> {
         Some(match rest {
             "inbound" => RoutingKey::Inbound(channel),
             "outbound" => RoutingKey::Outbound(channel),
+            "bulk" => RoutingKey::Bulk(channel),
             "event" => RoutingKey::Event(channel),
             "session" => RoutingKey::Session(channel),
             "app.inbound" => RoutingKey::AppInbound(channel),
@@ -51,6 +56,7 @@ impl RoutingKey<'_> {
         match self {
             Self::Inbound(c)
             | Self::Outbound(c)
+            | Self::Bulk(c)
             | Self::Event(c)
             | Self::Session(c)
             | Self::AppInbound(c)
@@ -76,6 +82,7 @@ mod tests {
         for key in [
             RoutingKey::Inbound("demo-at"),
             RoutingKey::Outbound("demo-at"),
+            RoutingKey::Bulk("partner-sms"),
             RoutingKey::Event("mtn_ng"),
             RoutingKey::Session("demo-at"),
             RoutingKey::AppInbound("demo-at"),

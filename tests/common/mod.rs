@@ -58,7 +58,11 @@ impl Gateway {
     /// Starts `seedgate <args>` in `cwd` with `env` (plus its HTTP port) and a clean
     /// `SEEDGATE_*` environment.
     pub fn spawn(args: &[&str], cwd: &std::path::Path, env: &[(String, String)]) -> Self {
-        let port = free_port();
+        Self::spawn_on(free_port(), args, cwd, env)
+    }
+
+    /// [`Gateway::spawn`] with its HTTP port chosen by the caller (for a config that names it).
+    pub fn spawn_on(port: u16, args: &[&str], cwd: &std::path::Path, env: &[(String, String)]) -> Self {
         let smpp_port = free_port();
         let mut cmd = Command::new(BIN);
         cmd.args(args)

@@ -40,6 +40,11 @@ struct Args {
     /// Hops per session: 5 (with one wrong answer) or 4.
     #[arg(long, default_value_t = 5)]
     hops: u8,
+    /// `demo` (the demo menu) or `registration` (the registration flow of `flows/`, on the
+    /// `momconnect-at` channel: consent, pregnant, 24 weeks, English; 5 hops with a webhook,
+    /// a contact write, a subscription and a welcome SMS each).
+    #[arg(long, default_value = "demo")]
+    walk: String,
     /// Pause before each answer, in milliseconds (a user reading the screen).
     #[arg(long, default_value_t = 0)]
     think_ms: u64,
@@ -57,6 +62,14 @@ struct Args {
     #[arg(long)]
     verify_schema: Option<String>,
 }
+
+const REGISTRATION: [(&str, &str); 5] = [
+    ("", "CON Welcome to MomConnect"),
+    ("1", "CON Are you pregnant?"),
+    ("1*1", "CON How many weeks"),
+    ("1*1*24", "CON Which language"),
+    ("1*1*24*1", "END Thank you. You are registered"),
+];
 
 const STEPS_5: [(&str, &str); 5] = [
     ("", "CON "),
@@ -91,7 +104,13 @@ async fn main() {
         eprintln!("at-walk: --hops is 4 or 5");
         std::process::exit(2);
     }
-    let steps: Vec<(&'static str, &'static str)> = if args.hops == 5 {
+    let steps: Vec<(&'static str, &'static str)> = if args.walk == "registration" {
+        if args.hops != 5 {
+            eprintln!("at-walk: the registration walk has 5 hops");
+            std::process::exit(2);
+        }
+        REGISTRATION.to_vec()
+    } else if args.hops == 5 {
         STEPS_5.to_vec()
     } else {
         STEPS_5

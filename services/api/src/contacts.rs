@@ -18,25 +18,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::routes::{is_msisdn, json_body, limit, query};
+use crate::routes::{json_body, limit, query};
 use crate::{Api, ApiError};
+use seedgate_proto::msisdn::is_msisdn;
 
 /// Tries of a `PATCH` against concurrent writers.
 const PATCH_TRIES: usize = 5;
 const MAX_FIELDS: usize = 100;
 
-/// The E.164 form of an MSISDN: `+` and digits (spaces, dashes and a `00` prefix taken out).
-pub fn normalise(msisdn: &str) -> String {
-    let digits: String = msisdn
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
-        .collect();
-    let digits = digits
-        .strip_prefix('+')
-        .or_else(|| digits.strip_prefix("00"))
-        .unwrap_or(&digits);
-    format!("+{digits}")
-}
+pub use seedgate_proto::msisdn::normalise;
 
 fn msisdn_param(raw: &str) -> Result<String, ApiError> {
     let m = normalise(raw);
@@ -67,6 +57,21 @@ pub struct ContactView {
     pub updated_at: DateTime<Utc>,
     /// Pass back in a `PUT` to refuse to overwrite a newer write.
     pub version: i64,
+    /// Message-set subscriptions (one contact at a time; not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscriptions: Option<Vec<SubscriptionView>>,
+}
+
+/// A subscription to a message set.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    pub message_set: String,
+    /// `active`, `done` or `cancelled`.
+    pub state: String,
+    /// The message of the set sent next (from 0).
+    pub next_index: u32,
+    pub next_due: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
 }
 
 fn view(c: Contact) -> ContactView {
@@ -81,6 +86,7 @@ fn view(c: Contact) -> ContactView {
         created_at: c.created_at,
         updated_at: c.updated_at,
         version: c.version,
+        subscriptions: None,
     }
 }
 
@@ -214,7 +220,20 @@ pub async fn get(
         .contact(&m)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no contact {m}")))?;
-    Ok(Json(view(c)))
+    let subs = api.store.subscriptions_of(&m).await?;
+    let mut v = view(c);
+    v.subscriptions = Some(
+        subs.into_iter()
+            .map(|s| SubscriptionView {
+                message_set: s.set,
+                state: s.state,
+                next_index: s.next_index,
+                next_due: s.next_due,
+                created_at: s.created_at,
+            })
+            .collect(),
+    );
+    Ok(Json(v))
 }
 
 fn conflict(m: &str) -> ApiError {
@@ -346,17 +365,5 @@ pub async fn delete(
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::not_found(format!("no contact {m}")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn msisdns_are_kept_in_one_form() {
-        for raw in ["+27820000001", "27820000001", "0027820000001", "+27 82 000-0001"] {
-            assert_eq!(normalise(raw), "+27820000001", "{raw}");
-        }
     }
 }

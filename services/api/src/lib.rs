@@ -9,8 +9,8 @@
 //! - [`contacts`]: fields, groups, language and opt-out per MSISDN.
 //! - [`auth`]: bearer tokens with scopes (`admin`, `send`, `read`), stored as SHA-256 hashes;
 //!   a token bucket per token (`429`).
-//! - [`outbox`]: the relay that hands committed messages to their connectors on the bus,
-//!   at least once (connectors drop a message id they have already sent).
+//! - the outbox relay (`runtime::outbox`) hands committed messages to their connectors on the
+//!   bus, at least once (connectors drop a message id they have already sent).
 //! - [`webhooks`]: inbound messages, events and channel status changes become signed webhook
 //!   jobs in the store, delivered with retries and backoff, dead-lettered after
 //!   `api.webhook_max_attempts`.
@@ -22,7 +22,6 @@ pub mod channels;
 pub mod contacts;
 mod error;
 pub mod openapi;
-pub mod outbox;
 pub mod routes;
 pub mod webhooks;
 
@@ -76,7 +75,13 @@ impl Api {
 
 /// Runs the outbox relay and the webhook tasks until `shutdown`.
 pub async fn run(api: Api, shutdown: CancellationToken) -> Result<(), BusError> {
-    let relay = tokio::spawn(outbox::relay(api.clone(), shutdown.clone()));
+    let relay = tokio::spawn(seedgate_runtime::outbox::relay(
+        api.store.clone(),
+        api.bus.clone(),
+        api.outbox_wake.clone(),
+        true,
+        shutdown.clone(),
+    ));
     let sender = tokio::spawn(webhooks::send(api.clone(), shutdown.clone()));
     let status = tokio::spawn(webhooks::watch_status(api.clone(), shutdown.clone()));
     let result = webhooks::collect(api, shutdown.clone()).await;

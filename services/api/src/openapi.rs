@@ -14,7 +14,7 @@ use crate::{channels, contacts, routes};
           routes::create_token, routes::dead_webhooks, routes::replay_webhook),
     components(schemas(routes::SendRequest, routes::MessageView, routes::EventView, routes::MessagePage,
                        routes::SessionView, routes::SessionPage, channels::ChannelView, channels::WebhooksView,
-                       channels::ChannelLog, channels::LogLineView, contacts::ContactView, contacts::ContactPage,
+                       channels::ChannelLog, channels::LogLineView, contacts::ContactView, contacts::SubscriptionView, contacts::ContactPage,
                        contacts::ContactBody, contacts::ContactPatch,
                        routes::TokenRequest, routes::TokenCreated, routes::DeadWebhook)),
     modifiers(&Bearer)

@@ -107,11 +107,6 @@ fn time(name: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> 
     .transpose()
 }
 
-pub(crate) fn is_msisdn(s: &str) -> bool {
-    let digits = s.strip_prefix('+').unwrap_or(s);
-    (5..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
-}
-
 // ---- messages ----
 
 /// A message to send.
@@ -280,7 +275,7 @@ pub async fn send(
                 .to
                 .clone()
                 .ok_or_else(|| ApiError::bad_request("missing field `to`"))?;
-            if !is_msisdn(&to) {
+            if !seedgate_proto::msisdn::is_msisdn(&to) {
                 return Err(ApiError::bad_request(format!(
                     "`to` must be an MSISDN (`+` and 5-15 digits), got `{to}`"
                 )));

@@ -1,36 +1,145 @@
-//! The interpreter: a pure function from (flow, run state, input) to (screen, new state).
+//! The interpreter: a pure function from (flows, run state, input, now) to (what to show,
+//! effects to carry out, the new state).
 //!
-//! No IO and no clock: the service feeds it and carries out what it returns.
+//! No IO and no clock: the runner feeds it, makes the webhook calls it asks for (and steps
+//! again with the answer), and carries out its effects (contact changes, subscriptions, SMS).
+//! A step enters at most [`STEP_LIMIT`] nodes (the validator refuses loops without input, so
+//! only a broken file can reach it).
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::expr::{self, Scope};
 use crate::load::Flows;
-use crate::model::{Flow, Node};
+use crate::model::{Action, Case, Flow, Node, Text};
 
-/// Following more `goto`s than this in one step is an error (the validator prevents loops).
-pub const STEP_LIMIT: usize = 64;
+/// Nodes entered in one step at most.
+pub const STEP_LIMIT: usize = 100;
 
-/// Where a run stands between two inputs: the menu it waits on.
+/// The contact as a run sees it: loaded when the run starts, changed by its actions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunContact {
+    pub msisdn: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub groups: BTreeSet<String>,
+    #[serde(default)]
+    pub subscriptions: BTreeSet<String>,
+    #[serde(default)]
+    pub opted_out: bool,
+}
+
+/// A saved answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunState {
-    pub flow: String,
+pub struct RunResult {
+    pub value: String,
+    pub category: String,
     pub node: String,
 }
 
-/// What the phone sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input<'a> {
-    /// The user dialled: start the flow.
-    Start,
-    /// The user answered the current screen.
-    Reply(&'a str),
+/// Where a run stands between two inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    pub flow: String,
+    /// The node it waits at: a `menu`, an `ask`, or a `webhook` whose answer it needs.
+    pub node: String,
+    pub contact: RunContact,
+    #[serde(default)]
+    pub results: BTreeMap<String, RunResult>,
+    /// Wrong answers so far at this node.
+    #[serde(default)]
+    pub retries: u32,
+    /// The last answer.
+    #[serde(default)]
+    pub input: String,
+    /// An SMS question's `timeout` fires at this time.
+    #[serde(default)]
+    pub wait_until: Option<DateTime<Utc>>,
+    /// An SMS conversation waiting past this ends (`expire_after`).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// What the phone shows; `end` closes the session.
+/// What came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// The user dialled, or a message started the flow: a new run.
+    Start,
+    /// An answer to the current question.
+    Reply(&'a str),
+    /// The wait of an SMS question timed out.
+    Timeout,
+    /// The answer to the webhook the run waits on.
+    Webhook(&'a WebhookResponse),
+}
+
+/// A webhook's answer: `status` 0 when none came in time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Screen {
-    pub text: String,
+pub struct WebhookResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A call the runner must make before the run can go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookCall {
+    pub node: String,
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    pub timeout_ms: u64,
+}
+
+/// A change of the contact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactChange {
+    Field(String, String),
+    Name(String),
+    Language(String),
+    AddGroup(String),
+    RemoveGroup(String),
+    OptOut,
+}
+
+/// Something for the runner to carry out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Contact(ContactChange),
+    Subscribe(String),
+    Unsubscribe(String),
+    SendSms {
+        to: String,
+        text: String,
+        channel: Option<String>,
+    },
+}
+
+/// What a step produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// The screen to show (USSD), or the message to send (SMS); `None` when there is none.
+    pub text: Option<String>,
+    /// The run ended with this text.
     pub end: bool,
+    /// The state to keep; `None` once the run ended.
+    pub state: Option<RunState>,
+    /// A webhook to call; step again with its answer.
+    pub call: Option<WebhookCall>,
+    pub effects: Vec<Effect>,
+    /// The contact as the run left it (its changes are also among the effects).
+    pub contact: RunContact,
+    /// Nodes entered.
+    pub steps: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,107 +148,424 @@ pub enum StepError {
     UnknownFlow(String),
     #[error("flow `{flow}` has no node `{node}`")]
     UnknownNode { flow: String, node: String },
-    #[error("flow `{0}` followed more than {STEP_LIMIT} gotos in one step")]
+    #[error("flow `{0}` entered more than {STEP_LIMIT} nodes in one step")]
     StepLimit(String),
 }
 
-/// One step: the screen to show and the state to keep (`None` once the flow ended).
+/// One step of the run of `flow_name` (or of `state`'s flow, for an answer).
 pub fn step(
     flows: &Flows,
     flow_name: &str,
-    state: Option<&RunState>,
+    state: Option<RunState>,
+    contact: &RunContact,
     input: Input<'_>,
-    lang: &str,
-) -> Result<(Screen, Option<RunState>), StepError> {
-    let flow = flows
-        .get(flow_name)
-        .ok_or_else(|| StepError::UnknownFlow(flow_name.into()))?;
-    let base = flows.base_language(flow_name);
-    let ctx = Ctx {
-        flow,
-        name: flow_name,
-        lang,
-        base,
+    now: DateTime<Utc>,
+) -> Result<Output, StepError> {
+    let fresh = |contact: &RunContact| RunState {
+        flow: flow_name.to_string(),
+        node: String::new(),
+        contact: contact.clone(),
+        results: BTreeMap::new(),
+        retries: 0,
+        input: String::new(),
+        wait_until: None,
+        expires_at: None,
     };
+    let mut run = Run {
+        flows,
+        state: state.clone().unwrap_or_else(|| fresh(contact)),
+        now,
+        effects: Vec::new(),
+        steps: 0,
+    };
+    if !flows.has(&run.state.flow) {
+        return Err(StepError::UnknownFlow(run.state.flow.clone()));
+    }
     match (input, state) {
-        (Input::Reply(text), Some(state)) if state.flow == flow_name => {
-            let node = ctx.node(&state.node)?;
-            match &node.menu {
-                Some(menu) => match menu.options.iter().find(|o| o.key.trim() == text.trim()) {
-                    Some(opt) => ctx.enter(&opt.goto),
-                    None => {
-                        let (screen, st) = ctx.enter(&state.node)?;
-                        let notice = flow.invalid_choice.get(lang, base);
-                        Ok((
-                            Screen {
-                                text: format!("{notice}\n{}", screen.text),
-                                end: false,
-                            },
-                            st,
-                        ))
-                    }
-                },
-                // A state resting on a non-menu node cannot happen; restart cleanly if it does.
-                None => ctx.enter(&flow.start),
-            }
+        (Input::Start, _) | (_, None) => {
+            run.state = fresh(contact);
+            let start = run.flow()?.start.clone();
+            run.enter(&start)
         }
-        // A dial, or an answer with no (or another flow's) state: start from the top.
-        _ => ctx.enter(&flow.start),
+        (Input::Reply(text), Some(_)) => run.answer(text),
+        (Input::Timeout, Some(_)) => run.timeout(),
+        (Input::Webhook(resp), Some(_)) => run.webhook_answer(resp),
     }
 }
 
-struct Ctx<'a> {
-    flow: &'a Flow,
-    name: &'a str,
-    lang: &'a str,
-    base: &'a str,
+struct Run<'a> {
+    flows: &'a Flows,
+    state: RunState,
+    now: DateTime<Utc>,
+    effects: Vec<Effect>,
+    steps: usize,
 }
 
-impl Ctx<'_> {
+impl Run<'_> {
+    fn flow(&self) -> Result<&Flow, StepError> {
+        self.flows
+            .get(&self.state.flow)
+            .ok_or_else(|| StepError::UnknownFlow(self.state.flow.clone()))
+    }
+
     fn node(&self, id: &str) -> Result<&Node, StepError> {
-        self.flow.nodes.get(id).ok_or_else(|| StepError::UnknownNode {
-            flow: self.name.into(),
+        self.flow()?.nodes.get(id).ok_or_else(|| StepError::UnknownNode {
+            flow: self.state.flow.clone(),
             node: id.into(),
         })
     }
 
-    /// Enters node `id`, following gotos, and renders the screen it lands on.
-    fn enter(&self, id: &str) -> Result<(Screen, Option<RunState>), StepError> {
-        let mut at = id;
-        for _ in 0..STEP_LIMIT {
-            let node = self.node(at)?;
-            if let Some(next) = &node.goto {
-                at = next;
+    /// The language texts are shown in: the contact's, if the flow's file has it.
+    fn lang(&self) -> (String, String) {
+        let file = self.flows.file_of(&self.state.flow);
+        let base = file.map_or("eng", |f| f.base()).to_string();
+        let lang = self
+            .state
+            .contact
+            .language
+            .clone()
+            .filter(|l| file.is_some_and(|f| f.languages.contains(l)))
+            .unwrap_or_else(|| base.clone());
+        (lang, base)
+    }
+
+    fn scope(&self) -> Scope {
+        let c = &self.state.contact;
+        let mut s = Scope {
+            fields: c.fields.clone(),
+            results: self
+                .state
+                .results
+                .iter()
+                .map(|(k, r)| (k.clone(), r.value.clone()))
+                .collect(),
+            categories: self
+                .state
+                .results
+                .iter()
+                .map(|(k, r)| (k.clone(), r.category.clone()))
+                .collect(),
+            globals: self
+                .flows
+                .file_of(&self.state.flow)
+                .map(|f| f.globals.clone())
+                .unwrap_or_default(),
+            input: self.state.input.clone(),
+            today: self.now.date_naive().to_string(),
+            now: self.now.to_rfc3339(),
+            ..Default::default()
+        };
+        s.contact.msisdn.clone_from(&c.msisdn);
+        s.contact.name = c.name.clone().unwrap_or_default();
+        s.contact.language = c.language.clone().unwrap_or_default();
+        s.contact.groups = c.groups.iter().cloned().collect();
+        s.contact.fields.clone_from(&c.fields);
+        s
+    }
+
+    fn text(&self, t: &Text) -> String {
+        let (lang, base) = self.lang();
+        expr::render(t.get(&lang, &base), &self.scope())
+    }
+
+    fn save(&mut self, name: &Option<String>, value: String, category: String) {
+        if let Some(name) = name {
+            let node = self.state.node.clone();
+            self.state.results.insert(
+                name.clone(),
+                RunResult {
+                    value,
+                    category,
+                    node,
+                },
+            );
+        }
+    }
+
+    fn output(&mut self, text: Option<String>, end: bool, call: Option<WebhookCall>) -> Output {
+        Output {
+            text,
+            end,
+            state: (!end).then(|| self.state.clone()),
+            call,
+            effects: std::mem::take(&mut self.effects),
+            contact: self.state.contact.clone(),
+            steps: self.steps,
+        }
+    }
+
+    fn act(&mut self, action: &Action) {
+        let scope = self.scope();
+        let c = &mut self.state.contact;
+        let change = match action {
+            Action::SetField { name, value } => {
+                let v = expr::value_of(value, &scope);
+                c.fields.insert(name.clone(), v.clone());
+                Some(ContactChange::Field(name.clone(), v))
+            }
+            Action::SetName(n) => {
+                let v = expr::value_of(n, &scope);
+                c.name = Some(v.clone());
+                Some(ContactChange::Name(v))
+            }
+            Action::SetLanguage(l) => {
+                let v = expr::value_of(l, &scope);
+                c.language = Some(v.clone());
+                Some(ContactChange::Language(v))
+            }
+            Action::AddGroup(g) => {
+                c.groups.insert(g.clone());
+                Some(ContactChange::AddGroup(g.clone()))
+            }
+            Action::RemoveGroup(g) => {
+                c.groups.remove(g);
+                Some(ContactChange::RemoveGroup(g.clone()))
+            }
+            Action::OptOut(true) => {
+                c.opted_out = true;
+                Some(ContactChange::OptOut)
+            }
+            Action::OptOut(false) => None,
+            Action::Subscribe(set) => {
+                c.subscriptions.insert(set.clone());
+                self.effects.push(Effect::Subscribe(set.clone()));
+                None
+            }
+            Action::Unsubscribe(set) => {
+                c.subscriptions.remove(set);
+                self.effects.push(Effect::Unsubscribe(set.clone()));
+                None
+            }
+            Action::SendSms { text, to, channel } => {
+                let (lang, base) = self.lang();
+                let body = expr::render(text.get(&lang, &base), &scope);
+                let to = to
+                    .as_deref()
+                    .map_or_else(|| scope.contact.msisdn.clone(), |t| expr::value_of(t, &scope));
+                self.effects.push(Effect::SendSms {
+                    to,
+                    text: body,
+                    channel: channel.clone(),
+                });
+                None
+            }
+        };
+        if let Some(change) = change {
+            self.effects.push(Effect::Contact(change));
+        }
+    }
+
+    /// The first case `value` passes, with the value it matched.
+    fn route<'c>(&self, cases: &'c [Case], value: &str) -> Option<(&'c Case, String)> {
+        let scope = self.scope();
+        let today = self.now.date_naive();
+        cases.iter().find_map(|c| {
+            let args: Vec<serde_json::Value> = c
+                .args
+                .iter()
+                .map(|a| match a {
+                    serde_json::Value::String(s) if s.starts_with('@') => {
+                        serde_json::Value::String(expr::value_of(s, &scope))
+                    }
+                    other => other.clone(),
+                })
+                .collect();
+            crate::cases::apply(&c.test, &args, value, today).map(|m| (c, m))
+        })
+    }
+
+    /// Enters `id` and goes on until the run waits, calls out or ends.
+    fn enter(&mut self, id: &str) -> Result<Output, StepError> {
+        let mut at = id.to_string();
+        loop {
+            self.steps += 1;
+            if self.steps > STEP_LIMIT {
+                return Err(StepError::StepLimit(self.state.flow.clone()));
+            }
+            if let Some(other) = at.strip_prefix("flow:") {
+                if !self.flows.has(other) {
+                    return Err(StepError::UnknownFlow(other.into()));
+                }
+                self.state.flow = other.to_string();
+                at = self.flow()?.start.clone();
                 continue;
             }
-            if let Some(end) = &node.end {
-                return Ok((
-                    Screen {
-                        text: end.text.get(self.lang, self.base).to_string(),
-                        end: true,
-                    },
-                    None,
-                ));
+            let node = self.node(&at)?.clone();
+            self.state.node.clone_from(&at);
+            self.state.retries = 0;
+            self.state.wait_until = None;
+            for action in &node.actions {
+                self.act(action);
             }
-            if let Some(menu) = &node.menu {
-                let mut text = menu.text.get(self.lang, self.base).to_string();
-                for opt in &menu.options {
-                    text.push('\n');
-                    text.push_str(opt.key.trim());
-                    text.push_str(". ");
-                    text.push_str(opt.label.get(self.lang, self.base));
-                }
-                let state = RunState {
-                    flow: self.name.into(),
-                    node: at.into(),
+            if let Some(next) = &node.goto {
+                at.clone_from(next);
+                continue;
+            }
+            if let Some(sw) = &node.switch {
+                let value = expr::value_of(&sw.on, &self.scope());
+                at = self
+                    .route(&sw.cases, &value)
+                    .map_or_else(|| sw.other.clone(), |(c, _)| c.goto.clone());
+                continue;
+            }
+            if let Some(w) = &node.webhook {
+                let scope = self.scope();
+                let call = WebhookCall {
+                    node: at.clone(),
+                    method: w.method.to_uppercase(),
+                    url: expr::render(&w.url, &scope),
+                    headers: w
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), expr::render(v, &scope)))
+                        .collect(),
+                    body: w.body.as_deref().map(|b| expr::render(b, &scope)),
+                    timeout_ms: w.timeout_ms.unwrap_or(3000),
                 };
-                return Ok((Screen { text, end: false }, Some(state)));
+                return Ok(self.output(None, false, Some(call)));
+            }
+            if let Some(end) = &node.end {
+                let text = self.text(&end.text);
+                return Ok(self.output(Some(text), true, None));
+            }
+            if node.waits() {
+                let text = self.screen(&node);
+                let timeout = node
+                    .ask
+                    .as_ref()
+                    .and_then(|a| a.timeout.as_ref())
+                    .and_then(|t| crate::model::parse_duration(&t.after));
+                self.wait(timeout)?;
+                return Ok(self.output(Some(text), false, None));
             }
             return Err(StepError::UnknownNode {
-                flow: self.name.into(),
-                node: at.into(),
+                flow: self.state.flow.clone(),
+                node: at,
             });
         }
-        Err(StepError::StepLimit(self.name.into()))
+    }
+
+    /// The screen of a node that waits: the question, and a menu's options.
+    fn screen(&self, node: &Node) -> String {
+        let (lang, base) = self.lang();
+        if let Some(menu) = &node.menu {
+            let mut text = self.text(&menu.text);
+            let scope = self.scope();
+            for opt in &menu.options {
+                text.push('\n');
+                text.push_str(opt.key.trim());
+                text.push_str(". ");
+                text.push_str(&expr::render(opt.label.get(&lang, &base), &scope));
+            }
+            return text;
+        }
+        node.ask.as_ref().map(|a| self.text(&a.text)).unwrap_or_default()
+    }
+
+    /// The run now waits at its node: set its timeout and expiry.
+    fn wait(&mut self, timeout: Option<chrono::Duration>) -> Result<(), StepError> {
+        self.state.wait_until = timeout.map(|t| self.now + t);
+        let expire = crate::model::parse_duration(&self.flow()?.expire_after);
+        self.state.expires_at = expire.map(|e| self.now + e);
+        Ok(())
+    }
+
+    /// Shows the node the run waits at again, with a notice above it (its actions do not
+    /// run again, its timeout stays).
+    fn again(&mut self, notice: &str) -> Result<Output, StepError> {
+        let node = self.node(&self.state.node.clone())?.clone();
+        let text = format!("{notice}\n{}", self.screen(&node));
+        Ok(self.output(Some(text), false, None))
+    }
+
+    fn answer(&mut self, text: &str) -> Result<Output, StepError> {
+        self.state.input = text.trim().to_string();
+        let node = self.node(&self.state.node.clone())?.clone();
+        if let Some(menu) = &node.menu {
+            return match menu.options.iter().find(|o| o.key.trim() == text.trim()) {
+                Some(opt) => {
+                    let value = opt.value.clone().unwrap_or_else(|| opt.key.trim().to_string());
+                    self.save(&menu.result, value, opt.key.trim().to_string());
+                    self.enter(&opt.goto)
+                }
+                None => {
+                    let notice = self.text(&self.flow()?.invalid_choice.clone());
+                    self.again(&notice)
+                }
+            };
+        }
+        if let Some(ask) = &node.ask {
+            if let Some(v) = &ask.validate {
+                let today = self.now.date_naive();
+                return match crate::cases::apply(&v.test, &v.args, text, today) {
+                    Some(matched) => {
+                        self.save(&ask.result, matched, "valid".into());
+                        let next = ask.goto.clone().unwrap_or_else(|| self.state.node.clone());
+                        self.enter(&next)
+                    }
+                    None => {
+                        self.state.retries += 1;
+                        match &v.on_fail {
+                            Some(fail) if self.state.retries > v.retries => {
+                                self.save(&ask.result, text.trim().to_string(), "invalid".into());
+                                self.enter(fail)
+                            }
+                            _ => {
+                                let notice = self.text(&v.error);
+                                self.again(&notice)
+                            }
+                        }
+                    }
+                };
+            }
+            if !ask.cases.is_empty() {
+                return match self.route(&ask.cases, text) {
+                    Some((case, matched)) => {
+                        let category = case.category.clone().unwrap_or_else(|| case.test.clone());
+                        self.save(&ask.result, matched, category);
+                        self.enter(&case.goto.clone())
+                    }
+                    None => match &ask.other {
+                        Some(other) => {
+                            self.save(&ask.result, text.trim().to_string(), "other".into());
+                            self.enter(other)
+                        }
+                        None => {
+                            let notice = self.text(&self.flow()?.invalid_choice.clone());
+                            self.again(&notice)
+                        }
+                    },
+                };
+            }
+            self.save(&ask.result, text.trim().to_string(), "any".into());
+            return match &ask.goto {
+                Some(next) => self.enter(next),
+                None => Ok(self.output(None, true, None)),
+            };
+        }
+        // The run waits on a webhook (or a node changed under it): go through the node again.
+        let at = self.state.node.clone();
+        self.enter(&at)
+    }
+
+    fn timeout(&mut self) -> Result<Output, StepError> {
+        let node = self.node(&self.state.node.clone())?.clone();
+        match node.ask.and_then(|a| a.timeout) {
+            Some(t) => self.enter(&t.goto),
+            None => Ok(self.output(None, true, None)),
+        }
+    }
+
+    fn webhook_answer(&mut self, resp: &WebhookResponse) -> Result<Output, StepError> {
+        let node = self.node(&self.state.node.clone())?.clone();
+        let Some(w) = &node.webhook else {
+            let at = self.state.node.clone();
+            return self.enter(&at);
+        };
+        let ok = (200..300).contains(&resp.status);
+        let category = if ok { "success" } else { "failure" };
+        self.save(&w.result, resp.body.clone(), category.into());
+        let next = if ok { &w.on_success } else { &w.on_failure };
+        self.enter(&next.clone())
     }
 }

@@ -1,25 +1,62 @@
-//! The flow runner: flow files (YAML) programme staff write, a pure interpreter, and the
-//! service that answers sessions with it.
+//! The flow runner: the flow language programme staff write (YAML), its validator, a pure
+//! interpreter, transcripts, message sets and the service that runs them.
 //!
-//! This is the minimal language of the walking skeleton: `menu`, `end` and `goto` nodes, text
-//! per language, and transcripts (`tests:`) inside the flow file. The full language
-//! (`../shared/FLOWS.md`) grows from here.
-//!
-//! - [`model`]: the file format (serde), unknown keys refused.
-//! - [`load`]: reads a folder of flow files and validates them; errors carry file and line.
-//! - [`interp`]: `(flow, state, input) → (screen, new state)`, pure, with a step limit.
-//! - [`service`]: consumes `<channel>.app.inbound`, keeps run state in the session store,
-//!   publishes replies on `<channel>.app.outbound`.
-//! - [`transcript`]: runs the `tests:` of every flow against the interpreter.
+//! - [`model`]: the file format (serde, JSON Schema), unknown keys refused.
+//! - [`load`] and [`validate`]: read flow files and check everything a file can get wrong,
+//!   each problem with file, line ([`lines`]) and reason.
+//! - [`expr`]: `@`-expressions (MiniJinja's expression language and a function library);
+//!   [`cases`]: the tests answers are routed by (`has_number_between`, …).
+//! - [`interp`]: `(flows, state, input, now) → (screen, effects, new state)`, pure, bounded.
+//! - [`transcript`]: runs the `tests:` of flow files against the interpreter.
+//! - [`service`]: consumes `<channel>.app.inbound`; USSD sessions (state in the session
+//!   store, redial-resume) and SMS conversations (state in the store, timeouts); [`effects`]
+//!   carries out webhook calls, contact changes, subscriptions and SMS; [`people`] loads and
+//!   saves contacts.
+//! - [`schedule`] and [`campaigns`]: when message-set messages are due, and the scheduler
+//!   that sends each exactly once.
 
+pub mod campaigns;
+pub mod cases;
+pub mod effects;
+pub mod expr;
 pub mod interp;
+pub mod lines;
 pub mod load;
 pub mod model;
+pub mod people;
+pub mod schedule;
 pub mod service;
 pub mod transcript;
+pub mod validate;
 
 pub use load::{load_dir, load_str, FlowError, Flows};
-pub use service::run;
+pub use service::{run, run_with_clock, Backends};
 
 /// The demo flow, built in so `seedgate up` works from any folder (and in the container).
 pub const BUILTIN_DEMO: &str = include_str!("../../../flows/demo.yaml");
+/// The registration flow and its message set, built in likewise.
+pub const BUILTIN_REGISTRATION: &str = include_str!("../../../flows/registration.yaml");
+
+/// The built-in flow files, checked together.
+pub fn builtin() -> Result<Flows, FlowError> {
+    let sources = [
+        load::Source {
+            path: "(built-in) demo.yaml".into(),
+            text: BUILTIN_DEMO.into(),
+        },
+        load::Source {
+            path: "(built-in) registration.yaml".into(),
+            text: BUILTIN_REGISTRATION.into(),
+        },
+    ];
+    let (flows, report) = load::check(&sources, &validate::Limits::default());
+    match report.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(flows),
+    }
+}
+
+/// The JSON Schema of flow files, for editors (`flows/flow-file.schema.json`).
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(model::FlowFile)).unwrap_or_default()
+}

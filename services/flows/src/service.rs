@@ -1,36 +1,58 @@
-//! The flow-runner service: `<channel>.app.inbound` → interpreter → `<channel>.app.outbound`.
+//! The flow-runner service: `<channel>.app.inbound` → interpreter → replies and effects.
 //!
-//! Run state lives in the session store under `flow:<session id>`, next to the id of the last
-//! inbound message and the reply to it, so a redelivered message gets the same reply again
-//! instead of advancing the flow twice.
+//! **USSD sessions.** Run state lives in the session store under `flow:<session id>`, next to
+//! the id of the last inbound message and the reply to it, so a redelivered message gets the
+//! same reply again instead of advancing the flow twice. Redial-resume: after every answered
+//! hop that leaves the flow waiting, the run is also kept under `resume:<channel>:<msisdn>` for
+//! the channel's `resume_window_secs`; a new session of that MSISDN is offered the channel's
+//! `resume_prompt` (`1` continues, `2` starts again). The contact is loaded from the store when
+//! a session starts.
 //!
-//! Redial-resume: after every answered hop that leaves the flow waiting, the run is also kept
-//! under `resume:<channel>:<msisdn>` for the channel's `resume_window_secs`. A session that
-//! reaches an end screen drops it. A user who dials again while it is there (their session
-//! broke off: abort, network timeout, hop deadline or budget) is offered the channel's
-//! `resume_prompt`: `1` shows the screen they were on again and goes on from there, `2`
-//! starts the flow afresh.
+//! **SMS conversations.** A message on a channel with a `flow` and no session either answers
+//! the contact's waiting conversation or starts the flow. The conversation's state is in the
+//! store (`flow_runs`, durable: waits last days), replies go out through the outbox, and a
+//! question's `timeout` is fired by a timer loop here.
+//!
+//! Effects (contact changes, subscriptions, SMS) are carried out before the run's new state is
+//! kept, and are idempotent, so a crash in between repeats them harmlessly. The outbox relay
+//! and the campaign scheduler ([`crate::campaigns`]) run beside the consumer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use seedgate_proto::{Message, RoutingKey, SessionEvent};
 use seedgate_runtime::bus::{Bus, BusError};
 use seedgate_runtime::channels::Registry;
-use seedgate_runtime::config::Config;
+use seedgate_runtime::config::{ChannelConfig, Config};
 use seedgate_runtime::session_store::SessionStore;
+use seedgate_runtime::store::Store;
 use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::topology::FLOWS_QUEUE;
 use seedgate_runtime::worker::{decode, encode, HandleError};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::interp::{step, Input, RunState, Screen};
+use crate::effects::{Executor, RunError};
+use crate::interp::{step, Input, Output, RunContact, RunState};
 use crate::load::Flows;
 
 /// Run state outlives the session budget by this much, then Redis or the sweep drops it.
 const STATE_GRACE: Duration = Duration::from_secs(60);
+/// How often timed-out SMS questions are looked for.
+const TIMERS_EVERY: Duration = Duration::from_secs(5);
+
+/// Wall-clock time: for schedules, expiries and timeouts; tests move it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// What a USSD screen shows; `end` closes the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Screen {
+    pub text: String,
+    pub end: bool,
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Stored {
@@ -50,18 +72,43 @@ struct Resumable {
     screen: Screen,
 }
 
+/// An SMS conversation, kept in the store under its key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Conversation {
+    key: String,
+    channel: String,
+    msisdn: String,
+    run: RunState,
+    last_inbound: Uuid,
+}
+
 /// The answer to the resume offer that continues the broken-off run.
 const RESUME_CONTINUE: &str = "1";
 /// The answer that starts the flow again.
 const RESUME_RESTART: &str = "2";
 
-#[derive(Debug)]
 struct Runner {
     config: Arc<Config>,
     registry: Registry,
-    flows: Flows,
+    flows: Arc<Flows>,
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
+    exec: Executor,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").finish_non_exhaustive()
+    }
+}
+
+/// The stores and bus the runner works with.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    pub bus: Arc<dyn Bus>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub store: Arc<dyn Store>,
 }
 
 /// Runs the flow runner until `shutdown`, then drains the messages in flight.
@@ -69,25 +116,90 @@ pub async fn run(
     config: Arc<Config>,
     registry: Registry,
     flows: Flows,
-    bus: Arc<dyn Bus>,
-    sessions: Arc<dyn SessionStore>,
+    backends: Backends,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
+    run_with_clock(config, registry, flows, backends, Arc::new(Utc::now), shutdown).await
+}
+
+/// [`run`], reading wall-clock time from `clock`.
+pub async fn run_with_clock(
+    config: Arc<Config>,
+    registry: Registry,
+    flows: Flows,
+    backends: Backends,
+    clock: Clock,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    let Backends { bus, sessions, store } = backends;
+    let flows = Arc::new(flows);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| BusError::Protocol(format!("cannot build the webhook client: {e}")))?;
+    let exec = Executor {
+        flows: flows.clone(),
+        store: store.clone(),
+        http,
+        outbox: Arc::new(Notify::new()),
+        scheduler: Arc::new(Notify::new()),
+        sms_channel: config.flows.sms_channel.clone(),
+        registry: registry.clone(),
+    };
     let runner = Arc::new(Runner {
         config: config.clone(),
         registry,
-        flows,
+        flows: flows.clone(),
         bus: bus.clone(),
         sessions,
+        exec: exec.clone(),
+        clock: clock.clone(),
     });
+    let mut helpers = tokio::task::JoinSet::new();
+    helpers.spawn(seedgate_runtime::outbox::relay(
+        store.clone(),
+        bus.clone(),
+        exec.outbox.clone(),
+        false,
+        shutdown.clone(),
+    ));
+    helpers.spawn(crate::campaigns::run(
+        exec.clone(),
+        clock.clone(),
+        Duration::from_secs(config.flows.scheduler_every_secs.max(1)),
+        shutdown.clone(),
+    ));
+    helpers.spawn(runner.clone().timers(shutdown.clone()));
     let handler = move |key: String, payload: Vec<u8>| {
         let runner = runner.clone();
         async move { runner.handle(&key, &payload).await }
     };
-    seedgate_runtime::worker::consume("flows", bus, FLOWS_QUEUE, config.bus.prefetch, shutdown, handler).await
+    let result = seedgate_runtime::worker::consume(
+        "flows",
+        bus,
+        FLOWS_QUEUE,
+        config.bus.prefetch,
+        shutdown.clone(),
+        handler,
+    )
+    .await;
+    shutdown.cancel();
+    while helpers.join_next().await.is_some() {}
+    result
+}
+
+fn retry(e: RunError) -> HandleError {
+    match e {
+        RunError::Step(s) => HandleError::Drop(s.to_string()),
+        RunError::Store(s) => HandleError::Retry(s.to_string()),
+    }
 }
 
 impl Runner {
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
     async fn handle(&self, routing_key: &str, payload: &[u8]) -> Result<(), HandleError> {
         if !matches!(RoutingKey::parse(routing_key), Some(RoutingKey::AppInbound(_))) {
             return Err(HandleError::Drop(format!("unexpected routing key {routing_key}")));
@@ -97,17 +209,69 @@ impl Runner {
             .registry
             .get(&msg.channel)
             .ok_or_else(|| HandleError::Drop(format!("unknown channel `{}`", msg.channel)))?;
-        let flow = channel
-            .flow
-            .as_deref()
-            .ok_or_else(|| HandleError::Drop(format!("channel `{}` has no flow", msg.channel)))?;
-        let Some(session) = msg.session.clone() else {
-            // SMS conversations arrive with the full flow language (a later issue).
-            tracing::info!(channel = %msg.channel, msisdn = %Masked(msg.msisdn()), "message outside a session ignored by the flow runner");
+        let Some(flow) = channel.flow.clone() else {
+            tracing::info!(channel = %msg.channel, msisdn = %Masked(msg.msisdn()), "message on a channel without a flow; left for the API and webhooks");
             return Ok(());
         };
-        let key = format!("flow:{}", session.id);
-        if session.event == SessionEvent::Close {
+        if !self.flows.has(&flow) {
+            return Err(HandleError::Drop(format!(
+                "channel `{}` names flow `{flow}`, which is not loaded",
+                msg.channel
+            )));
+        }
+        match msg.session.clone() {
+            Some(session) => self.ussd(&msg, session.id, session.event, &channel, &flow).await,
+            None => self.sms(&msg, &flow).await,
+        }
+    }
+
+    /// Steps a run and carries out what it asks (webhooks, effects) for `msisdn`.
+    async fn advance(
+        &self,
+        flow: &str,
+        state: Option<RunState>,
+        contact: &RunContact,
+        input: Input<'_>,
+        sms_channel: &str,
+        source: &str,
+    ) -> Result<Output, RunError> {
+        let now = self.now();
+        let first = step(&self.flows, flow, state, contact, input, now)?;
+        let out = self.exec.drive(flow, first, contact, now).await?;
+        self.exec
+            .apply(
+                &contact.msisdn,
+                &out.contact,
+                &out.effects,
+                sms_channel,
+                source,
+                now,
+            )
+            .await?;
+        metrics::counter!("seedgate_flows_steps_total", "flow" => flow.to_string())
+            .increment(out.steps as u64);
+        Ok(out)
+    }
+
+    async fn contact(&self, msisdn: &str) -> Result<RunContact, HandleError> {
+        crate::people::load(
+            self.exec.store.as_ref(),
+            &seedgate_proto::msisdn::normalise(msisdn),
+        )
+        .await
+        .map_err(|e| HandleError::Retry(e.to_string()))
+    }
+
+    async fn ussd(
+        &self,
+        msg: &Message,
+        session_id: String,
+        event: SessionEvent,
+        channel: &ChannelConfig,
+        flow: &str,
+    ) -> Result<(), HandleError> {
+        let key = format!("flow:{session_id}");
+        if event == SessionEvent::Close {
             self.sessions.remove(&key).await?;
             return Ok(());
         }
@@ -116,36 +280,39 @@ impl Runner {
             .get(&key)
             .await?
             .and_then(|s| serde_json::from_slice(&s.value).ok());
-        let resume_key = format!("resume:{}:{}", msg.channel, msg.msisdn());
+        let msisdn = seedgate_proto::msisdn::normalise(msg.msisdn());
+        let resume_key = format!("resume:{}:{}", msg.channel, msisdn);
         let window = Duration::from_secs(channel.resume_window_secs);
+        let sms_channel = self.exec.sms_channel.clone();
+        let source = msg.id.to_string();
         let screen = match stored {
             // A redelivery: answer the same again.
             Some(s) if s.last_inbound == msg.id => s.last_screen,
             stored => {
-                let lang = self.flows.base_language(flow).to_string();
                 let (stored_run, offer) = match stored {
                     Some(s) => (s.run, s.offer),
                     None => (None, None),
                 };
                 let mut offer_open = None;
-                let mut fresh = session.event == SessionEvent::New;
-                let (screen, next) = match (session.event, offer) {
-                    (SessionEvent::New, _) => match self.resumable(&resume_key, &session.id, window).await? {
+                let mut fresh = event == SessionEvent::New;
+                let (screen, next) = match (event, offer) {
+                    (SessionEvent::New, _) => match self.resumable(&resume_key, &session_id, window).await? {
                         Some(broken) => {
                             offer_open = Some(broken);
-                            (
-                                Screen {
-                                    text: channel.resume_prompt.clone(),
-                                    end: false,
-                                },
-                                None,
-                            )
+                            (prompt(channel), None)
                         }
-                        None => self.step(flow, None, Input::Start, &lang)?,
+                        None => {
+                            let contact = self.contact(&msisdn).await?;
+                            let out = self
+                                .advance(flow, None, &contact, Input::Start, &sms_channel, &source)
+                                .await
+                                .map_err(retry)?;
+                            screen_of(out)
+                        }
                     },
                     (_, Some(broken)) => match msg.content.trim() {
                         RESUME_CONTINUE => {
-                            tracing::info!(session = %session.id, resumed = %broken.session, "redial resumed a broken-off run");
+                            tracing::info!(session = %session_id, resumed = %broken.session, "redial resumed a broken-off run");
                             metrics::counter!("seedgate_flows_resumed_total", "flow" => flow.to_string())
                                 .increment(1);
                             (broken.screen, Some(broken.run))
@@ -153,21 +320,42 @@ impl Runner {
                         RESUME_RESTART => {
                             self.sessions.remove(&resume_key).await?;
                             fresh = true;
-                            self.step(flow, None, Input::Start, &lang)?
+                            let contact = self.contact(&msisdn).await?;
+                            let out = self
+                                .advance(flow, None, &contact, Input::Start, &sms_channel, &source)
+                                .await
+                                .map_err(retry)?;
+                            screen_of(out)
                         }
                         _ => {
-                            let text = channel.resume_prompt.clone();
                             offer_open = Some(broken);
-                            (Screen { text, end: false }, None)
+                            (prompt(channel), None)
                         }
                     },
-                    (_, None) => self.step(flow, stored_run.as_ref(), Input::Reply(&msg.content), &lang)?,
+                    (_, None) => {
+                        let contact = match &stored_run {
+                            Some(r) => r.contact.clone(),
+                            None => self.contact(&msisdn).await?,
+                        };
+                        let out = self
+                            .advance(
+                                flow,
+                                stored_run,
+                                &contact,
+                                Input::Reply(&msg.content),
+                                &sms_channel,
+                                &source,
+                            )
+                            .await
+                            .map_err(retry)?;
+                        screen_of(out)
+                    }
                 };
                 // Keep what a redial could continue; an ended flow leaves nothing to continue.
                 match (&next, screen.end) {
                     (Some(run), false) if !fresh && !window.is_zero() => {
                         let keep = Resumable {
-                            session: session.id.clone(),
+                            session: session_id.clone(),
                             run: run.clone(),
                             screen: screen.clone(),
                         };
@@ -200,18 +388,7 @@ impl Runner {
         self.bus
             .publish(&RoutingKey::AppOutbound(&msg.channel).render(), &encode(&reply)?)
             .await?;
-        metrics::counter!("seedgate_flows_steps_total", "flow" => flow.to_string()).increment(1);
         Ok(())
-    }
-
-    fn step(
-        &self,
-        flow: &str,
-        run: Option<&RunState>,
-        input: Input<'_>,
-        lang: &str,
-    ) -> Result<(Screen, Option<RunState>), HandleError> {
-        step(&self.flows, flow, run, input, lang).map_err(|e| HandleError::Drop(e.to_string()))
     }
 
     /// The broken-off run a new session `session` of this MSISDN could continue, if any.
@@ -231,4 +408,162 @@ impl Runner {
             .ok()
             .filter(|r| r.session != session))
     }
+
+    async fn sms(&self, msg: &Message, flow: &str) -> Result<(), HandleError> {
+        let msisdn = seedgate_proto::msisdn::normalise(msg.msisdn());
+        let key = format!("sms:{}:{msisdn}", msg.channel);
+        let store = self.exec.store.clone();
+        let now = self.now();
+        let conv: Option<Conversation> = store
+            .run_get(&key)
+            .await
+            .map_err(|e| HandleError::Retry(e.to_string()))?
+            .and_then(|b| serde_json::from_str(&b).ok());
+        if conv.as_ref().is_some_and(|c| c.last_inbound == msg.id) {
+            return Ok(()); // a redelivery of what was already answered
+        }
+        let waiting = conv.filter(|c| c.run.expires_at.is_none_or(|t| t > now));
+        let source = msg.id.to_string();
+        let out = match waiting {
+            Some(c) => {
+                let contact = c.run.contact.clone();
+                let flow = c.run.flow.clone();
+                self.advance(
+                    &flow,
+                    Some(c.run),
+                    &contact,
+                    Input::Reply(&msg.content),
+                    &msg.channel,
+                    &source,
+                )
+                .await
+            }
+            None => {
+                let contact = self.contact(&msisdn).await?;
+                self.advance(flow, None, &contact, Input::Start, &msg.channel, &source)
+                    .await
+            }
+        }
+        .map_err(retry)?;
+        self.settle_conversation(
+            &key,
+            &msg.channel,
+            &msisdn,
+            out,
+            msg.id,
+            &format!("{source}:reply"),
+        )
+        .await
+        .map_err(|e| HandleError::Retry(e.to_string()))
+    }
+
+    /// Sends an SMS conversation's reply and keeps (or ends) its state.
+    async fn settle_conversation(
+        &self,
+        key: &str,
+        channel: &str,
+        msisdn: &str,
+        out: Output,
+        last_inbound: Uuid,
+        reply_key: &str,
+    ) -> Result<(), seedgate_runtime::store::StoreError> {
+        if let Some(text) = &out.text {
+            self.exec.send(channel, msisdn, text, reply_key).await?;
+        }
+        let store = self.exec.store.clone();
+        match out.state {
+            Some(run) => {
+                let wait_until = run.wait_until;
+                let conv = Conversation {
+                    key: key.to_string(),
+                    channel: channel.to_string(),
+                    msisdn: msisdn.to_string(),
+                    run,
+                    last_inbound,
+                };
+                let body = serde_json::to_string(&conv).unwrap_or_default();
+                store.run_put(key, &body, wait_until).await
+            }
+            None => store.run_delete(key).await,
+        }
+    }
+
+    /// Fires the timeouts of SMS questions, until `shutdown`.
+    async fn timers(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(TIMERS_EVERY) => {}
+                () = shutdown.cancelled() => return,
+            }
+            let now = self.now();
+            let due = match self.exec.store.runs_due(now, 100).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read timed-out conversations; retrying");
+                    continue;
+                }
+            };
+            for (_, body) in due {
+                let Ok(c) = serde_json::from_str::<Conversation>(&body) else {
+                    tracing::error!("a stored conversation does not decode; left alone");
+                    continue;
+                };
+                let timer = format!(
+                    "timeout:{}:{}",
+                    c.key,
+                    c.run.wait_until.map(|t| t.timestamp()).unwrap_or_default()
+                );
+                let contact = c.run.contact.clone();
+                let flow = c.run.flow.clone();
+                let out = match self
+                    .advance(
+                        &flow,
+                        Some(c.run.clone()),
+                        &contact,
+                        Input::Timeout,
+                        &c.channel,
+                        &timer,
+                    )
+                    .await
+                {
+                    Ok(out) => out,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a conversation's timeout failed; retrying");
+                        continue;
+                    }
+                };
+                if let Err(e) = self
+                    .settle_conversation(
+                        &c.key,
+                        &c.channel,
+                        &c.msisdn,
+                        out,
+                        c.last_inbound,
+                        &format!("{timer}:reply"),
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot keep a conversation after its timeout; retrying");
+                }
+            }
+        }
+    }
+}
+
+fn prompt(channel: &ChannelConfig) -> Screen {
+    Screen {
+        text: channel.resume_prompt.clone(),
+        end: false,
+    }
+}
+
+fn screen_of(out: Output) -> (Screen, Option<RunState>) {
+    let end = out.end || out.state.is_none();
+    (
+        Screen {
+            text: out.text.unwrap_or_default(),
+            end,
+        },
+        out.state,
+    )
 }

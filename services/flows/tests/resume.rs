@@ -1,7 +1,8 @@
 //! Redial-resume through the flow-runner service, on the in-process bus and session store and
-//! tokio's paused clock: a user whose session broke off mid-flow and who dials again within
-//! the channel's window is offered to continue; outside the window, or after the flow ended,
-//! they start afresh.
+//! a real SQLite store (so the clock is real: a 2 s resume window stands in for the default
+//! 300 s): a user whose session broke off mid-flow and who dials again within the channel's
+//! window is offered to continue; outside the window, or after the flow ended, they start
+//! afresh.
 
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
 
@@ -21,8 +22,15 @@ struct Phone {
     _shutdown: tokio_util::sync::DropGuard,
 }
 
+/// The resume window of the tests' channel.
+const WINDOW: Duration = Duration::from_secs(2);
+
 async fn start() -> Phone {
-    let config = Arc::new(Config::default());
+    let mut config = Config::default();
+    if let Some(ch) = config.channels.get_mut("demo-at") {
+        ch.resume_window_secs = WINDOW.as_secs();
+    }
+    let config = Arc::new(config);
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
     seedgate_runtime::topology::declare(bus.as_ref(), &config)
         .await
@@ -33,12 +41,18 @@ async fn start() -> Phone {
     let replies = bus.consume("test.replies", 10).await.unwrap();
     let flows = seedgate_flows::load_str("demo.yaml", seedgate_flows::BUILTIN_DEMO).unwrap();
     let shutdown = CancellationToken::new();
+    let dir = std::env::temp_dir().join(format!("seedgate-resume-{}", uuid::Uuid::now_v7().simple()));
+    let mut store_cfg = seedgate_runtime::config::StoreConfig::default();
+    store_cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
     tokio::spawn(seedgate_flows::run(
         config.clone(),
         seedgate_runtime::channels::Registry::new(&config),
         flows,
-        bus.clone(),
-        Arc::new(MemorySessionStore::new()),
+        seedgate_flows::Backends {
+            bus: bus.clone(),
+            sessions: Arc::new(MemorySessionStore::new()),
+            store: seedgate_store::open(&store_cfg).unwrap(),
+        },
         shutdown.clone(),
     ));
     Phone {
@@ -80,13 +94,13 @@ impl Phone {
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_redial_within_the_window_continues_where_the_user_was() {
     let mut phone = start().await;
     assert!(phone.dial("a").await.starts_with("Welcome"));
     assert!(phone.answer("a", "1").await.contains("Are you pregnant?"));
-    // The network drops the session. Two minutes later the user dials again.
-    tokio::time::sleep(Duration::from_secs(120)).await;
+    // The network drops the session. A moment later the user dials again.
+    tokio::time::sleep(WINDOW / 4).await;
     let offer = phone.dial("b").await;
     assert!(offer.contains("Continue where you left off"), "{offer}");
     let again = phone.answer("b", "1").await;
@@ -101,7 +115,7 @@ async fn a_redial_within_the_window_continues_where_the_user_was() {
     assert!(phone.dial("c").await.starts_with("Welcome"));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn start_again_and_unknown_answers_to_the_offer() {
     let mut phone = start().await;
     phone.dial("a").await;
@@ -119,16 +133,16 @@ async fn start_again_and_unknown_answers_to_the_offer() {
     assert!(phone.answer("b", "1").await.contains("Are you pregnant?"));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn no_offer_outside_the_window_or_from_the_first_screen() {
     let mut phone = start().await;
     phone.dial("a").await;
     // Dropped on the first screen: nothing to continue.
     assert!(phone.dial("b").await.starts_with("Welcome"));
     phone.answer("b", "1").await;
-    tokio::time::sleep(Duration::from_secs(301)).await;
+    tokio::time::sleep(WINDOW + Duration::from_millis(200)).await;
     assert!(
         phone.dial("c").await.starts_with("Welcome"),
-        "the default window is 300 s"
+        "no offer after the window"
     );
 }

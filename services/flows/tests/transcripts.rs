@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use seedgate_flows::interp::{step, Input, RunState};
+use seedgate_flows::interp::{step, Input, RunContact};
 use seedgate_flows::transcript::run_all;
 
 fn flows_dir() -> PathBuf {
@@ -16,7 +16,7 @@ fn the_repository_flows_load_and_their_transcripts_pass() {
     let flows = seedgate_flows::load_dir(&flows_dir()).unwrap();
     assert!(flows.get("demo").is_some());
     let (ran, failures) = run_all(&flows);
-    assert!(ran >= 3, "transcripts ran: {ran}");
+    assert!(ran >= 9, "transcripts ran: {ran}");
     assert!(
         failures.is_empty(),
         "{}",
@@ -51,17 +51,29 @@ fn a_wrong_transcript_fails_with_a_readable_diff() {
 #[test]
 fn the_interpreter_walks_menus_to_an_end_screen() {
     let flows = seedgate_flows::load_str("demo.yaml", seedgate_flows::BUILTIN_DEMO).unwrap();
-    let (screen, state) = step(&flows, "demo", None, Input::Start, "eng").unwrap();
-    assert!(!screen.end && screen.text.starts_with("Welcome"));
-    assert_eq!(
-        state,
-        Some(RunState {
-            flow: "demo".into(),
-            node: "welcome".into()
-        })
-    );
-    let (screen, state) = step(&flows, "demo", state.as_ref(), Input::Reply(" 2 "), "eng").unwrap();
-    assert!(screen.end, "{screen:?}");
-    assert_eq!(state, None);
-    assert!(step(&flows, "nope", None, Input::Start, "eng").is_err());
+    let contact = RunContact {
+        msisdn: "+27820000001".into(),
+        ..Default::default()
+    };
+    let now = chrono::Utc::now();
+    let out = step(&flows, "demo", None, &contact, Input::Start, now).unwrap();
+    assert!(!out.end && out.text.as_deref().unwrap().starts_with("Welcome"));
+    let state = out.state.unwrap();
+    assert_eq!((state.flow.as_str(), state.node.as_str()), ("demo", "welcome"));
+    let out = step(&flows, "demo", Some(state), &contact, Input::Reply(" 2 "), now).unwrap();
+    assert!(out.end, "{out:?}");
+    assert_eq!(out.state, None);
+    assert!(step(&flows, "nope", None, &contact, Input::Start, now).is_err());
+}
+
+#[test]
+fn the_json_schema_in_the_repository_is_fresh() {
+    // Regenerate after a deliberate change to the format with `seedgate flow schema`.
+    let path = flows_dir().join("flow-file.schema.json");
+    let rendered = serde_json::to_string_pretty(&seedgate_flows::schema()).unwrap() + "\n";
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    if on_disk != rendered {
+        std::fs::write(&path, &rendered).unwrap();
+        panic!("{} was stale and has been rewritten; commit it", path.display());
+    }
 }

@@ -553,7 +553,10 @@ pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), 
 impl Channels {
     async fn deliver(&self, routing_key: &str, payload: &[u8]) -> Result<(), HandleError> {
         let msg: Message = decode(payload)?;
-        if !matches!(RoutingKey::parse(routing_key), Some(RoutingKey::Outbound(_))) {
+        if !matches!(
+            RoutingKey::parse(routing_key),
+            Some(RoutingKey::Outbound(_) | RoutingKey::Bulk(_))
+        ) {
             return Err(HandleError::Drop(format!("unexpected routing key {routing_key}")));
         }
         let kind = match msg.in_reply_to.and_then(|id| self.pending.take(id)) {

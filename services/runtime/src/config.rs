@@ -258,6 +258,21 @@ pub struct FlowsConfig {
     /// Folder of flow files (`*.yaml`).
     #[serde(default = "default_flows_dir")]
     pub dir: PathBuf,
+    /// Where `send_sms` actions of USSD flows go when they name no channel.
+    #[serde(default = "default_sms_channel")]
+    pub sms_channel: String,
+    /// How often the campaign scheduler looks for due messages (a subscription or a
+    /// restart also wakes it).
+    #[serde(default = "default_scheduler_every_secs")]
+    pub scheduler_every_secs: u64,
+}
+
+fn default_sms_channel() -> String {
+    "demo-sms".into()
+}
+
+fn default_scheduler_every_secs() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -924,11 +939,16 @@ fn default_log_level() -> String {
 fn default_drain_secs() -> u64 {
     10
 }
-/// The embedded deployment's channel: Africa's Talking USSD wired to the demo flow.
+/// The embedded deployment's channels: Africa's Talking USSD wired to the demo menu and to the
+/// registration flow, and the simulated carrier for SMS.
 const DEFAULT_CHANNELS: &str = r#"
 [demo-at]
 type = "africastalking-ussd"
 flow = "demo"
+
+[momconnect-at]
+type = "africastalking-ussd"
+flow = "registration"
 
 [demo-sms]
 type = "simulated-carrier"
@@ -1214,7 +1234,7 @@ mod tests {
         assert_eq!(c.bus.kind, BusKind::Rabbitmq);
         assert_eq!(c.bus.prefetch, 7);
         assert_eq!(c.channels["demo-at"].hop_deadline_ms, 1500);
-        assert_eq!(c.channels.len(), 2, "the override matched the existing channel");
+        assert_eq!(c.channels.len(), 3, "the override matched the existing channel");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`ops`]: `/healthz`, `/readyz` and `/metrics`.
 //! - [`channels`]: the live set of channels (config file + API), and a supervisor that
 //!   starts, restarts and stops each channel's connector as the set changes.
+//! - [`outbox`]: the relay from the store's outbox to the bus (API sends, flow SMS, campaigns).
 //! - [`monitor`]: per-channel status (ok / degraded / down) and recent traffic, shared through
 //!   the session store.
 //! - [`shutdown`]: SIGTERM/SIGINT → a cancellation token with a drain deadline.
@@ -21,6 +22,7 @@ pub mod dedupe;
 pub mod json;
 pub mod monitor;
 pub mod ops;
+pub mod outbox;
 pub mod session_store;
 pub mod shutdown;
 pub mod store;

@@ -30,10 +30,18 @@ pub fn channel_outbound_queue(channel: &str) -> String {
     format!("channel.{channel}.outbound")
 }
 
+/// Queue from which the connector of `channel` takes campaign messages, one at a time.
+pub fn channel_bulk_queue(channel: &str) -> String {
+    format!("channel.{channel}.bulk")
+}
+
 /// Every queue of a deployment configured by `config`, with the channels of `channels`.
 pub fn queues(config: &Config, channels: &ChannelSet) -> Vec<QueueSpec> {
     let mut specs = vec![
-        QueueSpec::new(STORE_QUEUE, ["*.inbound", "*.outbound", "*.event", "*.session"]),
+        QueueSpec::new(
+            STORE_QUEUE,
+            ["*.inbound", "*.outbound", "*.bulk", "*.event", "*.session"],
+        ),
         QueueSpec::new(SESSIONS_QUEUE, ["*.inbound", "*.app.outbound"]),
         QueueSpec::new(FLOWS_QUEUE, ["*.app.inbound"]),
     ];
@@ -61,6 +69,7 @@ pub fn queues(config: &Config, channels: &ChannelSet) -> Vec<QueueSpec> {
     }
     for channel in channels.names() {
         specs.push(outbound_spec(channel));
+        specs.push(bulk_spec(channel));
     }
     specs
 }
@@ -88,6 +97,7 @@ pub async fn declare_channel(
     channel: &crate::config::ChannelConfig,
 ) -> Result<(), BusError> {
     bus.declare(&outbound_spec(name)).await?;
+    bus.declare(&bulk_spec(name)).await?;
     if let (true, Some(w)) = (config.api.enabled, &channel.webhooks) {
         let keys = hook_keys(name, w);
         if !keys.is_empty() {
@@ -95,6 +105,11 @@ pub async fn declare_channel(
         }
     }
     Ok(())
+}
+
+/// The bulk queue of `channel`, bound to `<channel>.bulk`.
+pub fn bulk_spec(channel: &str) -> QueueSpec {
+    QueueSpec::new(channel_bulk_queue(channel), [RoutingKey::Bulk(channel).render()])
 }
 
 /// The outbound queue of `channel`, bound to `<channel>.outbound`.

@@ -116,8 +116,13 @@ where
     Ok(())
 }
 
-/// [`consume_until`] on the outbound queue of `channel`, declared first (a channel made
-/// through the API may be newer than this process's topology).
+/// Campaign messages a connector handles at once, beside its interactive traffic.
+pub const BULK_PREFETCH: u16 = 1;
+
+/// [`consume_until`] on the outbound queue of `channel` and, with at most [`BULK_PREFETCH`]
+/// at a time, on its bulk queue (campaign messages), so a campaign never fills the window
+/// that USSD replies and API sends go through. Both queues are declared first (a channel
+/// made through the API may be newer than this process's topology).
 pub async fn consume_channel<H, Fut>(
     name: &'static str,
     bus: Arc<dyn Bus>,
@@ -130,12 +135,30 @@ where
     H: Fn(String, Vec<u8>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
-    let spec = crate::topology::outbound_spec(channel);
-    if let Err(e) = bus.declare(&spec).await {
-        // A broker that is away: the bus declares it on reconnecting.
-        tracing::warn!(service = name, channel, error = %e, "cannot declare the channel's queue yet");
+    let main = crate::topology::outbound_spec(channel);
+    let bulk = crate::topology::bulk_spec(channel);
+    for spec in [&main, &bulk] {
+        if let Err(e) = bus.declare(spec).await {
+            // A broker that is away: the bus declares it on reconnecting.
+            tracing::warn!(service = name, channel, error = %e, "cannot declare the channel's queues yet");
+        }
     }
-    consume_until(name, bus, &spec.name, prefetch, stop, handler).await
+    let handler = Arc::new(handler);
+    let h = handler.clone();
+    let bulk_handler = move |k: String, p: Vec<u8>| h(k, p);
+    let main_handler = move |k: String, p: Vec<u8>| handler(k, p);
+    let (a, b) = tokio::join!(
+        consume_until(
+            name,
+            bus.clone(),
+            &main.name,
+            prefetch,
+            stop.clone(),
+            main_handler
+        ),
+        consume_until(name, bus, &bulk.name, BULK_PREFETCH, stop, bulk_handler),
+    );
+    a.and(b)
 }
 
 async fn handle_one<H, Fut>(name: &'static str, delivery: Delivery, handler: &H)

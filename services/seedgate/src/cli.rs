@@ -31,6 +31,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// Message-set campaigns.
+    Campaigns {
+        #[command(subcommand)]
+        command: CampaignsCommand,
+    },
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -40,6 +45,33 @@ pub enum Command {
     Flow {
         #[command(subcommand)]
         command: FlowCommand,
+    },
+    /// A phone in the terminal: dial a service code and answer each screen.
+    ///
+    /// Against a flow file or folder (`--flows`), the interpreter runs here (webhooks are
+    /// called, effects are printed, nothing is stored). Otherwise it plays Africa's Talking
+    /// against a running gateway's channel (`--url`, `--channel`).
+    Dial {
+        /// The service code, e.g. `*134*550#`.
+        code: String,
+        /// Run a flow file (or folder) here instead of calling a gateway.
+        #[arg(long)]
+        flows: Option<PathBuf>,
+        /// Which flow of `--flows` (default: the only one, or the first USSD flow).
+        #[arg(long)]
+        flow: Option<String>,
+        /// The gateway (default: `http://<http.listen>`).
+        #[arg(long)]
+        url: Option<String>,
+        /// An `africastalking-ussd` channel of the gateway.
+        #[arg(long, default_value = "demo-at")]
+        channel: String,
+        /// The phone number dialling.
+        #[arg(long, default_value = "+27820000001")]
+        msisdn: String,
+        /// The contact's language (`--flows` only).
+        #[arg(long)]
+        language: Option<String>,
     },
     /// Run an SMSC simulator: accepts binds, acks submits, sends receipts (demos, tests, load).
     SmscSim {
@@ -98,11 +130,20 @@ impl Service {
 
 #[derive(Debug, Subcommand)]
 pub enum FlowCommand {
-    /// Check flow files; exits non-zero with file, line and reason on the first error.
+    /// Check flow files: every error with file, line and reason (exit 1 if any), warnings,
+    /// and each USSD flow's longest path in 20 s billing slices.
     Validate {
         /// A flow file or a folder of them (default: `flows.dir`).
         path: Option<PathBuf>,
+        /// The USSD screen limit (default: the smallest of the configured USSD channels').
+        #[arg(long)]
+        max_screen_chars: Option<usize>,
+        /// Seconds a user typically spends on a screen, for the expected slices.
+        #[arg(long, default_value_t = 10)]
+        hop_secs: u64,
     },
+    /// Print the JSON Schema of flow files (for editors).
+    Schema,
     /// Run the transcripts (`tests:`) inside flow files; prints a diff for each failure.
     Test {
         /// A flow file or a folder of them (default: `flows.dir`).
@@ -118,6 +159,13 @@ pub enum SessionsCommand {
         #[arg(long, default_value_t = 7)]
         days: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignsCommand {
+    /// Subscriptions per message set and state, and how many are behind schedule (due over
+    /// an hour ago and not sent).
+    Report,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,39 +1,88 @@
-//! `seedgate flow validate|test`.
+//! `seedgate flow validate|test|schema`.
 
 use std::path::Path;
 
-use seedgate_flows::{load_dir, load_str, FlowError, Flows};
+use seedgate_flows::load::{check, read_path};
+use seedgate_flows::validate::{Limits, Report};
+use seedgate_flows::{FlowError, Flows};
 use seedgate_runtime::config::Config;
 
 use crate::cli::FlowCommand;
 use crate::serve::Failure;
 
-/// Loads a flow file or a folder of them.
-pub fn load_path(path: &Path) -> Result<Flows, FlowError> {
-    if path.is_dir() {
-        load_dir(path)
-    } else {
-        let text = std::fs::read_to_string(path).map_err(|e| FlowError {
-            file: path.display().to_string(),
-            line: None,
-            reason: e.to_string(),
-        })?;
-        load_str(&path.display().to_string(), &text)
+/// The validator's limits for this deployment: the smallest screen of its USSD channels.
+pub fn limits(config: &Config) -> Limits {
+    let mut l = Limits::default();
+    if let Some(min) = config
+        .channels
+        .values()
+        .filter(|c| c.kind.is_ussd())
+        .map(|c| c.max_screen_chars)
+        .min()
+    {
+        l.max_screen_chars = min;
+    }
+    l
+}
+
+/// Loads a flow file or a folder of them with `limits`; the report of every problem.
+pub fn load_checked(path: &Path, limits: &Limits) -> Result<(Flows, Report), FlowError> {
+    Ok(check(&read_path(path)?, limits))
+}
+
+/// Loads a flow file or a folder of them; the first error if there is one.
+pub fn load_path(path: &Path, limits: &Limits) -> Result<Flows, FlowError> {
+    let (flows, report) = load_checked(path, limits)?;
+    match report.errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(flows),
     }
 }
 
 #[allow(clippy::print_stdout)] // a command-line report
 pub fn run(config: &Config, command: FlowCommand) -> Result<(), Failure> {
     match command {
-        FlowCommand::Validate { path } => {
+        FlowCommand::Validate {
+            path,
+            max_screen_chars,
+            hop_secs,
+        } => {
             let path = path.unwrap_or_else(|| config.flows.dir.clone());
-            let flows = load_path(&path).map_err(|e| Failure::Other(e.to_string()))?;
-            println!("{}: {} flow(s) valid", path.display(), flows.names().count());
-            Ok(())
+            let mut limits = limits(config);
+            if let Some(m) = max_screen_chars {
+                limits.max_screen_chars = m;
+            }
+            limits.hop_secs = hop_secs;
+            let (flows, report) = load_checked(&path, &limits).map_err(|e| Failure::Other(e.to_string()))?;
+            for e in &report.errors {
+                println!("error: {e}");
+            }
+            for w in &report.warnings {
+                println!("warning: {w}");
+            }
+            for s in &report.slices {
+                println!("{s}");
+            }
+            if report.errors.is_empty() {
+                println!(
+                    "{}: {} flow(s) and {} message set(s) valid, {} warning(s)",
+                    path.display(),
+                    flows.names().count(),
+                    flows.message_sets().count(),
+                    report.warnings.len()
+                );
+                Ok(())
+            } else {
+                Err(Failure::Other(format!(
+                    "{} error(s) in {}",
+                    report.errors.len(),
+                    path.display()
+                )))
+            }
         }
         FlowCommand::Test { path } => {
             let path = path.unwrap_or_else(|| config.flows.dir.clone());
-            let flows = load_path(&path).map_err(|e| Failure::Other(e.to_string()))?;
+            let flows = load_path(&path, &limits(config)).map_err(|e| Failure::Other(e.to_string()))?;
             let (ran, failures) = seedgate_flows::transcript::run_all(&flows);
             for f in &failures {
                 println!("FAIL {f}");
@@ -44,6 +93,13 @@ pub fn run(config: &Config, command: FlowCommand) -> Result<(), Failure> {
             } else {
                 Err(Failure::Other(format!("{} transcript(s) failed", failures.len())))
             }
+        }
+        FlowCommand::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&seedgate_flows::schema()).unwrap_or_default()
+            );
+            Ok(())
         }
     }
 }

@@ -3,13 +3,14 @@
 //! - `seedgate up` runs every service in one process (embedded defaults: in-process bus and
 //!   session store, SQLite under `./data`, HTTP on 127.0.0.1:8080).
 //! - `seedgate run <service>` runs one service against the backends named in config.
-//! - `seedgate migrate`, `seedgate flow validate|test`, `seedgate healthcheck`,
-//!   `seedgate smsc-sim`.
+//! - `seedgate migrate`, `seedgate flow validate|test|schema`, `seedgate dial`,
+//!   `seedgate campaigns report`, `seedgate healthcheck`, `seedgate smsc-sim`.
 //!
 //! Exit codes: 0 after a clean drain, 64 for bad configuration or flow files (before any
 //! port is bound), 1 for anything else.
 
 mod cli;
+mod dial;
 mod flow_cmd;
 mod serve;
 
@@ -45,10 +46,33 @@ fn main() -> ExitCode {
             cli::Command::Sessions {
                 command: cli::SessionsCommand::Report { days },
             } => serve::sessions_report(&config, days).await,
+            cli::Command::Campaigns {
+                command: cli::CampaignsCommand::Report,
+            } => serve::campaigns_report(&config).await,
             cli::Command::Token {
                 command: cli::TokenCommand::Create { scopes, name },
             } => serve::token_create(&config, &name, &scopes).await,
             cli::Command::Flow { command } => flow_cmd::run(&config, command),
+            cli::Command::Dial {
+                code,
+                flows,
+                flow,
+                url,
+                channel,
+                msisdn,
+                language,
+            } => {
+                let d = dial::Dial {
+                    code,
+                    flows,
+                    flow,
+                    url,
+                    channel,
+                    msisdn,
+                    language,
+                };
+                dial::run(&config, d).await
+            }
             cli::Command::Healthcheck { url } => serve::healthcheck(&config, url).await,
             cli::Command::SmscSim {
                 listen,

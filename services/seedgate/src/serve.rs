@@ -86,11 +86,12 @@ fn store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
 /// the built-in demo flow is used (so `seedgate up` works from any folder).
 fn flows(config: &Config) -> Result<seedgate_flows::Flows, Failure> {
     let dir = &config.flows.dir;
+    let limits = crate::flow_cmd::limits(config);
     let flows = if dir.exists() {
-        crate::flow_cmd::load_path(dir)
+        crate::flow_cmd::load_path(dir, &limits)
     } else if dir == std::path::Path::new("flows") {
-        tracing::info!("no ./flows folder; using the built-in demo flow");
-        seedgate_flows::load_str("(built-in) demo.yaml", seedgate_flows::BUILTIN_DEMO)
+        tracing::info!("no ./flows folder; using the built-in demo and registration flows");
+        seedgate_flows::builtin()
     } else {
         return Err(Failure::Config(format!(
             "invalid config at `flows.dir`: {} does not exist",
@@ -105,6 +106,16 @@ fn flows(config: &Config) -> Result<seedgate_flows::Flows, Failure> {
                 dir.display()
             )));
         }
+    }
+    // Channels can be made through the API later: a set on a channel not configured yet
+    // keeps its messages queued until the channel exists.
+    for (name, set) in flows.message_sets() {
+        if !config.channels.contains_key(&set.channel) {
+            tracing::warn!(set = name, channel = %set.channel, "a message set sends on a channel the config does not have; its messages wait in the outbox until the channel exists");
+        }
+    }
+    if !config.channels.contains_key(&config.flows.sms_channel) {
+        tracing::warn!(channel = %config.flows.sms_channel, "`flows.sms_channel` is not configured: send_sms actions without a channel will not be delivered");
     }
     Ok(flows)
 }
@@ -194,6 +205,9 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
         readiness = readiness.store(store.clone());
     }
     let mut app = seedgate_runtime::ops::router(readiness);
+    if matches!(role, Role::All) {
+        app = app.merge(demo_registry());
+    }
     let services_stop = CancellationToken::new();
     let store_stop = CancellationToken::new();
     let mut services = JoinSet::new();
@@ -246,8 +260,11 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
                 config.clone(),
                 registry.clone(),
                 flows,
-                bus.clone(),
-                sessions.clone(),
+                seedgate_flows::Backends {
+                    bus: bus.clone(),
+                    sessions: sessions.clone(),
+                    store: store.clone(),
+                },
                 services_stop.clone(),
             ),
         ));
@@ -354,6 +371,21 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     }
 }
 
+/// `POST /demo/registry`: stands in for a programme's registry in the embedded demo, as the
+/// simulated carrier stands in for a carrier: the registration flow's webhook gets an id back.
+fn demo_registry() -> axum::Router {
+    axum::Router::new().route(
+        "/demo/registry",
+        axum::routing::post(|| async {
+            let id = format!("REG-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+            (
+                axum::http::StatusCode::CREATED,
+                axum::Json(serde_json::json!({"id": id, "status": "registered"})),
+            )
+        }),
+    )
+}
+
 /// Runs one service future, turning its failure into a log line.
 async fn supervise<E: std::fmt::Display>(
     name: &'static str,
@@ -455,6 +487,30 @@ pub async fn smsc_sim(
         receipts = n(&stats.receipts_sent),
         "SMSC simulator stopped"
     );
+    Ok(())
+}
+
+/// `seedgate campaigns report`: subscriptions per set and state, as a table on stdout.
+#[allow(clippy::print_stdout)] // a command-line report
+pub async fn campaigns_report(config: &Config) -> Result<(), Failure> {
+    let store = store(config)?;
+    let behind = chrono::Utc::now() - chrono::Duration::hours(1);
+    let rows = store
+        .subscription_counts(behind)
+        .await
+        .map_err(|e| Failure::Other(e.to_string()))?;
+    println!(
+        "{:<24}  {:<10}  {:>9}  {:>9}",
+        "message set", "state", "count", "behind"
+    );
+    for r in &rows {
+        let late = if r.state == "active" {
+            r.behind.to_string()
+        } else {
+            "-".into()
+        };
+        println!("{:<24}  {:<10}  {:>9}  {:>9}", r.set, r.state, r.count, late);
+    }
     Ok(())
 }
 

@@ -9,8 +9,10 @@
 //! - A session's MSISDN is sealed; a contact is stored under the keyed hash of its MSISDN, its
 //!   data sealed, its groups hashed (group queries hash the group asked for). Contacts are then
 //!   listed in the order of their hashes.
-//! - Outbox rows, webhook bodies and the definitions of channels made through the API (they
-//!   may hold passwords) are sealed too. What retention archives stays sealed.
+//! - Outbox rows, webhook bodies, the definitions of channels made through the API (they may
+//!   hold passwords), SMS conversations' state and subscriptions' MSISDNs are sealed too
+//!   (conversations and subscriptions looked up by keyed hash). What retention archives stays
+//!   sealed.
 //!
 //! Both keys come from the one 32-byte key in the file (64 hex characters), derived with
 //! HMAC-SHA256 and a label. Sealed text is `enc1:` and base64; reading a value that is not
@@ -28,8 +30,9 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use seedgate_proto::{Event, Message, SessionRecord};
 use seedgate_runtime::store::{
-    Accepted, ApiToken, ArchiveSink, Contact, ContactQuery, Idempotency, MessageQuery, Purged, Record,
-    SessionDay, SessionQuery, Store, StoreError, StoredChannel, StoredMessage, WebhookJob, WebhookOutcome,
+    Accepted, Advance, ApiToken, ArchiveSink, Contact, ContactQuery, Idempotency, MessageQuery, Purged,
+    Record, SessionDay, SessionQuery, Store, StoreError, StoredChannel, StoredMessage, Subscription,
+    SubscriptionCount, WebhookJob, WebhookOutcome,
 };
 use sha2::Sha256;
 use uuid::Uuid;
@@ -238,6 +241,13 @@ impl<S: Store> Sealed<S> {
     fn open_job(&self, mut j: WebhookJob) -> Result<WebhookJob, StoreError> {
         j.body = self.key.open_text(&j.body)?;
         Ok(j)
+    }
+
+    /// Opens a subscription's MSISDN; `key` is the lookup key when the caller knows it.
+    fn open_subscription(&self, mut s: Subscription, key: Option<&str>) -> Result<Subscription, StoreError> {
+        s.msisdn = self.key.open_text(&s.msisdn)?;
+        s.key = key.map_or_else(|| s.msisdn.clone(), str::to_string);
+        Ok(s)
     }
 
     fn open_channel(&self, mut c: StoredChannel) -> Result<StoredChannel, StoreError> {
@@ -454,6 +464,78 @@ impl<S: Store> Store for Sealed<S> {
 
     async fn channel_delete(&self, name: &str) -> Result<bool, StoreError> {
         self.inner.channel_delete(name).await
+    }
+
+    async fn subscribe(&self, sub: &Subscription) -> Result<bool, StoreError> {
+        let mut sealed = sub.clone();
+        sealed.key = self.key.hash(&sub.key);
+        sealed.msisdn = self.key.seal(sub.msisdn.as_bytes());
+        self.inner.subscribe(&sealed).await
+    }
+
+    async fn unsubscribe(&self, key: &str, set: &str) -> Result<bool, StoreError> {
+        self.inner.unsubscribe(&self.key.hash(key), set).await
+    }
+
+    async fn subscriptions_of(&self, key: &str) -> Result<Vec<Subscription>, StoreError> {
+        let subs = self.inner.subscriptions_of(&self.key.hash(key)).await?;
+        subs.into_iter()
+            .map(|s| self.open_subscription(s, Some(key)))
+            .collect()
+    }
+
+    async fn subscriptions_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let subs = self.inner.subscriptions_due(now, limit, lease).await?;
+        subs.into_iter()
+            .map(|s| self.open_subscription(s, None))
+            .collect()
+    }
+
+    async fn subscription_advance(&self, step: &Advance, send: Option<&Message>) -> Result<bool, StoreError> {
+        let sealed = send.map(|m| self.seal_message(m));
+        self.inner.subscription_advance(step, sealed.as_ref()).await
+    }
+
+    async fn subscription_counts(&self, behind: DateTime<Utc>) -> Result<Vec<SubscriptionCount>, StoreError> {
+        self.inner.subscription_counts(behind).await
+    }
+
+    async fn run_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner
+            .run_get(&self.key.hash(key))
+            .await?
+            .map(|b| self.key.open_text(&b))
+            .transpose()
+    }
+
+    async fn run_put(
+        &self,
+        key: &str,
+        body: &str,
+        wait_until: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .run_put(&self.key.hash(key), &self.key.seal(body.as_bytes()), wait_until)
+            .await
+    }
+
+    async fn run_delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.run_delete(&self.key.hash(key)).await
+    }
+
+    async fn runs_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+        // The key comes back hashed; the state holds what the runner needs to find it again.
+        self.inner
+            .runs_due(now, limit)
+            .await?
+            .into_iter()
+            .map(|(k, b)| Ok((k, self.key.open_text(&b)?)))
+            .collect()
     }
 }
 

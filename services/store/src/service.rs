@@ -194,7 +194,7 @@ fn decode(d: &Delivery) -> Result<Record, String> {
         Some(RoutingKey::Session(_)) => serde_json::from_slice(&d.payload)
             .map(Record::Session)
             .map_err(|e| e.to_string()),
-        Some(RoutingKey::Inbound(_) | RoutingKey::Outbound(_)) => {
+        Some(RoutingKey::Inbound(_) | RoutingKey::Outbound(_) | RoutingKey::Bulk(_)) => {
             serde_json::from_slice::<Message>(&d.payload)
                 .map(Record::Message)
                 .map_err(|e| e.to_string())

@@ -18,8 +18,6 @@ use seedgate_runtime::store::{
 };
 use uuid::Uuid;
 
-
-
 fn sms(to: &str, text: &str) -> Message {
     let mut m = Message::inbound("demo-sms", TransportType::Sms, "MomConnect", to, text);
     m.direction = seedgate_proto::Direction::Outbound;

@@ -15,9 +15,6 @@ use seedgate_proto::{
 use seedgate_runtime::config::{StoreConfig, StoreKind};
 use seedgate_runtime::store::{Record, Store, StoreError};
 
-
-
-
 fn at(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(1_764_000_000_000 + ms).single().unwrap()
 }

@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use seedgate_proto::{Event, Message, SessionEndReason, SessionRecord};
 use seedgate_runtime::config::StoreConfig;
 use seedgate_runtime::store::{
-    Accepted, ApiToken, ArchiveSink, Contact, ContactQuery, Idempotency, MessageQuery, MessageStatus, Purged,
-    Record, SessionQuery, Store, StoreError, StoredChannel, StoredMessage, WebhookJob, WebhookOutcome,
+    Accepted, Advance, ApiToken, ArchiveSink, Contact, ContactQuery, Idempotency, MessageQuery,
+    MessageStatus, Purged, Record, SessionQuery, Store, StoreError, StoredChannel, StoredMessage,
+    Subscription, SubscriptionCount, WebhookJob, WebhookOutcome,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -23,6 +24,7 @@ use crate::{
     classify, decode_json, encode_json, enum_name, initial_status, split_scopes, unavailable, Plan, CHUNK,
 };
 
+mod flows;
 mod more;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -565,6 +567,56 @@ impl Store for SqliteStore {
 
     async fn channel_delete(&self, name: &str) -> Result<bool, StoreError> {
         more::channel_delete(self.ready().await?, name).await
+    }
+
+    async fn subscribe(&self, sub: &Subscription) -> Result<bool, StoreError> {
+        flows::subscribe(self.ready().await?, sub).await
+    }
+
+    async fn unsubscribe(&self, key: &str, set: &str) -> Result<bool, StoreError> {
+        flows::unsubscribe(self.ready().await?, key, set).await
+    }
+
+    async fn subscriptions_of(&self, key: &str) -> Result<Vec<Subscription>, StoreError> {
+        flows::subscriptions_of(self.ready().await?, key).await
+    }
+
+    async fn subscriptions_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        flows::subscriptions_due(self.ready().await?, now, limit, lease).await
+    }
+
+    async fn subscription_advance(&self, step: &Advance, send: Option<&Message>) -> Result<bool, StoreError> {
+        flows::subscription_advance(self.ready().await?, step, send).await
+    }
+
+    async fn subscription_counts(&self, behind: DateTime<Utc>) -> Result<Vec<SubscriptionCount>, StoreError> {
+        flows::subscription_counts(self.ready().await?, behind).await
+    }
+
+    async fn run_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        flows::run_get(self.ready().await?, key).await
+    }
+
+    async fn run_put(
+        &self,
+        key: &str,
+        body: &str,
+        wait_until: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        flows::run_put(self.ready().await?, key, body, wait_until).await
+    }
+
+    async fn run_delete(&self, key: &str) -> Result<(), StoreError> {
+        flows::run_delete(self.ready().await?, key).await
+    }
+
+    async fn runs_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+        flows::runs_due(self.ready().await?, now, limit).await
     }
 }
 

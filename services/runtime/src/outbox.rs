@@ -1,4 +1,7 @@
-//! The outbox relay: messages the API committed go to their connectors on the bus.
+//! The outbox relay: messages committed to the store's outbox (API sends, flow SMS, campaign
+//! messages) go to their connectors on the bus. Campaign messages (`metadata.priority =
+//! "bulk"`) go on `<channel>.bulk`, which connectors take at most one at a time beside their
+//! interactive traffic.
 //!
 //! It claims outbox rows with a lease, publishes each on `<channel>.outbound` (a publish
 //! returns once the bus holds the message), and deletes the rows it published. A relay that
@@ -8,12 +11,15 @@
 //! until the connector's first event about it arrives in the store (which deletes it): after
 //! a kill -9, the next start relays it again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use seedgate_proto::RoutingKey;
+use seedgate_proto::{Message, RoutingKey};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::Api;
+use crate::bus::Bus;
+use crate::store::Store;
 
 const BATCH: u32 = 200;
 /// On a durable bus (RabbitMQ) a row is cleared once published, so the lease only covers a
@@ -28,11 +34,34 @@ const LEASE_IN_PROCESS: Duration = Duration::from_secs(60);
 const IDLE: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
-pub async fn relay(api: Api, shutdown: CancellationToken) {
+/// Whether a message goes in its channel's bulk lane.
+pub fn is_bulk(msg: &Message) -> bool {
+    msg.metadata.get("priority").and_then(|v| v.as_str()) == Some("bulk")
+}
+
+/// The routing key a message from the outbox is published with.
+pub fn routing_key(msg: &Message) -> String {
+    if is_bulk(msg) {
+        RoutingKey::Bulk(&msg.channel).render()
+    } else {
+        RoutingKey::Outbound(&msg.channel).render()
+    }
+}
+
+/// Relays the outbox until `shutdown`; `wake` is notified when something was committed. With
+/// `release_first` (one relay per in-process deployment), the leases of a previous process
+/// are ended first.
+pub async fn relay(
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    wake: Arc<Notify>,
+    release_first: bool,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(100);
-    if !api.bus.durable() {
+    if release_first && !bus.durable() {
         // What the previous process published in memory died with it: relay it again now.
-        while let Err(e) = api.store.outbox_release().await {
+        while let Err(e) = store.outbox_release().await {
             tracing::warn!(error = %e, "cannot release the outbox leases; retrying");
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -44,16 +73,12 @@ pub async fn relay(api: Api, shutdown: CancellationToken) {
         if shutdown.is_cancelled() {
             return;
         }
-        let lease = if api.bus.durable() {
-            LEASE
-        } else {
-            LEASE_IN_PROCESS
-        };
-        match api.store.outbox_claim(BATCH, lease).await {
+        let lease = if bus.durable() { LEASE } else { LEASE_IN_PROCESS };
+        match store.outbox_claim(BATCH, lease).await {
             Ok(batch) if batch.is_empty() => {
                 backoff = Duration::from_millis(100);
                 tokio::select! {
-                    () = api.outbox_wake.notified() => {}
+                    () = wake.notified() => {}
                     () = tokio::time::sleep(IDLE) => {}
                     () = shutdown.cancelled() => return,
                 }
@@ -69,25 +94,26 @@ pub async fn relay(api: Api, shutdown: CancellationToken) {
                             continue;
                         }
                     };
-                    match api
-                        .bus
-                        .publish(&RoutingKey::Outbound(&msg.channel).render(), &payload)
-                        .await
-                    {
+                    match bus.publish(&routing_key(msg), &payload).await {
                         Ok(()) => done.push(msg.id),
+                        Err(e @ crate::bus::BusError::Unroutable(_)) => {
+                            // No queue for this channel (yet): it stays in the outbox and is
+                            // tried again when its lease ends; the others go on.
+                            tracing::warn!(id = %msg.id, channel = %msg.channel, error = %e, "no queue for this message's channel; kept in the outbox");
+                        }
                         Err(e) => {
-                            // Stays in the outbox; claimed again when its lease ends.
+                            // The bus is away: everything stays, claimed again when the lease ends.
                             tracing::warn!(id = %msg.id, channel = %msg.channel, error = %e, "outbox relay cannot publish; will retry");
                             break;
                         }
                     }
                 }
                 metrics::counter!("seedgate_api_outbox_relayed_total").increment(done.len() as u64);
-                if !api.bus.durable() {
+                if !bus.durable() {
                     // Kept until the connector's event: a crash now must not lose them.
                     continue;
                 }
-                if let Err(e) = api.store.outbox_done(&done).await {
+                if let Err(e) = store.outbox_done(&done).await {
                     tracing::warn!(error = %e, "outbox rows published but not cleared; they will be published again");
                 }
             }

@@ -1,0 +1,36 @@
+//! Phone numbers in one form, so `27820000001`, `+27 82 000 0001` and `0027820000001` are the
+//! same person everywhere (contacts, subscriptions, conversations).
+
+/// The E.164 form of an MSISDN: `+` and digits (spaces, dashes, dots, brackets and a `00`
+/// prefix taken out). Whether it is a plausible number is [`is_msisdn`]'s business.
+pub fn normalise(msisdn: &str) -> String {
+    let digits: String = msisdn
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    let digits = digits
+        .strip_prefix('+')
+        .or_else(|| digits.strip_prefix("00"))
+        .unwrap_or(&digits);
+    format!("+{digits}")
+}
+
+/// `+` (optional) and 5 to 15 digits.
+pub fn is_msisdn(s: &str) -> bool {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    (5..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msisdns_are_kept_in_one_form() {
+        for raw in ["+27820000001", "27820000001", "0027820000001", "+27 82 000-0001"] {
+            assert_eq!(normalise(raw), "+27820000001", "{raw}");
+            assert!(is_msisdn(&normalise(raw)));
+        }
+        assert!(!is_msisdn("0800 CALL ME"));
+    }
+}
