@@ -22,7 +22,6 @@ use seedgate_runtime::telemetry::Masked;
 use tokio_util::sync::CancellationToken;
 
 use crate::effects::Executor;
-use crate::expr::Scope;
 use crate::schedule::Next;
 use crate::service::Clock;
 
@@ -157,7 +156,8 @@ async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<
                 .filter(|l| file.is_some_and(|f| f.languages.contains(l)))
                 .unwrap_or_else(|| base.clone());
             let text = set.messages[send].text.get(&lang, &base);
-            let scope = scope(&contact, file.map(|f| f.globals.clone()).unwrap_or_default(), now);
+            let globals = file.map(|f| f.globals.clone()).unwrap_or_default();
+            let scope = crate::interp::scope_of(&contact, globals, now);
             let body = crate::expr::render(text, &scope);
             let mut msg = crate::effects::sms(&set.channel, &sub.msisdn, &body);
             msg.metadata.insert("priority".into(), "bulk".into());
@@ -221,24 +221,4 @@ async fn complete(
     }
     tracing::info!(msisdn = %Masked(&sub.msisdn), set = %sub.set, next = ?oc.next, "message set completed");
     Ok(())
-}
-
-fn scope(
-    c: &crate::interp::RunContact,
-    globals: std::collections::BTreeMap<String, String>,
-    now: DateTime<Utc>,
-) -> Scope {
-    let mut s = Scope {
-        fields: c.fields.clone(),
-        globals,
-        today: now.date_naive().to_string(),
-        now: now.to_rfc3339(),
-        ..Default::default()
-    };
-    s.contact.msisdn.clone_from(&c.msisdn);
-    s.contact.name = c.name.clone().unwrap_or_default();
-    s.contact.language = c.language.clone().unwrap_or_default();
-    s.contact.groups = c.groups.iter().cloned().collect();
-    s.contact.fields.clone_from(&c.fields);
-    s
 }

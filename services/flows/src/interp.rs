@@ -193,6 +193,23 @@ pub fn step(
     }
 }
 
+/// What expressions read about a contact (no results or input yet).
+pub fn scope_of(c: &RunContact, globals: BTreeMap<String, String>, now: DateTime<Utc>) -> Scope {
+    let mut s = Scope {
+        fields: c.fields.clone(),
+        globals,
+        today: now.date_naive().to_string(),
+        now: now.to_rfc3339(),
+        ..Default::default()
+    };
+    s.contact.msisdn.clone_from(&c.msisdn);
+    s.contact.name = c.name.clone().unwrap_or_default();
+    s.contact.language = c.language.clone().unwrap_or_default();
+    s.contact.groups = c.groups.iter().cloned().collect();
+    s.contact.fields.clone_from(&c.fields);
+    s
+}
+
 struct Run<'a> {
     flows: &'a Flows,
     state: RunState,
@@ -230,36 +247,25 @@ impl Run<'_> {
     }
 
     fn scope(&self) -> Scope {
-        let c = &self.state.contact;
-        let mut s = Scope {
-            fields: c.fields.clone(),
-            results: self
-                .state
-                .results
-                .iter()
-                .map(|(k, r)| (k.clone(), r.value.clone()))
-                .collect(),
-            categories: self
-                .state
-                .results
-                .iter()
-                .map(|(k, r)| (k.clone(), r.category.clone()))
-                .collect(),
-            globals: self
-                .flows
-                .file_of(&self.state.flow)
-                .map(|f| f.globals.clone())
-                .unwrap_or_default(),
-            input: self.state.input.clone(),
-            today: self.now.date_naive().to_string(),
-            now: self.now.to_rfc3339(),
-            ..Default::default()
-        };
-        s.contact.msisdn.clone_from(&c.msisdn);
-        s.contact.name = c.name.clone().unwrap_or_default();
-        s.contact.language = c.language.clone().unwrap_or_default();
-        s.contact.groups = c.groups.iter().cloned().collect();
-        s.contact.fields.clone_from(&c.fields);
+        let globals = self
+            .flows
+            .file_of(&self.state.flow)
+            .map(|f| f.globals.clone())
+            .unwrap_or_default();
+        let mut s = scope_of(&self.state.contact, globals, self.now);
+        s.results = self
+            .state
+            .results
+            .iter()
+            .map(|(k, r)| (k.clone(), r.value.clone()))
+            .collect();
+        s.categories = self
+            .state
+            .results
+            .iter()
+            .map(|(k, r)| (k.clone(), r.category.clone()))
+            .collect();
+        s.input.clone_from(&self.state.input);
         s
     }
 

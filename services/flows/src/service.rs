@@ -41,7 +41,7 @@ use crate::load::Flows;
 
 /// Run state outlives the session budget by this much, then Redis or the sweep drops it.
 const STATE_GRACE: Duration = Duration::from_secs(60);
-/// How often timed-out SMS questions are looked for.
+/// How often timed-out SMS questions are looked for, at most.
 const TIMERS_EVERY: Duration = Duration::from_secs(5);
 
 /// Wall-clock time: for schedules, expiries and timeouts; tests move it.
@@ -72,6 +72,9 @@ struct Resumable {
     screen: Screen,
 }
 
+/// Inbound ids an SMS conversation remembers, so a late redelivery is not taken as an answer.
+const HANDLED: usize = 16;
+
 /// An SMS conversation, kept in the store under its key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Conversation {
@@ -79,7 +82,8 @@ struct Conversation {
     channel: String,
     msisdn: String,
     run: RunState,
-    last_inbound: Uuid,
+    /// The inbound messages already answered, newest last.
+    handled: Vec<Uuid>,
 }
 
 /// The answer to the resume offer that continues the broken-off run.
@@ -253,6 +257,22 @@ impl Runner {
         Ok(out)
     }
 
+    /// A new run of `flow` for the contact `msisdn`: its first screen.
+    async fn start(
+        &self,
+        flow: &str,
+        msisdn: &str,
+        sms_channel: &str,
+        source: &str,
+    ) -> Result<(Screen, Option<RunState>), HandleError> {
+        let contact = self.contact(msisdn).await?;
+        let out = self
+            .advance(flow, None, &contact, Input::Start, sms_channel, source)
+            .await
+            .map_err(retry)?;
+        Ok(screen_of(out))
+    }
+
     async fn contact(&self, msisdn: &str) -> Result<RunContact, HandleError> {
         crate::people::load(
             self.exec.store.as_ref(),
@@ -301,14 +321,7 @@ impl Runner {
                             offer_open = Some(broken);
                             (prompt(channel), None)
                         }
-                        None => {
-                            let contact = self.contact(&msisdn).await?;
-                            let out = self
-                                .advance(flow, None, &contact, Input::Start, &sms_channel, &source)
-                                .await
-                                .map_err(retry)?;
-                            screen_of(out)
-                        }
+                        None => self.start(flow, &msisdn, &sms_channel, &source).await?,
                     },
                     (_, Some(broken)) => match msg.content.trim() {
                         RESUME_CONTINUE => {
@@ -320,12 +333,7 @@ impl Runner {
                         RESUME_RESTART => {
                             self.sessions.remove(&resume_key).await?;
                             fresh = true;
-                            let contact = self.contact(&msisdn).await?;
-                            let out = self
-                                .advance(flow, None, &contact, Input::Start, &sms_channel, &source)
-                                .await
-                                .map_err(retry)?;
-                            screen_of(out)
+                            self.start(flow, &msisdn, &sms_channel, &source).await?
                         }
                         _ => {
                             offer_open = Some(broken);
@@ -419,8 +427,13 @@ impl Runner {
             .await
             .map_err(|e| HandleError::Retry(e.to_string()))?
             .and_then(|b| serde_json::from_str(&b).ok());
-        if conv.as_ref().is_some_and(|c| c.last_inbound == msg.id) {
+        if conv.as_ref().is_some_and(|c| c.handled.contains(&msg.id)) {
             return Ok(()); // a redelivery of what was already answered
+        }
+        let mut handled = conv.as_ref().map(|c| c.handled.clone()).unwrap_or_default();
+        handled.push(msg.id);
+        if handled.len() > HANDLED {
+            handled.remove(0);
         }
         let waiting = conv.filter(|c| c.run.expires_at.is_none_or(|t| t > now));
         let source = msg.id.to_string();
@@ -450,7 +463,7 @@ impl Runner {
             &msg.channel,
             &msisdn,
             out,
-            msg.id,
+            handled,
             &format!("{source}:reply"),
         )
         .await
@@ -464,7 +477,7 @@ impl Runner {
         channel: &str,
         msisdn: &str,
         out: Output,
-        last_inbound: Uuid,
+        handled: Vec<Uuid>,
         reply_key: &str,
     ) -> Result<(), seedgate_runtime::store::StoreError> {
         if let Some(text) = &out.text {
@@ -479,7 +492,7 @@ impl Runner {
                     channel: channel.to_string(),
                     msisdn: msisdn.to_string(),
                     run,
-                    last_inbound,
+                    handled,
                 };
                 let body = serde_json::to_string(&conv).unwrap_or_default();
                 store.run_put(key, &body, wait_until).await
@@ -492,7 +505,7 @@ impl Runner {
     async fn timers(self: Arc<Self>, shutdown: CancellationToken) {
         loop {
             tokio::select! {
-                () = tokio::time::sleep(TIMERS_EVERY) => {}
+                () = tokio::time::sleep(TIMERS_EVERY.min(Duration::from_secs(self.config.flows.scheduler_every_secs.max(1)))) => {}
                 () = shutdown.cancelled() => return,
             }
             let now = self.now();
@@ -538,7 +551,7 @@ impl Runner {
                         &c.channel,
                         &c.msisdn,
                         out,
-                        c.last_inbound,
+                        c.handled.clone(),
                         &format!("{timer}:reply"),
                     )
                     .await

@@ -5,34 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
 
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use seedgate_proto::{Message, SessionEvent, SessionInfo, TransportType};
-use seedgate_runtime::bus::memory::MemoryBus;
-use seedgate_runtime::bus::{Bus, QueueSpec, Subscription};
-use seedgate_runtime::config::{Config, StoreConfig, StoreKind};
-use seedgate_runtime::session_store::memory::MemorySessionStore;
+use seedgate_proto::SessionEvent;
+use seedgate_runtime::config::{Config, StoreKind};
 use seedgate_runtime::store::{MessageQuery, Store};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 const MSISDN: &str = "+27820000808";
-
-fn store(kind: StoreKind) -> Arc<dyn Store> {
-    let mut cfg = StoreConfig::default();
-    if kind == StoreKind::Postgres {
-        cfg.kind = kind;
-        cfg.url = std::env::var("SEEDGATE_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        cfg.schema = Some(format!("t{}", uuid::Uuid::now_v7().simple()));
-    } else {
-        let dir = std::env::temp_dir().join(format!("seedgate-campaign-{}", uuid::Uuid::now_v7().simple()));
-        cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
-    }
-    seedgate_store::open(&cfg).unwrap()
-}
 
 /// A registry that answers every registration with an id.
 async fn registry() -> String {
@@ -54,34 +38,6 @@ fn flows(registry_url: &str) -> seedgate_flows::Flows {
     .unwrap()
     .replace("http://127.0.0.1:8080/demo/registry", registry_url);
     seedgate_flows::load_str("registration.yaml", &text).unwrap()
-}
-
-type Clock = Arc<Mutex<DateTime<Utc>>>;
-
-struct Phone {
-    bus: Arc<dyn Bus>,
-    replies: Subscription,
-}
-
-impl Phone {
-    async fn hop(&mut self, session: &str, event: SessionEvent, input: &str) -> String {
-        let mut m = Message::inbound("demo-at", TransportType::Ussd, MSISDN, "*134*550*1#", input);
-        m.session = Some(SessionInfo {
-            id: session.into(),
-            event,
-        });
-        self.bus
-            .publish("demo-at.app.inbound", &serde_json::to_vec(&m).unwrap())
-            .await
-            .unwrap();
-        let d = tokio::time::timeout(Duration::from_secs(10), self.replies.next())
-            .await
-            .expect("a reply")
-            .unwrap();
-        let r: Message = serde_json::from_slice(&d.payload).unwrap();
-        d.ack().await.unwrap();
-        r.content
-    }
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -125,48 +81,26 @@ fn executor(store: &Arc<dyn Store>, flows: &seedgate_flows::Flows) -> seedgate_f
 }
 
 async fn registration_then_weekly_messages(kind: StoreKind) {
-    let store = store(kind);
+    let store = common::store(kind);
     let flows = flows(&registry().await);
     let mut config = Config::default();
     config.channels.get_mut("demo-at").unwrap().flow = Some("registration".into());
     config.flows.scheduler_every_secs = 3600; // the test drives the scheduler itself
-    let config = Arc::new(config);
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
-    seedgate_runtime::topology::declare(bus.as_ref(), &config)
-        .await
-        .unwrap();
-    bus.declare(&QueueSpec::new("test.replies", ["*.app.outbound"]))
-        .await
-        .unwrap();
-    let replies = bus.consume("test.replies", 10).await.unwrap();
-    // Registration on Wednesday 2 December 2026, 10:00 SAST.
-    let clock: Clock = Arc::new(Mutex::new(at("2026-12-02T08:00:00Z")));
-    let c = clock.clone();
-    let shutdown = CancellationToken::new();
-    let runner = tokio::spawn(seedgate_flows::run_with_clock(
-        config.clone(),
-        seedgate_runtime::channels::Registry::new(&config),
+                                              // Registration on Wednesday 2 December 2026, 10:00 SAST.
+    let mut phone = common::start(
+        config,
         flows.clone(),
-        seedgate_flows::Backends {
-            bus: bus.clone(),
-            sessions: Arc::new(MemorySessionStore::new()),
-            store: store.clone(),
-        },
-        Arc::new(move || *c.lock().unwrap()),
-        shutdown.clone(),
-    ));
-    let mut phone = Phone { bus, replies };
-    assert!(phone
-        .hop("s1", SessionEvent::New, "")
-        .await
-        .contains("Do you agree?"));
-    phone.hop("s1", SessionEvent::Resume, "1").await;
-    phone.hop("s1", SessionEvent::Resume, "1").await;
-    assert!(phone
-        .hop("s1", SessionEvent::Resume, "24")
-        .await
-        .contains("Which language"));
-    let end = phone.hop("s1", SessionEvent::Resume, "1").await;
+        store.clone(),
+        common::clock("2026-12-02T08:00:00Z"),
+    )
+    .await;
+    let welcome = phone.hop(MSISDN, "s1", SessionEvent::New, "").await.0;
+    assert!(welcome.contains("Do you agree?"), "{welcome}");
+    for input in ["1", "1", "24"] {
+        phone.hop(MSISDN, "s1", SessionEvent::Resume, input).await;
+    }
+    let (end, closed) = phone.hop(MSISDN, "s1", SessionEvent::Resume, "1").await;
+    assert!(closed);
     assert!(end.contains("You are registered"), "{end}");
 
     // The contact and the subscription are in the store.
@@ -212,8 +146,7 @@ async fn registration_then_weekly_messages(kind: StoreKind) {
             .any(|m| m.message.content.contains("due around 24 March 2027")),
         "{welcome:?}"
     );
-    shutdown.cancel();
-    runner.await.unwrap().unwrap();
+    phone.stop().await;
 
     // The clock moves week by week. Two schedulers run side by side; each message goes once.
     let a = executor(&store, &flows);

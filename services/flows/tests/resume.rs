@@ -6,83 +6,32 @@
 
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use seedgate_proto::{Message, SessionEvent, SessionInfo, TransportType};
-use seedgate_runtime::bus::memory::MemoryBus;
-use seedgate_runtime::bus::{Bus, QueueSpec, Subscription};
+use seedgate_proto::SessionEvent;
 use seedgate_runtime::config::Config;
-use seedgate_runtime::session_store::memory::MemorySessionStore;
-use tokio_util::sync::CancellationToken;
-
-struct Phone {
-    bus: Arc<dyn Bus>,
-    replies: Subscription,
-    _shutdown: tokio_util::sync::DropGuard,
-}
 
 /// The resume window of the tests' channel.
 const WINDOW: Duration = Duration::from_secs(2);
+
+struct Phone(common::Harness);
 
 async fn start() -> Phone {
     let mut config = Config::default();
     if let Some(ch) = config.channels.get_mut("demo-at") {
         ch.resume_window_secs = WINDOW.as_secs();
     }
-    let config = Arc::new(config);
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
-    seedgate_runtime::topology::declare(bus.as_ref(), &config)
-        .await
-        .unwrap();
-    bus.declare(&QueueSpec::new("test.replies", ["*.app.outbound"]))
-        .await
-        .unwrap();
-    let replies = bus.consume("test.replies", 10).await.unwrap();
     let flows = seedgate_flows::load_str("demo.yaml", seedgate_flows::BUILTIN_DEMO).unwrap();
-    let shutdown = CancellationToken::new();
-    let dir = std::env::temp_dir().join(format!("seedgate-resume-{}", uuid::Uuid::now_v7().simple()));
-    let mut store_cfg = seedgate_runtime::config::StoreConfig::default();
-    store_cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
-    tokio::spawn(seedgate_flows::run(
-        config.clone(),
-        seedgate_runtime::channels::Registry::new(&config),
-        flows,
-        seedgate_flows::Backends {
-            bus: bus.clone(),
-            sessions: Arc::new(MemorySessionStore::new()),
-            store: seedgate_store::open(&store_cfg).unwrap(),
-        },
-        shutdown.clone(),
-    ));
-    Phone {
-        bus,
-        replies,
-        _shutdown: shutdown.drop_guard(),
-    }
+    let store = common::store(seedgate_runtime::config::StoreKind::Sqlite);
+    Phone(common::start(config, flows, store, common::clock("2026-12-02T08:00:00Z")).await)
 }
 
 impl Phone {
     /// Sends one hop of session `session` and returns the screen shown.
     async fn hop(&mut self, session: &str, event: SessionEvent, input: &str) -> (String, bool) {
-        let mut m = Message::inbound("demo-at", TransportType::Ussd, "+27820000009", "*134*550#", input);
-        m.session = Some(SessionInfo {
-            id: session.into(),
-            event,
-        });
-        self.bus
-            .publish("demo-at.app.inbound", &serde_json::to_vec(&m).unwrap())
-            .await
-            .unwrap();
-        let d = tokio::time::timeout(Duration::from_secs(5), self.replies.next())
-            .await
-            .expect("a reply")
-            .unwrap();
-        let r: Message = serde_json::from_slice(&d.payload).unwrap();
-        d.ack().await.unwrap();
-        assert_eq!(r.in_reply_to, Some(m.id));
-        let closed = r.session_event() == Some(SessionEvent::Close);
-        (r.content, closed)
+        self.0.hop("+27820000009", session, event, input).await
     }
 
     async fn dial(&mut self, session: &str) -> String {
