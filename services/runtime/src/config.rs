@@ -1,5 +1,6 @@
 //! Configuration: one TOML file plus `SEEDGATE_*` environment overrides.
 //!
+//! A value can come from a file (a secret mounted as one): `SEEDGATE_FILE__STORE__URL=/run/secrets/store_url`.
 //! An override names a key path with `__` between levels: `SEEDGATE_BUS__KIND=rabbitmq`,
 //! `SEEDGATE_CHANNELS__DEMO_AT__HOP_DEADLINE_MS=3000` (an existing key matches when `-` and `_`
 //! are taken as equal). Values are read as TOML literals when they parse as one (numbers,
@@ -474,6 +475,11 @@ pub struct EsmeConfig {
     /// How long messages travel: `udh8`, `udh16`, `sar` or `payload`.
     #[serde(default = "default_concat")]
     pub concat: String,
+    /// One process at a time binds this channel (a carrier account that allows one bind):
+    /// an app-level lease in the session store (`lease:esme:<channel>`, 15 s, renewed every
+    /// 5 s). Other processes stand by and take over when the holder stops renewing.
+    #[serde(default)]
+    pub lease: bool,
     /// USSD over this bind, with a vendor profile: `tata`, `6d` or `mica`. Dialogs go to the
     /// channel's `flow`, and every hop is answered within the channel's `hop_deadline_ms`.
     #[serde(default)]
@@ -1040,6 +1046,18 @@ impl Config {
             if rest == "CONFIG" {
                 continue;
             }
+            // SEEDGATE_FILE__STORE__URL=/run/secrets/store_url: the key's value is the file's
+            // content (for secrets mounted as files: database URLs with passwords, …).
+            if let Some(path) = rest.strip_prefix("FILE__") {
+                let text = std::fs::read_to_string(&value).map_err(|e| {
+                    invalid(
+                        format!("SEEDGATE_FILE__{path}"),
+                        format!("cannot read {value}: {e}"),
+                    )
+                })?;
+                apply_override(&mut root, path, text.trim_end_matches(['\r', '\n']))?;
+                continue;
+            }
             apply_override(&mut root, rest, &value)?;
         }
         let config: Config = serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| {
@@ -1235,6 +1253,27 @@ mod tests {
         assert_eq!(c.bus.prefetch, 7);
         assert_eq!(c.channels["demo-at"].hop_deadline_ms, 1500);
         assert_eq!(c.channels.len(), 3, "the override matched the existing channel");
+    }
+
+    #[test]
+    fn a_value_can_come_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("seedgate-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("store_url");
+        std::fs::write(&secret, "postgres://seedgate:s3cret@db/seedgate\n").unwrap();
+        let c = Config::load(
+            None,
+            env(&[("SEEDGATE_FILE__STORE__URL", secret.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.store.url, "postgres://seedgate:s3cret@db/seedgate");
+        let e = Config::load(None, env(&[("SEEDGATE_FILE__STORE__URL", "/nonexistent/x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("SEEDGATE_FILE__STORE__URL") && e.contains("/nonexistent/x"),
+            "{e}"
+        );
     }
 
     #[test]

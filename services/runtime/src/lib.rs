@@ -5,6 +5,7 @@
 //! - [`ops`]: `/healthz`, `/readyz` and `/metrics`.
 //! - [`channels`]: the live set of channels (config file + API), and a supervisor that
 //!   starts, restarts and stops each channel's connector as the set changes.
+//! - [`lease`]: one holder at a time for a named resource (a carrier account's one bind).
 //! - [`outbox`]: the relay from the store's outbox to the bus (API sends, flow SMS, campaigns).
 //! - [`monitor`]: per-channel status (ok / degraded / down) and recent traffic, shared through
 //!   the session store.
@@ -20,6 +21,7 @@ pub mod channels;
 pub mod config;
 pub mod dedupe;
 pub mod json;
+pub mod lease;
 pub mod monitor;
 pub mod ops;
 pub mod outbox;

@@ -393,3 +393,52 @@ async fn an_unanswered_ussd_hop_gets_the_fallback_and_a_late_reply_is_nacked() {
     );
     h.stop.cancel();
 }
+
+/// With `lease = true`, two processes running the same channel bind one at a time: the second
+/// stands by, and binds when the first stops (its lease released).
+#[tokio::test]
+async fn a_leased_channel_is_bound_by_one_process_at_a_time() {
+    let port = free_port();
+    let (sim, _sim_stop) = sim_on(port, SimConfig::default()).await;
+    let config = Arc::new(esme_config(port, |e| {
+        e.lease = true;
+        e.binds = 1;
+    }));
+    let sessions: Arc<dyn seedgate_runtime::session_store::SessionStore> =
+        Arc::new(MemorySessionStore::new());
+    let process = |stop: CancellationToken| {
+        let (config, sessions) = (config.clone(), sessions.clone());
+        async move {
+            let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
+            seedgate_runtime::topology::declare(bus.as_ref(), &config)
+                .await
+                .unwrap();
+            seedgate_smpp::esme::run(
+                config.clone(),
+                seedgate_runtime::channels::Registry::new(&config),
+                bus,
+                sessions,
+                seedgate_runtime::monitor::Monitor::new(),
+                stop,
+            )
+            .await
+        }
+    };
+    let (a, b) = (CancellationToken::new(), CancellationToken::new());
+    let first = tokio::spawn(process(a.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = tokio::spawn(process(b.clone()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let binds = || sim.stats().binds.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(binds(), 1, "the second process stands by");
+    a.cancel();
+    first.await.unwrap().unwrap();
+    // The second retries every third of the 15 s lease.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while binds() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(binds(), 2, "the standby took over");
+    b.cancel();
+    second.await.unwrap().unwrap();
+}

@@ -10,6 +10,8 @@
 //!   `ESME_RTHROTTLED` the bind cools down; permanent errors → `nack` with the status; no
 //!   response in time → requeued. Nothing is dropped silently. (A requeued multi-part message
 //!   is sent whole again: at-least-once.)
+//! - With `smpp.lease = true`, one process at a time binds the channel (an app-level lease in
+//!   the session store); the others stand by and take over when the holder stops renewing.
 //! - `deliver_sm` receipts become `delivery_report` events for our message id
 //!   ([`correlate`]); other `deliver_sm` are MO messages on `<channel>.inbound`, concatenated
 //!   parts reassembled. Each is answered `ESME_ROK` only after the bus confirmed the event or
@@ -27,6 +29,7 @@ use seedgate_proto::{Event, EventKind, Message, RoutingKey, TransportType};
 use seedgate_runtime::bus::{Bus, BusError};
 use seedgate_runtime::channels::{Live, Registry, Stop};
 use seedgate_runtime::config::{BindMode, ChannelType, Config, EsmeConfig};
+use seedgate_runtime::lease::Lease;
 use seedgate_runtime::monitor::{Health, Monitor};
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
@@ -66,11 +69,34 @@ pub async fn run(
                 monitor.clone(),
             )
         });
+        let lease = live
+            .config
+            .smpp
+            .as_ref()
+            .filter(|c| c.lease)
+            .map(|_| Lease::new(sessions.clone(), &format!("esme:{}", live.name), LEASE_TTL));
+        let name = live.name.clone();
         async move {
-            match esme {
-                Some(esme) => esme.run(stop).await,
-                None => Ok(()),
-            }
+            let Some(esme) = esme else { return Ok(()) };
+            let Some(lease) = lease else {
+                return esme.run(stop).await;
+            };
+            // One process binds; the others stand by (and write no status: the holder does).
+            let mut told = false;
+            let waiting = |why: &str| {
+                if !told {
+                    tracing::info!(channel = %name, why, "standing by for the channel's bind lease");
+                    told = true;
+                }
+            };
+            let work = |held: CancellationToken| {
+                let stop = Stop {
+                    shutdown: stop.shutdown.clone(),
+                    halt: held,
+                };
+                esme.clone().run(stop)
+            };
+            lease.hold(&stop.halt, waiting, work).await
         }
     };
     seedgate_runtime::channels::supervise(
@@ -82,6 +108,9 @@ pub async fn run(
     )
     .await
 }
+
+/// How long an ESME's bind lease lasts without renewal (renewed every third of it).
+const LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// One ESME channel.
 #[derive(Debug)]
