@@ -108,6 +108,19 @@ def nomad_keys(block, kind, where, errors):
     for key, value in block.items():
         if key.startswith("__"):
             continue
+        if key == "dynamic":
+            # dynamic "<kind>" { for_each, labels, content { … } }: the content is a <kind>.
+            for item in value:
+                for label, body in item.items():
+                    inner_kind = label.strip('"')
+                    if inner_kind not in allowed:
+                        errors.append(f"{where}: unknown `{inner_kind}` in a `{kind}` block")
+                    for k in body:
+                        if not k.startswith("__") and k not in {"for_each", "labels", "content", "iterator"}:
+                            errors.append(f"{where}.dynamic.{inner_kind}: unknown `{k}`")
+                    for content in body.get("content", []):
+                        nomad_keys(content, inner_kind, f"{where}.dynamic.{inner_kind}", errors)
+            continue
         if key not in allowed:
             errors.append(f"{where}: unknown `{key}` in a `{kind}` block")
         if key in NOMAD and isinstance(value, list):
@@ -129,6 +142,9 @@ def nomad_check(text):
     for var in doc.get("variable", []):
         for label, body in var.items():
             nomad_keys(body, "variable", f"variable{label}", errors)
+    for key in doc:
+        if not key.startswith("__") and key not in {"variable", "locals", "job"}:
+            errors.append(f"unknown top-level `{key}`")
     jobs = doc.get("job", [])
     if not jobs:
         errors.append("no job")

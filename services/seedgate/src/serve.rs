@@ -197,10 +197,12 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
         tracing::warn!(error = %e, "bus not reachable at start; will retry in the background");
     }
 
-    let mut readiness = Readiness::default()
-        .bus(bus.clone())
-        .draining_on(signal.clone())
-        .session_store(sessions.clone());
+    let mut readiness = Readiness::default().bus(bus.clone()).draining_on(signal.clone());
+    // The store service alone keeps no session state (the others do, or report channel
+    // status there): its readiness does not wait for the session store.
+    if !matches!(role, Role::One(Service::Store)) {
+        readiness = readiness.session_store(sessions.clone());
+    }
     if needs_store {
         readiness = readiness.store(store.clone());
     }
