@@ -101,22 +101,29 @@ impl Monitor {
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = entries.entry(channel.to_string()).or_insert_with(|| Entry {
-            report: Report {
-                channel: channel.to_string(),
-                status: Health::Down,
-                reasons: vec!["starting".into()],
-                since: Utc::now(),
-                change_id: Uuid::now_v7(),
-                log: self
-                    .kept_logs
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(channel)
-                    .unwrap_or_default(),
-            },
-            dirty: true,
-        });
+        // The common case (a log line of a running channel) allocates no key.
+        if !entries.contains_key(channel) {
+            let entry = Entry {
+                report: Report {
+                    channel: channel.to_string(),
+                    status: Health::Down,
+                    reasons: vec!["starting".into()],
+                    since: Utc::now(),
+                    change_id: Uuid::now_v7(),
+                    log: self
+                        .kept_logs
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(channel)
+                        .unwrap_or_default(),
+                },
+                dirty: true,
+            };
+            entries.insert(channel.to_string(), entry);
+        }
+        let Some(entry) = entries.get_mut(channel) else {
+            unreachable!("inserted above")
+        };
         let out = f(entry);
         entry.dirty = true;
         out
@@ -275,4 +282,68 @@ pub async fn read(sessions: &dyn SessionStore, channel: &str) -> Result<Option<R
         .get(&key(channel))
         .await?
         .and_then(|s| serde_json::from_slice(&s.value).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session_store::memory::MemorySessionStore;
+
+    #[test]
+    fn the_log_keeps_the_last_lines_and_survives_a_restart() {
+        let m = Monitor::new();
+        for i in 0..150 {
+            m.log("sms", "out", format!("submit {i}"));
+        }
+        let r = m.local("sms").unwrap();
+        assert_eq!(r.log.len(), LOG_LINES);
+        assert_eq!(r.log.front().unwrap().summary, "submit 50");
+        m.forget("sms");
+        assert!(m.local("sms").is_none());
+        m.status("sms", Health::Ok, vec!["up".into()]);
+        let r = m.local("sms").unwrap();
+        assert_eq!(
+            (r.status, r.log.len()),
+            (Health::Ok, LOG_LINES),
+            "a restart keeps the log"
+        );
+    }
+
+    #[test]
+    fn a_change_of_status_or_reasons_is_a_new_change() {
+        let m = Monitor::new();
+        m.status("c", Health::Ok, vec!["1 of 1 binds up".into()]);
+        let first = m.local("c").unwrap().change_id;
+        m.status("c", Health::Ok, vec!["1 of 1 binds up".into()]);
+        assert_eq!(
+            m.local("c").unwrap().change_id,
+            first,
+            "the same status is no change"
+        );
+        m.status("c", Health::Down, vec!["0 of 1 binds up".into()]);
+        assert_ne!(m.local("c").unwrap().change_id, first);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_reach_the_session_store_and_expire_when_nobody_writes_them() {
+        let store: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new());
+        let m = Monitor::new();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(m.clone().run(store.clone(), stop.clone()));
+        m.status("c", Health::Degraded, vec!["1 of 2 binds up".into()]);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let r = read(store.as_ref(), "c").await.unwrap().unwrap();
+        assert_eq!(
+            (r.status, r.reasons.as_slice()),
+            (Health::Degraded, ["1 of 2 binds up".to_string()].as_slice())
+        );
+        // Refreshed while the process runs…
+        tokio::time::sleep(TTL * 2).await;
+        assert!(read(store.as_ref(), "c").await.unwrap().is_some());
+        // …gone a TTL after it stops.
+        stop.cancel();
+        task.await.unwrap();
+        tokio::time::sleep(TTL + Duration::from_secs(1)).await;
+        assert!(read(store.as_ref(), "c").await.unwrap().is_none());
+    }
 }
