@@ -78,6 +78,8 @@ pub struct Registry {
     tx: Arc<watch::Sender<Arc<ChannelSet>>>,
     /// Asks [`follow`] to read the store now (after a change made by this process).
     poke: Arc<Notify>,
+    /// Stored definitions found invalid (name, generation): each is logged once.
+    invalid: Arc<std::sync::Mutex<std::collections::BTreeSet<(String, i64)>>>,
 }
 
 /// Parses a channel definition made through the API (the keys of a `[channels.<name>]`
@@ -100,15 +102,32 @@ impl Registry {
     /// The config file's channels, at generation 0.
     pub fn new(config: &Config) -> Self {
         let file = Arc::new(config.channels.clone());
-        let set = Self::build(&file, &[]);
+        let set = Self::build_from(&file, &[], |_, _| {});
         Self {
             file,
             tx: Arc::new(watch::channel(Arc::new(set)).0),
             poke: Arc::new(Notify::new()),
+            invalid: Arc::default(),
         }
     }
 
-    fn build(file: &BTreeMap<String, ChannelConfig>, rows: &[StoredChannel]) -> ChannelSet {
+    fn build(&self, rows: &[StoredChannel]) -> ChannelSet {
+        let mut invalid = self
+            .invalid
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Self::build_from(&self.file, rows, |row, e| {
+            if invalid.insert((row.name.clone(), row.generation)) {
+                tracing::error!(channel = %row.name, error = %e, "a stored channel definition is invalid; the channel is not run");
+            }
+        })
+    }
+
+    fn build_from(
+        file: &BTreeMap<String, ChannelConfig>,
+        rows: &[StoredChannel],
+        mut on_invalid: impl FnMut(&StoredChannel, &ConfigError),
+    ) -> ChannelSet {
         let mut map: BTreeMap<String, Live> = file
             .iter()
             .map(|(name, c)| {
@@ -134,9 +153,7 @@ impl Registry {
                         };
                         map.insert(row.name.clone(), live);
                     }
-                    Err(e) => {
-                        tracing::error!(channel = %row.name, error = %e, "a stored channel definition is invalid; the channel is not run");
-                    }
+                    Err(e) => on_invalid(row, &e),
                 },
                 (None, None) => {} // a restart of a channel since removed from the file
             }
@@ -167,7 +184,7 @@ impl Registry {
     /// Rebuilds the set from the file and the store's rows; subscribers hear of it only when
     /// something changed.
     pub fn apply(&self, rows: &[StoredChannel]) {
-        let set = Self::build(&self.file, rows);
+        let set = self.build(rows);
         self.tx.send_if_modified(|now| {
             if **now == set {
                 false
