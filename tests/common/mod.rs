@@ -25,13 +25,21 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, below Linux's ephemeral range (32768 and up), so
+/// no outgoing connection of another test (an ESME retrying its SMSC, say) can take it
+/// between this call and the bind. Each call in a test binary gets another port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = ((uuid::Uuid::now_v7().as_u128() & 0xffff_ffff) % 12_000) as u32;
+    let _ = NEXT.compare_exchange(0, base + 1, Ordering::SeqCst, Ordering::SeqCst);
+    loop {
+        let port = 20_000 + NEXT.fetch_add(1, Ordering::SeqCst) % 12_000;
+        let port = u16::try_from(port).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running `seedgate` process with its output collected line by line.
