@@ -3,35 +3,71 @@
 //!
 //! - [`open`] builds the configured [`Store`]; connections and migrations happen lazily, so a
 //!   process starts while its database is away and `/readyz` reports it.
+//! - [`SqlStore`] is both databases: one file per concern of the store (`messages.rs`,
+//!   `sessions.rs`, `outbox.rs`, `webhooks.rs`, `tokens.rs`, `contacts.rs`, `channels.rs`,
+//!   `subscriptions.rs`, `runs.rs`, `purge.rs`), each query written once; what differs
+//!   between the databases is in [`sql`](crate::sql) (placeholders, the clock, UUID,
+//!   timestamp and JSON codecs, a few fragments) and the two migration folders.
+//! - [`sealed`] wraps either database to seal personal data at rest.
 //! - [`run`] is the store service: it consumes every connector-facing message and event from
 //!   the bus and writes them in batches, acknowledging each delivery only after its batch
 //!   committed. Rows are keyed by message/event id, so redeliveries are harmless. It also
 //!   applies each channel's retention ([`retention`]).
 
-mod postgres;
+mod channels;
+mod contacts;
+mod messages;
+mod outbox;
+mod purge;
 pub mod retention;
+mod runs;
 pub mod sealed;
 mod service;
-mod sqlite;
+mod sessions;
+mod sql;
+mod subscriptions;
+mod tokens;
+mod webhooks;
 
 use std::sync::Arc;
 
-use seedgate_runtime::config::{StoreConfig, StoreKind};
+use async_trait::async_trait;
+use seedgate_runtime::config::StoreConfig;
 use seedgate_runtime::store::{Store, StoreError};
 
-pub use postgres::PgStore;
 pub use service::run;
-pub use sqlite::SqliteStore;
+
+/// SQLite or PostgreSQL, as configured.
+#[derive(Debug)]
+pub struct SqlStore {
+    db: sql::Db,
+}
+
+impl SqlStore {
+    /// Parses `cfg.url`; connects and migrates on first use.
+    pub fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: sql::Db::open(cfg)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn check(&self) -> Result<(), StoreError> {
+        self.db.exec(&sql::Query::new("SELECT 1")).await.map(drop)
+    }
+}
 
 /// Opens the configured store without waiting for the database; with
 /// `encryption_key_file`, personal data is sealed at rest ([`sealed`]).
 pub fn open(cfg: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    let key = encryption_key(cfg).map_err(StoreError::Rejected)?;
+    let key = encryption_key(cfg).map_err(|e| StoreError::Rejected(e.to_string()))?;
     open_with(cfg, key)
 }
 
 /// The key named by `cfg.encryption_key_file`, if any; the error says what is wrong with it.
-pub fn encryption_key(cfg: &StoreConfig) -> Result<Option<sealed::Key>, String> {
+pub fn encryption_key(cfg: &StoreConfig) -> Result<Option<sealed::Key>, sealed::KeyError> {
     cfg.encryption_key_file
         .as_deref()
         .map(sealed::Key::load)
@@ -40,11 +76,10 @@ pub fn encryption_key(cfg: &StoreConfig) -> Result<Option<sealed::Key>, String> 
 
 /// [`open`] with the key already loaded.
 pub fn open_with(cfg: &StoreConfig, key: Option<sealed::Key>) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match (cfg.kind, key) {
-        (StoreKind::Sqlite, None) => Arc::new(SqliteStore::open(cfg)?),
-        (StoreKind::Postgres, None) => Arc::new(PgStore::open(cfg)?),
-        (StoreKind::Sqlite, Some(k)) => Arc::new(sealed::Sealed::new(SqliteStore::open(cfg)?, k)),
-        (StoreKind::Postgres, Some(k)) => Arc::new(sealed::Sealed::new(PgStore::open(cfg)?, k)),
+    let store = SqlStore::open(cfg)?;
+    Ok(match key {
+        None => Arc::new(store),
+        Some(k) => Arc::new(sealed::Sealed::new(store, k)),
     })
 }
 
@@ -87,13 +122,6 @@ fn decode_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreErr
 
 fn encode_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Rejected(e.to_string()))
-}
-
-/// A purged message as it goes to the archive: its stored JSON and its status.
-fn archived_message(body: &str, status: &str) -> Result<serde_json::Value, StoreError> {
-    Ok(
-        serde_json::json!({ "kind": "message", "status": status, "message": decode_json::<serde_json::Value>(body)? }),
-    )
 }
 
 fn enum_name<T: serde::Serialize>(value: &T) -> String {

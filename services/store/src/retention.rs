@@ -102,9 +102,10 @@ pub async fn apply(
 
 /// Writes `archive` to a new gzipped JSON-lines file under `dir/<channel>/`, durably; returns
 /// its path.
-pub fn write_archive(dir: &Path, archive: &Archive) -> Result<PathBuf, String> {
+pub fn write_archive(dir: &Path, archive: &Archive) -> std::io::Result<PathBuf> {
     let folder = dir.join(&archive.channel);
-    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    std::fs::create_dir_all(&folder)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", folder.display())))?;
     let name = format!(
         "{}-{}.jsonl.gz",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
@@ -143,7 +144,7 @@ pub fn write_archive(dir: &Path, archive: &Archive) -> Result<PathBuf, String> {
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
+        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
     })?;
     Ok(path)
 }

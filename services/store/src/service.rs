@@ -186,21 +186,24 @@ fn coalesce_sessions(records: &[Record]) -> Vec<Record> {
     out
 }
 
-fn decode(d: &Delivery) -> Result<Record, String> {
-    match RoutingKey::parse(&d.routing_key) {
-        Some(RoutingKey::Event(_)) => serde_json::from_slice::<Event>(&d.payload)
-            .map(Record::Event)
-            .map_err(|e| e.to_string()),
-        Some(RoutingKey::Session(_)) => serde_json::from_slice(&d.payload)
-            .map(Record::Session)
-            .map_err(|e| e.to_string()),
+/// Why a delivery cannot become a row (it is dropped and counted).
+#[derive(Debug, thiserror::Error)]
+enum Undecodable {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("routing key outside the store's bindings")]
+    RoutingKey,
+}
+
+fn decode(d: &Delivery) -> Result<Record, Undecodable> {
+    Ok(match RoutingKey::parse(&d.routing_key) {
+        Some(RoutingKey::Event(_)) => Record::Event(serde_json::from_slice::<Event>(&d.payload)?),
+        Some(RoutingKey::Session(_)) => Record::Session(serde_json::from_slice(&d.payload)?),
         Some(RoutingKey::Inbound(_) | RoutingKey::Outbound(_) | RoutingKey::Bulk(_)) => {
-            serde_json::from_slice::<Message>(&d.payload)
-                .map(Record::Message)
-                .map_err(|e| e.to_string())
+            Record::Message(serde_json::from_slice::<Message>(&d.payload)?)
         }
-        _ => Err("routing key outside the store's bindings".into()),
-    }
+        _ => return Err(Undecodable::RoutingKey),
+    })
 }
 
 fn count(records: &[Record]) {

@@ -432,7 +432,7 @@ async fn retention_purges_old_rows_but_never_unsent_messages(store: Arc<dyn Stor
         .unwrap();
     let cutoff = Utc::now() - chrono::Duration::days(30);
     // An archive that cannot be written purges nothing.
-    let failing = |_: &seedgate_runtime::store::Archive| Err("disk full".to_string());
+    let failing = |_: &seedgate_runtime::store::Archive| Err(std::io::Error::other("disk full"));
     let refused = store.purge("demo-sms", cutoff, 1000, Some(&failing)).await;
     assert!(refused.is_err(), "{refused:?}");
     assert!(store.stored_message(sent.id).await.unwrap().is_some());

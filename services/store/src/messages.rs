@@ -1,0 +1,247 @@
+//! Messages and events: the store service's batches, and the searches over them.
+
+use async_trait::async_trait;
+use seedgate_proto::{Event, Message, SessionEndReason, SessionRecord};
+use seedgate_runtime::store::{MessageQuery, MessageStatus, Messages, Record, StoreError, StoredMessage};
+use uuid::Uuid;
+
+use crate::sql::{Arg, Query, Row, Tx};
+use crate::{enum_name, initial_status, Plan, SqlStore, CHUNK};
+
+/// Orders statuses so an update only moves a message forward (see `MessageStatus::rank`).
+const RANK: &str =
+    "(CASE messages.status WHEN 'received' THEN 0 WHEN 'queued' THEN 0 WHEN 'submitted' THEN 1 ELSE 2 END)";
+
+const MESSAGE_COLUMNS: &str = "id, channel, transport, direction, from_addr, to_addr, content,
+    session_id, session_event, in_reply_to, created_at, body, status";
+
+/// A message's row, in [`MESSAGE_COLUMNS`] order.
+fn message_row(m: &Message, status: MessageStatus) -> Result<[Arg; 13], StoreError> {
+    Ok([
+        m.id.into(),
+        (&m.channel).into(),
+        enum_name(&m.transport).into(),
+        enum_name(&m.direction).into(),
+        (&m.from).into(),
+        (&m.to).into(),
+        (&m.content).into(),
+        m.session_id().into(),
+        m.session_event().map(|e| enum_name(&e)).into(),
+        m.in_reply_to.into(),
+        m.created_at.into(),
+        Arg::json(m)?,
+        status.as_str().into(),
+    ])
+}
+
+/// Inserts messages (skipping ids already stored), a statement per [`CHUNK`].
+pub(crate) async fn insert_messages(
+    tx: &mut Tx,
+    messages: &[&Message],
+    status: impl Fn(&Message) -> MessageStatus,
+) -> Result<(), StoreError> {
+    for chunk in messages.chunks(CHUNK) {
+        let mut q = Query::new(format!("INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES "));
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_row(message_row(m, status(m))?);
+        }
+        q.push(" ON CONFLICT (id) DO NOTHING");
+        tx.exec(&q).await?;
+    }
+    Ok(())
+}
+
+/// Stores an outbound message with its outbox row: from then on it will be sent.
+pub(crate) async fn queue(tx: &mut Tx, m: &Message) -> Result<(), StoreError> {
+    insert_messages(tx, &[m], |_| MessageStatus::Queued).await?;
+    let q = Query::new("INSERT INTO outbox (message_id, body, created_at) VALUES (?, ?, ?)")
+        .bind(m.id)
+        .bind(Arg::json(m)?)
+        .bind(m.created_at);
+    tx.exec(&q).await?;
+    Ok(())
+}
+
+/// Deletes the outbox rows of `ids`, a statement per [`CHUNK`].
+pub(crate) async fn delete_outbox(tx: &mut Tx, ids: &[Uuid]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = Query::new("DELETE FROM outbox WHERE message_id IN (");
+        q.push_list(chunk.iter().map(|id| Arg::from(*id))).push(")");
+        tx.exec(&q).await?;
+    }
+    Ok(())
+}
+
+async fn insert_events(tx: &mut Tx, events: &[&Event]) -> Result<(), StoreError> {
+    for chunk in events.chunks(CHUNK) {
+        let mut q =
+            Query::new("INSERT INTO events (id, message_id, channel, kind, created_at, body) VALUES ");
+        for (i, e) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_row([
+                e.id.into(),
+                e.message_id.into(),
+                (&e.channel).into(),
+                e.kind_name().into(),
+                e.created_at.into(),
+                Arg::json(*e)?,
+            ]);
+        }
+        q.push(" ON CONFLICT (id) DO NOTHING");
+        tx.exec(&q).await?;
+    }
+    Ok(())
+}
+
+/// Moves each message's status forward (never back), a statement per [`CHUNK`].
+async fn advance_statuses(tx: &mut Tx, statuses: &[(Uuid, MessageStatus)]) -> Result<(), StoreError> {
+    for chunk in statuses.chunks(CHUNK) {
+        let mut q = Query::new("UPDATE messages SET status = v.column2 FROM (VALUES ");
+        for (i, (id, status)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_row([
+                (*id).into(),
+                status.as_str().into(),
+                i64::from(status.rank()).into(),
+            ]);
+        }
+        q.push(&format!(
+            ") AS v WHERE messages.id = v.column1 AND {RANK} < v.column3"
+        ));
+        tx.exec(&q).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_session(tx: &mut Tx, s: &SessionRecord) -> Result<(), StoreError> {
+    let max = tx.dialect().greatest();
+    let q = Query::new(format!(
+        "INSERT INTO sessions (id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET
+           flow = COALESCE(excluded.flow, sessions.flow),
+           ended_at = excluded.ended_at,
+           hops = {max}(sessions.hops, excluded.hops),
+           duration_ms = {max}(sessions.duration_ms, excluded.duration_ms),
+           slices = {max}(sessions.slices, excluded.slices),
+           end_reason = excluded.end_reason
+         WHERE sessions.ended_at IS NULL"
+    ))
+    .bind(&s.id)
+    .bind(&s.channel)
+    .bind(&s.msisdn)
+    .bind(&s.flow)
+    .bind(s.started_at)
+    .bind(s.ended_at)
+    .bind(s.hops)
+    .bind(s.duration_ms)
+    .bind(s.slices)
+    .bind(s.end_reason.map(SessionEndReason::as_str));
+    tx.exec(&q).await?;
+    Ok(())
+}
+
+fn stored(r: &Row) -> Result<StoredMessage, StoreError> {
+    let status = r.text("status")?;
+    Ok(StoredMessage {
+        message: r.json("body")?,
+        status: MessageStatus::parse(&status)
+            .ok_or_else(|| StoreError::Rejected(format!("bad stored status {status:?}")))?,
+    })
+}
+
+impl SqlStore {
+    async fn messages_where(&self, q: Query) -> Result<Vec<Message>, StoreError> {
+        let rows = self.db.fetch(&q).await?;
+        rows.iter().map(|r| r.json("body")).collect()
+    }
+}
+
+#[async_trait]
+impl Messages for SqlStore {
+    async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError> {
+        let plan = Plan::of(records);
+        let mut tx = self.db.begin().await?;
+        insert_messages(&mut tx, &plan.messages, initial_status).await?;
+        insert_events(&mut tx, &plan.events).await?;
+        advance_statuses(&mut tx, &plan.statuses).await?;
+        // An event means the connector has the message: it leaves the outbox.
+        let delivered: Vec<Uuid> = plan.statuses.iter().map(|(id, _)| *id).collect();
+        delete_outbox(&mut tx, &delivered).await?;
+        for session in &plan.sessions {
+            upsert_session(&mut tx, session).await?;
+        }
+        for (session_id, report) in &plan.carriers {
+            // Kept with the session (the message row holds it too).
+            let q = Query::new("UPDATE sessions SET carrier = ? WHERE id = ?")
+                .bind(Arg::json(report)?)
+                .bind(*session_id);
+            tx.exec(&q).await?;
+        }
+        tx.commit().await
+    }
+
+    async fn message(&self, id: Uuid) -> Result<Option<Message>, StoreError> {
+        let q = Query::new("SELECT body FROM messages WHERE id = ?").bind(id);
+        Ok(self.messages_where(q).await?.pop())
+    }
+
+    async fn session_messages(&self, session_id: &str) -> Result<Vec<Message>, StoreError> {
+        let q = Query::new("SELECT body FROM messages WHERE session_id = ? ORDER BY created_at, id")
+            .bind(session_id);
+        self.messages_where(q).await
+    }
+
+    async fn address_messages(&self, address: &str) -> Result<Vec<Message>, StoreError> {
+        let q = Query::new(
+            "SELECT body FROM messages WHERE from_addr = ? OR to_addr = ? ORDER BY created_at, id",
+        )
+        .bind(address)
+        .bind(address);
+        self.messages_where(q).await
+    }
+
+    async fn message_events(&self, message_id: Uuid) -> Result<Vec<Event>, StoreError> {
+        let q = Query::new("SELECT body FROM events WHERE message_id = ? ORDER BY created_at, id")
+            .bind(message_id);
+        let rows = self.db.fetch(&q).await?;
+        rows.iter().map(|r| r.json("body")).collect()
+    }
+
+    async fn stored_message(&self, id: Uuid) -> Result<Option<StoredMessage>, StoreError> {
+        let q = Query::new("SELECT body, status FROM messages WHERE id = ?").bind(id);
+        self.db.fetch_optional(&q).await?.as_ref().map(stored).transpose()
+    }
+
+    async fn messages(&self, q: &MessageQuery) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut sql = Query::new("SELECT body, status FROM messages WHERE 1 = 1");
+        if let Some(c) = &q.channel {
+            sql.push(" AND channel = ").push_bind(c);
+        }
+        if let Some(a) = &q.address {
+            sql.push(" AND (from_addr = ").push_bind(a);
+            sql.push(" OR to_addr = ").push_bind(a).push(")");
+        }
+        if let Some(t) = q.since {
+            sql.push(" AND created_at >= ").push_bind(t);
+        }
+        if let Some(t) = q.until {
+            sql.push(" AND created_at < ").push_bind(t);
+        }
+        if let Some(st) = q.status {
+            sql.push(" AND status = ").push_bind(st.as_str());
+        }
+        if let Some(b) = q.before {
+            sql.push(" AND id < ").push_bind(b);
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").push_bind(q.limit);
+        self.db.fetch(&sql).await?.iter().map(stored).collect()
+    }
+}

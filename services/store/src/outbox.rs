@@ -1,0 +1,86 @@
+//! Where an API send becomes durable: the message, its outbox row and its idempotency key
+//! commit together; the relay claims rows with a lease and deletes what it published.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use seedgate_proto::Message;
+use seedgate_runtime::store::{Accepted, Idempotency, Outbox, StoreError};
+use uuid::Uuid;
+
+use crate::messages::{delete_outbox, queue};
+use crate::sql::{Arg, Query};
+use crate::SqlStore;
+
+#[async_trait]
+impl Outbox for SqlStore {
+    async fn accept(&self, msg: &Message, idem: Option<&Idempotency>) -> Result<Accepted, StoreError> {
+        let mut tx = self.db.begin().await?;
+        if let Some(k) = idem {
+            let horizon = Utc::now() - chrono::Duration::from_std(k.window).unwrap_or_default();
+            let forget =
+                Query::new("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?")
+                    .bind(&k.scope)
+                    .bind(&k.key)
+                    .bind(horizon);
+            tx.exec(&forget).await?;
+            let remember = Query::new(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, message_id, created_at)
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .bind(&k.scope)
+            .bind(&k.key)
+            .bind(&k.fingerprint)
+            .bind(msg.id)
+            .bind(Arg::Now);
+            if tx.exec(&remember).await? == 0 {
+                let first = Query::new(
+                    "SELECT fingerprint, message_id FROM idempotency_keys WHERE scope = ? AND key = ?",
+                )
+                .bind(&k.scope)
+                .bind(&k.key);
+                let row = tx.fetch_one(&first).await?;
+                let id = row.uuid("message_id")?;
+                return Ok(if row.text("fingerprint")? == k.fingerprint {
+                    Accepted::Repeat(id)
+                } else {
+                    Accepted::Conflict(id)
+                });
+            }
+        }
+        queue(&mut tx, msg).await?;
+        tx.commit().await?;
+        Ok(Accepted::New)
+    }
+
+    async fn outbox_claim(&self, limit: u32, lease: Duration) -> Result<Vec<Message>, StoreError> {
+        let q = Query::new(format!(
+            "UPDATE outbox SET claimed_until = ?
+             WHERE message_id IN (SELECT message_id FROM outbox WHERE claimed_until < ?
+                                  ORDER BY message_id LIMIT ?{})
+             RETURNING message_id, body",
+            self.db.dialect().skip_locked()
+        ))
+        .bind(Arg::Later(lease))
+        .bind(Arg::Now)
+        .bind(limit);
+        let rows = self.db.fetch(&q).await?;
+        let mut out: Vec<Message> = rows.iter().map(|r| r.json("body")).collect::<Result<_, _>>()?;
+        out.sort_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    async fn outbox_release(&self) -> Result<(), StoreError> {
+        self.db
+            .exec(&Query::new("UPDATE outbox SET claimed_until = ?").bind(chrono::DateTime::UNIX_EPOCH))
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_done(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        delete_outbox(&mut tx, ids).await?;
+        tx.commit().await
+    }
+}

@@ -1,0 +1,207 @@
+//! Connecting to either database, migrating it on first use, and carrying out [`Query`]s on
+//! the pool or in a transaction.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use seedgate_runtime::config::{StoreConfig, StoreKind};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::OnceCell;
+
+use super::{Dialect, Query, Row};
+use crate::{classify, unavailable, StoreError};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A database: a pool that connects on first use and migrates once.
+#[derive(Debug)]
+pub(crate) struct Db {
+    pool: Pool,
+    /// PostgreSQL only: created if missing, and the connections' `search_path`.
+    schema: Option<String>,
+    migrated: OnceCell<()>,
+}
+
+/// A transaction on either database; dropped without [`Tx::commit`], it rolls back.
+#[derive(Debug)]
+pub(crate) enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Db {
+    /// Parses `cfg.url`; nothing connects until the first query. SQLite: the file and its
+    /// folder are created, WAL with full sync so a commit survives a crash.
+    pub(crate) fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let pool = match cfg.kind {
+            StoreKind::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(&cfg.url)
+                    .map_err(|e| unavailable(format!("bad sqlite url {}: {e}", cfg.url)))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(5));
+                if let Some(dir) = opts.get_filename().parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+                    }
+                }
+                Pool::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .connect_lazy_with(opts),
+                )
+            }
+            StoreKind::Postgres => {
+                let mut opts = PgConnectOptions::from_str(&cfg.url)
+                    .map_err(|e| unavailable(format!("bad postgres url: {e}")))?
+                    .application_name("seedgate");
+                if let Some(schema) = &cfg.schema {
+                    // Validated by config: letters, digits and `_` only.
+                    opts = opts.options([("search_path", schema.as_str())]);
+                }
+                Pool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(8)
+                        .acquire_timeout(Duration::from_secs(3))
+                        .connect_lazy_with(opts),
+                )
+            }
+        };
+        Ok(Self {
+            pool,
+            schema: cfg.schema.clone().filter(|_| cfg.kind == StoreKind::Postgres),
+            migrated: OnceCell::new(),
+        })
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The pool, migrated.
+    async fn ready(&self) -> Result<&Pool, StoreError> {
+        self.migrated
+            .get_or_try_init(|| async {
+                match &self.pool {
+                    Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+                    Pool::Postgres(p) => {
+                        if let Some(schema) = &self.schema {
+                            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                                .execute(p)
+                                .await
+                                .map_err(classify)?;
+                        }
+                        POSTGRES_MIGRATIONS.run(p).await
+                    }
+                }
+                .map_err(|e| unavailable(format!("migrating: {e}")))
+            })
+            .await?;
+        Ok(&self.pool)
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self.ready().await? {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await.map_err(classify)?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(classify)?),
+        })
+    }
+
+    /// Runs `q`; the number of rows it changed.
+    pub(crate) async fn exec(&self, q: &Query) -> Result<u64, StoreError> {
+        let sql = q.render(self.dialect());
+        match self.ready().await? {
+            Pool::Sqlite(p) => q.sqlite(&sql).execute(p).await.map(|r| r.rows_affected()),
+            Pool::Postgres(p) => q.postgres(&sql).execute(p).await.map(|r| r.rows_affected()),
+        }
+        .map_err(classify)
+    }
+
+    pub(crate) async fn fetch(&self, q: &Query) -> Result<Vec<Row>, StoreError> {
+        let sql = q.render(self.dialect());
+        Ok(match self.ready().await? {
+            Pool::Sqlite(p) => rows(q.sqlite(&sql).fetch_all(p).await, Row::Sqlite)?,
+            Pool::Postgres(p) => rows(q.postgres(&sql).fetch_all(p).await, Row::Postgres)?,
+        })
+    }
+
+    pub(crate) async fn fetch_optional(&self, q: &Query) -> Result<Option<Row>, StoreError> {
+        Ok(self.fetch(q).await?.into_iter().next())
+    }
+}
+
+fn rows<R>(r: Result<Vec<R>, sqlx::Error>, wrap: fn(R) -> Row) -> Result<Vec<Row>, StoreError> {
+    Ok(r.map_err(classify)?.into_iter().map(wrap).collect())
+}
+
+impl Tx {
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub(crate) async fn exec(&mut self, q: &Query) -> Result<u64, StoreError> {
+        let sql = q.render(self.dialect());
+        match self {
+            Self::Sqlite(t) => q.sqlite(&sql).execute(&mut **t).await.map(|r| r.rows_affected()),
+            Self::Postgres(t) => q
+                .postgres(&sql)
+                .execute(&mut **t)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .map_err(classify)
+    }
+
+    pub(crate) async fn fetch(&mut self, q: &Query) -> Result<Vec<Row>, StoreError> {
+        let sql = q.render(self.dialect());
+        match self {
+            Self::Sqlite(t) => rows(q.sqlite(&sql).fetch_all(&mut **t).await, Row::Sqlite),
+            Self::Postgres(t) => rows(q.postgres(&sql).fetch_all(&mut **t).await, Row::Postgres),
+        }
+    }
+
+    pub(crate) async fn fetch_one(&mut self, q: &Query) -> Result<Row, StoreError> {
+        self.fetch(q)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Rejected("a query that returns a row returned none".into()))
+    }
+
+    /// SQLite takes its write lock at a transaction's first write: a transaction that reads
+    /// rows and then deletes them takes it first, so the rows read are the rows deleted
+    /// (PostgreSQL locks the rows read instead, [`Dialect::for_update`]).
+    pub(crate) async fn lock_for_write(&mut self) -> Result<(), StoreError> {
+        if let Self::Sqlite(_) = self {
+            self.exec(&Query::new("DELETE FROM channels WHERE 0")).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(t) => t.commit().await,
+            Self::Postgres(t) => t.commit().await,
+        }
+        .map_err(classify)
+    }
+}
