@@ -45,19 +45,19 @@ pub fn sealed(kind: StoreKind) -> Arc<dyn Store> {
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::common::sqlite()).await; })*
+            $(#[tokio::test] async fn $name() { super::$name($crate::common::sqlite()).await; })*
         }
         mod postgres_store {
-            $(#[tokio::test] async fn $name() { super::$name(super::common::postgres()).await; })*
+            $(#[tokio::test] async fn $name() { super::$name($crate::common::postgres()).await; })*
         }
         mod sealed_sqlite_store {
             $(#[tokio::test] async fn $name() {
-                super::$name(super::common::sealed(seedgate_runtime::config::StoreKind::Sqlite)).await;
+                super::$name($crate::common::sealed(seedgate_runtime::config::StoreKind::Sqlite)).await;
             })*
         }
         mod sealed_postgres_store {
             $(#[tokio::test] async fn $name() {
-                super::$name(super::common::sealed(seedgate_runtime::config::StoreKind::Postgres)).await;
+                super::$name($crate::common::sealed(seedgate_runtime::config::StoreKind::Postgres)).await;
             })*
         }
     };

@@ -1,93 +1,7 @@
-//! One conformance suite, two stores: SQLite (a fresh file) and PostgreSQL (the real server of
-//! this machine, `SEEDGATE_TEST_DATABASE_URL`, a fresh schema per test).
+//! Session records, never reopened, and the billing report.
 
-#![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
-
-mod common;
-
-use std::sync::Arc;
-
-use chrono::{DateTime, TimeZone, Utc};
-use seedgate_proto::{
-    DeliveryStatus, Event, EventKind, Message, SessionEndReason, SessionEvent, SessionInfo, SessionRecord,
-    TransportType,
-};
-use seedgate_runtime::config::{StoreConfig, StoreKind};
-use seedgate_runtime::store::{Record, Store, StoreError};
-
-fn at(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(1_764_000_000_000 + ms).single().unwrap()
-}
-
-fn dialog(session: &str, msisdn: &str) -> (Message, Message) {
-    let mut inbound = Message::inbound("demo-at", TransportType::Ussd, msisdn, "*134*550#", "");
-    inbound.session = Some(SessionInfo {
-        id: session.into(),
-        event: SessionEvent::New,
-    });
-    inbound.created_at = at(0);
-    inbound.metadata.insert("network_code".into(), "65501".into());
-    let mut reply = inbound.reply("Welcome\n1. Register", SessionEvent::Resume);
-    reply.created_at = at(5);
-    (inbound, reply)
-}
-
-async fn messages_and_events_round_trip(store: Arc<dyn Store>) {
-    store.check().await.unwrap();
-    let (inbound, reply) = dialog("s-1", "+27820000001");
-    let ack = Event::new("demo-at", reply.id, EventKind::Ack { carrier_id: None });
-    let mut dlr = Event::new(
-        "demo-at",
-        reply.id,
-        EventKind::DeliveryReport {
-            status: DeliveryStatus::Delivered,
-        },
-    );
-    dlr.created_at = ack.created_at + chrono::Duration::milliseconds(3);
-    store
-        .write_batch(&[
-            Record::Message(reply.clone()),
-            Record::Message(inbound.clone()),
-            Record::Event(dlr.clone()),
-            Record::Event(ack.clone()),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(store.message(inbound.id).await.unwrap().as_ref(), Some(&inbound));
-    assert_eq!(
-        store.session_messages("s-1").await.unwrap(),
-        vec![inbound.clone(), reply.clone()],
-        "oldest first"
-    );
-    assert_eq!(store.message_events(reply.id).await.unwrap(), vec![ack, dlr]);
-    assert_eq!(store.address_messages("+27820000001").await.unwrap().len(), 2);
-    assert!(store.message(uuid::Uuid::now_v7()).await.unwrap().is_none());
-}
-
-async fn redelivered_batches_write_nothing_twice(store: Arc<dyn Store>) {
-    let (inbound, reply) = dialog("s-2", "+27820000002");
-    let ev = Event::new(
-        "demo-at",
-        reply.id,
-        EventKind::Nack {
-            reason: "late".into(),
-        },
-    );
-    let batch = [
-        Record::Message(inbound),
-        Record::Message(reply.clone()),
-        Record::Event(ev),
-    ];
-    store.write_batch(&batch).await.unwrap();
-    store.write_batch(&batch).await.unwrap();
-    store.write_batch(&batch[1..]).await.unwrap();
-    assert_eq!(store.session_messages("s-2").await.unwrap().len(), 2);
-    assert_eq!(store.message_events(reply.id).await.unwrap().len(), 1);
-}
-
-async fn an_empty_batch_is_fine(store: Arc<dyn Store>) {
-    store.write_batch(&[]).await.unwrap();
-}
+use super::*;
+use crate::helpers::{at_ms, dialog};
 
 async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
     let open = SessionRecord {
@@ -95,7 +9,7 @@ async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
         channel: "demo-at".into(),
         msisdn: "+27820000003".into(),
         flow: None,
-        started_at: at(0),
+        started_at: at_ms(0),
         ended_at: None,
         hops: 1,
         duration_ms: 0,
@@ -113,7 +27,7 @@ async fn sessions_are_recorded_and_never_reopened(store: Arc<dyn Store>) {
     };
     store.write_batch(&[Record::Session(hop.clone())]).await.unwrap();
     let ended = SessionRecord {
-        ended_at: Some(at(25_300)),
+        ended_at: Some(at_ms(25_300)),
         hops: 3,
         duration_ms: 25_300,
         slices: 2,
@@ -197,8 +111,8 @@ async fn a_gateway_end_report_is_kept_with_its_session(store: Arc<dyn Store>) {
         channel: "demo-at".into(),
         msisdn: "+27820000005".into(),
         flow: Some("demo".into()),
-        started_at: at(0),
-        ended_at: Some(at(21_000)),
+        started_at: at_ms(0),
+        ended_at: Some(at_ms(21_000)),
         hops: 3,
         duration_ms: 21_000,
         slices: 2,
@@ -237,21 +151,63 @@ async fn a_gateway_end_report_is_kept_with_its_session(store: Arc<dyn Store>) {
     assert_eq!(store.session_messages("demo-at:rep").await.unwrap().len(), 2);
 }
 
+async fn sessions_list_live_and_past(store: Arc<dyn Store>) {
+    let base = Utc::now();
+    let rec = |id: &str, secs: i64, ended: bool| seedgate_proto::SessionRecord {
+        id: id.into(),
+        channel: "demo-at".into(),
+        msisdn: "+27820000020".into(),
+        flow: Some("demo".into()),
+        started_at: base + chrono::Duration::seconds(secs),
+        ended_at: ended.then(|| base + chrono::Duration::seconds(secs + 30)),
+        hops: 3,
+        duration_ms: 30_000,
+        slices: 2,
+        end_reason: ended.then_some(seedgate_proto::SessionEndReason::Completed),
+        carrier: None,
+    };
+    store
+        .write_batch(&[
+            Record::Session(rec("s1", 0, true)),
+            Record::Session(rec("s2", 10, false)),
+            Record::Session(rec("s3", 20, true)),
+        ])
+        .await
+        .unwrap();
+    let all = store
+        .sessions(&SessionQuery {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["s3", "s2"]
+    );
+    let next = store
+        .sessions(&SessionQuery {
+            limit: 2,
+            before: Some((all[1].started_at, all[1].id.clone())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(next.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["s1"]);
+    let live = store
+        .sessions(&SessionQuery {
+            live: Some(true),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(live.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["s2"]);
+}
+
 conformance!(
-    messages_and_events_round_trip,
-    redelivered_batches_write_nothing_twice,
-    an_empty_batch_is_fine,
     sessions_are_recorded_and_never_reopened,
     session_report_counts_slices_per_day_channel_and_flow,
     a_gateway_end_report_is_kept_with_its_session,
+    sessions_list_live_and_past,
 );
-
-#[tokio::test]
-async fn an_unreachable_postgres_is_reported_unavailable() {
-    let mut cfg = StoreConfig::default();
-    cfg.kind = StoreKind::Postgres;
-    cfg.url = "postgres://postgres@127.0.0.1:1/test".into();
-    let store = seedgate_store::open(&cfg).unwrap();
-    let err = store.check().await.unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-}
