@@ -30,8 +30,10 @@ use std::sync::Arc;
 use seedgate_runtime::bus::{Bus, BusError};
 use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
+use seedgate_runtime::service::{BoxFuture, Needs, Running, ServiceError};
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::store::Store;
+use seedgate_runtime::Runtime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -70,6 +72,51 @@ impl Api {
             limiter: Arc::new(limiter),
             outbox_wake: Arc::new(Notify::new()),
         }
+    }
+}
+
+/// The API as a service of the process (`seedgate run api`); with `api.enabled = false` it
+/// serves nothing and runs nothing.
+#[derive(Debug, Default)]
+pub struct Service;
+
+impl seedgate_runtime::Service for Service {
+    fn name(&self) -> &'static str {
+        "api"
+    }
+
+    /// Nothing beyond what the config checks itself.
+    fn check(&mut self, _config: &Config) -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    /// The store too, when the API is on.
+    fn needs(&self, config: &Config) -> Needs {
+        Needs {
+            sessions: true,
+            store: config.api.enabled,
+        }
+    }
+
+    fn start(
+        self: Box<Self>,
+        rt: &Runtime,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, Result<Running, ServiceError>> {
+        let mut running = Running::default();
+        if rt.config.api.enabled {
+            let api = Api::new(
+                rt.config.clone(),
+                rt.registry.clone(),
+                rt.store.clone(),
+                rt.bus.clone(),
+                Some(rt.sessions.clone()),
+            );
+            running = running
+                .routes(routes::router(api.clone()))
+                .task("api", run(api, shutdown));
+        }
+        Box::pin(std::future::ready(Ok(running)))
     }
 }
 

@@ -8,6 +8,7 @@
 //!   [`cases`]: the tests answers are routed by (`has_number_between`, …).
 //! - [`interp`]: `(flows, state, input, now) → (screen, effects, new state)`, pure, bounded.
 //! - [`transcript`]: runs the `tests:` of flow files against the interpreter.
+//! - [`check`]: what the runner checks before a port is bound, and its `Service`.
 //! - [`service`]: consumes `<channel>.app.inbound`; USSD sessions (state in the session
 //!   store, redial-resume) and SMS conversations (state in the store, timeouts); [`effects`]
 //!   carries out webhook calls, contact changes, subscriptions and SMS; [`people`] loads and
@@ -17,6 +18,7 @@
 
 pub mod campaigns;
 pub mod cases;
+pub mod check;
 pub mod effects;
 pub mod expr;
 pub mod interp;
@@ -29,6 +31,7 @@ pub mod service;
 pub mod transcript;
 pub mod validate;
 
+pub use check::Service;
 pub use load::{load_dir, load_str, FlowError, Flows};
 pub use service::{run, run_with_clock, Backends};
 

@@ -30,6 +30,7 @@ use seedgate_runtime::store::Store;
 use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::topology::FLOWS_QUEUE;
 use seedgate_runtime::worker::{decode, encode, HandleError};
+use seedgate_runtime::Runtime;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -115,15 +116,22 @@ pub struct Backends {
     pub store: Arc<dyn Store>,
 }
 
-/// Runs the flow runner until `shutdown`, then drains the messages in flight.
-pub async fn run(
-    config: Arc<Config>,
-    registry: Registry,
-    flows: Flows,
-    backends: Backends,
-    shutdown: CancellationToken,
-) -> Result<(), BusError> {
-    run_with_clock(config, registry, flows, backends, Arc::new(Utc::now), shutdown).await
+/// Runs the flow runner on `rt` until `shutdown`, then drains the messages in flight.
+pub async fn run(rt: &Runtime, flows: Flows, shutdown: CancellationToken) -> Result<(), BusError> {
+    let backends = Backends {
+        bus: rt.bus.clone(),
+        sessions: rt.sessions.clone(),
+        store: rt.store.clone(),
+    };
+    run_with_clock(
+        rt.config.clone(),
+        rt.registry.clone(),
+        flows,
+        backends,
+        rt.clock.clone(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`run`], reading wall-clock time from `clock`.

@@ -28,6 +28,7 @@ mod hubtel;
 mod infobip;
 mod nalo;
 mod pending;
+mod service;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +52,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::json_error;
 use pending::Pending;
+pub use service::Service;
 
 /// Aggregator requests are small; refuse anything larger before reading it.
 const BODY_LIMIT: usize = 16 * 1024;

@@ -10,6 +10,8 @@
 //! - [`monitor`]: per-channel status (ok / degraded / down) and recent traffic, shared through
 //!   the session store.
 //! - [`shutdown`]: SIGTERM/SIGINT → a cancellation token with a drain deadline.
+//! - [`service`]: the [`Runtime`] every service is given and the [`Service`] trait: check the
+//!   config, start on the runtime, run until shutdown.
 //! - [`bus`], [`session_store`], [`store`]: the traits services talk through, with the
 //!   in-process and networked implementations of the first two. Store implementations live in
 //!   the `seedgate-store` crate, the only one that uses `sqlx`.
@@ -25,9 +27,12 @@ pub mod lease;
 pub mod monitor;
 pub mod ops;
 pub mod outbox;
+pub mod service;
 pub mod session_store;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
 pub mod topology;
 pub mod worker;
+
+pub use service::{Runtime, Service};

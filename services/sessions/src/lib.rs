@@ -28,25 +28,46 @@ use std::sync::Arc;
 use seedgate_runtime::bus::{Bus, BusError};
 use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
+use seedgate_runtime::service::{BoxFuture, Running, ServiceError};
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::topology::SESSIONS_QUEUE;
+use seedgate_runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
-/// Runs the session engine until `shutdown`, then drains the hops in flight.
-pub async fn run(
-    config: Arc<Config>,
-    registry: Registry,
-    bus: Arc<dyn Bus>,
-    sessions: Arc<dyn SessionStore>,
-    shutdown: CancellationToken,
-) -> Result<(), BusError> {
+/// The session engine as a service of the process (`seedgate run sessions`).
+#[derive(Debug, Default)]
+pub struct Service;
+
+impl seedgate_runtime::Service for Service {
+    fn name(&self) -> &'static str {
+        "sessions"
+    }
+
+    /// Nothing beyond what the config checks itself.
+    fn check(&mut self, _config: &Config) -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    fn start(
+        self: Box<Self>,
+        rt: &Runtime,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, Result<Running, ServiceError>> {
+        let rt = rt.clone();
+        let task = async move { run(&rt, shutdown).await };
+        Box::pin(async move { Ok(Running::default().task("sessions", task)) })
+    }
+}
+
+/// Runs the session engine on `rt` until `shutdown`, then drains the hops in flight.
+pub async fn run(rt: &Runtime, shutdown: CancellationToken) -> Result<(), BusError> {
     run_with_clock(
-        config,
-        registry,
-        bus,
-        sessions,
+        rt.config.clone(),
+        rt.registry.clone(),
+        rt.bus.clone(),
+        rt.sessions.clone(),
         shutdown,
-        Arc::new(chrono::Utc::now),
+        rt.clock.clone(),
     )
     .await
 }

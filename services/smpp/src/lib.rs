@@ -10,6 +10,7 @@
 //! - [`link`]: one SMPP connection (either side): batched writes, window, keepalive.
 //! - [`server`]: the SMPP server connector partners bind to.
 //! - [`sim`]: the simulated carrier channel.
+//! - [`service`]: all of them as one service of the process, and what it checks first.
 //! - [`ussd`]: USSD over SMPP: vendor profiles as data.
 //! - [`esme`]: the ESME client connector (seedgate binds to an SMSC).
 //! - [`smsc_sim`]: the SMSC simulator behind `seedgate smsc-sim`.
@@ -23,6 +24,7 @@ pub mod link;
 pub mod pdu;
 pub mod rate;
 pub mod server;
+pub mod service;
 pub mod sim;
 pub mod smsc_sim;
 pub mod status;
@@ -33,4 +35,5 @@ pub mod ussd;
 
 pub use codec::{FramingError, SmppCodec};
 pub use pdu::{DecodeError, Frame, Pdu};
+pub use service::Service;
 pub use status::CommandStatus;

@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use seedgate_runtime::config::StoreConfig;
 use seedgate_runtime::store::{Store, StoreError};
 
-pub use service::run;
+pub use service::{run, Service};
 
 /// SQLite or PostgreSQL, as configured.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! The store service: bus → batched, idempotent writes → acks.
+//! The store service: bus → batched, idempotent writes → acks; it stops last on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,9 +7,49 @@ use seedgate_proto::{Event, Message, RoutingKey};
 use seedgate_runtime::bus::{Bus, Delivery};
 use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
+use seedgate_runtime::service::{BoxFuture, Needs, Running, ServiceError, Stage};
 use seedgate_runtime::store::{Record, Store, StoreError};
 use seedgate_runtime::topology::STORE_QUEUE;
+use seedgate_runtime::Runtime;
 use tokio_util::sync::CancellationToken;
+
+/// The store writer as a service of the process (`seedgate run store`).
+#[derive(Debug, Default)]
+pub struct Service;
+
+impl seedgate_runtime::Service for Service {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
+    /// The store itself is opened (and its key read) with the process's runtime.
+    fn check(&mut self, _config: &Config) -> Result<(), ServiceError> {
+        Ok(())
+    }
+
+    /// The store, and no session state.
+    fn needs(&self, _config: &Config) -> Needs {
+        Needs {
+            sessions: false,
+            store: true,
+        }
+    }
+
+    /// It writes until the queue is quiet, after every other service has stopped.
+    fn stage(&self) -> Stage {
+        Stage::Store
+    }
+
+    fn start(
+        self: Box<Self>,
+        rt: &Runtime,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, Result<Running, ServiceError>> {
+        let rt = rt.clone();
+        let task = async move { run(rt.config, rt.registry, rt.bus, rt.store, shutdown).await };
+        Box::pin(async move { Ok(Running::default().task("store", task)) })
+    }
+}
 
 /// How long a batch waits for more deliveries once it has one.
 const LINGER: Duration = Duration::from_millis(10);

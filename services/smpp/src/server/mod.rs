@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use auth::{Account, Accounts, Refusal};
 use seedgate_runtime::bus::{Bus, BusError};
-use seedgate_runtime::config::Config;
+use seedgate_runtime::config::{ChannelConfig, Config, SmppAccount};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -70,19 +70,7 @@ impl Server {
     ) -> Result<Arc<Self>, String> {
         let accounts = Accounts::new(&config.smpp_server.accounts)?;
         let mut ussd = HashMap::new();
-        for a in &config.smpp_server.accounts {
-            let Some(channel) = &a.ussd_channel else { continue };
-            let name = a.ussd_profile.as_deref().unwrap_or("tata");
-            let profile = crate::ussd::profile(name).ok_or_else(|| {
-                format!(
-                    "account {}: unknown ussd_profile `{name}` (use tata, 6d or mica)",
-                    a.system_id
-                )
-            })?;
-            let ch = config
-                .channels
-                .get(channel)
-                .ok_or_else(|| format!("account {}: no channel `{channel}`", a.system_id))?;
+        for (a, channel, profile, ch) in gateways(&config)? {
             let dialogs = crate::dialogs::Dialogs::new(
                 channel,
                 profile,
@@ -105,6 +93,12 @@ impl Server {
             submitted: Mutex::default(),
             ussd,
         }))
+    }
+
+    /// What [`Server::new`] would refuse in `config`'s accounts, without building anything.
+    pub fn check(config: &Config) -> Result<(), String> {
+        Accounts::new(&config.smpp_server.accounts)?;
+        gateways(config).map(drop)
     }
 
     fn link_config(&self, window: usize) -> LinkConfig {
@@ -203,6 +197,30 @@ fn gateway_status(
             vec![format!("{binds} bind(s) of account `{system_id}`")],
         );
     }
+}
+
+/// The accounts that are USSD gateways, with their channel's name, profile and config.
+#[allow(clippy::type_complexity)]
+fn gateways(
+    config: &Config,
+) -> Result<Vec<(&SmppAccount, &str, &'static crate::ussd::Profile, &ChannelConfig)>, String> {
+    let mut out = Vec::new();
+    for a in &config.smpp_server.accounts {
+        let Some(channel) = &a.ussd_channel else { continue };
+        let name = a.ussd_profile.as_deref().unwrap_or("tata");
+        let profile = crate::ussd::profile(name).ok_or_else(|| {
+            format!(
+                "account {}: unknown ussd_profile `{name}` (use tata, 6d or mica)",
+                a.system_id
+            )
+        })?;
+        let ch = config
+            .channels
+            .get(channel)
+            .ok_or_else(|| format!("account {}: no channel `{channel}`", a.system_id))?;
+        out.push((a, channel.as_str(), profile, ch));
+    }
+    Ok(out)
 }
 
 /// Runs the server on `listener` until `shutdown`; open binds get an `unbind` first.

@@ -8,7 +8,7 @@ use seedgate_flows::interp::{step, Effect, Input, Output, RunContact};
 use seedgate_flows::model::FlowChannel;
 use seedgate_runtime::config::Config;
 
-use crate::serve::Failure;
+use crate::failure::Failure;
 
 /// What `seedgate dial` was asked.
 #[derive(Debug)]
@@ -57,7 +57,7 @@ pub async fn run(config: &Config, d: Dial) -> Result<(), Failure> {
 /// Against a flow file: the interpreter runs here.
 #[allow(clippy::print_stdout)]
 async fn local(config: &Config, d: &Dial, path: &std::path::Path) -> Result<(), Failure> {
-    let flows = crate::flow_cmd::load_path(path, &crate::flow_cmd::limits(config))
+    let flows = seedgate_flows::check::load_path(path, &seedgate_flows::check::limits(config))
         .map_err(|e| Failure::Config(format!("bad flow file: {e}")))?;
     let flow = match &d.flow {
         Some(f) if flows.has(f) => f.clone(),

@@ -1,43 +1,10 @@
 //! `seedgate flow validate|test|schema`.
 
-use std::path::Path;
-
-use seedgate_flows::load::{check, read_path};
-use seedgate_flows::validate::{Limits, Report};
-use seedgate_flows::{FlowError, Flows};
+use seedgate_flows::check::{limits, load_checked, load_path};
 use seedgate_runtime::config::Config;
 
 use crate::cli::FlowCommand;
-use crate::serve::Failure;
-
-/// The validator's limits for this deployment: the smallest screen of its USSD channels.
-pub fn limits(config: &Config) -> Limits {
-    let mut l = Limits::default();
-    if let Some(min) = config
-        .channels
-        .values()
-        .filter(|c| c.kind.is_ussd())
-        .map(|c| c.max_screen_chars)
-        .min()
-    {
-        l.max_screen_chars = min;
-    }
-    l
-}
-
-/// Loads a flow file or a folder of them with `limits`; the report of every problem.
-pub fn load_checked(path: &Path, limits: &Limits) -> Result<(Flows, Report), FlowError> {
-    Ok(check(&read_path(path)?, limits))
-}
-
-/// Loads a flow file or a folder of them; the first error if there is one.
-pub fn load_path(path: &Path, limits: &Limits) -> Result<Flows, FlowError> {
-    let (flows, report) = load_checked(path, limits)?;
-    match report.errors.into_iter().next() {
-        Some(e) => Err(e),
-        None => Ok(flows),
-    }
-}
+use crate::failure::Failure;
 
 #[allow(clippy::print_stdout)] // a command-line report
 pub fn run(config: &Config, command: FlowCommand) -> Result<(), Failure> {

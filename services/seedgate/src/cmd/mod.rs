@@ -1,0 +1,74 @@
+//! The commands of the binary, one module each; [`run`] dispatches the parsed command line.
+//! `up` and `run <service>` are the process itself ([`crate::serve`]).
+
+pub mod campaigns;
+pub mod dial;
+pub mod flow;
+pub mod healthcheck;
+pub mod migrate;
+pub mod sessions;
+pub mod smsc_sim;
+pub mod token;
+
+use std::time::Duration;
+
+use seedgate_runtime::config::Config;
+
+use crate::cli::{CampaignsCommand, Command, SessionsCommand, TokenCommand};
+use crate::failure::Failure;
+use crate::serve::{serve, Role};
+
+/// Runs `command` with `config`.
+pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
+    match command {
+        Command::Up => serve(config, Role::All).await,
+        Command::Run { service } => serve(config, Role::One(service)).await,
+        Command::Migrate => migrate::run(&config).await,
+        Command::Sessions {
+            command: SessionsCommand::Report { days },
+        } => sessions::report(&config, days).await,
+        Command::Campaigns {
+            command: CampaignsCommand::Report,
+        } => campaigns::report(&config).await,
+        Command::Token {
+            command: TokenCommand::Create { scopes, name },
+        } => token::create(&config, &name, &scopes).await,
+        Command::Flow { command } => flow::run(&config, command),
+        Command::Dial {
+            code,
+            flows,
+            flow,
+            url,
+            channel,
+            msisdn,
+            language,
+        } => {
+            let d = dial::Dial {
+                code,
+                flows,
+                flow,
+                url,
+                channel,
+                msisdn,
+                language,
+            };
+            dial::run(&config, d).await
+        }
+        Command::Healthcheck { url } => healthcheck::run(&config, url).await,
+        Command::SmscSim {
+            listen,
+            dlr_delay_ms,
+            failure_rate,
+            max_tps,
+            password,
+        } => {
+            let sim = seedgate_smpp::smsc_sim::SimConfig {
+                dlr_delay: Duration::from_millis(dlr_delay_ms),
+                failure_rate: failure_rate.clamp(0.0, 1.0),
+                max_tps,
+                password,
+            };
+            smsc_sim::run(&config, &listen, sim).await
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The SMPP connectors as a service of the process (`seedgate run smpp`): simulated
+//! carriers, ESME binds to carriers' SMSCs, and the SMPP server partners bind to.
+
+use seedgate_runtime::config::Config;
+use seedgate_runtime::service::{BoxFuture, Running, ServiceError};
+use seedgate_runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+
+/// Everything the SMPP connectors refuse in `config`, before any port is bound: USSD
+/// profiles of ESME channels and, with the server on, its accounts and TLS files.
+pub fn check(config: &Config) -> Result<(), ServiceError> {
+    for (name, ch) in &config.channels {
+        if let Some(p) = ch.smpp.as_ref().and_then(|e| e.ussd_profile.as_deref()) {
+            if crate::ussd::profile(p).is_none() {
+                return Err(ServiceError::Config(format!(
+                    "invalid config at `channels.{name}.smpp.ussd_profile`: unknown profile `{p}` (use tata, 6d or mica)"
+                )));
+            }
+        }
+    }
+    if config.smpp_server.enabled {
+        crate::server::Server::check(config)
+            .map_err(|e| ServiceError::Config(format!("invalid config at `smpp_server.accounts`: {e}")))?;
+        if let Some(tls) = &config.smpp_server.tls {
+            crate::tls::acceptor(&tls.cert_file, &tls.key_file)
+                .map_err(|e| ServiceError::Config(format!("invalid config at `smpp_server.tls`: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The SMPP connectors as a service of the process.
+#[derive(Debug, Default)]
+pub struct Service;
+
+impl seedgate_runtime::Service for Service {
+    fn name(&self) -> &'static str {
+        "smpp"
+    }
+
+    fn check(&mut self, config: &Config) -> Result<(), ServiceError> {
+        check(config)
+    }
+
+    /// Binds the SMPP server's ports (plain, and TLS if configured) when it is on.
+    fn start(
+        self: Box<Self>,
+        rt: &Runtime,
+        shutdown: CancellationToken,
+    ) -> BoxFuture<'static, Result<Running, ServiceError>> {
+        let rt = rt.clone();
+        Box::pin(async move {
+            let c = &rt;
+            let mut running = Running::default()
+                .task(
+                    "simulated-carrier",
+                    crate::sim::run(
+                        c.config.clone(),
+                        c.registry.clone(),
+                        c.bus.clone(),
+                        c.monitor.clone(),
+                        shutdown.clone(),
+                    ),
+                )
+                .task(
+                    "smpp-esme",
+                    crate::esme::run(
+                        c.config.clone(),
+                        c.registry.clone(),
+                        c.bus.clone(),
+                        c.sessions.clone(),
+                        c.monitor.clone(),
+                        shutdown.clone(),
+                    ),
+                );
+            if rt.config.smpp_server.enabled {
+                running = running.task("smpp-server", server(&rt, shutdown).await?);
+            }
+            Ok(running)
+        })
+    }
+}
+
+/// The SMPP server on its bound ports, ready to run until `shutdown`.
+async fn server(
+    rt: &Runtime,
+    shutdown: CancellationToken,
+) -> Result<impl std::future::Future<Output = Result<(), seedgate_runtime::bus::BusError>>, ServiceError> {
+    let config = &rt.config;
+    let server = crate::server::Server::with_monitor(config.clone(), rt.bus.clone(), rt.monitor.clone())
+        .map_err(|e| ServiceError::Config(format!("invalid config at `smpp_server.accounts`: {e}")))?;
+    let listener = crate::server::bind(config).await.map_err(|e| {
+        ServiceError::Failed(format!(
+            "cannot listen on {} (`smpp_server.listen`): {e}",
+            config.smpp_server.listen
+        ))
+    })?;
+    let tls = crate::server::bind_tls(config)
+        .await
+        .map_err(|e| ServiceError::Config(format!("invalid config at `smpp_server.tls`: {e}")))?;
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let tls_addr = tls
+        .as_ref()
+        .and_then(|(l, _)| l.local_addr().ok())
+        .map(|a| a.to_string());
+    tracing::info!(listen = %addr, tls_listen = ?tls_addr, "SMPP server listening");
+    Ok(crate::server::run(server, listener, tls, shutdown))
+}
