@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use seedgate_runtime::config::Config;
 use seedgate_runtime::service::{Needs, Stage, Task};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,15 @@ fn service(s: Service) -> Box<dyn seedgate_runtime::Service> {
     }
 }
 
+/// What the process needs to be ready: what any of its services needs.
+fn needs(services: &[Box<dyn seedgate_runtime::Service>], config: &Config) -> Needs {
+    let none = Needs {
+        sessions: false,
+        store: false,
+    };
+    services.iter().map(|s| s.needs(config)).fold(none, Needs::and)
+}
+
 /// The tasks of one shutdown stage and the token that stops them.
 #[derive(Default)]
 struct Tasks {
@@ -70,37 +80,57 @@ struct Tasks {
     set: JoinSet<()>,
 }
 
+/// The tasks of the process by the stage they stop in.
+#[derive(Default)]
+struct Stages {
+    work: Tasks,
+    store: Tasks,
+}
+
+impl Stages {
+    fn of(&mut self, stage: Stage) -> &mut Tasks {
+        match stage {
+            Stage::Work => &mut self.work,
+            Stage::Store => &mut self.store,
+        }
+    }
+}
+
+/// A started service's task, not spawned yet.
+type Pending = (Stage, &'static str, Task);
+
+/// Starts `services` on `rt`: they bind their own ports and say what they serve on the HTTP
+/// port; nothing runs yet.
+async fn start(
+    services: Vec<Box<dyn seedgate_runtime::Service>>,
+    rt: &seedgate_runtime::Runtime,
+    stages: &mut Stages,
+) -> Result<(axum::Router, Vec<Pending>), Failure> {
+    let mut routes = axum::Router::new();
+    let mut tasks = Vec::new();
+    for s in services {
+        let stage = s.stage();
+        let running = s.start(rt, stages.of(stage).stop.clone()).await?;
+        if let Some(r) = running.routes {
+            routes = routes.merge(r);
+        }
+        tasks.extend(running.tasks.into_iter().map(|(name, task)| (stage, name, task)));
+    }
+    Ok((routes, tasks))
+}
+
 /// Runs `role` until SIGTERM/SIGINT, then drains.
-pub async fn serve(config: seedgate_runtime::config::Config, role: Role) -> Result<(), Failure> {
+pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     seedgate_runtime::telemetry::init(&config.log).map_err(Failure::Config)?;
     let mut services = role.services();
     // Everything that can be refused is checked before a port is bound.
     for s in &mut services {
         s.check(&config)?;
     }
-    let none = Needs {
-        sessions: false,
-        store: false,
-    };
-    let needs = services.iter().map(|s| s.needs(&config)).fold(none, Needs::and);
+    let needs = needs(&services, &config);
     let rt = crate::open::runtime(Arc::new(config))?;
-
-    // Services bind their own ports and say what they serve on the HTTP port; nothing runs yet.
-    let (mut work, mut store) = (Tasks::default(), Tasks::default());
-    let mut routes = axum::Router::new();
-    let mut tasks: Vec<(Stage, &'static str, Task)> = Vec::new();
-    for s in services {
-        let stage = s.stage();
-        let stop = match stage {
-            Stage::Work => work.stop.clone(),
-            Stage::Store => store.stop.clone(),
-        };
-        let running = s.start(&rt, stop).await?;
-        if let Some(r) = running.routes {
-            routes = routes.merge(r);
-        }
-        tasks.extend(running.tasks.into_iter().map(|(name, task)| (stage, name, task)));
-    }
+    let mut stages = Stages::default();
+    let (routes, tasks) = start(services, &rt, &mut stages).await?;
 
     let config = rt.config.clone();
     let listener = tokio::net::TcpListener::bind(&config.http.listen)
@@ -120,12 +150,9 @@ pub async fn serve(config: seedgate_runtime::config::Config, role: Role) -> Resu
     if matches!(role, Role::All) {
         app = app.merge(demo_registry());
     }
-    let mut helpers = rt.follow(&work.stop);
+    let mut helpers = rt.follow(&stages.work.stop);
     for (stage, name, task) in tasks {
-        match stage {
-            Stage::Work => work.set.spawn(supervise(name, task)),
-            Stage::Store => store.set.spawn(supervise(name, task)),
-        };
+        stages.of(stage).set.spawn(supervise(name, task));
     }
 
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -144,11 +171,11 @@ pub async fn serve(config: seedgate_runtime::config::Config, role: Role) -> Resu
             // A service that ends by itself (its bus consumer failed for good) stops the process.
             tokio::select! {
                 () = signal.cancelled() => {}
-                Some(_) = work.set.join_next() => { signal.cancel(); }
-                Some(_) = store.set.join_next() => { signal.cancel(); }
+                Some(_) = stages.work.set.join_next() => { signal.cancel(); }
+                Some(_) = stages.store.set.join_next() => { signal.cancel(); }
             }
             let _ = http.await;
-            for stage in [&mut work, &mut store] {
+            for stage in [&mut stages.work, &mut stages.store] {
                 stage.stop.cancel();
                 while stage.set.join_next().await.is_some() {}
             }
@@ -190,5 +217,50 @@ async fn supervise(name: &'static str, task: Task) {
     match task.await {
         Ok(()) => tracing::info!(service = name, "service stopped"),
         Err(e) => tracing::error!(service = name, error = %e, "service failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs_of(role: Role, config: &Config) -> (bool, bool) {
+        let n = needs(&role.services(), config);
+        (n.sessions, n.store)
+    }
+
+    #[test]
+    fn a_role_is_ready_when_what_its_services_need_is() {
+        let mut config = Config::default();
+        assert_eq!(needs_of(Role::All, &config), (true, true));
+        // The store service keeps no session state; the others report channel status there.
+        assert_eq!(needs_of(Role::One(Service::Store), &config), (false, true));
+        assert_eq!(needs_of(Role::One(Service::Sessions), &config), (true, false));
+        assert_eq!(needs_of(Role::One(Service::Api), &config), (true, true));
+        config.api.enabled = false;
+        assert_eq!(needs_of(Role::One(Service::Api), &config), (true, false));
+        assert_eq!(needs_of(Role::All, &config), (true, true));
+    }
+
+    #[test]
+    fn up_runs_every_service_once_and_the_store_drains_last() {
+        let services = Role::All.services();
+        let names: Vec<_> = services.iter().map(|s| s.name()).collect();
+        assert_eq!(
+            names,
+            ["http-channels", "sessions", "flows", "smpp", "api", "store"]
+        );
+        for s in &services {
+            let want = if s.name() == "store" {
+                Stage::Store
+            } else {
+                Stage::Work
+            };
+            assert_eq!(s.stage(), want, "{}", s.name());
+        }
+        for one in Role::ALL {
+            let names: Vec<_> = Role::One(one).services().iter().map(|s| s.name()).collect();
+            assert_eq!(names, [one.name()]);
+        }
     }
 }

@@ -106,3 +106,57 @@ async fn server(
     tracing::info!(listen = %addr, tls_listen = ?tls_addr, "SMPP server listening");
     Ok(crate::server::run(server, listener, tls, shutdown))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn config(toml: &str) -> Config {
+        let dir = std::env::temp_dir().join(format!("smpp-check-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("c.toml"), toml).unwrap();
+        Config::load(Some(&dir.join("c.toml")), Vec::<(String, String)>::new()).unwrap()
+    }
+
+    fn refused_key(config: &Config) -> String {
+        match check(config) {
+            Err(ServiceError::Config(msg)) => msg,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_default_config_passes() {
+        check(&Config::default()).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_ussd_profile_of_an_esme_channel_is_refused_naming_its_key() {
+        let c = config(
+            "[channels.gw]\ntype = \"smpp-esme\"\nflow = \"demo\"\n[channels.gw.smpp]\naddress = \"127.0.0.1:1\"\n\
+             system_id = \"x\"\npassword = \"x\"\nussd_profile = \"nokia\"\n[smpp_server]\nenabled = false\n",
+        );
+        assert!(refused_key(&c).contains("`channels.gw.smpp.ussd_profile`"));
+    }
+
+    #[test]
+    fn the_servers_accounts_and_tls_files_are_checked_only_when_it_is_on() {
+        let mut c = Config::default();
+        c.smpp_server.accounts[0].ussd_channel = Some("demo-at".into());
+        c.smpp_server.accounts[0].ussd_profile = Some("nokia".into());
+        assert!(refused_key(&c).contains("`smpp_server.accounts`"));
+        c.smpp_server.enabled = false;
+        check(&c).unwrap();
+
+        let mut c = Config::default();
+        c.smpp_server.tls = Some(seedgate_runtime::config::SmppTlsConfig {
+            listen: "127.0.0.1:0".into(),
+            cert_file: "/nonexistent/cert.pem".into(),
+            key_file: "/nonexistent/key.pem".into(),
+        });
+        assert!(refused_key(&c).contains("`smpp_server.tls`"));
+        c.smpp_server.enabled = false;
+        check(&c).unwrap();
+    }
+}
