@@ -68,9 +68,9 @@ pub(crate) async fn queue(tx: &mut Tx, m: &Message) -> Result<(), StoreError> {
 /// Deletes the outbox rows of `ids`, a statement per [`CHUNK`].
 pub(crate) async fn delete_outbox(tx: &mut Tx, ids: &[Uuid]) -> Result<(), StoreError> {
     for chunk in ids.chunks(CHUNK) {
-        let mut q = Query::new("DELETE FROM outbox WHERE message_id IN (");
-        q.push_list(chunk.iter().map(|id| Arg::from(*id))).push(")");
-        tx.exec(&q).await?;
+        let ids = Arg::List(chunk.iter().map(|id| Arg::from(*id)).collect());
+        tx.exec(&Query::new("DELETE FROM outbox WHERE message_id IN (?)").bind(ids))
+            .await?;
     }
     Ok(())
 }
@@ -101,20 +101,21 @@ async fn insert_events(tx: &mut Tx, events: &[&Event]) -> Result<(), StoreError>
 /// Moves each message's status forward (never back), a statement per [`CHUNK`].
 async fn advance_statuses(tx: &mut Tx, statuses: &[(Uuid, MessageStatus)]) -> Result<(), StoreError> {
     for chunk in statuses.chunks(CHUNK) {
-        let mut q = Query::new("UPDATE messages SET status = v.column2 FROM (VALUES ");
-        for (i, (id, status)) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push_row([
-                (*id).into(),
-                status.as_str().into(),
-                i64::from(status.rank()).into(),
-            ]);
-        }
-        q.push(&format!(
-            ") AS v WHERE messages.id = v.column1 AND {RANK} < v.column3"
-        ));
+        let rows = chunk
+            .iter()
+            .map(|(id, status)| {
+                vec![
+                    (*id).into(),
+                    status.as_str().into(),
+                    i64::from(status.rank()).into(),
+                ]
+            })
+            .collect();
+        let q = Query::new(format!(
+            "WITH v(id, status, rnk) AS (?)
+             UPDATE messages SET status = v.status FROM v WHERE messages.id = v.id AND {RANK} < v.rnk"
+        ))
+        .bind(Arg::Table(rows));
         tx.exec(&q).await?;
     }
     Ok(())

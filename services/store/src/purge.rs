@@ -13,8 +13,8 @@ use crate::{SqlStore, CHUNK};
 async fn delete_in(tx: &mut Tx, table: &str, column: &str, ids: &[Arg]) -> Result<u64, StoreError> {
     let mut n = 0;
     for chunk in ids.chunks(CHUNK) {
-        let mut q = Query::new(format!("DELETE FROM {table} WHERE {column} IN ("));
-        q.push_list(chunk.iter().cloned()).push(")");
+        let q =
+            Query::new(format!("DELETE FROM {table} WHERE {column} IN (?)")).bind(Arg::List(chunk.to_vec()));
         n += tx.exec(&q).await?;
     }
     Ok(n)

@@ -24,6 +24,12 @@ pub(crate) enum Arg {
     Now,
     /// The current time plus a lease.
     Later(std::time::Duration),
+    /// Values of one type for `IN (?)`: `?, ?, …` on SQLite, `SELECT UNNEST($n)` (one array)
+    /// on PostgreSQL.
+    List(Vec<Arg>),
+    /// Rows of a table for `WITH v(a, b) AS (?)`: `VALUES (?, ?), …` on SQLite,
+    /// `SELECT * FROM UNNEST($n, $m)` (an array per column) on PostgreSQL.
+    Table(Vec<Vec<Arg>>),
 }
 
 impl Arg {
@@ -122,57 +128,87 @@ impl Query {
 
     /// The SQL as the database reads it.
     pub(crate) fn render(&self, dialect: Dialect) -> std::borrow::Cow<'_, str> {
-        if dialect == Dialect::Sqlite {
+        let expands = |a: &Arg| matches!(a, Arg::List(_) | Arg::Table(_));
+        if dialect == Dialect::Sqlite && !self.args.iter().any(expands) {
             return self.sql.as_str().into();
         }
         let mut out = String::with_capacity(self.sql.len() + 4 * self.args.len());
         let mut args = self.args.iter();
         let mut n = 0;
+        let mut next = |out: &mut String, cast: &str| {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+            out.push_str(cast);
+        };
         for ch in self.sql.chars() {
             if ch != '?' {
                 out.push(ch);
                 continue;
             }
-            match args.next() {
-                Some(Arg::Now) => out.push_str("now()"),
-                Some(a) => {
-                    n += 1;
-                    if matches!(a, Arg::Later(_)) {
-                        out.push_str("now() + ");
-                    }
-                    out.push('$');
-                    out.push_str(&n.to_string());
-                    if matches!(a, Arg::Json(_)) {
-                        out.push_str("::jsonb");
-                    }
+            match (dialect, args.next()) {
+                (_, None) => out.push('?'),
+                (Dialect::Sqlite, Some(Arg::List(items))) => out.push_str(&vec!["?"; items.len()].join(", ")),
+                (Dialect::Sqlite, Some(Arg::Table(rows))) => {
+                    out.push_str("VALUES ");
+                    let row = |r: &Vec<Arg>| format!("({})", vec!["?"; r.len()].join(", "));
+                    out.push_str(&rows.iter().map(row).collect::<Vec<_>>().join(", "));
                 }
-                None => out.push('?'),
+                (Dialect::Sqlite, Some(_)) => out.push('?'),
+                (Dialect::Postgres, Some(Arg::Now)) => out.push_str("now()"),
+                (Dialect::Postgres, Some(Arg::Later(_))) => {
+                    out.push_str("now() + ");
+                    next(&mut out, "");
+                }
+                (Dialect::Postgres, Some(Arg::Json(_))) => next(&mut out, "::jsonb"),
+                (Dialect::Postgres, Some(Arg::List(_))) => {
+                    out.push_str("SELECT UNNEST(");
+                    next(&mut out, "");
+                    out.push(')');
+                }
+                (Dialect::Postgres, Some(Arg::Table(rows))) => {
+                    out.push_str("SELECT * FROM UNNEST(");
+                    for i in 0..rows.first().map_or(0, Vec::len) {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        next(&mut out, "");
+                    }
+                    out.push(')');
+                }
+                (Dialect::Postgres, Some(_)) => next(&mut out, ""),
             }
         }
         out.into()
     }
 
-    /// Binds the arguments for SQLite.
+    /// Binds the arguments for SQLite (`sql` from [`Query::render`]).
     pub(crate) fn sqlite<'q>(&'q self, sql: &'q str) -> SqlxQuery<'q, Sqlite, SqliteArguments<'q>> {
-        let now = Utc::now();
-        let mut q = sqlx::query(sql);
-        for a in &self.args {
-            q = match a {
+        fn bind<'q>(
+            q: SqlxQuery<'q, Sqlite, SqliteArguments<'q>>,
+            a: &'q Arg,
+            now: &DateTime<Utc>,
+        ) -> SqlxQuery<'q, Sqlite, SqliteArguments<'q>> {
+            match a {
                 Arg::Text(v) | Arg::Json(v) => q.bind(v.as_deref()),
                 Arg::Int(v) => q.bind(*v),
                 Arg::Bool(v) => q.bind(*v),
                 Arg::Uuid(v) => q.bind(v.map(|u| u.to_string())),
                 Arg::Ts(v) => q.bind(v.as_ref().map(Arg::sqlite_ts)),
-                Arg::Now => q.bind(Arg::sqlite_ts(&now)),
+                Arg::Now => q.bind(Arg::sqlite_ts(now)),
                 Arg::Later(d) => q.bind(Arg::sqlite_ts(
-                    &(now + chrono::Duration::from_std(*d).unwrap_or_default()),
+                    &(*now + chrono::Duration::from_std(*d).unwrap_or_default()),
                 )),
-            };
+                Arg::List(items) => items.iter().fold(q, |q, a| bind(q, a, now)),
+                Arg::Table(rows) => rows.iter().flatten().fold(q, |q, a| bind(q, a, now)),
+            }
         }
-        q
+        let now = Utc::now();
+        self.args.iter().fold(sqlx::query(sql), |q, a| bind(q, a, &now))
     }
 
-    /// Binds the arguments for PostgreSQL (`sql` from [`Query::render`]).
+    /// Binds the arguments for PostgreSQL (`sql` from [`Query::render`]): a list or a table's
+    /// column is one array.
     pub(crate) fn postgres<'q>(&'q self, sql: &'q str) -> SqlxQuery<'q, Postgres, PgArguments> {
         let mut q = sqlx::query(sql);
         for a in &self.args {
@@ -184,9 +220,47 @@ impl Query {
                 Arg::Ts(v) => q.bind(*v),
                 Arg::Now => q,
                 Arg::Later(d) => q.bind(chrono::Duration::from_std(*d).unwrap_or_default()),
+                Arg::List(items) => bind_array(q, items.iter()),
+                Arg::Table(rows) => (0..rows.first().map_or(0, Vec::len)).fold(q, |q, col| {
+                    bind_array(q, rows.iter().filter_map(move |r| r.get(col)))
+                }),
             };
         }
         q
+    }
+}
+
+/// Binds values of one type as a PostgreSQL array (of the type of the first; a list or a
+/// table column holds one type).
+fn bind_array<'q, 'a>(
+    q: SqlxQuery<'q, Postgres, PgArguments>,
+    items: impl Iterator<Item = &'a Arg> + Clone,
+) -> SqlxQuery<'q, Postgres, PgArguments> {
+    match items.clone().next() {
+        Some(Arg::Uuid(_)) => q.bind(
+            items
+                .map(|a| if let Arg::Uuid(v) = a { *v } else { None })
+                .collect::<Vec<_>>(),
+        ),
+        Some(Arg::Int(_)) => q.bind(
+            items
+                .map(|a| if let Arg::Int(v) = a { *v } else { None })
+                .collect::<Vec<_>>(),
+        ),
+        Some(Arg::Ts(_)) => q.bind(
+            items
+                .map(|a| if let Arg::Ts(v) = a { *v } else { None })
+                .collect::<Vec<_>>(),
+        ),
+        Some(Arg::Bool(_)) => q.bind(items.map(|a| matches!(a, Arg::Bool(true))).collect::<Vec<_>>()),
+        _ => q.bind(
+            items
+                .map(|a| match a {
+                    Arg::Text(v) | Arg::Json(v) => v.clone(),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 
@@ -209,6 +283,27 @@ mod tests {
         assert_eq!(
             q.render(Dialect::Sqlite),
             "UPDATE t SET a = ?, b = ?, c = ? WHERE d < ? AND e IN (?, ?)"
+        );
+    }
+
+    #[test]
+    fn lists_and_tables_are_arrays_for_postgres_and_expanded_for_sqlite() {
+        let ids = Arg::List(vec![Arg::from(1i64), Arg::from(2i64)]);
+        let rows = Arg::Table(vec![
+            vec![Arg::from("a"), Arg::from(1i64)],
+            vec![Arg::from("b"), Arg::from(2i64)],
+        ]);
+        let q = Query::new("WITH v(k, n) AS (?) SELECT * FROM v WHERE n IN (?) AND k = ?")
+            .bind(rows)
+            .bind(ids)
+            .bind("a");
+        assert_eq!(
+            q.render(Dialect::Postgres),
+            "WITH v(k, n) AS (SELECT * FROM UNNEST($1, $2)) SELECT * FROM v WHERE n IN (SELECT UNNEST($3)) AND k = $4"
+        );
+        assert_eq!(
+            q.render(Dialect::Sqlite),
+            "WITH v(k, n) AS (VALUES (?, ?), (?, ?)) SELECT * FROM v WHERE n IN (?, ?) AND k = ?"
         );
     }
 
