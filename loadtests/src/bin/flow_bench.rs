@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use clap::Parser;
-use seedgate_flows::interp::{step, Input, RunContact, WebhookResponse};
+use seedgate_flowlang::interp::{step, Input, RunContact, WebhookResponse};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -23,14 +23,14 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let sources = match seedgate_flows::load::read_path(&args.flows) {
+    let sources = match seedgate_flowlang::load::read_path(&args.flows) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("flow-bench: {e}");
             std::process::exit(2);
         }
     };
-    let (flows, report) = seedgate_flows::load::check(&sources, &Default::default());
+    let (flows, report) = seedgate_flowlang::load::check(&sources, &Default::default());
     if let Some(e) = report.errors.first() {
         eprintln!("flow-bench: {e}");
         std::process::exit(2);

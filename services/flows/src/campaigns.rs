@@ -2,7 +2,7 @@
 //!
 //! Every `flows.scheduler_every_secs` (and when a subscription wakes it) it claims due
 //! subscriptions from the store (with a lease, so several runners share the work), decides
-//! with [`crate::schedule::next`] what each one does now, and moves it on with
+//! with [`seedgate_flowlang::schedule::next`] what each one does now, and moves it on with
 //! `Store::subscription_advance`: the message is committed to the outbox in the same
 //! transaction that moves the subscription past it, guarded by the index it stood at. A
 //! restart, a crash between two statements or a second scheduler can therefore never send a
@@ -17,12 +17,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use seedgate_flowlang::schedule::Next;
 use seedgate_runtime::store::{Advance, StoreError, Subscription};
 use seedgate_runtime::telemetry::Masked;
 use tokio_util::sync::CancellationToken;
 
 use crate::effects::Executor;
-use crate::schedule::Next;
 use crate::service::Clock;
 
 const BATCH: u32 = 100;
@@ -124,8 +124,8 @@ async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<
         .anchor
         .as_ref()
         .and_then(|f| contact.fields.get(f))
-        .and_then(|d| crate::expr::parse_date_text(d));
-    let decision = crate::schedule::next(set, index, anchor, now);
+        .and_then(|d| seedgate_flowlang::expr::parse_date_text(d));
+    let decision = seedgate_flowlang::schedule::next(set, index, anchor, now);
     match decision {
         None => {
             tracing::warn!(msisdn = %Masked(&sub.msisdn), set = %sub.set, "the contact's anchor date is missing; looking again tomorrow");
@@ -157,8 +157,8 @@ async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<
                 .unwrap_or_else(|| base.clone());
             let text = set.messages[send].text.get(&lang, &base);
             let globals = file.map(|f| f.globals.clone()).unwrap_or_default();
-            let scope = crate::interp::scope_of(&contact, globals, now);
-            let body = crate::expr::render(text, &scope);
+            let scope = seedgate_flowlang::interp::scope_of(&contact, globals, now);
+            let body = seedgate_flowlang::expr::render(text, &scope);
             let mut msg = crate::effects::sms(&set.channel, &sub.msisdn, &body);
             msg.metadata.insert("priority".into(), "bulk".into());
             msg.metadata.insert("message_set".into(), sub.set.clone().into());
@@ -177,7 +177,7 @@ async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<
                 return Ok(false); // someone else moved it first
             }
             let skipped = send - index;
-            let late = crate::schedule::due(set, send, anchor).map(|t| now - t);
+            let late = seedgate_flowlang::schedule::due(set, send, anchor).map(|t| now - t);
             metrics::counter!("seedgate_flows_campaign_sent_total", "set" => sub.set.clone()).increment(1);
             if skipped > 0 {
                 metrics::counter!("seedgate_flows_campaign_skipped_total", "set" => sub.set.clone())
@@ -201,7 +201,7 @@ async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<
 async fn complete(
     exec: &Executor,
     sub: &Subscription,
-    contact: &crate::interp::RunContact,
+    contact: &seedgate_flowlang::interp::RunContact,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let Some(set) = exec.flows.message_set(&sub.set) else {
@@ -210,10 +210,10 @@ async fn complete(
     let oc = &set.on_complete;
     let mut changes = Vec::new();
     if let Some(g) = &oc.add_group {
-        changes.push(crate::interp::ContactChange::AddGroup(g.clone()));
+        changes.push(seedgate_flowlang::interp::ContactChange::AddGroup(g.clone()));
     }
     if let Some(g) = &oc.remove_group {
-        changes.push(crate::interp::ContactChange::RemoveGroup(g.clone()));
+        changes.push(seedgate_flowlang::interp::ContactChange::RemoveGroup(g.clone()));
     }
     crate::people::save(exec.store.as_ref(), &sub.msisdn, &changes, now).await?;
     if let Some(next) = &oc.next {

@@ -3,13 +3,12 @@
 
 use std::path::Path;
 
+use seedgate_flowlang::load::{load_path, Flows};
+use seedgate_flowlang::validate::Limits;
 use seedgate_runtime::config::Config;
 use seedgate_runtime::service::{BoxFuture, Running, ServiceError};
 use seedgate_runtime::Runtime;
 use tokio_util::sync::CancellationToken;
-
-use crate::load::{read_path, FlowError, Flows};
-use crate::validate::{Limits, Report};
 
 /// The validator's limits for this deployment: the smallest screen of its USSD channels.
 pub fn limits(config: &Config) -> Limits {
@@ -26,20 +25,6 @@ pub fn limits(config: &Config) -> Limits {
     l
 }
 
-/// Loads a flow file or a folder of them with `limits`; the report of every problem.
-pub fn load_checked(path: &Path, limits: &Limits) -> Result<(Flows, Report), FlowError> {
-    Ok(crate::load::check(&read_path(path)?, limits))
-}
-
-/// Loads a flow file or a folder of them; the first error if there is one.
-pub fn load_path(path: &Path, limits: &Limits) -> Result<Flows, FlowError> {
-    let (flows, report) = load_checked(path, limits)?;
-    match report.errors.into_iter().next() {
-        Some(e) => Err(e),
-        None => Ok(flows),
-    }
-}
-
 /// Loads the flows of `flows.dir` and checks every channel's flow exists. With the default
 /// folder missing, the built-in demo flow is used (so `seedgate up` works from any folder).
 pub fn check(config: &Config) -> Result<Flows, ServiceError> {
@@ -48,7 +33,7 @@ pub fn check(config: &Config) -> Result<Flows, ServiceError> {
         load_path(dir, &limits(config))
     } else if dir == Path::new("flows") {
         tracing::info!("no ./flows folder; using the built-in demo and registration flows");
-        crate::builtin()
+        seedgate_flowlang::builtin()
     } else {
         return Err(ServiceError::Config(format!(
             "invalid config at `flows.dir`: {} does not exist",

@@ -9,15 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use seedgate_flowlang::interp::{
+    step, ContactChange, Effect, Input, Output, RunContact, StepError, WebhookCall, WebhookResponse,
+};
+use seedgate_flowlang::load::Flows;
 use seedgate_proto::{Direction, Message, TransportType};
 use seedgate_runtime::store::{Idempotency, Store, StoreError, Subscription};
 use seedgate_runtime::telemetry::Masked;
 use tokio::sync::Notify;
-
-use crate::interp::{
-    step, ContactChange, Effect, Input, Output, RunContact, StepError, WebhookCall, WebhookResponse,
-};
-use crate::load::Flows;
 
 /// Bytes of a webhook answer kept as its result.
 const MAX_BODY: usize = 64 * 1024;
@@ -195,13 +194,13 @@ impl Executor {
             .anchor
             .as_ref()
             .and_then(|f| contact.fields.get(f))
-            .and_then(|d| crate::expr::parse_date_text(d));
+            .and_then(|d| seedgate_flowlang::expr::parse_date_text(d));
         if ms.anchor.is_some() && anchor.is_none() {
             tracing::warn!(msisdn = %Masked(msisdn), set, anchor = ?ms.anchor, "the contact has no date in the set's anchor field; not subscribed");
             metrics::counter!("seedgate_flows_subscriptions_total", "set" => set.to_string(), "outcome" => "no_anchor").increment(1);
             return Ok(());
         }
-        let Some((index, due)) = crate::schedule::start(ms, anchor, now) else {
+        let Some((index, due)) = seedgate_flowlang::schedule::start(ms, anchor, now) else {
             tracing::info!(msisdn = %Masked(msisdn), set, "every message of the set has passed; not subscribed");
             metrics::counter!("seedgate_flows_subscriptions_total", "set" => set.to_string(), "outcome" => "passed").increment(1);
             return Ok(());

@@ -1,65 +1,21 @@
-//! The flow runner: the flow language programme staff write (YAML), its validator, a pure
-//! interpreter, transcripts, message sets and the service that runs them.
+//! The flow runner: runs the flow language ([`seedgate_flowlang`]: model, validator,
+//! interpreter, transcripts, schedules; pure) against the bus, the session store and the store.
 //!
-//! - [`model`]: the file format (serde, JSON Schema), unknown keys refused.
-//! - [`load`] and [`validate`]: read flow files and check everything a file can get wrong,
-//!   each problem with file, line ([`lines`]) and reason.
-//! - [`expr`]: `@`-expressions (MiniJinja's expression language and a function library);
-//!   [`cases`]: the tests answers are routed by (`has_number_between`, …).
-//! - [`interp`]: `(flows, state, input, now) → (screen, effects, new state)`, pure, bounded.
-//! - [`transcript`]: runs the `tests:` of flow files against the interpreter.
 //! - [`check`]: what the runner checks before a port is bound, and its `Service`.
 //! - [`service`]: consumes `<channel>.app.inbound`; USSD sessions (state in the session
 //!   store, redial-resume) and SMS conversations (state in the store, timeouts); [`effects`]
 //!   carries out webhook calls, contact changes, subscriptions and SMS; [`people`] loads and
 //!   saves contacts.
-//! - [`schedule`] and [`campaigns`]: when message-set messages are due, and the scheduler
-//!   that sends each exactly once.
+//! - [`campaigns`]: the scheduler that sends each due message-set message exactly once.
 
 pub mod campaigns;
-pub mod cases;
 pub mod check;
 pub mod effects;
-pub mod expr;
-pub mod interp;
-pub mod lines;
-pub mod load;
-pub mod model;
 pub mod people;
-pub mod schedule;
 pub mod service;
-pub mod transcript;
-pub mod validate;
 
 pub use check::Service;
-pub use load::{load_dir, load_str, FlowError, Flows};
+pub use seedgate_flowlang::{
+    builtin, load_dir, load_str, schema, FlowError, Flows, BUILTIN_DEMO, BUILTIN_REGISTRATION,
+};
 pub use service::{run, run_with_clock, Backends};
-
-/// The demo flow, built in so `seedgate up` works from any folder (and in the container).
-pub const BUILTIN_DEMO: &str = include_str!("../../../flows/demo.yaml");
-/// The registration flow and its message set, built in likewise.
-pub const BUILTIN_REGISTRATION: &str = include_str!("../../../flows/registration.yaml");
-
-/// The built-in flow files, checked together.
-pub fn builtin() -> Result<Flows, FlowError> {
-    let sources = [
-        load::Source {
-            path: "(built-in) demo.yaml".into(),
-            text: BUILTIN_DEMO.into(),
-        },
-        load::Source {
-            path: "(built-in) registration.yaml".into(),
-            text: BUILTIN_REGISTRATION.into(),
-        },
-    ];
-    let (flows, report) = load::check(&sources, &validate::Limits::default());
-    match report.errors.into_iter().next() {
-        Some(e) => Err(e),
-        None => Ok(flows),
-    }
-}
-
-/// The JSON Schema of flow files, for editors (`flows/flow-file.schema.json`).
-pub fn schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(model::FlowFile)).unwrap_or_default()
-}

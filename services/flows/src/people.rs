@@ -3,9 +3,8 @@
 //! a step made.
 
 use chrono::{DateTime, Utc};
+use seedgate_flowlang::interp::{ContactChange, RunContact};
 use seedgate_runtime::store::{Contact, Store, StoreError};
-
-use crate::interp::{ContactChange, RunContact};
 
 const WRITE_TRIES: usize = 5;
 

@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use seedgate_flowlang::interp::{step, Input, Output, RunContact, RunState};
+use seedgate_flowlang::load::Flows;
 use seedgate_proto::{Message, RoutingKey, SessionEvent};
 use seedgate_runtime::bus::{Bus, BusError};
 use seedgate_runtime::channels::Registry;
@@ -37,8 +39,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::effects::{Executor, RunError};
-use crate::interp::{step, Input, Output, RunContact, RunState};
-use crate::load::Flows;
 
 /// Run state outlives the session budget by this much, then Redis or the sweep drops it.
 const STATE_GRACE: Duration = Duration::from_secs(60);

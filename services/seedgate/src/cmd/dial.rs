@@ -4,8 +4,8 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use seedgate_flows::interp::{step, Effect, Input, Output, RunContact};
-use seedgate_flows::model::FlowChannel;
+use seedgate_flowlang::interp::{step, Effect, Input, Output, RunContact};
+use seedgate_flowlang::model::FlowChannel;
 use seedgate_runtime::config::Config;
 
 use crate::failure::Failure;
@@ -57,7 +57,7 @@ pub async fn run(config: &Config, d: Dial) -> Result<(), Failure> {
 /// Against a flow file: the interpreter runs here.
 #[allow(clippy::print_stdout)]
 async fn local(config: &Config, d: &Dial, path: &std::path::Path) -> Result<(), Failure> {
-    let flows = seedgate_flows::check::load_path(path, &seedgate_flows::check::limits(config))
+    let flows = seedgate_flowlang::load::load_path(path, &seedgate_flows::check::limits(config))
         .map_err(|e| Failure::Config(format!("bad flow file: {e}")))?;
     let flow = match &d.flow {
         Some(f) if flows.has(f) => f.clone(),
@@ -126,8 +126,8 @@ async fn local(config: &Config, d: &Dial, path: &std::path::Path) -> Result<(), 
 
 async fn call_once(
     http: &reqwest::Client,
-    call: &seedgate_flows::interp::WebhookCall,
-) -> seedgate_flows::interp::WebhookResponse {
+    call: &seedgate_flowlang::interp::WebhookCall,
+) -> seedgate_flowlang::interp::WebhookResponse {
     let method = reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let mut req = http
         .request(method, &call.url)
@@ -139,11 +139,11 @@ async fn call_once(
         req = req.header("content-type", "application/json").body(b.clone());
     }
     match req.send().await {
-        Ok(r) => seedgate_flows::interp::WebhookResponse {
+        Ok(r) => seedgate_flowlang::interp::WebhookResponse {
             status: r.status().as_u16(),
             body: r.text().await.unwrap_or_default(),
         },
-        Err(_) => seedgate_flows::interp::WebhookResponse {
+        Err(_) => seedgate_flowlang::interp::WebhookResponse {
             status: 0,
             body: String::new(),
         },

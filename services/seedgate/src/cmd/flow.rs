@@ -1,6 +1,7 @@
 //! `seedgate flow validate|test|schema`.
 
-use seedgate_flows::check::{limits, load_checked, load_path};
+use seedgate_flowlang::load::{load_checked, load_path};
+use seedgate_flows::check::limits;
 use seedgate_runtime::config::Config;
 
 use crate::cli::FlowCommand;
@@ -50,7 +51,7 @@ pub fn run(config: &Config, command: FlowCommand) -> Result<(), Failure> {
         FlowCommand::Test { path } => {
             let path = path.unwrap_or_else(|| config.flows.dir.clone());
             let flows = load_path(&path, &limits(config)).map_err(|e| Failure::Other(e.to_string()))?;
-            let (ran, failures) = seedgate_flows::transcript::run_all(&flows);
+            let (ran, failures) = seedgate_flowlang::transcript::run_all(&flows);
             for f in &failures {
                 println!("FAIL {f}");
             }
@@ -64,7 +65,7 @@ pub fn run(config: &Config, command: FlowCommand) -> Result<(), Failure> {
         FlowCommand::Schema => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&seedgate_flows::schema()).unwrap_or_default()
+                serde_json::to_string_pretty(&seedgate_flowlang::schema()).unwrap_or_default()
             );
             Ok(())
         }

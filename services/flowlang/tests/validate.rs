@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // tests: panics are failures
 
-use seedgate_flows::load::{check, Source};
-use seedgate_flows::validate::{Limits, Report};
+use seedgate_flowlang::load::{check, Source};
+use seedgate_flowlang::validate::{Limits, Report};
 
 const OK: &str = r#"languages: [eng, zul]
 flows:

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use seedgate_flows::interp::{step, Input, RunContact};
-use seedgate_flows::transcript::run_all;
+use seedgate_flowlang::interp::{step, Input, RunContact};
+use seedgate_flowlang::transcript::run_all;
 
 fn flows_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../flows")
@@ -13,7 +13,7 @@ fn flows_dir() -> PathBuf {
 
 #[test]
 fn the_repository_flows_load_and_their_transcripts_pass() {
-    let flows = seedgate_flows::load_dir(&flows_dir()).unwrap();
+    let flows = seedgate_flowlang::load_dir(&flows_dir()).unwrap();
     assert!(flows.get("demo").is_some());
     let (ran, failures) = run_all(&flows);
     assert!(ran >= 9, "transcripts ran: {ran}");
@@ -31,13 +31,13 @@ fn the_repository_flows_load_and_their_transcripts_pass() {
 #[test]
 fn the_builtin_demo_is_the_repository_demo() {
     let on_disk = std::fs::read_to_string(flows_dir().join("demo.yaml")).unwrap();
-    assert_eq!(seedgate_flows::BUILTIN_DEMO, on_disk);
+    assert_eq!(seedgate_flowlang::BUILTIN_DEMO, on_disk);
 }
 
 #[test]
 fn a_wrong_transcript_fails_with_a_readable_diff() {
-    let text = seedgate_flows::BUILTIN_DEMO.replace("2. About MomConnect\n", "2. About Us\n");
-    let flows = seedgate_flows::load_str("demo.yaml", &text).unwrap();
+    let text = seedgate_flowlang::BUILTIN_DEMO.replace("2. About MomConnect\n", "2. About Us\n");
+    let flows = seedgate_flowlang::load_str("demo.yaml", &text).unwrap();
     let (_, failures) = run_all(&flows);
     assert_eq!(failures.len(), 1, "{failures:?}");
     let report = failures[0].to_string();
@@ -50,7 +50,7 @@ fn a_wrong_transcript_fails_with_a_readable_diff() {
 
 #[test]
 fn the_interpreter_walks_menus_to_an_end_screen() {
-    let flows = seedgate_flows::load_str("demo.yaml", seedgate_flows::BUILTIN_DEMO).unwrap();
+    let flows = seedgate_flowlang::load_str("demo.yaml", seedgate_flowlang::BUILTIN_DEMO).unwrap();
     let contact = RunContact {
         msisdn: "+27820000001".into(),
         ..Default::default()
@@ -70,7 +70,7 @@ fn the_interpreter_walks_menus_to_an_end_screen() {
 fn the_json_schema_in_the_repository_is_fresh() {
     // Regenerate after a deliberate change to the format with `seedgate flow schema`.
     let path = flows_dir().join("flow-file.schema.json");
-    let rendered = serde_json::to_string_pretty(&seedgate_flows::schema()).unwrap() + "\n";
+    let rendered = serde_json::to_string_pretty(&seedgate_flowlang::schema()).unwrap() + "\n";
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     if on_disk != rendered {
         std::fs::write(&path, &rendered).unwrap();

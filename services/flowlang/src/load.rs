@@ -194,3 +194,14 @@ pub fn load_dir(dir: &Path) -> Result<Flows, FlowError> {
     let (flows, report) = check(&read_path(dir)?, &Limits::default());
     first_error(flows, report)
 }
+
+/// Loads a flow file or a folder of them with `limits`; the report of every problem.
+pub fn load_checked(path: &Path, limits: &Limits) -> Result<(Flows, Report), FlowError> {
+    Ok(check(&read_path(path)?, limits))
+}
+
+/// Loads a flow file or a folder of them with `limits`; the first error if there is one.
+pub fn load_path(path: &Path, limits: &Limits) -> Result<Flows, FlowError> {
+    let (flows, report) = load_checked(path, limits)?;
+    first_error(flows, report)
+}
