@@ -1,11 +1,13 @@
-//! The engine's handlers: inbound from connectors, replies from the flow runner, the sweeper.
+//! The engine: loads what is known of a session, asks [`transition::step`] what to do with an
+//! inbound message, a flow reply or a sweeper tick, and carries it out (bus, session store,
+//! the sweeper's list, metrics and logs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use seedgate_proto::{Message, RoutingKey, SessionEndReason, SessionEvent, SessionInfo, SessionRecord};
+use seedgate_proto::{Message, RoutingKey, SessionEndReason, SessionRecord};
 use seedgate_runtime::bus::Bus;
 use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
@@ -16,6 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::SessionState;
+use crate::transition::{self, Effect, Input, Known, Rules, Screen, Stored};
 
 /// Wall-clock time, for the start and end times shown in records. Durations and slices never
 /// come from it (VM clocks jump); tests hand in a clock that does.
@@ -108,14 +111,121 @@ impl Engine {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Handles one delivery from the `sessions` queue.
+    /// The rules `channel` follows: its budget, the closing text and its screen.
+    fn rules(&self, channel: &str) -> Rules {
+        Rules {
+            budget: self.budget(channel),
+            closing_text: self.closing_text.clone(),
+            screen: self.screen(channel).map(|(limit, more_key, more_line)| Screen {
+                limit,
+                more_key,
+                more_line,
+            }),
+        }
+    }
+
+    /// Handles one delivery from the `sessions` queue: loads what is known of its session,
+    /// decides ([`transition::step`]) and carries out the decision.
     pub async fn handle(&self, routing_key: &str, payload: &[u8]) -> Result<(), HandleError> {
         let msg: Message = decode(payload)?;
-        match RoutingKey::parse(routing_key) {
-            Some(RoutingKey::Inbound(_)) => self.on_inbound(msg).await,
-            Some(RoutingKey::AppOutbound(_)) => self.on_reply(msg).await,
-            _ => Err(HandleError::Drop(format!("unexpected routing key {routing_key}"))),
+        let inbound = match RoutingKey::parse(routing_key) {
+            Some(RoutingKey::Inbound(_)) => true,
+            Some(RoutingKey::AppOutbound(_)) => false,
+            _ => return Err(HandleError::Drop(format!("unexpected routing key {routing_key}"))),
+        };
+        let (id, known) = match &msg.session {
+            Some(session) => (session.id.clone(), self.load(&session.id).await?),
+            None => (String::new(), Known::NONE),
+        };
+        let rules = self.rules(&msg.channel);
+        let input = if inbound {
+            Input::Inbound(msg)
+        } else {
+            Input::Reply(msg)
+        };
+        let effects = transition::step(&known, &input, self.now(), &rules);
+        self.carry_out(&id, effects).await
+    }
+
+    /// What the session store and the sweeper's list hold for `session_id`.
+    async fn load(&self, session_id: &str) -> Result<Known, HandleError> {
+        let stored = match self.sessions.get(&key(session_id)).await? {
+            None => Stored::Gone,
+            Some(stored) => match SessionState::decode(&stored.value) {
+                Some(state) => Stored::Live {
+                    state,
+                    remaining: stored.remaining,
+                },
+                None => Stored::Corrupt {
+                    remaining: stored.remaining,
+                },
+            },
+        };
+        let tracked = self.live().get(session_id).map(|(_, state)| state.clone());
+        Ok(Known { stored, tracked })
+    }
+
+    /// Carries out `effects` for session `session_id`, in order.
+    async fn carry_out(&self, session_id: &str, effects: Vec<Effect>) -> Result<(), HandleError> {
+        let k = key(session_id);
+        let mut todo = VecDeque::from(effects);
+        while let Some(effect) = todo.pop_front() {
+            match effect {
+                Effect::Create { state, budget, then } => {
+                    if self.sessions.create(&k, &state.encode(), budget).await? {
+                        metrics::counter!("seedgate_sessions_started_total", "channel" => state.channel.clone())
+                            .increment(1);
+                        tracing::info!(session = %session_id, channel = %state.channel, msisdn = %Masked(&state.msisdn), "session started");
+                        for e in then.into_iter().rev() {
+                            todo.push_front(e);
+                        }
+                    }
+                }
+                Effect::SaveHop { state, otherwise } => {
+                    if !self.sessions.update(&k, &state.encode()).await? {
+                        todo = VecDeque::from(otherwise);
+                    }
+                }
+                Effect::Save(state) => {
+                    self.sessions.update(&k, &state.encode()).await?;
+                }
+                Effect::Remove => {
+                    self.sessions.remove(&k).await?;
+                }
+                Effect::Track { state, remaining } => {
+                    self.live()
+                        .insert(session_id.to_string(), (Instant::now() + remaining, state));
+                }
+                Effect::Untrack => {
+                    self.live().remove(session_id);
+                }
+                Effect::Record(record) => {
+                    self.publish_record(&record).await?;
+                    if record.end_reason.is_some() {
+                        self.count_end(&record);
+                    }
+                }
+                Effect::ToApp(msg) => self.forward_to_app(&msg).await?,
+                Effect::ToConnector(msg) => self.to_connector(&msg).await?,
+                Effect::Answer {
+                    to,
+                    text,
+                    event,
+                    flow,
+                } => {
+                    let mut reply = to.reply(text, event);
+                    if let Some(flow) = flow {
+                        reply.metadata.insert("flow".into(), flow.into());
+                    }
+                    self.to_connector(&reply).await?;
+                }
+                Effect::Log { text, msisdn } => {
+                    tracing::info!(session = %session_id, msisdn = %Masked(&msisdn), "{text}");
+                }
+                Effect::Drop(reason) => return Err(HandleError::Drop(reason)),
+            }
         }
+        Ok(())
     }
 
     async fn publish_record(&self, record: &SessionRecord) -> Result<(), HandleError> {
@@ -123,140 +233,6 @@ impl Engine {
             .publish(&RoutingKey::Session(&record.channel).render(), &encode(record)?)
             .await?;
         Ok(())
-    }
-
-    async fn on_inbound(&self, mut msg: Message) -> Result<(), HandleError> {
-        if msg.session.is_none() {
-            // Not a session message (SMS): straight to the flow runner.
-            return self.forward_to_app(&msg).await;
-        }
-        let Some(session) = msg.session.clone() else {
-            return self.forward_to_app(&msg).await;
-        };
-        let k = key(&session.id);
-        match session.event {
-            SessionEvent::New => {
-                let state = SessionState::start(&session.id, &msg, self.now());
-                if self
-                    .sessions
-                    .create(&k, &state.encode(), self.budget(&msg.channel))
-                    .await?
-                {
-                    self.live().insert(
-                        session.id.clone(),
-                        (Instant::now() + self.budget(&msg.channel), state.clone()),
-                    );
-                    self.publish_record(&state.record(Duration::ZERO, None, self.now()))
-                        .await?;
-                    metrics::counter!("seedgate_sessions_started_total", "channel" => msg.channel.clone())
-                        .increment(1);
-                    tracing::info!(session = %session.id, channel = %msg.channel, msisdn = %Masked(msg.msisdn()), "session started");
-                }
-                // A repeated start (redelivery, or the gateway sending it twice) is forwarded
-                // again without a second session: the flow answers it with its first screen.
-                self.forward_to_app(&msg).await
-            }
-            SessionEvent::Resume => {
-                let Some(stored) = self.sessions.get(&k).await? else {
-                    return self.budget_spent(&msg, &session.id).await;
-                };
-                let Some(mut state) = SessionState::decode(&stored.value) else {
-                    return Err(HandleError::Drop(format!(
-                        "corrupt state for session {}",
-                        session.id
-                    )));
-                };
-                // Some gateways leave the MSISDN out after the first hop.
-                if msg.from.is_empty() {
-                    msg.from.clone_from(&state.msisdn);
-                }
-                let mut next_page = None;
-                if state.last_inbound != Some(msg.id) {
-                    state.hops += 1;
-                    state.last_inbound = Some(msg.id);
-                    // A long screen is being paged: the "more" key shows the next page; any
-                    // other answer goes to the flow and drops the rest.
-                    let more = self
-                        .screen(&msg.channel)
-                        .is_some_and(|(_, key, _)| msg.content.trim() == key);
-                    if more && !state.pending_pages.is_empty() {
-                        next_page = Some(state.pending_pages.remove(0));
-                    } else {
-                        state.pending_pages.clear();
-                    }
-                    if !self.sessions.update(&k, &state.encode()).await? {
-                        return self.budget_spent(&msg, &session.id).await;
-                    }
-                }
-                let elapsed = self.budget(&msg.channel).saturating_sub(stored.remaining);
-                self.track(&state, stored.remaining);
-                self.publish_record(&state.record(elapsed, None, self.now()))
-                    .await?;
-                match next_page {
-                    Some(page) => self.show_page(&msg, &state, page).await,
-                    None => self.forward_to_app(&msg).await,
-                }
-            }
-            SessionEvent::Close => {
-                // The user or the network ended the session (or the connector gave up on a hop).
-                let reason = msg
-                    .metadata
-                    .get("reason")
-                    .and_then(|v| v.as_str())
-                    .and_then(SessionEndReason::parse)
-                    .unwrap_or(SessionEndReason::UserAbort);
-                self.end(&session.id, reason).await?;
-                self.forward_to_app(&msg).await
-            }
-        }
-    }
-
-    async fn on_reply(&self, mut msg: Message) -> Result<(), HandleError> {
-        if let Some(session) = msg.session.clone() {
-            let k = key(&session.id);
-            let flow = msg
-                .metadata
-                .get("flow")
-                .and_then(|v| v.as_str())
-                .map(str::to_string);
-            let screen = self
-                .screen(&msg.channel)
-                .filter(|(limit, _, _)| msg.content.chars().count() > *limit);
-            if let (Some((limit, _, more)), seedgate_proto::TransportType::Ussd) = (screen, msg.transport) {
-                // Too long for one screen: show the first page, keep the rest for "more".
-                if let Some(stored) = self.sessions.get(&k).await? {
-                    if let Some(mut state) = SessionState::decode(&stored.value) {
-                        let mut pages = crate::pages::paginate(&msg.content, limit, &more);
-                        let first = pages.remove(0);
-                        state.pending_pages = pages;
-                        state.pending_close = session.event == SessionEvent::Close;
-                        state.flow = flow.or(state.flow);
-                        self.sessions.update(&k, &state.encode()).await?;
-                        self.track(&state, stored.remaining);
-                        msg.content = format!("{first}\n{more}");
-                        msg.session = Some(SessionInfo {
-                            id: session.id,
-                            event: SessionEvent::Resume,
-                        });
-                        return self.to_connector(&msg).await;
-                    }
-                }
-            }
-            if session.event == SessionEvent::Close {
-                self.end(&session.id, SessionEndReason::Completed).await?;
-            } else if let Some(flow) = flow {
-                if let Some(stored) = self.sessions.get(&k).await? {
-                    if let Some(mut state) = SessionState::decode(&stored.value) {
-                        if state.flow.as_deref() != Some(flow.as_str()) {
-                            state.flow = Some(flow);
-                            self.sessions.update(&k, &state.encode()).await?;
-                            self.track(&state, stored.remaining);
-                        }
-                    }
-                }
-            }
-        }
-        self.to_connector(&msg).await
     }
 
     /// Publishes a reply to its connector.
@@ -267,75 +243,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Shows the next page of a long screen; the last one carries the screen's own ending.
-    async fn show_page(&self, msg: &Message, state: &SessionState, page: String) -> Result<(), HandleError> {
-        let more = self
-            .screen(&msg.channel)
-            .map(|(_, _, more)| more)
-            .unwrap_or_default();
-        let (text, event) = if !state.pending_pages.is_empty() {
-            (format!("{page}\n{more}"), SessionEvent::Resume)
-        } else if state.pending_close {
-            (page, SessionEvent::Close)
-        } else {
-            (page, SessionEvent::Resume)
-        };
-        let mut reply = msg.reply(text, event);
-        if let Some(flow) = &state.flow {
-            reply.metadata.insert("flow".into(), flow.clone().into());
-        }
-        if event == SessionEvent::Close {
-            self.end(&state.id, SessionEndReason::Completed).await?;
-        }
-        self.to_connector(&reply).await
-    }
-
-    /// Ends a live session: removes its state and publishes its final record.
-    async fn end(&self, session_id: &str, reason: SessionEndReason) -> Result<(), HandleError> {
-        let k = key(session_id);
-        let Some(stored) = self.sessions.get(&k).await? else {
-            self.live().remove(session_id);
-            return Ok(());
-        };
-        if let Some(state) = SessionState::decode(&stored.value) {
-            let elapsed = self.budget(&state.channel).saturating_sub(stored.remaining);
-            let record = state.record(elapsed, Some(reason), self.now());
-            // Record first: if this fails the delivery is retried and the state is still there.
-            self.publish_record(&record).await?;
-            self.count_end(&record);
-        }
-        self.sessions.remove(&k).await?;
-        self.live().remove(session_id);
-        Ok(())
-    }
-
-    /// A resume for a session that no longer exists: its budget is spent (or it never was).
-    async fn budget_spent(&self, msg: &Message, session_id: &str) -> Result<(), HandleError> {
-        let tracked = self.live().remove(session_id);
-        if let Some((_, state)) = tracked {
-            let record = state.record(
-                self.budget(&state.channel),
-                Some(SessionEndReason::BudgetExhausted),
-                self.now(),
-            );
-            self.publish_record(&record).await?;
-            self.count_end(&record);
-        }
-        tracing::info!(session = %session_id, msisdn = %Masked(msg.msisdn()), "resume after the session budget; closing");
-        let reply = msg.reply(self.closing_text.clone(), SessionEvent::Close);
-        self.to_connector(&reply).await
-    }
-
     async fn forward_to_app(&self, msg: &Message) -> Result<(), HandleError> {
         self.bus
             .publish(&RoutingKey::AppInbound(&msg.channel).render(), &encode(msg)?)
             .await?;
         Ok(())
-    }
-
-    fn track(&self, state: &SessionState, remaining: Duration) {
-        self.live()
-            .insert(state.id.clone(), (Instant::now() + remaining, state.clone()));
     }
 
     fn count_end(&self, record: &SessionRecord) {
@@ -370,26 +282,16 @@ impl Engine {
 
     async fn sweep(&self) -> Result<(), HandleError> {
         let now = Instant::now();
-        let due: Vec<(String, SessionState)> = self
+        let due: Vec<(String, String)> = self
             .live()
             .iter()
             .filter(|(_, (deadline, _))| *deadline <= now)
-            .map(|(id, (_, state))| (id.clone(), state.clone()))
+            .map(|(id, (_, state))| (id.clone(), state.channel.clone()))
             .collect();
-        for (id, state) in due {
-            match self.sessions.get(&key(&id)).await? {
-                Some(stored) => self.track(&state, stored.remaining),
-                None => {
-                    let record = state.record(
-                        self.budget(&state.channel),
-                        Some(SessionEndReason::BudgetExhausted),
-                        self.now(),
-                    );
-                    self.publish_record(&record).await?;
-                    self.count_end(&record);
-                    self.live().remove(&id);
-                }
-            }
+        for (id, channel) in due {
+            let known = self.load(&id).await?;
+            let effects = transition::step(&known, &Input::Sweep, self.now(), &self.rules(&channel));
+            self.carry_out(&id, effects).await?;
         }
         Ok(())
     }

@@ -13,12 +13,15 @@
 //! - Pages USSD screens longer than the channel's `max_screen_chars` ([`pages`]): the first page
 //!   ends with the "more" option, the engine answers the "more" key itself from the session
 //!   state, and a closing screen ends the session on its last page.
+//! - Decides all of this in [`transition::step`], a pure function of (what the session store
+//!   holds, the message, the time); the engine only loads, calls it and carries out its effects.
 //! - Takes durations only from the session store's TTL (monotonic); wall-clock time appears
 //!   only as the start and end times shown in records.
 
 mod engine;
 pub mod pages;
 mod state;
+pub mod transition;
 
 pub use engine::{Engine, WallClock};
 pub use state::SessionState;
