@@ -121,8 +121,8 @@ async fn view(api: &Api, live: &Live, definition: Option<serde_json::Value>) -> 
     let hooks = c.webhooks.as_ref();
     ChannelView {
         name: live.name.clone(),
-        kind: kind_name(c.kind),
-        transport: if c.kind.is_ussd() { "ussd" } else { "sms" }.into(),
+        kind: kind_name(c.channel_type()),
+        transport: if c.channel_type().is_ussd() { "ussd" } else { "sms" }.into(),
         flow: c.flow.clone(),
         hop_deadline_ms: c.hop_deadline_ms,
         webhooks: WebhooksView {
@@ -187,7 +187,7 @@ pub async fn get(
 /// Checks a definition for channel `name`; `400` names the key at fault.
 fn check(name: &str, def: &serde_json::Value) -> Result<(), ApiError> {
     let config = parse_definition(name, def).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if config.kind == ChannelType::SmppServerUssd {
+    if config.channel_type() == ChannelType::SmppServerUssd {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "not_supported",

@@ -262,7 +262,7 @@ pub async fn send(
             original.reply(req.content.clone(), event)
         }
         None => {
-            if channel.kind.is_ussd() {
+            if channel.channel_type().is_ussd() {
                 return Err(unprocessable(
                     "not_an_sms_channel",
                     format!(

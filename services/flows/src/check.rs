@@ -16,7 +16,7 @@ pub fn limits(config: &Config) -> Limits {
     if let Some(min) = config
         .channels
         .values()
-        .filter(|c| c.kind.is_ussd())
+        .filter(|c| c.channel_type().is_ussd())
         .map(|c| c.max_screen_chars)
         .min()
     {

@@ -80,7 +80,7 @@ async fn wait_for(store: &dyn Store, n: usize) -> Vec<String> {
 async fn an_sms_conversation_starts_answers_and_times_out() {
     let mut config = Config::default();
     let ch = config.channels.get_mut("demo-sms").unwrap();
-    assert_eq!(ch.kind, ChannelType::SimulatedCarrier);
+    assert_eq!(ch.channel_type(), ChannelType::SimulatedCarrier);
     ch.flow = Some("checkin".into());
     config.flows.scheduler_every_secs = 1;
     let store = common::store(StoreKind::Sqlite);

@@ -90,7 +90,7 @@ impl Aggregator for Generic {
     }
 
     fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
-        let Some(map) = req.cfg.mapping.as_ref() else {
+        let Some(map) = req.cfg.mapping() else {
             return Err("this channel has no [mapping]".into());
         };
         if !req.path.is_empty() {
@@ -155,7 +155,7 @@ impl Aggregator for Generic {
     }
 
     fn render(&self, cfg: &ChannelConfig, screen: &Screen, msg: &Message) -> Response {
-        let Some(reply) = cfg.mapping.as_ref().map(|m| &m.reply) else {
+        let Some(reply) = cfg.mapping().map(|m| &m.reply) else {
             return plain(screen.text.clone());
         };
         match reply.format {

@@ -4,8 +4,8 @@
 //! A closed registry: each aggregator protocol is one module implementing [`Aggregator`] and
 //! one arm of [`ChannelType`](seedgate_runtime::config::ChannelType). To add one: write the
 //! module (parse a request into a `Message`, render a screen as the aggregator wants it), add
-//! the enum arm in the runtime's config, and let the compiler point at the `match` in
-//! [`aggregator`].
+//! the `ChannelType` and `ChannelKind` arms in the runtime's `config/channels/`, and let the
+//! compiler point at the `match` in [`aggregator`].
 //!
 //! For USSD the reply rides on the aggregator's own HTTP request, so the connector holds the
 //! request open: it publishes the inbound message, waits for the reply (matched by
@@ -227,7 +227,7 @@ async fn handle(
         );
         return (e, String::new());
     };
-    let Some(agg) = aggregator(cfg.kind) else {
+    let Some(agg) = aggregator(cfg.channel_type()) else {
         let e = json_error(
             StatusCode::NOT_FOUND,
             "not_an_http_channel",
@@ -545,7 +545,7 @@ pub async fn run(channels: Channels, shutdown: CancellationToken) -> Result<(), 
     seedgate_runtime::channels::supervise(
         "http-channels",
         channels.registry.clone(),
-        |c| is_http(c.kind),
+        |c| is_http(c.channel_type()),
         start,
         shutdown,
     )

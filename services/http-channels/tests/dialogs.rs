@@ -12,7 +12,7 @@ use axum::http::Request;
 use seedgate_proto::{Message, SessionEvent};
 use seedgate_runtime::bus::memory::MemoryBus;
 use seedgate_runtime::bus::{Bus, Subscription};
-use seedgate_runtime::config::{ChannelType, Config, SessionKey};
+use seedgate_runtime::config::{AggregatorOptions, ChannelKind, Config, SessionKey};
 use seedgate_runtime::session_store::memory::MemorySessionStore;
 use tower::ServiceExt;
 
@@ -25,8 +25,9 @@ struct Gw {
 async fn setup() -> Gw {
     let mut config = Config::default();
     let ch = config.channels.get_mut("demo-at").unwrap();
-    ch.kind = ChannelType::HubtelUssd;
-    ch.session_key = Some(SessionKey::Msisdn);
+    ch.kind = ChannelKind::HubtelUssd(AggregatorOptions {
+        session_key: Some(SessionKey::Msisdn),
+    });
     let config = Arc::new(config);
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
     seedgate_runtime::topology::declare(bus.as_ref(), &config)

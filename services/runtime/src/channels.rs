@@ -85,15 +85,7 @@ pub struct Registry {
 /// Parses a channel definition made through the API (the keys of a `[channels.<name>]`
 /// section, as JSON) and checks it as the config file's channels are checked.
 pub fn parse_definition(name: &str, definition: &serde_json::Value) -> Result<ChannelConfig, ConfigError> {
-    let config: ChannelConfig =
-        serde_path_to_error::deserialize(definition).map_err(|e| ConfigError::Invalid {
-            key: if e.path().to_string() == "." {
-                format!("channels.{name}")
-            } else {
-                format!("channels.{name}.{}", e.path())
-            },
-            reason: e.inner().to_string(),
-        })?;
+    let config = ChannelConfig::parse(name, definition)?;
     config.validate(name)?;
     Ok(config)
 }
@@ -358,7 +350,7 @@ mod tests {
         let task = tokio::spawn(supervise(
             "test",
             registry.clone(),
-            |c| c.kind == ChannelType::SimulatedCarrier,
+            |c| c.channel_type() == ChannelType::SimulatedCarrier,
             start,
             shutdown.clone(),
         ));

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 /// profiles of ESME channels and, with the server on, its accounts and TLS files.
 pub fn check(config: &Config) -> Result<(), ServiceError> {
     for (name, ch) in &config.channels {
-        if let Some(p) = ch.smpp.as_ref().and_then(|e| e.ussd_profile.as_deref()) {
+        if let Some(p) = ch.smpp().and_then(|e| e.ussd_profile.as_deref()) {
             if crate::ussd::profile(p).is_none() {
                 return Err(ServiceError::Config(format!(
                     "invalid config at `channels.{name}.smpp.ussd_profile`: unknown profile `{p}` (use tata, 6d or mica)"

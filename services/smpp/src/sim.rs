@@ -28,8 +28,9 @@ pub async fn run(
         let (bus, monitor, prefetch) = (bus.clone(), monitor.clone(), config.bus.prefetch);
         async move {
             let name = live.name.clone();
-            let delay = Duration::from_millis(live.config.sim_dlr_delay_ms);
-            let failure_rate = live.config.sim_failure_rate;
+            let sim = live.config.sim().cloned().unwrap_or_default();
+            let delay = Duration::from_millis(sim.sim_dlr_delay_ms);
+            let failure_rate = sim.sim_failure_rate;
             let sent = Arc::new(seedgate_runtime::dedupe::Recent::default());
             let handler_bus = bus.clone();
             let handler_monitor = monitor.clone();
@@ -58,7 +59,7 @@ pub async fn run(
     seedgate_runtime::channels::supervise(
         "simulated-carrier",
         registry,
-        |c| c.kind == ChannelType::SimulatedCarrier,
+        |c| c.channel_type() == ChannelType::SimulatedCarrier,
         start,
         shutdown,
     )

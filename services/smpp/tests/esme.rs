@@ -11,7 +11,7 @@ use std::time::Duration;
 use seedgate_proto::{DeliveryStatus, Event, EventKind, Message, TransportType};
 use seedgate_runtime::bus::memory::MemoryBus;
 use seedgate_runtime::bus::{Bus, QueueSpec, Subscription};
-use seedgate_runtime::config::{ChannelType, Config};
+use seedgate_runtime::config::{ChannelKind, Config};
 use seedgate_runtime::session_store::memory::MemorySessionStore;
 use seedgate_smpp::smsc_sim::{SimConfig, SmscSim};
 use tokio_util::sync::CancellationToken;
@@ -31,8 +31,10 @@ fn esme_config(port: u16, tweak: impl FnOnce(&mut seedgate_runtime::config::Esme
     std::fs::write(dir.join("c.toml"), text).unwrap();
     let mut config = Config::load(Some(&dir.join("c.toml")), Vec::<(String, String)>::new()).unwrap();
     let ch = config.channels.get_mut("carrier").unwrap();
-    assert_eq!(ch.kind, ChannelType::SmppEsme);
-    tweak(ch.smpp.as_mut().unwrap());
+    let ChannelKind::SmppEsme(esme) = &mut ch.kind else {
+        panic!("not an smpp-esme channel: {:?}", ch.kind)
+    };
+    tweak(&mut esme.smpp);
     config
 }
 

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use seedgate_proto::{Event, EventKind, Message, RoutingKey, TransportType};
 use seedgate_runtime::bus::{Bus, BusError};
 use seedgate_runtime::channels::{Live, Registry, Stop};
-use seedgate_runtime::config::{BindMode, ChannelType, Config, EsmeConfig};
+use seedgate_runtime::config::{self, BindMode, ChannelType, Config, EsmeConfig};
 use seedgate_runtime::lease::Lease;
 use seedgate_runtime::monitor::{Health, Monitor};
 use seedgate_runtime::session_store::SessionStore;
@@ -58,7 +58,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
     let start = |live: Live, stop: Stop| {
-        let esme = live.config.smpp.clone().map(|cfg| {
+        let esme = live.config.smpp().cloned().map(|cfg| {
             Esme::new(
                 &live.name,
                 &live.config,
@@ -71,8 +71,7 @@ pub async fn run(
         });
         let lease = live
             .config
-            .smpp
-            .as_ref()
+            .smpp()
             .filter(|c| c.lease)
             .map(|_| Lease::new(sessions.clone(), &format!("esme:{}", live.name), LEASE_TTL));
         let name = live.name.clone();
@@ -102,7 +101,7 @@ pub async fn run(
     seedgate_runtime::channels::supervise(
         "smpp-esme",
         registry,
-        |c| c.kind == ChannelType::SmppEsme,
+        |c| c.channel_type() == ChannelType::SmppEsme,
         start,
         shutdown,
     )
@@ -223,11 +222,11 @@ impl Esme {
     }
 
     fn concat(&self) -> Concat {
-        match self.cfg.concat.as_str() {
-            "udh16" => Concat::Udh16,
-            "sar" => Concat::Sar,
-            "payload" => Concat::Payload,
-            _ => Concat::Udh8,
+        match self.cfg.concat {
+            config::Concat::Udh8 => Concat::Udh8,
+            config::Concat::Udh16 => Concat::Udh16,
+            config::Concat::Sar => Concat::Sar,
+            config::Concat::Payload => Concat::Payload,
         }
     }
 
