@@ -163,15 +163,12 @@ pub enum SessionKey {
 }
 
 /// One channel: its [`ChannelKind`] (`type` and that type's keys) and the keys every channel
-/// takes.
-///
-/// Read a definition with [`ChannelConfig::parse`]: the derived `Deserialize` reads the
-/// common keys only (and refuses `type`); it is what `parse` uses for them.
+/// takes. [`ChannelConfig::parse`] reads one naming the key of any error in full.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelConfig {
     /// `type = "…"` and the keys only that type takes.
-    #[serde(skip)]
+    #[serde(flatten)]
     pub kind: ChannelKind,
     /// Name of the flow that answers this channel's sessions (USSD channels).
     pub flow: Option<String>,

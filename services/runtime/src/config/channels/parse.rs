@@ -1,12 +1,14 @@
 //! Reading a channel definition (a `[channels.<name>]` table, or the API's JSON) by its type.
 //!
-//! serde's own `#[serde(tag = "type")]` buffers a variant's keys before reading them, which
-//! loses the key path of an error (`channels.x.smpp.system_id` would be reported as
-//! `channels.x`), and `flatten` cannot refuse unknown keys; so the definition is split here:
-//! `type` first, then the keys only that type takes (into its [`ChannelKind`] arm), then the
-//! common ones, each part read with its path. A key of another type is refused naming it.
+//! [`ChannelKind`] is read from `type` and the keys only that type takes, with a key of
+//! another type refused naming it; [`ChannelConfig`] flattens it beside the common keys.
+//! serde's own `#[serde(tag = "type")]` would buffer a variant's keys before reading them,
+//! losing the key path of an error (`channels.x.smpp.system_id` reported as `channels.x`),
+//! so [`ChannelConfig::parse`] reads the kind's keys itself first, each with its path.
 
-use serde::de::{self, Deserializer, Visitor};
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::{
@@ -17,47 +19,73 @@ use crate::config::{deserialize, invalid, ConfigError};
 
 type Map = serde_json::Map<String, serde_json::Value>;
 
+/// `type` and the keys of every type's own section: what a [`ChannelKind`] reads.
+const KIND_KEYS: &[&str] = &[
+    "type",
+    "session_key",
+    "mapping",
+    "sim_dlr_delay_ms",
+    "sim_failure_rate",
+    "smpp",
+];
+
 impl ChannelConfig {
     /// Reads the definition of the channel called `name`: the keys of a `[channels.<name>]`
     /// section, as JSON. Errors name the key (`channels.<name>.smpp.address`); checks beyond
     /// types are [`ChannelConfig::validate`]'s.
     pub fn parse(name: &str, definition: &serde_json::Value) -> Result<Self, ConfigError> {
         let at = format!("channels.{name}");
-        let mut map: Map = deserialize(definition.clone(), &at)?;
-        let Some(ty) = map.remove("type") else {
-            return Err(invalid(at, "missing field `type`"));
-        };
-        let ty: ChannelType = deserialize(ty, &format!("{at}.type"))?;
-        let common = keys_of::<ChannelConfig>();
-        let (own, rest): (Map, Map) = map
+        let map: Map = deserialize(definition.clone(), &at)?;
+        let own: Map = map
             .into_iter()
-            .partition(|(k, _)| own_keys(ty).contains(&k.as_str()));
-        if let Some(k) = rest.keys().find(|k| !common.contains(&k.as_str())) {
-            return Err(unknown_key(&at, ty, k));
+            .filter(|(k, _)| KIND_KEYS.contains(&k.as_str()))
+            .collect();
+        read(own, &at)?;
+        // The kind reads as it just did; the common keys are read with their paths.
+        deserialize(definition.clone(), &at)
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Map;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a channel definition")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Map, A::Error> {
+                let mut map = Map::new();
+                while let Some((k, v)) = access.next_entry()? {
+                    map.insert(k, v);
+                }
+                Ok(map)
+            }
         }
-        let mut config: ChannelConfig = deserialize(serde_json::Value::Object(rest), &at)?;
-        config.kind = read(ty, own, &at)?;
-        Ok(config)
+        // As a struct: a flattening parent then hands over these keys only.
+        let own = deserializer.deserialize_struct("ChannelKind", KIND_KEYS, Entries)?;
+        read(own, "channel").map_err(de::Error::custom)
     }
 }
 
-/// The keys only channels of type `ty` take.
-fn own_keys(ty: ChannelType) -> &'static [&'static str] {
-    match ty {
-        ChannelType::AfricasTalkingUssd
-        | ChannelType::InfobipUssd
-        | ChannelType::HubtelUssd
-        | ChannelType::NaloUssd
-        | ChannelType::ArkeselUssd => keys_of::<AggregatorOptions>(),
-        ChannelType::GenericUssd => keys_of::<GenericUssdOptions>(),
-        ChannelType::SimulatedCarrier => keys_of::<SimulatedCarrierOptions>(),
-        ChannelType::SmppEsme => keys_of::<SmppEsmeOptions>(),
-        ChannelType::SmppServerUssd => &[],
+/// Reads `type` and the keys only that type takes (`own`, a subset of [`KIND_KEYS`]) of the
+/// channel at `at`.
+fn read(mut own: Map, at: &str) -> Result<ChannelKind, ConfigError> {
+    let Some(ty) = own.remove("type") else {
+        return Err(invalid(at, "missing field `type`"));
+    };
+    let ty: ChannelType = deserialize(ty, &format!("{at}.type"))?;
+    if let Some(key) = own.keys().find(|k| !own_keys(ty).contains(&k.as_str())) {
+        let takers: Vec<String> = ChannelType::ALL
+            .into_iter()
+            .filter(|t| own_keys(*t).contains(&key.as_str()))
+            .map(type_name)
+            .collect();
+        return Err(invalid(
+            format!("{at}.{key}"),
+            format!("only {} channels take `{key}`", takers.join(", ")),
+        ));
     }
-}
-
-/// Reads the keys only channels of type `ty` take (`own`) into their [`ChannelKind`] arm.
-fn read(ty: ChannelType, own: Map, at: &str) -> Result<ChannelKind, ConfigError> {
     let needs = match ty {
         ChannelType::SmppEsme => Some(("smpp", "an smpp-esme channel needs its [smpp] section")),
         ChannelType::GenericUssd => Some(("mapping", "a generic-ussd channel needs its [mapping] section")),
@@ -81,33 +109,19 @@ fn read(ty: ChannelType, own: Map, at: &str) -> Result<ChannelKind, ConfigError>
     Ok(kind)
 }
 
-/// `key` is not one of type `ty`'s: name the types that take it, or the keys `ty` takes.
-fn unknown_key(at: &str, ty: ChannelType, key: &str) -> ConfigError {
-    let takers: Vec<String> = ChannelType::ALL
-        .into_iter()
-        .filter(|t| own_keys(*t).contains(&key))
-        .map(type_name)
-        .collect();
-    if !takers.is_empty() {
-        return invalid(
-            format!("{at}.{key}"),
-            format!("only {} channels take `{key}`", takers.join(", ")),
-        );
+/// The keys only channels of type `ty` take.
+fn own_keys(ty: ChannelType) -> &'static [&'static str] {
+    match ty {
+        ChannelType::AfricasTalkingUssd
+        | ChannelType::InfobipUssd
+        | ChannelType::HubtelUssd
+        | ChannelType::NaloUssd
+        | ChannelType::ArkeselUssd => keys_of::<AggregatorOptions>(),
+        ChannelType::GenericUssd => keys_of::<GenericUssdOptions>(),
+        ChannelType::SimulatedCarrier => keys_of::<SimulatedCarrierOptions>(),
+        ChannelType::SmppEsme => keys_of::<SmppEsmeOptions>(),
+        ChannelType::SmppServerUssd => &[],
     }
-    let expected: Vec<String> = ["type"]
-        .iter()
-        .chain(keys_of::<ChannelConfig>())
-        .chain(own_keys(ty))
-        .map(|k| format!("`{k}`"))
-        .collect();
-    invalid(
-        at,
-        format!(
-            "unknown field `{key}` for a {} channel, expected one of {}",
-            type_name(ty),
-            expected.join(", ")
-        ),
-    )
 }
 
 /// `type = "…"` of `ty`.
@@ -119,7 +133,7 @@ fn type_name(ty: ChannelType) -> String {
 }
 
 /// The keys a section struct takes: the field names its derived `Deserialize` hands to
-/// `deserialize_struct` (skipped fields are not among them).
+/// `deserialize_struct`.
 fn keys_of<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
     struct Probe<'a>(&'a mut &'static [&'static str]);
     impl<'de> Deserializer<'de> for Probe<'_> {
@@ -151,30 +165,33 @@ fn keys_of<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_type_reads_into_its_own_arm_and_no_key_is_shared() {
-        let minimal = |ty: ChannelType| -> serde_json::Value {
-            match ty {
-                ChannelType::GenericUssd => serde_json::json!({"type": ty, "mapping": {
-                    "format": "form", "msisdn": "m", "text": "t", "reply": {"format": "text"}}}),
-                ChannelType::SmppEsme => {
-                    serde_json::json!({"type": ty, "smpp": {"address": "h:1", "system_id": "s"}})
-                }
-                _ => serde_json::json!({"type": ty}),
+    fn minimal(ty: ChannelType) -> serde_json::Value {
+        match ty {
+            ChannelType::GenericUssd => serde_json::json!({"type": ty, "flow": "f", "mapping": {
+                "format": "form", "msisdn": "m", "text": "t", "reply": {"format": "text"}}}),
+            ChannelType::SmppEsme => {
+                serde_json::json!({"type": ty, "smpp": {"address": "h:1", "system_id": "s"}})
             }
-        };
+            _ => serde_json::json!({"type": ty, "flow": "f"}),
+        }
+    }
+
+    #[test]
+    fn every_type_reads_into_its_own_arm_and_kind_keys_are_theirs() {
+        let mut all: Vec<&str> = vec!["type"];
         for ty in ChannelType::ALL {
             let c = ChannelConfig::parse("x", &minimal(ty)).unwrap();
             assert_eq!(c.channel_type(), ty);
+            c.validate("x").unwrap();
+            let direct: ChannelConfig = serde_json::from_value(minimal(ty)).unwrap();
+            assert_eq!(direct, c, "deserializing directly reads the same");
             for k in own_keys(ty) {
-                assert!(
-                    !keys_of::<ChannelConfig>().contains(k),
-                    "{k} is common and {ty:?}'s"
-                );
+                if !all.contains(k) {
+                    all.push(k);
+                }
             }
         }
-        assert!(keys_of::<ChannelConfig>().contains(&"hop_deadline_ms"));
-        assert!(!keys_of::<ChannelConfig>().contains(&"kind"));
+        assert_eq!(all, KIND_KEYS);
         assert_eq!(own_keys(ChannelType::SmppEsme), ["smpp"]);
     }
 
@@ -202,9 +219,24 @@ mod tests {
                 "only generic-ussd",
             ),
             (
+                serde_json::json!({"type": "smpp-esme"}),
+                "channels.x.smpp",
+                "needs its [smpp] section",
+            ),
+            (
+                serde_json::json!({"flow": "f"}),
+                "channels.x",
+                "missing field `type`",
+            ),
+            (
                 serde_json::json!({"type": "simulated-carrier", "colour": "red"}),
                 "channels.x",
                 "unknown field `colour`",
+            ),
+            (
+                serde_json::json!({"type": "simulated-carrier", "hop_deadline_ms": "soon"}),
+                "channels.x.hop_deadline_ms",
+                "invalid type",
             ),
         ];
         for (definition, key, reason) in cases {
