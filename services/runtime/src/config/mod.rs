@@ -7,11 +7,11 @@
 //! booleans) and as strings otherwise. Every error names the key it is about; the binary exits
 //! with code 64 on any of them, before it binds a port.
 //!
-//! One file per section: [`http`] (with the API), [`bus`], [`session_store`], [`store`],
-//! [`sessions`], [`flows`], [`channels`] (a channel's type and the sections only that type
-//! takes), [`smpp_server`], [`log`], [`shutdown`]; [`env`] is the overlay, [`demo`] the
+//! One file per section: `http.rs` (with `[api]`), `bus.rs`, `session_store.rs`, `store.rs`,
+//! `sessions.rs`, `flows.rs`, `channels/` (a channel's type and the sections only that type
+//! takes), `smpp_server.rs`, `log.rs`, `shutdown.rs`; `env.rs` is the overlay, `demo.rs` the
 //! built-in demo channels and account. Each section checks itself (`validate`); this module
-//! loads the file and runs the checks.
+//! loads the file and runs the checks. Every type is re-exported here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
