@@ -131,6 +131,16 @@ fn errors_name_the_key() {
             "channels.x.type",
         ),
         ("", &[("SEEDGATE_HTTP__LISTEN__PORT", "1")], "http.listen"),
+        (
+            "[channels.x]\ntype = \"smpp-esme\"\n[channels.x.smpp]\naddress = \"h:1\"\nsystem_id = \"s\"\nbinds = \"two\"\n",
+            &[],
+            "channels.x.smpp.binds",
+        ),
+        (
+            "[channels.x]\ntype = \"africastalking-ussd\"\nflow = \"x\"\nsim_dlr_delay_ms = 5\n",
+            &[],
+            "channels.x.sim_dlr_delay_ms",
+        ),
     ];
     for (file, pairs, key) in cases {
         let err = load_str(file, pairs).unwrap_err().to_string();
