@@ -4,14 +4,23 @@
 //! `proto/schema/` is generated from these types (`cargo test -p seedgate-proto` fails when it
 //! is stale) and the golden fixtures in `proto/fixtures/` must keep deserialising, so a change
 //! here that breaks a deployed peer is caught before it lands.
+//!
+//! Meanings that services act on are typed fields, not metadata: a `close` message's
+//! `close_reason` (a [`SessionEndReason`]) and an outbound message's `priority` (`bulk` for
+//! campaign messages). Older processes wrote them as `metadata.reason` and
+//! `metadata.priority`; decoding still accepts that form and moves it into the fields
+//! (`fixtures/*_legacy_v1.json`), encoding writes only the fields. [`ErrorCode`] is the one
+//! vocabulary of errors: whether to retry, the HTTP status and JSON code, the SMPP status.
 
+mod error;
 mod event;
 mod message;
 mod routing;
 mod session;
 
+pub use error::ErrorCode;
 pub use event::{DeliveryStatus, Event, EventKind};
-pub use message::{Direction, Message, SessionEvent, SessionInfo, TransportType};
+pub use message::{Direction, Message, Priority, SessionEvent, SessionInfo, TransportType};
 pub use routing::{is_valid_channel_name, RoutingKey};
 
 pub mod msisdn;

@@ -7,6 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::SessionEndReason;
+
 /// How the message travels between the carrier and the phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +37,24 @@ pub enum SessionEvent {
     Close,
 }
 
+/// Which lane an outbound message takes to its connector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Interactive traffic (USSD replies, API sends): `<channel>.outbound`.
+    #[default]
+    Normal,
+    /// Campaign messages: `<channel>.bulk`, taken at most one at a time beside the interactive
+    /// traffic so a campaign never fills the connector's window.
+    Bulk,
+}
+
+impl Priority {
+    pub fn is_normal(&self) -> bool {
+        *self == Self::Normal
+    }
+}
+
 /// The session a message belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionInfo {
@@ -44,7 +64,12 @@ pub struct SessionInfo {
 }
 
 /// One message. Ids are UUIDv7, so they sort by creation time.
+///
+/// Decoding also accepts what processes before the typed `close_reason` and `priority` fields
+/// wrote: `metadata.reason` on a `close` message and `metadata.priority = "bulk"` are moved
+/// into those fields (see [`Message::lift_legacy_metadata`]); encoding writes only the fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(remote = "Self")]
 pub struct Message {
     pub id: Uuid,
     /// Wire contract version (`PROTO_VERSION`).
@@ -63,6 +88,13 @@ pub struct Message {
     pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionInfo>,
+    /// Why the session ended, on a `close` message from a connector (absent: the user or the
+    /// network closed it, `user_abort`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<SessionEndReason>,
+    /// The lane an outbound message takes (absent: `normal`).
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
     /// The inbound message this one answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<Uuid>,
@@ -74,6 +106,20 @@ pub struct Message {
 
 fn default_version() -> u32 {
     crate::PROTO_VERSION
+}
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut msg = Message::deserialize(d)?;
+        msg.lift_legacy_metadata();
+        Ok(msg)
+    }
+}
+
+impl Serialize for Message {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Message::serialize(self, s)
+    }
 }
 
 impl Message {
@@ -95,6 +141,8 @@ impl Message {
             to: to.into(),
             content: content.into(),
             session: None,
+            close_reason: None,
+            priority: Priority::Normal,
             in_reply_to: None,
             created_at: Utc::now(),
             metadata: BTreeMap::new(),
@@ -119,9 +167,34 @@ impl Message {
                 id: s.id.clone(),
                 event: session_event,
             }),
+            close_reason: None,
+            priority: Priority::Normal,
             in_reply_to: Some(self.id),
             created_at: Utc::now(),
             metadata: BTreeMap::new(),
+        }
+    }
+
+    /// Moves the meanings older processes wrote as metadata into their typed fields: a known
+    /// `metadata.reason` on a `close` message becomes `close_reason`, `metadata.priority =
+    /// "bulk"` becomes `priority`. Anything else (an unknown reason, a `reason` on another
+    /// message) stays metadata. Decoding does this; call it after adding metadata that came
+    /// from elsewhere (an API request, a sealed store's private part).
+    pub fn lift_legacy_metadata(&mut self) {
+        if self.close_reason.is_none() && self.session_event() == Some(SessionEvent::Close) {
+            let known = self
+                .metadata
+                .get("reason")
+                .and_then(|v| v.as_str())
+                .and_then(SessionEndReason::parse);
+            if let Some(reason) = known {
+                self.close_reason = Some(reason);
+                self.metadata.remove("reason");
+            }
+        }
+        if self.metadata.get("priority").and_then(|v| v.as_str()) == Some("bulk") {
+            self.priority = Priority::Bulk;
+            self.metadata.remove("priority");
         }
     }
 

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use seedgate_proto::{
-    DeliveryStatus, Direction, Event, EventKind, Message, SessionEndReason, SessionEvent, SessionRecord,
-    TransportType,
+    DeliveryStatus, Direction, Event, EventKind, Message, Priority, SessionEndReason, SessionEvent,
+    SessionRecord, TransportType,
 };
 
 fn root() -> PathBuf {
@@ -51,6 +51,62 @@ fn a_minimal_message_from_an_older_peer_gets_defaults() {
     assert_eq!(msg.version, seedgate_proto::PROTO_VERSION);
     assert_eq!(msg.content, "");
     assert!(msg.session.is_none() && msg.metadata.is_empty());
+    assert_eq!((msg.close_reason, msg.priority), (None, Priority::Normal));
+}
+
+#[test]
+fn golden_close_with_its_reason_parses_and_round_trips() {
+    let json = fixture("message_close_v1.json");
+    let msg: Message = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(msg.session_event(), Some(SessionEvent::Close));
+    assert_eq!(msg.close_reason, Some(SessionEndReason::HopDeadline));
+    assert_eq!(msg.priority, Priority::Normal);
+    assert_eq!(serde_json::to_value(&msg).unwrap(), json);
+}
+
+#[test]
+fn golden_campaign_message_parses_and_round_trips() {
+    let json = fixture("message_campaign_sms_v1.json");
+    let msg: Message = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(msg.priority, Priority::Bulk);
+    assert_eq!(msg.close_reason, None);
+    assert_eq!(serde_json::to_value(&msg).unwrap(), json);
+}
+
+#[test]
+fn an_older_peers_metadata_reason_and_priority_mean_the_same_as_the_typed_fields() {
+    for (legacy, current) in [
+        ("message_close_legacy_v1.json", "message_close_v1.json"),
+        (
+            "message_campaign_sms_legacy_v1.json",
+            "message_campaign_sms_v1.json",
+        ),
+    ] {
+        let old: Message = serde_json::from_value(fixture(legacy)).unwrap();
+        let new: Message = serde_json::from_value(fixture(current)).unwrap();
+        assert_eq!(old, new, "{legacy}");
+        // Re-encoded, an old message is written in the current form.
+        assert_eq!(serde_json::to_value(&old).unwrap(), fixture(current), "{legacy}");
+    }
+}
+
+#[test]
+fn metadata_that_never_meant_a_close_reason_stays_metadata() {
+    // A `reason` on a message that is not a close, or a reason nobody knows, is left alone.
+    let mut json = fixture("message_close_legacy_v1.json");
+    json["metadata"]["reason"] = "because".into();
+    let msg: Message = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        (msg.close_reason, &msg.metadata["reason"]),
+        (None, &"because".into())
+    );
+    let mut json = fixture("message_minimal_sms_v1.json");
+    json["metadata"] = serde_json::json!({"reason": "completed", "priority": "high"});
+    let msg: Message = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        (msg.close_reason, msg.priority, msg.metadata.len()),
+        (None, Priority::Normal, 2)
+    );
 }
 
 #[test]
