@@ -8,8 +8,8 @@
 //! Meanings that services act on are typed fields, not metadata: a `close` message's
 //! `close_reason` (a [`SessionEndReason`]) and an outbound message's `priority` (`bulk` for
 //! campaign messages). Older processes wrote them as `metadata.reason` and
-//! `metadata.priority`; decoding still accepts that form and moves it into the fields
-//! (`fixtures/*_legacy_v1.json`), encoding writes only the fields. [`ErrorCode`] is the one
+//! `metadata.priority`; decoding still accepts that form, filling the fields from it
+//! (`fixtures/*_legacy_v1.json`), and new messages carry only the fields. [`ErrorCode`] is the one
 //! vocabulary of errors: whether to retry, the HTTP status and JSON code, the SMPP status.
 
 mod error;

@@ -66,8 +66,9 @@ pub struct SessionInfo {
 /// One message. Ids are UUIDv7, so they sort by creation time.
 ///
 /// Decoding also accepts what processes before the typed `close_reason` and `priority` fields
-/// wrote: `metadata.reason` on a `close` message and `metadata.priority = "bulk"` are moved
-/// into those fields (see [`Message::lift_legacy_metadata`]); encoding writes only the fields.
+/// wrote: `metadata.reason` on a `close` message and `metadata.priority = "bulk"` fill those
+/// fields when they are absent (see [`Message::lift_legacy_metadata`]). New messages carry only
+/// the fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(remote = "Self")]
 pub struct Message {
@@ -175,26 +176,22 @@ impl Message {
         }
     }
 
-    /// Moves the meanings older processes wrote as metadata into their typed fields: a known
-    /// `metadata.reason` on a `close` message becomes `close_reason`, `metadata.priority =
-    /// "bulk"` becomes `priority`. Anything else (an unknown reason, a `reason` on another
-    /// message) stays metadata. Decoding does this; call it after adding metadata that came
-    /// from elsewhere (an API request, a sealed store's private part).
+    /// Reads the meanings older processes wrote as metadata into the typed fields, where those
+    /// are absent: a known `metadata.reason` on a `close` message is its `close_reason`, and
+    /// `metadata.priority = "bulk"` is `priority: bulk`. The metadata is left as it came, so
+    /// an older consumer further on still finds it; an unknown reason, or a `reason` on a
+    /// message that is not a close, means nothing. Decoding does this; call it again after
+    /// adding metadata from elsewhere (an API request, a sealed store's private part).
     pub fn lift_legacy_metadata(&mut self) {
         if self.close_reason.is_none() && self.session_event() == Some(SessionEvent::Close) {
-            let known = self
+            self.close_reason = self
                 .metadata
                 .get("reason")
                 .and_then(|v| v.as_str())
                 .and_then(SessionEndReason::parse);
-            if let Some(reason) = known {
-                self.close_reason = Some(reason);
-                self.metadata.remove("reason");
-            }
         }
         if self.metadata.get("priority").and_then(|v| v.as_str()) == Some("bulk") {
             self.priority = Priority::Bulk;
-            self.metadata.remove("priority");
         }
     }
 

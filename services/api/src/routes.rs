@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use seedgate_proto::{Direction, Message, SessionEvent, SessionRecord, TransportType};
+use seedgate_proto::{Direction, Message, Priority, SessionEvent, SessionRecord, TransportType};
 use seedgate_runtime::store::{
     Accepted, Idempotency, MessageQuery, MessageStatus, SessionQuery, StoredMessage,
 };
@@ -179,7 +179,17 @@ pub struct MessagePage {
 }
 
 fn view(m: StoredMessage) -> MessageView {
-    let msg = m.message;
+    let mut msg = m.message;
+    // The API shows a close's reason and a campaign's lane in `metadata`, as it always has
+    // (on the bus they are the typed `close_reason` and `priority`).
+    if let Some(reason) = msg.close_reason {
+        msg.metadata
+            .entry("reason".into())
+            .or_insert(reason.as_str().into());
+    }
+    if msg.priority == Priority::Bulk {
+        msg.metadata.entry("priority".into()).or_insert("bulk".into());
+    }
     MessageView {
         id: msg.id,
         channel: msg.channel,
@@ -303,6 +313,8 @@ pub async fn send(
         }
     };
     msg.metadata.extend(req.metadata);
+    // `metadata.priority = "bulk"` has always put a send in the channel's bulk lane.
+    msg.lift_legacy_metadata();
     msg.metadata
         .insert("api_token".into(), caller.0.id.to_string().into());
     let idempotency = headers

@@ -8,7 +8,7 @@
 //! restart, a crash between two statements or a second scheduler can therefore never send a
 //! message twice; a scheduler that was down catches up by the set's policy.
 //!
-//! Campaign messages carry `metadata.priority = "bulk"`: the relay puts them in their
+//! Campaign messages carry `priority: bulk`: the relay puts them in their
 //! channel's bulk lane, which connectors take one at a time beside USSD replies and API sends.
 //! Subscriptions of opted-out contacts are cancelled. A message sent more than a day after its
 //! time counts as behind schedule (`seedgate_flows_campaign_late_total`), and the gauge
@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use seedgate_flowlang::schedule::Next;
+use seedgate_proto::Priority;
 use seedgate_runtime::store::{Advance, StoreError, Subscription};
 use seedgate_runtime::telemetry::Masked;
 use tokio_util::sync::CancellationToken;
@@ -160,7 +161,7 @@ async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<
             let scope = seedgate_flowlang::interp::scope_of(&contact, globals, now);
             let body = seedgate_flowlang::expr::render(text, &scope);
             let mut msg = crate::effects::sms(&set.channel, &sub.msisdn, &body);
-            msg.metadata.insert("priority".into(), "bulk".into());
+            msg.priority = Priority::Bulk;
             msg.metadata.insert("message_set".into(), sub.set.clone().into());
             msg.metadata.insert("index".into(), send.into());
             msg.metadata

@@ -214,7 +214,7 @@ async fn registration_then_weekly_messages(kind: StoreKind) {
         "{}",
         week25.message.content
     );
-    assert_eq!(week25.message.metadata["priority"], "bulk");
+    assert_eq!(week25.message.priority, seedgate_proto::Priority::Bulk);
 
     // Opted out: the subscription is cancelled, nothing more is sent.
     let mut c = store.contact(MSISDN).await.unwrap().unwrap();

@@ -10,7 +10,7 @@
 //! report in `metadata.carrier`.
 
 use axum::response::Response;
-use seedgate_proto::{CarrierReport, Message, SessionEvent};
+use seedgate_proto::{CarrierReport, Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
@@ -96,9 +96,9 @@ impl Aggregator for AfricasTalking {
 
 fn end_notification(channel: &str, form: &Form, status: &str) -> Result<Message, String> {
     let reason = match status {
-        "Success" => "completed",
-        "Incomplete" => "user_abort",
-        "Failed" => "gateway_error",
+        "Success" => SessionEndReason::Completed,
+        "Incomplete" => SessionEndReason::UserAbort,
+        "Failed" => SessionEndReason::GatewayError,
         other => {
             return Err(format!(
                 "field `status`: `{other}` is not Success, Incomplete or Failed"

@@ -22,7 +22,7 @@
 //! ```
 
 use axum::response::Response;
-use seedgate_proto::{Message, SessionEvent};
+use seedgate_proto::{Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::config::{ChannelConfig, GenericMapping, ReplyFormat, RequestFormat, TextMode};
 use serde_json::Value;
 
@@ -148,7 +148,7 @@ impl Aggregator for Generic {
             msg.metadata.insert("echo".into(), Value::Object(echo));
         }
         if ended {
-            Ok(Parsed::Ended(closing(&msg, "user_abort")))
+            Ok(Parsed::Ended(closing(&msg, SessionEndReason::UserAbort)))
         } else {
             Ok(Parsed::Hop(msg))
         }

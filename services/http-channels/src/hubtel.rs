@@ -6,7 +6,7 @@
 //! "ClientState"}`; `ClientState` is echoed back so Hubtel keeps sending it.
 
 use axum::response::Response;
-use seedgate_proto::{Message, SessionEvent};
+use seedgate_proto::{Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
@@ -75,8 +75,8 @@ impl Aggregator for Hubtel {
             msg.metadata.insert("client_state".into(), state.into());
         }
         match body.kind.as_str() {
-            "Release" => Ok(Parsed::Ended(closing(&msg, "user_abort"))),
-            "Timeout" => Ok(Parsed::Ended(closing(&msg, "network_timeout"))),
+            "Release" => Ok(Parsed::Ended(closing(&msg, SessionEndReason::UserAbort))),
+            "Timeout" => Ok(Parsed::Ended(closing(&msg, SessionEndReason::NetworkTimeout))),
             _ => Ok(Parsed::Hop(msg)),
         }
     }

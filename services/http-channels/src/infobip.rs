@@ -8,7 +8,7 @@
 //! end with an empty 200. (POST is accepted where PUT is documented, and the reverse.)
 
 use axum::response::Response;
-use seedgate_proto::{Message, SessionEvent};
+use seedgate_proto::{Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
@@ -97,9 +97,9 @@ impl Aggregator for Infobip {
                 };
                 let reason = end.reason.clone().unwrap_or_default();
                 let why = if reason.to_ascii_lowercase().contains("timeout") {
-                    "network_timeout"
+                    SessionEndReason::NetworkTimeout
                 } else {
-                    "user_abort"
+                    SessionEndReason::UserAbort
                 };
                 let hop = ussd_inbound(req.channel, "", "", session_id, SessionEvent::Close, "");
                 let mut msg = closing(&hop, why);

@@ -39,7 +39,9 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use seedgate_proto::{Event, EventKind, Message, RoutingKey, SessionEvent, SessionInfo, TransportType};
+use seedgate_proto::{
+    Event, EventKind, Message, RoutingKey, SessionEndReason, SessionEvent, SessionInfo, TransportType,
+};
 use seedgate_runtime::bus::{Bus, BusError};
 use seedgate_runtime::channels::{Live, Registry, Stop};
 use seedgate_runtime::config::{ChannelConfig, ChannelType, Config, SessionKey};
@@ -373,7 +375,7 @@ async fn exchange(
             count(channel, outcome);
             tracing::warn!(channel, session, msisdn = %Masked(&msg.from), latency_ms = latency.as_millis() as u64, outcome, "hop not answered in time; sent the fallback text");
             // The user saw the end: tell the session engine the session is over.
-            let close = closing(msg, "hop_deadline");
+            let close = closing(msg, SessionEndReason::HopDeadline);
             let bus = ch.bus.clone();
             tokio::spawn(async move {
                 if let Err(e) = publish(&bus, &close).await {
@@ -388,8 +390,8 @@ async fn exchange(
     }
 }
 
-/// The `Close` message for the session of `msg`, ended for `reason` (a `SessionEndReason`).
-pub(crate) fn closing(msg: &Message, reason: &str) -> Message {
+/// The `Close` message for the session of `msg`, ended for `reason`.
+pub(crate) fn closing(msg: &Message, reason: SessionEndReason) -> Message {
     let mut close = msg.clone();
     close.id = uuid::Uuid::now_v7();
     close.content.clear();
@@ -397,7 +399,7 @@ pub(crate) fn closing(msg: &Message, reason: &str) -> Message {
         event: SessionEvent::Close,
         ..s
     });
-    close.metadata.insert("reason".into(), reason.into());
+    close.close_reason = Some(reason);
     close
 }
 

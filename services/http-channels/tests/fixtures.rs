@@ -100,6 +100,7 @@ fn check_message(want: &Value, msg: &Message, ctx: &str) {
         "from": msg.from,
         "to": msg.to,
         "content": msg.content,
+        "close_reason": msg.close_reason,
         "metadata": msg.metadata,
     });
     let mut want = want.clone();

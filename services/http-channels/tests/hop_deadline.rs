@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use seedgate_proto::{EventKind, Message, SessionEvent};
+use seedgate_proto::{EventKind, Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::bus::memory::MemoryBus;
 use seedgate_runtime::bus::{Bus, QueueSpec};
 use seedgate_runtime::config::Config;
@@ -121,7 +121,7 @@ async fn an_unanswered_hop_gets_the_fallback_at_the_deadline_and_closes_the_sess
     let close: Message = serde_json::from_slice(&sessions.next().await.unwrap().payload).unwrap();
     assert_eq!(close.session_event(), Some(SessionEvent::Close));
     assert_eq!(close.session_id(), hop.session_id());
-    assert_eq!(close.metadata["reason"], "hop_deadline");
+    assert_eq!(close.close_reason, Some(SessionEndReason::HopDeadline));
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,6 +1,6 @@
 //! The outbox relay: messages committed to the store's outbox (API sends, flow SMS, campaign
-//! messages) go to their connectors on the bus. Campaign messages (`metadata.priority =
-//! "bulk"`) go on `<channel>.bulk`, which connectors take at most one at a time beside their
+//! messages) go to their connectors on the bus. Campaign messages (`priority: bulk`) go on
+//! `<channel>.bulk`, which connectors take at most one at a time beside their
 //! interactive traffic.
 //!
 //! It claims outbox rows with a lease, publishes each on `<channel>.outbound` (a publish
@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use seedgate_proto::{Message, RoutingKey};
+use seedgate_proto::{Message, Priority, RoutingKey};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -36,7 +36,7 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Whether a message goes in its channel's bulk lane.
 pub fn is_bulk(msg: &Message) -> bool {
-    msg.metadata.get("priority").and_then(|v| v.as_str()) == Some("bulk")
+    msg.priority == Priority::Bulk
 }
 
 /// The routing key a message from the outbox is published with.
@@ -86,7 +86,11 @@ pub async fn relay(
             Ok(batch) => {
                 backoff = Duration::from_millis(100);
                 let mut done = Vec::with_capacity(batch.len());
-                for msg in &batch {
+                for mut msg in batch {
+                    // A row an older process wrote in a sealed store gets its metadata back
+                    // only after decoding: read its old `metadata.priority` too.
+                    msg.lift_legacy_metadata();
+                    let msg = &msg;
                     let payload = match serde_json::to_vec(msg) {
                         Ok(p) => p,
                         Err(e) => {

@@ -135,14 +135,11 @@ pub fn step(known: &Known, input: &Input, now: DateTime<Utc>, rules: &Rules) -> 
     }
 }
 
-/// Why a connector closed a session. The one place the close reason is read: today from
-/// `metadata["reason"]`; unknown or missing reasons count as the user's.
+/// Why a connector closed a session. The one place the close reason is read: the message's
+/// typed `close_reason` (which decoding also fills from an older connector's
+/// `metadata["reason"]`); a missing reason counts as the user's.
 pub fn close_reason(msg: &Message) -> SessionEndReason {
-    msg.metadata
-        .get("reason")
-        .and_then(|v| v.as_str())
-        .and_then(SessionEndReason::parse)
-        .unwrap_or(SessionEndReason::UserAbort)
+    msg.close_reason.unwrap_or(SessionEndReason::UserAbort)
 }
 
 fn inbound(known: &Known, msg: &Message, now: DateTime<Utc>, rules: &Rules) -> Vec<Effect> {

@@ -202,7 +202,7 @@ async fn a_connector_close_ends_the_session_with_its_reason() {
     next_record(&mut h).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let mut close = hop("s3", SessionEvent::Close, "");
-    close.metadata.insert("reason".into(), "hop_deadline".into());
+    close.close_reason = Some(SessionEndReason::HopDeadline);
     send(&h, &close).await;
     assert_eq!(
         next(&mut h.app).await.session_event(),
@@ -403,6 +403,7 @@ async fn gateway_close_reasons_are_recorded() {
         next(&mut h.app).await;
         next_record(&mut h).await;
         let mut close = hop(&id, SessionEvent::Close, "");
+        // As a connector before the typed `close_reason` wrote it: still understood.
         close.metadata.insert("reason".into(), reason.into());
         send(&h, &close).await;
         next(&mut h.app).await;

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use seedgate_proto::{Message, SessionEvent, SessionInfo, SessionRecord, TransportType};
+use seedgate_proto::{Message, SessionEndReason, SessionEvent, SessionInfo, SessionRecord, TransportType};
 use seedgate_sessions::transition::{step, Effect, Input, Known, Rules, Screen, Stored};
 use seedgate_sessions::SessionState;
 use uuid::Uuid;
@@ -110,11 +110,11 @@ fn inbound(id: u128, event: SessionEvent, content: &str) -> Input {
     Input::Inbound(from_phone(id, Some(event), content))
 }
 
+/// A close from a connector giving `reason`: a known word is its typed `close_reason`; any
+/// other arrives as none (decoding a message leaves an unknown word in metadata only).
 fn closed_by(reason: Option<&str>) -> Input {
     let mut m = from_phone(9, Some(SessionEvent::Close), "");
-    if let Some(r) = reason {
-        m.metadata.insert("reason".into(), r.into());
-    }
+    m.close_reason = reason.and_then(SessionEndReason::parse);
     Input::Inbound(m)
 }
 

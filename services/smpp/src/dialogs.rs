@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use seedgate_proto::{Event, EventKind, Message, RoutingKey, SessionEvent, SessionInfo, TransportType};
+use seedgate_proto::{
+    Event, EventKind, Message, RoutingKey, SessionEndReason, SessionEvent, SessionInfo, TransportType,
+};
 use seedgate_runtime::bus::Bus;
 use seedgate_runtime::worker::{encode, HandleError};
 use tokio::time::Instant;
@@ -149,7 +151,7 @@ impl Dialogs {
             msg.metadata.insert("service_code".into(), code.clone().into());
         }
         if inbound.event == SessionEvent::Close {
-            msg.metadata.insert("reason".into(), "user_abort".into());
+            msg.close_reason = Some(SessionEndReason::UserAbort);
         }
         let payload = encode(&msg).map_err(|e| e.to_string())?;
         self.bus
@@ -189,7 +191,7 @@ impl Dialogs {
             id: session_id,
             event: SessionEvent::Close,
         });
-        close.metadata.insert("reason".into(), "hop_deadline".into());
+        close.close_reason = Some(SessionEndReason::HopDeadline);
         if let Ok(payload) = serde_json::to_vec(&close) {
             let _ = self
                 .bus

@@ -370,8 +370,11 @@ async fn an_unanswered_ussd_hop_gets_the_fallback_and_a_late_reply_is_nacked() {
     let d = h.inbound.next().await.unwrap();
     let close: Message = serde_json::from_slice(&d.payload).unwrap();
     assert_eq!(
-        (close.session_event(), close.metadata["reason"].as_str()),
-        (Some(seedgate_proto::SessionEvent::Close), Some("hop_deadline"))
+        (close.session_event(), close.close_reason),
+        (
+            Some(seedgate_proto::SessionEvent::Close),
+            Some(seedgate_proto::SessionEndReason::HopDeadline)
+        )
     );
 
     // The flow's reply arrives too late: nacked, not sent.
