@@ -7,14 +7,13 @@ use std::sync::Mutex;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use rand::RngCore;
 use seedgate_runtime::store::{ApiToken, Store, StoreError};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::{Api, ApiError};
+use crate::{Api, ApiError, ErrorCode};
 
 /// The scopes a token can hold.
 pub const SCOPES: [&str; 3] = ["admin", "send", "read"];
@@ -73,8 +72,7 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("this token lacks the `{scope}` scope"),
             ))
         }
@@ -85,7 +83,7 @@ impl FromRequestParts<Api> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
-        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -105,8 +103,7 @@ impl FromRequestParts<Api> for Caller {
         if !api.limiter.allow(token.id) {
             metrics::counter!("seedgate_api_rate_limited_total").increment(1);
             return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ErrorCode::RateLimited,
                 format!(
                     "this token may make {} requests per second (burst {})",
                     api.config.api.rate_per_sec, api.config.api.burst

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::routes::json_body;
-use crate::{Api, ApiError};
+use crate::{Api, ApiError, ErrorCode};
 
 /// A channel, its definition and its live status.
 #[derive(Debug, Serialize, ToSchema)]
@@ -188,9 +188,7 @@ pub async fn get(
 fn check(name: &str, def: &serde_json::Value) -> Result<(), ApiError> {
     let config = parse_definition(name, def).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if config.channel_type() == ChannelType::SmppServerUssd {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not_supported",
+        return Err(ApiError::new(ErrorCode::NotSupported,
             "an smpp-server-ussd channel belongs to an SMPP server account ([[smpp_server.accounts]]), which lives in the config file",
         ));
     }
@@ -206,8 +204,7 @@ async fn store_definition(api: &Api, name: &str, def: &serde_json::Value) -> Res
         .await
         .map_err(|e| {
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "bus_unavailable",
+                ErrorCode::BusUnavailable,
                 format!("the channel's queues cannot be declared ({e}); nothing was stored, try again"),
             )
         })?;
@@ -229,8 +226,7 @@ async fn store_definition(api: &Api, name: &str, def: &serde_json::Value) -> Res
 fn refuse_file_channel(api: &Api, name: &str) -> Result<(), ApiError> {
     if api.registry.in_file(name) {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "defined_in_config",
+            ErrorCode::DefinedInConfig,
             format!("`{name}` is defined in the config file; change it there (it can be restarted here)"),
         ));
     }
@@ -256,8 +252,7 @@ pub async fn create(
     };
     if api.registry.current().get(&name).is_some() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "channel_exists",
+            ErrorCode::ChannelExists,
             format!("a channel named `{name}` exists; PUT /api/v1/channels/{name} replaces it"),
         ));
     }

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::routes::{json_body, limit, query};
-use crate::{Api, ApiError};
+use crate::{Api, ApiError, ErrorCode};
 use seedgate_proto::msisdn::is_msisdn;
 
 /// Tries of a `PATCH` against concurrent writers.
@@ -238,8 +238,7 @@ pub async fn get(
 
 fn conflict(m: &str) -> ApiError {
     ApiError::new(
-        StatusCode::CONFLICT,
-        "version_conflict",
+        ErrorCode::VersionConflict,
         format!("contact {m} changed since it was read; read it again"),
     )
 }

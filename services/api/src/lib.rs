@@ -38,7 +38,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{create_token, hash_token};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 
 /// Shared state of the API and its background tasks.
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{parse_scopes, Caller};
-use crate::{channels, contacts, Api, ApiError};
+use crate::{channels, contacts, Api, ApiError, ErrorCode};
 
 /// Requests larger than this are refused before they are read.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -74,8 +74,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
         .unwrap_or("");
     if !ct.starts_with("application/json") {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("expected Content-Type application/json, got `{ct}`"),
         ));
     }
@@ -229,10 +228,9 @@ pub async fn send(
 ) -> Result<Response, ApiError> {
     caller.require("send")?;
     let req: SendRequest = json_body(&headers, &body)?;
-    let unprocessable = |code, m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, m);
     let Some(channel) = api.registry.get(&req.channel) else {
-        return Err(unprocessable(
-            "unknown_channel",
+        return Err(ApiError::new(
+            ErrorCode::UnknownChannel,
             format!("no channel named `{}` is configured", req.channel),
         ));
     };
@@ -251,12 +249,15 @@ pub async fn send(
                 .stored_message(original_id)
                 .await?
                 .ok_or_else(|| {
-                    unprocessable("unknown_message", format!("no message {original_id} to reply to"))
+                    ApiError::new(
+                        ErrorCode::UnknownMessage,
+                        format!("no message {original_id} to reply to"),
+                    )
                 })?
                 .message;
             if original.channel != req.channel || original.direction != Direction::Inbound {
-                return Err(unprocessable(
-                    "bad_reply_to",
+                return Err(ApiError::new(
+                    ErrorCode::BadReplyTo,
                     format!("`reply_to` must be an inbound message of `{}`", req.channel),
                 ));
             }
@@ -273,8 +274,8 @@ pub async fn send(
         }
         None => {
             if channel.channel_type().is_ussd() {
-                return Err(unprocessable(
-                    "not_an_sms_channel",
+                return Err(ApiError::new(
+                    ErrorCode::NotAnSmsChannel,
                     format!(
                         "`{}` is a USSD channel: answer a session with `reply_to`",
                         req.channel
@@ -292,8 +293,8 @@ pub async fn send(
             }
             if let Some(c) = api.store.contact(&contacts::normalise(&to)).await? {
                 if let Some(at) = c.opted_out_at {
-                    return Err(unprocessable(
-                        "opted_out",
+                    return Err(ApiError::new(
+                        ErrorCode::OptedOut,
                         format!(
                             "the recipient opted out on {}; nothing is sent to them until they opt in",
                             at.to_rfc3339()
@@ -348,8 +349,7 @@ pub async fn send(
         Accepted::Repeat(first) => first,
         Accepted::Conflict(first) => {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 format!("this Idempotency-Key was used for a different request (message {first})"),
             ))
         }

@@ -24,7 +24,7 @@ use seedgate_proto::{Event, Message, RoutingKey};
 use seedgate_runtime::bus::BusError;
 use seedgate_runtime::store::{WebhookJob, WebhookOutcome};
 use seedgate_runtime::topology::WEBHOOKS_QUEUE;
-use seedgate_runtime::worker::{decode, HandleError};
+use seedgate_runtime::worker::{decode, ErrorCode, HandleError};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -65,9 +65,14 @@ async fn enqueue(api: &Api, key: &str, payload: &[u8]) -> Result<(), HandleError
             let ev: Event = decode(payload)?;
             (ch.to_string(), "event", ev.id, serde_json::to_string(&ev))
         }
-        _ => return Err(HandleError::Drop(format!("unexpected routing key {key}"))),
+        _ => {
+            return Err(HandleError::new(
+                ErrorCode::BadRequest,
+                format!("unexpected routing key {key}"),
+            ))
+        }
     };
-    let body = body.map_err(|e| HandleError::Drop(e.to_string()))?;
+    let body = body.map_err(|e| HandleError::new(ErrorCode::Internal, e))?;
     let Some(config) = api.registry.get(&channel) else {
         return Ok(());
     };

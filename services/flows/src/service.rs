@@ -31,7 +31,7 @@ use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::store::Store;
 use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::topology::FLOWS_QUEUE;
-use seedgate_runtime::worker::{decode, encode, HandleError};
+use seedgate_runtime::worker::{decode, encode, ErrorCode, HandleError};
 use seedgate_runtime::Runtime;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -200,9 +200,11 @@ pub async fn run_with_clock(
     result
 }
 
+/// A step that cannot run is dropped; a store failure of any kind is retried (the message waits
+/// until the store takes the run's writes).
 fn retry(e: RunError) -> HandleError {
     match e {
-        RunError::Step(s) => HandleError::Drop(s.to_string()),
+        RunError::Step(s) => HandleError::new(ErrorCode::Internal, s),
         RunError::Store(s) => HandleError::Retry(s.to_string()),
     }
 }
@@ -214,22 +216,30 @@ impl Runner {
 
     async fn handle(&self, routing_key: &str, payload: &[u8]) -> Result<(), HandleError> {
         if !matches!(RoutingKey::parse(routing_key), Some(RoutingKey::AppInbound(_))) {
-            return Err(HandleError::Drop(format!("unexpected routing key {routing_key}")));
+            return Err(HandleError::new(
+                ErrorCode::BadRequest,
+                format!("unexpected routing key {routing_key}"),
+            ));
         }
         let msg: Message = decode(payload)?;
-        let channel = self
-            .registry
-            .get(&msg.channel)
-            .ok_or_else(|| HandleError::Drop(format!("unknown channel `{}`", msg.channel)))?;
+        let channel = self.registry.get(&msg.channel).ok_or_else(|| {
+            HandleError::new(
+                ErrorCode::UnknownChannel,
+                format!("unknown channel `{}`", msg.channel),
+            )
+        })?;
         let Some(flow) = channel.flow.clone() else {
             tracing::info!(channel = %msg.channel, msisdn = %Masked(msg.msisdn()), "message on a channel without a flow; left for the API and webhooks");
             return Ok(());
         };
         if !self.flows.has(&flow) {
-            return Err(HandleError::Drop(format!(
-                "channel `{}` names flow `{flow}`, which is not loaded",
-                msg.channel
-            )));
+            return Err(HandleError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "channel `{}` names flow `{flow}`, which is not loaded",
+                    msg.channel
+                ),
+            ));
         }
         match msg.session.clone() {
             Some(session) => self.ussd(&msg, session.id, session.event, &channel, &flow).await,

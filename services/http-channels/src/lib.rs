@@ -48,7 +48,7 @@ use seedgate_runtime::config::{ChannelConfig, ChannelType, Config, SessionKey};
 use seedgate_runtime::monitor::Monitor;
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
-use seedgate_runtime::worker::{decode, encode, HandleError};
+use seedgate_runtime::worker::{decode, encode, ErrorCode, HandleError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -223,24 +223,21 @@ async fn handle(
 ) -> (Response, String) {
     let Some(cfg) = ch.registry.get(channel) else {
         let e = json_error(
-            StatusCode::NOT_FOUND,
-            "unknown_channel",
+            ErrorCode::NoSuchChannel,
             format!("no channel named `{channel}` is configured"),
         );
         return (e, String::new());
     };
     let Some(agg) = aggregator(cfg.channel_type()) else {
         let e = json_error(
-            StatusCode::NOT_FOUND,
-            "not_an_http_channel",
+            ErrorCode::NotAnHttpChannel,
             format!("channel `{channel}` does not take HTTP callbacks"),
         );
         return (e, String::new());
     };
     if method != Method::POST && method != Method::PUT {
         let e = json_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("{method} is not accepted here; aggregators POST (or PUT) their requests"),
         );
         return (e, String::new());
@@ -268,7 +265,7 @@ async fn handle(
             tracing::error!(channel, error = %e, "cannot key the session by MSISDN");
             ch.health
                 .note(&ch.monitor, channel, health::Outcome::Unavailable(e));
-            let e = json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later");
+            let e = json_error(ErrorCode::Unavailable, "try again later");
             return (e, "session store unavailable".into());
         }
     }
@@ -277,7 +274,7 @@ async fn handle(
             count(channel, "bad_request");
             tracing::warn!(channel, aggregator = agg.name(), %reason, "refused a malformed request");
             let note = format!("malformed: {reason}");
-            (json_error(StatusCode::BAD_REQUEST, "bad_request", reason), note)
+            (json_error(ErrorCode::BadRequest, reason), note)
         }
         Ok(Parsed::Ended(msg)) => match publish(&ch.bus, &msg).await {
             Ok(()) => {
@@ -293,7 +290,7 @@ async fn handle(
                 tracing::error!(channel, error = %e, "cannot publish a session end report");
                 ch.health
                     .note(&ch.monitor, channel, health::Outcome::Unavailable(e.to_string()));
-                let e = json_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later");
+                let e = json_error(ErrorCode::Unavailable, "try again later");
                 (e, "bus unavailable".into())
             }
         },
@@ -561,7 +558,10 @@ impl Channels {
             RoutingKey::parse(routing_key),
             Some(RoutingKey::Outbound(_) | RoutingKey::Bulk(_))
         ) {
-            return Err(HandleError::Drop(format!("unexpected routing key {routing_key}")));
+            return Err(HandleError::new(
+                ErrorCode::BadRequest,
+                format!("unexpected routing key {routing_key}"),
+            ));
         }
         let kind = match msg.in_reply_to.and_then(|id| self.pending.take(id)) {
             Some(waiting) => match waiting.send(msg.clone()) {

@@ -9,6 +9,7 @@
 //! - [`outbox`]: the relay from the store's outbox to the bus (API sends, flow SMS, campaigns).
 //! - [`monitor`]: per-channel status (ok / degraded / down) and recent traffic, shared through
 //!   the session store.
+//! - [`error`]: the runtime's errors mapped onto `ErrorCode`, which decides retries.
 //! - [`shutdown`]: SIGTERM/SIGINT → a cancellation token with a drain deadline.
 //! - [`service`]: the [`Runtime`] every service is given and the [`Service`] trait: check the
 //!   config, start on the runtime, run until shutdown.
@@ -22,6 +23,7 @@ pub mod bus;
 pub mod channels;
 pub mod config;
 pub mod dedupe;
+pub mod error;
 pub mod json;
 pub mod lease;
 pub mod monitor;

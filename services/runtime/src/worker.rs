@@ -10,8 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, BusError, Delivery};
 pub use crate::channels::Stop;
+pub use crate::error::ErrorCode;
 
-/// What a handler's failure means for its delivery.
+/// What a handler's failure means for its delivery. Made from an [`ErrorCode`]
+/// ([`HandleError::new`]; `From` a `BusError` or `SessionStoreError` through its code): a
+/// retryable code requeues, any other drops.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     /// A backend is unreachable: the delivery goes back to the queue after a pause.
@@ -22,18 +25,26 @@ pub enum HandleError {
     Drop(String),
 }
 
+impl HandleError {
+    /// The decision for a failure of `code`: requeued if it may succeed later, else dropped.
+    pub fn new(code: ErrorCode, reason: impl std::fmt::Display) -> Self {
+        if code.retryable() {
+            Self::Retry(reason.to_string())
+        } else {
+            Self::Drop(reason.to_string())
+        }
+    }
+}
+
 impl From<BusError> for HandleError {
     fn from(e: BusError) -> Self {
-        match e {
-            BusError::Unroutable(_) | BusError::UnknownQueue(_) => Self::Drop(e.to_string()),
-            _ => Self::Retry(e.to_string()),
-        }
+        Self::new(e.code(), e)
     }
 }
 
 impl From<crate::session_store::SessionStoreError> for HandleError {
     fn from(e: crate::session_store::SessionStoreError) -> Self {
-        Self::Retry(e.to_string())
+        Self::new(e.code(), e)
     }
 }
 
@@ -190,12 +201,14 @@ where
 
 /// Decodes a JSON payload, or explains why the delivery must be dropped.
 pub fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, HandleError> {
-    serde_json::from_slice(payload).map_err(|e| HandleError::Drop(format!("undecodable payload: {e}")))
+    serde_json::from_slice(payload)
+        .map_err(|e| HandleError::new(ErrorCode::BadRequest, format!("undecodable payload: {e}")))
 }
 
 /// Encodes a value as JSON for the bus.
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, HandleError> {
-    serde_json::to_vec(value).map_err(|e| HandleError::Drop(format!("cannot encode: {e}")))
+    serde_json::to_vec(value)
+        .map_err(|e| HandleError::new(ErrorCode::Internal, format!("cannot encode: {e}")))
 }
 
 /// Waits for a service's consumers (one per channel, say). With none to run, idles until

@@ -17,7 +17,7 @@ use seedgate_proto::{
     Event, EventKind, Message, RoutingKey, SessionEndReason, SessionEvent, SessionInfo, TransportType,
 };
 use seedgate_runtime::bus::Bus;
-use seedgate_runtime::worker::{encode, HandleError};
+use seedgate_runtime::worker::{encode, ErrorCode, HandleError};
 use tokio::time::Instant;
 
 use crate::link::Link;
@@ -93,7 +93,7 @@ impl Dialogs {
 
     /// A USSD message from the network (or the gateway) on `link`: published durably before
     /// returning `Ok`, so the caller may answer `ESME_ROK`.
-    pub async fn inbound(self: &Arc<Self>, sm: &Sm, link: &Link) -> Result<(), String> {
+    pub async fn inbound(self: &Arc<Self>, sm: &Sm, link: &Link) -> Result<(), HandleError> {
         let text = crate::text::decode(sm.data_coding, sm.payload());
         let probe = self.profile.classify(sm, &text, false);
         let known = self
@@ -153,11 +153,10 @@ impl Dialogs {
         if inbound.event == SessionEvent::Close {
             msg.close_reason = Some(SessionEndReason::UserAbort);
         }
-        let payload = encode(&msg).map_err(|e| e.to_string())?;
+        let payload = encode(&msg)?;
         self.bus
             .publish(&RoutingKey::Inbound(&self.channel).render(), &payload)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if hop > 0 {
             tokio::spawn(self.clone().watch_hop(session_id, hop, msg));
         }
@@ -203,7 +202,10 @@ impl Dialogs {
     /// A reply from the session engine: on the dialog's bind, then an ack or nack event.
     pub async fn reply(&self, msg: Message) -> Result<(), HandleError> {
         let Some(session) = msg.session.clone() else {
-            return Err(HandleError::Drop("a USSD reply without a session".into()));
+            return Err(HandleError::new(
+                ErrorCode::BadRequest,
+                "a USSD reply without a session",
+            ));
         };
         let ends = session.event == SessionEvent::Close;
         let dialog = {

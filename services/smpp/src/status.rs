@@ -85,12 +85,15 @@ impl CommandStatus {
     }
 
     /// Errors after which the same message may succeed later (throttling, full queues,
-    /// system trouble). Anything else is permanent for that message.
+    /// system trouble): those whose [`ErrorCode`](seedgate_proto::ErrorCode) is retryable.
+    /// Anything else is permanent for that message.
     pub fn is_temporary(self) -> bool {
-        matches!(
-            self,
-            Self::ESME_RTHROTTLED | Self::ESME_RMSGQFUL | Self::ESME_RSYSERR | Self::ESME_RX_T_APPN
-        )
+        seedgate_proto::ErrorCode::from_command_status(self.0).is_some_and(|c| c.retryable())
+    }
+
+    /// The status answered for a failure of `code`.
+    pub fn of(code: seedgate_proto::ErrorCode) -> Self {
+        Self(code.command_status())
     }
 }
 

@@ -33,7 +33,7 @@ use seedgate_runtime::lease::Lease;
 use seedgate_runtime::monitor::{Health, Monitor};
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
-use seedgate_runtime::worker::{decode, encode, HandleError};
+use seedgate_runtime::worker::{decode, encode, ErrorCode, HandleError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -459,7 +459,7 @@ impl Esme {
             .pool
             .pick(Duration::from_secs(5))
             .await
-            .ok_or_else(|| HandleError::Retry("no bind to the SMSC is up".into()))?;
+            .ok_or_else(|| HandleError::new(ErrorCode::Unavailable, "no bind to the SMSC is up"))?;
         let source = if msg.from.is_empty() {
             self.cfg.source_addr.clone()
         } else {
@@ -492,45 +492,55 @@ impl Esme {
                         .with(tag::SAR_SEGMENT_SEQNUM, vec![seq]);
                 }
             }
+            // The policy comes from the status's code: a retryable one requeues the message,
+            // any other refuses it for good (a nack event).
             match link.request(Pdu::SubmitSm(sm)).await {
-                Ok(resp) if resp.status.is_ok() => {
-                    let Pdu::SubmitSmResp(r) = resp.pdu else { continue };
-                    carrier_ids.push(r.message_id);
-                }
-                Ok(resp) if resp.status.is_temporary() => {
-                    self.monitor.log(
-                        &self.channel,
-                        "out",
-                        format!("submit_sm to={} -> {} (retried)", Masked(&msg.to), resp.status),
-                    );
-                    if resp.status == CommandStatus::ESME_RTHROTTLED {
-                        self.pool.cool_down(&link, Duration::from_secs(1));
+                Ok(resp) => match ErrorCode::from_command_status(resp.status.0) {
+                    None => {
+                        let Pdu::SubmitSmResp(r) = resp.pdu else { continue };
+                        carrier_ids.push(r.message_id);
                     }
-                    metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "retry").increment(1);
-                    return Err(HandleError::Retry(format!("SMSC answered {}", resp.status)));
-                }
-                Ok(resp) => {
-                    metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "rejected").increment(1);
-                    tracing::warn!(channel = %self.channel, to = %Masked(&msg.to), status = %resp.status, "SMSC refused a message");
-                    self.monitor.log(
-                        &self.channel,
-                        "out",
-                        format!("submit_sm to={} -> {} (refused)", Masked(&msg.to), resp.status),
-                    );
-                    self.publish_event(
-                        msg.id,
-                        EventKind::Nack {
-                            reason: format!("SMSC refused: {}", resp.status),
-                        },
-                    )
-                    .await?;
-                    return Ok(());
-                }
+                    Some(code) if code.retryable() => {
+                        self.monitor.log(
+                            &self.channel,
+                            "out",
+                            format!("submit_sm to={} -> {} (retried)", Masked(&msg.to), resp.status),
+                        );
+                        if code == ErrorCode::RateLimited {
+                            self.pool.cool_down(&link, Duration::from_secs(1));
+                        }
+                        metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "retry").increment(1);
+                        return Err(HandleError::new(code, format!("SMSC answered {}", resp.status)));
+                    }
+                    Some(_) => {
+                        metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "rejected").increment(1);
+                        tracing::warn!(channel = %self.channel, to = %Masked(&msg.to), status = %resp.status, "SMSC refused a message");
+                        self.monitor.log(
+                            &self.channel,
+                            "out",
+                            format!("submit_sm to={} -> {} (refused)", Masked(&msg.to), resp.status),
+                        );
+                        self.publish_event(
+                            msg.id,
+                            EventKind::Nack {
+                                reason: format!("SMSC refused: {}", resp.status),
+                            },
+                        )
+                        .await?;
+                        return Ok(());
+                    }
+                },
                 Err(LinkError::Timeout(t)) => {
-                    return Err(HandleError::Retry(format!("no submit_sm_resp within {t:?}")))
+                    return Err(HandleError::new(
+                        ErrorCode::Unavailable,
+                        format!("no submit_sm_resp within {t:?}"),
+                    ))
                 }
                 Err(LinkError::Closed(why)) => {
-                    return Err(HandleError::Retry(format!("bind lost mid-submit: {why}")))
+                    return Err(HandleError::new(
+                        ErrorCode::Unavailable,
+                        format!("bind lost mid-submit: {why}"),
+                    ))
                 }
             }
         }
@@ -586,12 +596,12 @@ impl Esme {
         status
     }
 
-    async fn on_receipt(&self, sm: &Sm) -> Result<(), String> {
+    async fn on_receipt(&self, sm: &Sm) -> Result<(), HandleError> {
         let Some(receipt) = parse_receipt(sm) else {
             tracing::warn!(channel = %self.channel, "a receipt without a message id; ignored");
             return Ok(());
         };
-        match self.correlator.find(&receipt).await.map_err(|e| e.to_string())? {
+        match self.correlator.find(&receipt).await? {
             Some(ours) => {
                 self.publish_event(
                     ours,
@@ -599,8 +609,7 @@ impl Esme {
                         status: receipt.status,
                     },
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
                 metrics::counter!("seedgate_smpp_esme_receipts_total", "channel" => self.channel.clone(), "outcome" => "matched").increment(1);
             }
             None => {
@@ -610,7 +619,7 @@ impl Esme {
         Ok(())
     }
 
-    async fn on_mo(&self, sm: Sm) -> Result<(), String> {
+    async fn on_mo(&self, sm: Sm) -> Result<(), HandleError> {
         let (udh, body) = parse_udh(sm.esm_class & 0x40 != 0, sm.payload());
         let concat = udh
             .map(|c| (c.reference, c.total, c.seq))
@@ -642,11 +651,10 @@ impl Esme {
             sm.dest.addr.clone(),
             text,
         );
-        let payload = encode(&msg).map_err(|e| e.to_string())?;
+        let payload = encode(&msg)?;
         self.bus
             .publish(&RoutingKey::Inbound(&self.channel).render(), &payload)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         tracing::info!(channel = %self.channel, from = %Masked(&msg.from), id = %msg.id, "MO message");
         Ok(())
     }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use seedgate_proto::Message;
 use seedgate_runtime::bus::BusError;
 use seedgate_runtime::topology::SMPP_SERVER_INBOUND_QUEUE;
-use seedgate_runtime::worker::{decode, HandleError};
+use seedgate_runtime::worker::{decode, ErrorCode, HandleError};
 use tokio_util::sync::CancellationToken;
 
 use super::Server;
@@ -31,10 +31,10 @@ impl Server {
             return Ok(());
         };
         let Some(link) = self.receiver(&account.system_id) else {
-            return Err(HandleError::Retry(format!(
-                "no receiving bind for account {}",
-                account.system_id
-            )));
+            return Err(HandleError::new(
+                ErrorCode::Unavailable,
+                format!("no receiving bind for account {}", account.system_id),
+            ));
         };
         let coding = coding_for(&msg.content);
         let octets = if coding == data_coding::UCS2 {
@@ -59,11 +59,14 @@ impl Server {
                     .increment(1);
                 Ok(())
             }
-            Ok(resp) => Err(HandleError::Retry(format!(
-                "partner answered the MO with {}",
-                resp.status
-            ))),
-            Err(e) => Err(HandleError::Retry(format!("MO not answered: {e}"))),
+            Ok(resp) => Err(HandleError::new(
+                ErrorCode::Unavailable,
+                format!("partner answered the MO with {}", resp.status),
+            )),
+            Err(e) => Err(HandleError::new(
+                ErrorCode::Unavailable,
+                format!("MO not answered: {e}"),
+            )),
         }
     }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use seedgate_proto::{DeliveryStatus, Event, EventKind, Message};
 use seedgate_runtime::bus::BusError;
-use seedgate_runtime::worker::{decode, HandleError};
+use seedgate_runtime::worker::{decode, ErrorCode, HandleError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -85,10 +85,10 @@ impl Server {
             return Ok(());
         };
         let Some(link) = self.receiver(&who.account) else {
-            return Err(HandleError::Retry(format!(
-                "no receiving bind for account {}",
-                who.account
-            )));
+            return Err(HandleError::new(
+                ErrorCode::Unavailable,
+                format!("no receiving bind for account {}", who.account),
+            ));
         };
         let receipt = receipt(&event.message_id, status, &who, event.created_at);
         match link.request(Pdu::DeliverSm(receipt)).await {
@@ -98,11 +98,14 @@ impl Server {
                     .increment(1);
                 Ok(())
             }
-            Ok(resp) => Err(HandleError::Retry(format!(
-                "partner answered the receipt with {}",
-                resp.status
-            ))),
-            Err(e) => Err(HandleError::Retry(format!("receipt not answered: {e}"))),
+            Ok(resp) => Err(HandleError::new(
+                ErrorCode::Unavailable,
+                format!("partner answered the receipt with {}", resp.status),
+            )),
+            Err(e) => Err(HandleError::new(
+                ErrorCode::Unavailable,
+                format!("receipt not answered: {e}"),
+            )),
         }
     }
 }

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use seedgate_proto::ErrorCode;
 use seedgate_proto::{Direction, Message, RoutingKey, TransportType};
-use seedgate_runtime::bus::BusError;
 use seedgate_runtime::telemetry::Masked;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -246,7 +246,7 @@ async fn submit(server: &Server, account: &Account, sequence: u32, sm: Sm) -> Fr
         );
     }
     let Ok(payload) = serde_json::to_vec(&msg) else {
-        return answer(CommandStatus::ESME_RSYSERR, String::new());
+        return answer(CommandStatus::of(ErrorCode::Internal), String::new());
     };
     match server
         .bus
@@ -262,10 +262,8 @@ async fn submit(server: &Server, account: &Account, sequence: u32, sm: Sm) -> Fr
             answer(CommandStatus::ESME_ROK, msg.id.to_string())
         }
         Err(e) => {
-            let status = match e {
-                BusError::Rejected(_) => CommandStatus::ESME_RMSGQFUL,
-                _ => CommandStatus::ESME_RSYSERR,
-            };
+            // `queue_full` → ESME_RMSGQFUL, any other bus trouble → ESME_RSYSERR.
+            let status = CommandStatus::of(e.code());
             metrics::counter!("seedgate_smpp_server_submits_total", "outcome" => "bus_error").increment(1);
             tracing::warn!(account = %account.cfg.system_id, error = %e, "submit not durable; answered with a temporary error");
             answer(status, String::new())
