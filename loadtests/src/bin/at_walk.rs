@@ -296,7 +296,12 @@ async fn slices_counted(client: &reqwest::Client, url: &str, channel: &str) -> O
 }
 
 /// Checks every completed session in the store; returns the slices stored for them.
-async fn verify(url: &str, schema: Option<String>, sessions: &[String], hops: u8) -> Result<u64, String> {
+async fn verify(
+    url: &str,
+    schema: Option<String>,
+    sessions: &[String],
+    hops: u8,
+) -> Result<u64, Box<dyn std::error::Error>> {
     use seedgate_proto::{Direction, SessionEndReason, SessionRecord};
     let cfg = seedgate_runtime::config::StoreConfig {
         kind: if url.starts_with("postgres") {
@@ -308,17 +313,19 @@ async fn verify(url: &str, schema: Option<String>, sessions: &[String], hops: u8
         schema,
         ..Default::default()
     };
-    let store = seedgate_store::open(&cfg).map_err(|e| e.to_string())?;
+    let store = seedgate_store::open(&cfg)?;
     let hops = u32::from(hops);
     // The store writes behind the replies: wait for the last session's final record.
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut slices = 0;
     for id in sessions {
         let record = loop {
-            let r = store.session(id).await.map_err(|e| e.to_string())?;
+            let r = store.session(id).await?;
             match r {
                 Some(r) if r.end_reason.is_some() => break r,
-                _ if Instant::now() > deadline => return Err(format!("session {id} not recorded as ended")),
+                _ if Instant::now() > deadline => {
+                    return Err(format!("session {id} not recorded as ended").into())
+                }
                 _ => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         };
@@ -330,14 +337,14 @@ async fn verify(url: &str, schema: Option<String>, sessions: &[String], hops: u8
             ..
         } = record;
         if end_reason != Some(SessionEndReason::Completed) || got_hops != hops {
-            return Err(format!("session {id}: {end_reason:?} after {got_hops} hops"));
+            return Err(format!("session {id}: {end_reason:?} after {got_hops} hops").into());
         }
         if got_slices != SessionRecord::slices_for(duration_ms) {
-            return Err(format!("session {id}: {got_slices} slices for {duration_ms} ms"));
+            return Err(format!("session {id}: {got_slices} slices for {duration_ms} ms").into());
         }
         slices += u64::from(got_slices);
         let messages = loop {
-            let m = store.session_messages(id).await.map_err(|e| e.to_string())?;
+            let m = store.session_messages(id).await?;
             if m.len() >= 2 * hops as usize || Instant::now() > deadline {
                 break m;
             }
@@ -356,13 +363,14 @@ async fn verify(url: &str, schema: Option<String>, sessions: &[String], hops: u8
                 "session {id}: {} hops and {} replies stored",
                 inbound.len(),
                 replies.len()
-            ));
+            )
+            .into());
         }
         if !inbound
             .iter()
             .all(|i| replies.iter().filter(|r| r.in_reply_to == Some(i.id)).count() == 1)
         {
-            return Err(format!("session {id}: a hop without exactly one reply"));
+            return Err(format!("session {id}: a hop without exactly one reply").into());
         }
     }
     Ok(slices)

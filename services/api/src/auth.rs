@@ -23,20 +23,25 @@ pub fn hash_token(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// A scope list that is not one: an unknown name, or none at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadScopes(pub String);
+
 /// Checks a scope list: known names, at least one.
-pub fn parse_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>, String> {
+pub fn parse_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>, BadScopes> {
     let mut out: Vec<String> = Vec::new();
     for s in scopes {
         let s = s.as_ref().trim();
         if !SCOPES.contains(&s) {
-            return Err(format!("unknown scope `{s}` (use admin, send, read)"));
+            return Err(BadScopes(format!("unknown scope `{s}` (use admin, send, read)")));
         }
         if !out.iter().any(|x| x == s) {
             out.push(s.to_string());
         }
     }
     if out.is_empty() {
-        return Err("a token needs at least one scope".into());
+        return Err(BadScopes("a token needs at least one scope".into()));
     }
     Ok(out)
 }
@@ -162,6 +167,7 @@ mod tests {
         assert_eq!(parse_scopes(&["send", "read", "send"]).unwrap(), ["send", "read"]);
         assert!(parse_scopes(&["root"])
             .unwrap_err()
+            .0
             .contains("unknown scope `root`"));
         assert!(parse_scopes::<&str>(&[]).is_err());
     }

@@ -78,7 +78,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
             format!("expected Content-Type application/json, got `{ct}`"),
         ));
     }
-    seedgate_runtime::json::from_slice_named(body).map_err(ApiError::bad_request)
+    seedgate_runtime::json::from_slice_named(body).map_err(|e| ApiError::bad_request(e.0))
 }
 
 /// Parses the query string, naming the parameter at fault.
@@ -611,7 +611,7 @@ pub async fn create_token(
     if req.name.trim().is_empty() {
         return Err(ApiError::bad_request("`name` is empty"));
     }
-    let scopes = parse_scopes(&req.scopes).map_err(ApiError::bad_request)?;
+    let scopes = parse_scopes(&req.scopes).map_err(|e| ApiError::bad_request(e.0))?;
     let (secret, token) = crate::auth::create_token(api.store.as_ref(), req.name.trim(), scopes).await?;
     tracing::info!(token = %token.id, name = %token.name, by = %caller.0.id, "API token created");
     Ok((

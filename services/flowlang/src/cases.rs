@@ -38,22 +38,34 @@ pub const TESTS: &[(&str, usize)] = &[
 ];
 
 /// Checks a test's name, arity and (for patterns and dates) arguments.
-pub fn check(test: &str, args: &[Value]) -> Result<(), String> {
+pub fn check(test: &str, args: &[Value]) -> Result<(), CaseError> {
     let Some((_, n)) = TESTS.iter().find(|(t, _)| *t == test) else {
         let known: Vec<&str> = TESTS.iter().map(|(t, _)| *t).collect();
-        return Err(format!("unknown test `{test}` (known: {})", known.join(", ")));
+        return Err(CaseError(format!(
+            "unknown test `{test}` (known: {})",
+            known.join(", ")
+        )));
     };
     if args.len() != *n {
-        return Err(format!("`{test}` takes {n} argument(s), got {}", args.len()));
+        return Err(CaseError(format!(
+            "`{test}` takes {n} argument(s), got {}",
+            args.len()
+        )));
     }
     if test == "has_pattern" {
-        regex::Regex::new(&arg_text(&args[0])).map_err(|e| format!("`has_pattern`: {e}"))?;
+        regex::Regex::new(&arg_text(&args[0])).map_err(|e| CaseError(format!("`has_pattern`: {e}")))?;
     }
     if test.starts_with("has_number_") && args.iter().any(|a| arg_number(a).is_none()) {
-        return Err(format!("`{test}` takes numbers"));
+        return Err(CaseError(format!("`{test}` takes numbers")));
     }
     Ok(())
 }
+
+/// A case test that cannot run as written: unknown, with the wrong number of arguments, or
+/// with an argument it cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CaseError(pub String);
 
 fn arg_text(v: &Value) -> String {
     match v {
@@ -242,13 +254,16 @@ mod tests {
     fn bad_tests_are_named() {
         assert!(check("has_numbr", &[])
             .unwrap_err()
+            .0
             .contains("unknown test `has_numbr`"));
         assert!(check("has_number_between", &[json!(1)])
             .unwrap_err()
+            .0
             .contains("takes 2"));
         assert!(check("has_pattern", &[json!("(")]).is_err());
         assert!(check("has_number_lt", &[json!("x")])
             .unwrap_err()
+            .0
             .contains("numbers"));
     }
 }

@@ -64,7 +64,7 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Splits a text into literal pieces and expressions.
-pub fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
+pub fn pieces(text: &str) -> Result<Vec<Piece<'_>>, ExprError> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(at) = rest.find('@') {
@@ -93,7 +93,7 @@ pub fn pieces(text: &str) -> Result<Vec<Piece<'_>>, String> {
                     _ => {}
                 }
             }
-            let end = end.ok_or_else(|| format!("`@(` without its `)` in {text:?}"))?;
+            let end = end.ok_or_else(|| ExprError(format!("`@(` without its `)` in {text:?}")))?;
             out.push(Piece::Expr(&inner[..end]));
             rest = &inner[end + 1..];
         } else if after.starts_with(|c: char| c.is_ascii_alphabetic()) {
@@ -235,14 +235,14 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 /// Checks every expression of a text compiles; the error names the expression.
-pub fn check(text: &str) -> Result<(), String> {
+pub fn check(text: &str) -> Result<(), ExprError> {
     for p in pieces(text)? {
         if let Piece::Expr(src) = p {
             ENV.compile_expression(src).map_err(|e| {
-                format!(
+                ExprError(format!(
                     "`@({src})` is not a valid expression: {}",
                     e.detail().unwrap_or(&e.to_string())
-                )
+                ))
             })?;
         }
     }
@@ -250,10 +250,17 @@ pub fn check(text: &str) -> Result<(), String> {
 }
 
 /// Evaluates one expression (`contact.language`, `results.weeks|int`).
-pub fn eval(src: &str, scope: &Scope) -> Result<Value, String> {
-    let expr = ENV.compile_expression(src).map_err(|e| e.to_string())?;
-    expr.eval(scope).map_err(|e| e.to_string())
+pub fn eval(src: &str, scope: &Scope) -> Result<Value, ExprError> {
+    let expr = ENV
+        .compile_expression(src)
+        .map_err(|e| ExprError(e.to_string()))?;
+    expr.eval(scope).map_err(|e| ExprError(e.to_string()))
 }
+
+/// An expression that does not parse, compile or evaluate; the text says which and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExprError(pub String);
 
 /// The text a value shows: none and undefined are empty.
 pub fn show(v: &Value) -> String {
@@ -354,7 +361,7 @@ mod tests {
             };
             assert_eq!(got, want, "{text}");
         }
-        assert!(check("@(1 +)").unwrap_err().contains("not a valid expression"));
+        assert!(check("@(1 +)").unwrap_err().0.contains("not a valid expression"));
         assert_eq!(
             render("@(date_add('x', days=1))", &s),
             "",

@@ -138,7 +138,7 @@ impl Ctx<'_> {
 
     fn test(&mut self, path: &str, test: &str, args: &[serde_json::Value]) {
         if let Err(e) = crate::cases::check(test, args) {
-            self.error(path, e);
+            self.error(path, e.to_string());
         }
     }
 
@@ -356,7 +356,7 @@ fn flow(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
         }
         if let Some(s) = &node.switch {
             if let Err(e) = crate::expr::check(&s.on) {
-                cx.error(&format!("{np}.switch.on"), e);
+                cx.error(&format!("{np}.switch.on"), e.to_string());
             }
             for (i, c) in s.cases.iter().enumerate() {
                 cx.test(&format!("{np}.switch.cases.{i}.test"), &c.test, &c.args);
@@ -386,7 +386,7 @@ fn flow(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
             for (p, t) in [("url", Some(&w.url)), ("body", w.body.as_ref())] {
                 if let Some(t) = t {
                     if let Err(e) = crate::expr::check(t) {
-                        cx.error(&format!("{np}.webhook.{p}"), e);
+                        cx.error(&format!("{np}.webhook.{p}"), e.to_string());
                     }
                 }
             }
@@ -462,7 +462,7 @@ fn action(cx: &mut Ctx<'_>, path: &str, a: &Action) {
                 cx.error(path, format!("field name `{name}`: use letters, digits and `_`"));
             }
             if let Err(e) = crate::expr::check(value) {
-                cx.error(path, e);
+                cx.error(path, e.to_string());
             }
         }
         Action::SendSms { text, .. } => cx.text(path, "the SMS", text),

@@ -14,7 +14,7 @@ use seedgate_proto::{CarrierReport, Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
-use crate::{closing, plain, required, ussd_inbound, Aggregator, Parsed, Request, Screen};
+use crate::{closing, plain, required, ussd_inbound, Aggregator, Malformed, Parsed, Request, Screen};
 
 pub(crate) struct AfricasTalking;
 
@@ -46,10 +46,10 @@ impl Aggregator for AfricasTalking {
         "africastalking"
     }
 
-    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         crate::expect_form(req.headers)?;
         if !req.path.is_empty() && req.path != "events" {
-            return Err(format!(
+            return Err(malformed!(
                 "unknown path `{}`: hops go to the callback, notifications to it or to `events`",
                 req.path
             ));
@@ -94,24 +94,24 @@ impl Aggregator for AfricasTalking {
     }
 }
 
-fn end_notification(channel: &str, form: &Form, status: &str) -> Result<Message, String> {
+fn end_notification(channel: &str, form: &Form, status: &str) -> Result<Message, Malformed> {
     let reason = match status {
         "Success" => SessionEndReason::Completed,
         "Incomplete" => SessionEndReason::UserAbort,
         "Failed" => SessionEndReason::GatewayError,
         other => {
-            return Err(format!(
+            return Err(malformed!(
                 "field `status`: `{other}` is not Success, Incomplete or Failed"
             ))
         }
     };
-    let number = |name: &str, v: &Option<String>| -> Result<Option<u64>, String> {
+    let number = |name: &str, v: &Option<String>| -> Result<Option<u64>, Malformed> {
         v.as_deref()
             .filter(|s| !s.trim().is_empty())
             .map(|s| {
                 s.trim()
                     .parse::<u64>()
-                    .map_err(|_| format!("field `{name}`: `{s}` is not a whole number"))
+                    .map_err(|_| malformed!("field `{name}`: `{s}` is not a whole number"))
             })
             .transpose()
     };

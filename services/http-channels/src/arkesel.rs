@@ -9,7 +9,9 @@ use seedgate_proto::Message;
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
-use crate::{dial_or_answer, json_body, json_reply, required, Aggregator, Parsed, Request, Screen};
+use crate::{
+    dial_or_answer, json_body, json_reply, required, Aggregator, Malformed, Parsed, Request, Screen,
+};
 
 pub(crate) struct Arkesel;
 
@@ -33,7 +35,7 @@ impl Aggregator for Arkesel {
         "arkesel"
     }
 
-    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         let body: Body = json_body(req.headers, req.body)?;
         required("sessionID", &body.session_id)?;
         required("msisdn", &body.msisdn)?;

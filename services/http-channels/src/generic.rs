@@ -27,7 +27,8 @@ use seedgate_runtime::config::{ChannelConfig, GenericMapping, ReplyFormat, Reque
 use serde_json::Value;
 
 use crate::{
-    closing, json_body, json_reply, plain, ussd_inbound, Aggregator, Parsed, Request, Screen, NO_SESSION_ID,
+    closing, json_body, json_reply, plain, ussd_inbound, Aggregator, Malformed, Parsed, Request, Screen,
+    NO_SESSION_ID,
 };
 
 pub(crate) struct Generic;
@@ -47,15 +48,15 @@ fn as_text(v: &Value) -> Option<String> {
     }
 }
 
-fn field(root: &Value, path: &str) -> Result<String, String> {
+fn field(root: &Value, path: &str) -> Result<String, Malformed> {
     let v = lookup(root, path).ok_or_else(|| format!("missing field `{path}`"))?;
-    as_text(v).ok_or_else(|| format!("field `{path}` is not a string, number or boolean"))
+    as_text(v).ok_or_else(|| malformed!("field `{path}` is not a string, number or boolean"))
 }
 
-fn required_field(root: &Value, path: &str) -> Result<String, String> {
+fn required_field(root: &Value, path: &str) -> Result<String, Malformed> {
     let v = field(root, path)?;
     if v.trim().is_empty() {
-        Err(format!("field `{path}` is empty"))
+        Err(malformed!("field `{path}` is empty"))
     } else {
         Ok(v)
     }
@@ -70,7 +71,7 @@ fn matches(root: &Value, path: &str, expected: &Value) -> bool {
     }
 }
 
-fn body(map: &GenericMapping, req: &Request<'_>) -> Result<Value, String> {
+fn body(map: &GenericMapping, req: &Request<'_>) -> Result<Value, Malformed> {
     match map.format {
         RequestFormat::Json => json_body(req.headers, req.body),
         RequestFormat::Form => {
@@ -89,12 +90,12 @@ impl Aggregator for Generic {
         "generic"
     }
 
-    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         let Some(map) = req.cfg.mapping() else {
             return Err("this channel has no [mapping]".into());
         };
         if !req.path.is_empty() {
-            return Err(format!("unknown path `{}`", req.path));
+            return Err(malformed!("unknown path `{}`", req.path));
         }
         let root = body(map, req)?;
         let msisdn = required_field(&root, &map.msisdn)?;

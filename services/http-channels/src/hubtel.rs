@@ -10,7 +10,9 @@ use seedgate_proto::{Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
-use crate::{closing, json_body, json_reply, required, ussd_inbound, Aggregator, Parsed, Request, Screen};
+use crate::{
+    closing, json_body, json_reply, required, ussd_inbound, Aggregator, Malformed, Parsed, Request, Screen,
+};
 
 pub(crate) struct Hubtel;
 
@@ -38,7 +40,7 @@ impl Aggregator for Hubtel {
         "hubtel"
     }
 
-    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         let body: Body = json_body(req.headers, req.body)?;
         required("Mobile", &body.mobile)?;
         required("SessionId", &body.session_id)?;
@@ -47,7 +49,7 @@ impl Aggregator for Hubtel {
             "Response" => (SessionEvent::Resume, body.message.as_str()),
             "Release" | "Timeout" => (SessionEvent::Close, ""),
             other => {
-                return Err(format!(
+                return Err(malformed!(
                     "field `Type`: `{other}` is not Initiation, Response, Release or Timeout"
                 ))
             }

@@ -12,7 +12,9 @@ use seedgate_proto::{Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
-use crate::{closing, json_body, json_reply, required, ussd_inbound, Aggregator, Parsed, Request, Screen};
+use crate::{
+    closing, json_body, json_reply, required, ussd_inbound, Aggregator, Malformed, Parsed, Request, Screen,
+};
 
 pub(crate) struct Infobip;
 
@@ -47,12 +49,12 @@ impl Aggregator for Infobip {
         "infobip"
     }
 
-    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         let parts: Vec<&str> = req.path.split('/').collect();
         let (session_id, step) = match parts.as_slice() {
             ["session", id, step] if !id.trim().is_empty() => (*id, *step),
             _ => {
-                return Err(format!(
+                return Err(malformed!(
                     "unknown path `{}`: expected session/{{sessionId}}/start, /response or /end",
                     req.path
                 ))
@@ -111,7 +113,9 @@ impl Aggregator for Infobip {
                 }
                 Ok(Parsed::Ended(msg))
             }
-            other => Err(format!("unknown step `{other}`: expected start, response or end")),
+            other => Err(malformed!(
+                "unknown step `{other}`: expected start, response or end"
+            )),
         }
     }
 

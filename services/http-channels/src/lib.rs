@@ -18,10 +18,11 @@
 //! and, where the gateway sends one, its billing report (`metadata.carrier`), which the store
 //! keeps with the session.
 
+#[macro_use]
+mod error;
 mod africastalking;
 mod arkesel;
 pub mod dialogs;
-mod error;
 mod generic;
 mod health;
 mod hubtel;
@@ -52,7 +53,7 @@ use seedgate_runtime::worker::{decode, encode, ErrorCode, HandleError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use error::json_error;
+pub use error::{json_error, Malformed};
 use pending::Pending;
 pub use service::Service;
 
@@ -126,7 +127,7 @@ pub(crate) trait Aggregator: Sync {
     /// A short name for logs and metrics.
     fn name(&self) -> &'static str;
     /// Parses one request, or says precisely what is wrong with it (the caller answers 400).
-    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String>;
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed>;
     /// The answer to a hop: `msg` is the parsed request, for the fields the reply echoes.
     fn render(&self, cfg: &ChannelConfig, screen: &Screen, msg: &Message) -> Response;
     /// The answer to an end-of-session report.
@@ -274,7 +275,7 @@ async fn handle(
             count(channel, "bad_request");
             tracing::warn!(channel, aggregator = agg.name(), %reason, "refused a malformed request");
             let note = format!("malformed: {reason}");
-            (json_error(ErrorCode::BadRequest, reason), note)
+            (json_error(ErrorCode::BadRequest, reason.0), note)
         }
         Ok(Parsed::Ended(msg)) => match publish(&ch.bus, &msg).await {
             Ok(()) => {
@@ -448,7 +449,7 @@ pub(crate) fn dial_or_answer(
 }
 
 /// Checks the `Content-Type` of a form request.
-pub(crate) fn expect_form(headers: &HeaderMap) -> Result<(), String> {
+pub(crate) fn expect_form(headers: &HeaderMap) -> Result<(), Malformed> {
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -456,14 +457,14 @@ pub(crate) fn expect_form(headers: &HeaderMap) -> Result<(), String> {
     if content_type.starts_with("application/x-www-form-urlencoded") {
         Ok(())
     } else {
-        Err(format!(
+        Err(malformed!(
             "expected Content-Type application/x-www-form-urlencoded, got `{content_type}`"
         ))
     }
 }
 
 /// Checks the `Content-Type` of a JSON request.
-pub(crate) fn expect_json(headers: &HeaderMap) -> Result<(), String> {
+pub(crate) fn expect_json(headers: &HeaderMap) -> Result<(), Malformed> {
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -471,7 +472,7 @@ pub(crate) fn expect_json(headers: &HeaderMap) -> Result<(), String> {
     if content_type.starts_with("application/json") {
         Ok(())
     } else {
-        Err(format!(
+        Err(malformed!(
             "expected Content-Type application/json, got `{content_type}`"
         ))
     }
@@ -481,15 +482,15 @@ pub(crate) fn expect_json(headers: &HeaderMap) -> Result<(), String> {
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<T, String> {
+) -> Result<T, Malformed> {
     expect_json(headers)?;
-    seedgate_runtime::json::from_slice_named(body)
+    Ok(seedgate_runtime::json::from_slice_named(body)?)
 }
 
 /// Fails with "field `name` is empty" for a blank required field.
-pub(crate) fn required(name: &str, value: &str) -> Result<(), String> {
+pub(crate) fn required(name: &str, value: &str) -> Result<(), Malformed> {
     if value.trim().is_empty() {
-        Err(format!("field `{name}` is empty"))
+        Err(malformed!("field `{name}` is empty"))
     } else {
         Ok(())
     }

@@ -14,7 +14,8 @@ use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
 use crate::{
-    dial_or_answer, json_body, json_reply, required, Aggregator, Parsed, Request, Screen, NO_SESSION_ID,
+    dial_or_answer, json_body, json_reply, required, Aggregator, Malformed, Parsed, Request, Screen,
+    NO_SESSION_ID,
 };
 
 pub(crate) struct Nalo;
@@ -38,7 +39,7 @@ impl Aggregator for Nalo {
         "nalo"
     }
 
-    fn parse(&self, req: &Request<'_>) -> Result<Parsed, String> {
+    fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         let body: Body = json_body(req.headers, req.body)?;
         required("USERID", &body.userid)?;
         required("MSISDN", &body.msisdn)?;

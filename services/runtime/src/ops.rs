@@ -15,7 +15,12 @@ use axum::{Json, Router};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+type CheckFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(), NotReady>> + Send + Sync>;
+
+/// Why a readiness check failed, as `/readyz` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotReady(pub String);
 
 /// Named readiness checks, run concurrently on every `/readyz` request.
 #[derive(Clone, Default)]
@@ -36,7 +41,7 @@ impl Readiness {
     pub fn bus(self, bus: Arc<dyn crate::bus::Bus>) -> Self {
         self.with("bus", move || {
             let b = bus.clone();
-            Box::pin(async move { b.check().await.map_err(|e| e.to_string()) })
+            Box::pin(async move { b.check().await.map_err(|e| NotReady(e.to_string())) })
         })
     }
 
@@ -44,7 +49,7 @@ impl Readiness {
     pub fn session_store(self, sessions: Arc<dyn crate::session_store::SessionStore>) -> Self {
         self.with("session_store", move || {
             let s = sessions.clone();
-            Box::pin(async move { s.check().await.map_err(|e| e.to_string()) })
+            Box::pin(async move { s.check().await.map_err(|e| NotReady(e.to_string())) })
         })
     }
 
@@ -52,14 +57,14 @@ impl Readiness {
     pub fn store(self, store: Arc<dyn crate::store::Store>) -> Self {
         self.with("store", move || {
             let s = store.clone();
-            Box::pin(async move { s.check().await.map_err(|e| e.to_string()) })
+            Box::pin(async move { s.check().await.map_err(|e| NotReady(e.to_string())) })
         })
     }
 
     pub fn with(
         mut self,
         name: &'static str,
-        check: impl Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static,
+        check: impl Fn() -> BoxFuture<'static, Result<(), NotReady>> + Send + Sync + 'static,
     ) -> Self {
         self.checks.push((name, Arc::new(check)));
         self
@@ -75,7 +80,7 @@ impl Readiness {
         let results = futures::future::join_all(self.checks.iter().map(|(name, check)| async move {
             let outcome = match tokio::time::timeout(Duration::from_secs(2), check()).await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(e),
+                Ok(Err(e)) => Err(e.0),
                 Err(_) => Err("check timed out after 2 s".to_string()),
             };
             (*name, outcome)

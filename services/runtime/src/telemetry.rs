@@ -15,8 +15,14 @@ use crate::config::LogConfig;
 static UNMASK: AtomicBool = AtomicBool::new(false);
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Why logging could not be set up: a `log.level` that does not parse, or a subscriber
+/// installed already.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InitError(pub String);
+
 /// Installs the JSON log subscriber and the Prometheus recorder. Call once, from `main`.
-pub fn init(log: &LogConfig) -> Result<(), String> {
+pub fn init(log: &LogConfig) -> Result<(), InitError> {
     UNMASK.store(log.unmask_msisdn, Ordering::Relaxed);
     // lapin warns about every promise left behind when a consumer closes its channel;
     // its errors still show. An explicit `lapin=…` directive wins.
@@ -25,7 +31,8 @@ pub fn init(log: &LogConfig) -> Result<(), String> {
     } else {
         format!("{},lapin=error", log.level)
     };
-    let filter = EnvFilter::try_new(&directive).map_err(|e| format!("invalid config at `log.level`: {e}"))?;
+    let filter = EnvFilter::try_new(&directive)
+        .map_err(|e| InitError(format!("invalid config at `log.level`: {e}")))?;
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -34,7 +41,7 @@ pub fn init(log: &LogConfig) -> Result<(), String> {
         .with_env_filter(filter)
         .with_writer(std::io::stdout)
         .try_init()
-        .map_err(|e| format!("cannot install the log subscriber: {e}"))?;
+        .map_err(|e| InitError(format!("cannot install the log subscriber: {e}")))?;
     install_metrics();
     Ok(())
 }

@@ -121,7 +121,7 @@ async fn start(
 
 /// Runs `role` until SIGTERM/SIGINT, then drains.
 pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
-    seedgate_runtime::telemetry::init(&config.log).map_err(Failure::Config)?;
+    seedgate_runtime::telemetry::init(&config.log).map_err(|e| Failure::Config(e.0))?;
     let mut services = role.services();
     // Everything that can be refused is checked before a port is bound.
     for s in &mut services {

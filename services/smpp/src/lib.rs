@@ -19,6 +19,7 @@
 
 pub mod codec;
 pub mod dialogs;
+pub mod error;
 pub mod esme;
 pub mod link;
 pub mod pdu;

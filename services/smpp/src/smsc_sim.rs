@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::link::{Link, LinkConfig};
+use crate::link::{Link, LinkConfig, LinkError};
 use crate::pdu::{Address, BindResp, Frame, Pdu, Sm, SmResp};
 use crate::status::CommandStatus;
 use crate::tlv::{tag, Tlvs};
@@ -117,17 +117,17 @@ impl SmscSim {
         from: &str,
         to: &str,
         sm: Sm,
-    ) -> Result<CommandStatus, String> {
-        let link = self.state.receiver(system_id).ok_or("no receiving bind")?;
+    ) -> Result<CommandStatus, LinkError> {
+        let link = self
+            .state
+            .receiver(system_id)
+            .ok_or_else(|| LinkError::Closed("no receiving bind".into()))?;
         let sm = Sm {
             source: Address::new(1, 1, from),
             dest: Address::new(0, 1, to),
             ..sm
         };
-        link.request(Pdu::DeliverSm(sm))
-            .await
-            .map(|f| f.status)
-            .map_err(|e| e.to_string())
+        link.request(Pdu::DeliverSm(sm)).await.map(|f| f.status)
     }
 }
 

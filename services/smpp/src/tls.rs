@@ -9,19 +9,24 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName}
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+use crate::error::SetupError;
+
+fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, SetupError> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("{}: {e}", path.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if certs.is_empty() {
-        return Err(format!("{}: no certificate in the file", path.display()));
+        return Err(SetupError(format!(
+            "{}: no certificate in the file",
+            path.display()
+        )));
     }
     Ok(certs)
 }
 
 /// The acceptor for the server's TLS listener.
-pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, String> {
+pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, SetupError> {
     let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| format!("{}: {e}", key_file.display()))?;
     let config = ServerConfig::builder()
         .with_no_client_auth()
@@ -31,7 +36,7 @@ pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<TlsAcceptor, String
 }
 
 /// The connector for an ESME's TLS binds, trusting the CAs in `ca_file`.
-pub fn connector(ca_file: &Path) -> Result<TlsConnector, String> {
+pub fn connector(ca_file: &Path) -> Result<TlsConnector, SetupError> {
     let mut roots = RootCertStore::empty();
     for cert in certs(ca_file)? {
         roots
@@ -45,7 +50,7 @@ pub fn connector(ca_file: &Path) -> Result<TlsConnector, String> {
 }
 
 /// The name to check the peer's certificate against.
-pub fn server_name(name: &str) -> Result<ServerName<'static>, String> {
+pub fn server_name(name: &str) -> Result<ServerName<'static>, SetupError> {
     ServerName::try_from(name.to_string())
-        .map_err(|e| format!("`{name}` is not a valid TLS server name: {e}"))
+        .map_err(|e| SetupError(format!("`{name}` is not a valid TLS server name: {e}")))
 }

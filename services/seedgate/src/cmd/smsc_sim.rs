@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::failure::Failure;
 
 pub async fn run(config: &Config, listen: &str, sim: SimConfig) -> Result<(), Failure> {
-    seedgate_runtime::telemetry::init(&config.log).map_err(Failure::Config)?;
+    seedgate_runtime::telemetry::init(&config.log).map_err(|e| Failure::Config(e.0))?;
     let addr: std::net::SocketAddr = listen
         .parse()
         .map_err(|e| Failure::Config(format!("invalid --listen `{listen}`: {e}")))?;

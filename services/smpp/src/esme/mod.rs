@@ -20,6 +20,7 @@
 pub mod correlate;
 mod pool;
 
+use crate::error::SetupError;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -324,7 +325,7 @@ impl Esme {
         }
     }
 
-    async fn bind_once(&self, role: Role) -> Result<(Link, Incoming), String> {
+    async fn bind_once(&self, role: Role) -> Result<(Link, Incoming), SetupError> {
         let stream = tokio::time::timeout(
             Duration::from_secs(5),
             tokio::net::TcpStream::connect(&self.cfg.address),
@@ -372,11 +373,11 @@ impl Esme {
             Ok(resp) if resp.status.is_ok() => Ok((link, incoming)),
             Ok(resp) => {
                 link.close();
-                Err(format!("bind refused: {}", resp.status))
+                Err(SetupError(format!("bind refused: {}", resp.status)))
             }
             Err(e) => {
                 link.close();
-                Err(format!("bind not answered: {e}"))
+                Err(SetupError(format!("bind not answered: {e}")))
             }
         }
     }

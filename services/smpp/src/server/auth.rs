@@ -1,6 +1,7 @@
 //! Accounts partners bind with: Argon2 password hashes, IP allow-lists, bind limits, and a
 //! token bucket for the account's submits per second.
 
+use crate::error::SetupError;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -48,7 +49,7 @@ impl Refusal {
 }
 
 impl Account {
-    pub fn new(cfg: SmppAccount) -> Result<Self, String> {
+    pub fn new(cfg: SmppAccount) -> Result<Self, SetupError> {
         let nets = cfg
             .allowed_ips
             .iter()
@@ -102,7 +103,7 @@ impl Account {
 pub struct Accounts(HashMap<String, std::sync::Arc<Account>>);
 
 impl Accounts {
-    pub fn new(cfgs: &[SmppAccount]) -> Result<Self, String> {
+    pub fn new(cfgs: &[SmppAccount]) -> Result<Self, SetupError> {
         let mut map = HashMap::new();
         for cfg in cfgs {
             map.insert(

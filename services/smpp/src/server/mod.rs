@@ -18,6 +18,7 @@ mod mo;
 mod receipts;
 mod session;
 
+use crate::error::SetupError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,7 +59,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>) -> Result<Arc<Self>, String> {
+    pub fn new(config: Arc<Config>, bus: Arc<dyn Bus>) -> Result<Arc<Self>, SetupError> {
         Self::with_monitor(config, bus, seedgate_runtime::monitor::Monitor::new())
     }
 
@@ -67,7 +68,7 @@ impl Server {
         config: Arc<Config>,
         bus: Arc<dyn Bus>,
         monitor: Arc<seedgate_runtime::monitor::Monitor>,
-    ) -> Result<Arc<Self>, String> {
+    ) -> Result<Arc<Self>, SetupError> {
         let accounts = Accounts::new(&config.smpp_server.accounts)?;
         let mut ussd = HashMap::new();
         for (a, channel, profile, ch) in gateways(&config)? {
@@ -295,7 +296,9 @@ pub async fn bind(config: &Config) -> std::io::Result<TcpListener> {
 }
 
 /// Binds the TLS listener (`smpp_server.tls`), if configured, with its acceptor.
-pub async fn bind_tls(config: &Config) -> Result<Option<(TcpListener, tokio_rustls::TlsAcceptor)>, String> {
+pub async fn bind_tls(
+    config: &Config,
+) -> Result<Option<(TcpListener, tokio_rustls::TlsAcceptor)>, SetupError> {
     let Some(tls) = &config.smpp_server.tls else {
         return Ok(None);
     };
