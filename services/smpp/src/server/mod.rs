@@ -97,7 +97,7 @@ impl Server {
     }
 
     /// What [`Server::new`] would refuse in `config`'s accounts, without building anything.
-    pub fn check(config: &Config) -> Result<(), String> {
+    pub fn check(config: &Config) -> Result<(), SetupError> {
         Accounts::new(&config.smpp_server.accounts)?;
         gateways(config).map(drop)
     }
@@ -204,7 +204,7 @@ fn gateway_status(
 #[allow(clippy::type_complexity)]
 fn gateways(
     config: &Config,
-) -> Result<Vec<(&SmppAccount, &str, &'static crate::ussd::Profile, &ChannelConfig)>, String> {
+) -> Result<Vec<(&SmppAccount, &str, &'static crate::ussd::Profile, &ChannelConfig)>, SetupError> {
     let mut out = Vec::new();
     for a in &config.smpp_server.accounts {
         let Some(channel) = &a.ussd_channel else { continue };
