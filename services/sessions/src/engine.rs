@@ -13,7 +13,7 @@ use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
 use seedgate_runtime::session_store::SessionStore;
 use seedgate_runtime::telemetry::Masked;
-use seedgate_runtime::worker::{decode, encode, HandleError};
+use seedgate_runtime::worker::{decode, encode, ErrorCode, HandleError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -131,7 +131,12 @@ impl Engine {
         let inbound = match RoutingKey::parse(routing_key) {
             Some(RoutingKey::Inbound(_)) => true,
             Some(RoutingKey::AppOutbound(_)) => false,
-            _ => return Err(HandleError::Drop(format!("unexpected routing key {routing_key}"))),
+            _ => {
+                return Err(HandleError::new(
+                    ErrorCode::BadRequest,
+                    format!("unexpected routing key {routing_key}"),
+                ))
+            }
         };
         let (id, known) = match &msg.session {
             Some(session) => (session.id.clone(), self.load(&session.id).await?),
@@ -222,7 +227,7 @@ impl Engine {
                 Effect::Log { text, msisdn } => {
                     tracing::info!(session = %session_id, msisdn = %Masked(&msisdn), "{text}");
                 }
-                Effect::Drop(reason) => return Err(HandleError::Drop(reason)),
+                Effect::Drop(reason) => return Err(HandleError::new(ErrorCode::BadRequest, reason)),
             }
         }
         Ok(())
