@@ -425,13 +425,14 @@ fn architecture_md_names_files_tests_and_metrics_that_exist() {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-./".contains(c))
         {
-            // a folder, like `esme/`
+            // a path from the root (`.ci/deny`), or a folder anywhere (`esme/`)
             let folder = format!("{}/", quoted.trim_end_matches('/'));
-            if !files
-                .iter()
-                .any(|f| f.starts_with(&folder) || f.contains(&format!("/{folder}")))
+            if !root.join(quoted).exists()
+                && !files
+                    .iter()
+                    .any(|f| f.starts_with(&folder) || f.contains(&format!("/{folder}")))
             {
-                offenders.push(format!("`{quoted}`: no such folder"));
+                offenders.push(format!("`{quoted}`: no such file or folder"));
             }
         } else {
             // Test, metric and key names: snake_case of four words or more, labels left off.
