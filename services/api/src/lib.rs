@@ -85,11 +85,6 @@ impl seedgate_runtime::Service for Service {
         "api"
     }
 
-    /// Nothing beyond what the config checks itself.
-    fn check(&mut self, _config: &Config) -> Result<(), ServiceError> {
-        Ok(())
-    }
-
     /// The store too, when the API is on.
     fn needs(&self, config: &Config) -> Needs {
         Needs {

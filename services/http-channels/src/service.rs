@@ -1,7 +1,6 @@
 //! The HTTP channel connectors as a service of the process (`seedgate run http-channels`):
 //! the callback routes on the process's HTTP port and the outbound consumer behind them.
 
-use seedgate_runtime::config::Config;
 use seedgate_runtime::service::{BoxFuture, Running, ServiceError};
 use seedgate_runtime::Runtime;
 use tokio_util::sync::CancellationToken;
@@ -15,11 +14,6 @@ pub struct Service;
 impl seedgate_runtime::Service for Service {
     fn name(&self) -> &'static str {
         "http-channels"
-    }
-
-    /// Nothing beyond what the config checks itself.
-    fn check(&mut self, _config: &Config) -> Result<(), ServiceError> {
-        Ok(())
     }
 
     fn start(

@@ -274,8 +274,11 @@ pub trait Service: Send {
     fn name(&self) -> &'static str;
 
     /// Refuses what `config` gets wrong for this service; nothing is bound yet. It may keep
-    /// what it read (the flow runner keeps the flows it checked).
-    fn check(&mut self, config: &Config) -> Result<(), ServiceError>;
+    /// what it read (the flow runner keeps the flows it checked). By default nothing beyond
+    /// what the config checks itself.
+    fn check(&mut self, _config: &Config) -> Result<(), ServiceError> {
+        Ok(())
+    }
 
     /// What its process needs to be ready, besides the bus.
     fn needs(&self, _config: &Config) -> Needs {

@@ -46,11 +46,6 @@ impl seedgate_runtime::Service for Service {
         "sessions"
     }
 
-    /// Nothing beyond what the config checks itself.
-    fn check(&mut self, _config: &Config) -> Result<(), ServiceError> {
-        Ok(())
-    }
-
     fn start(
         self: Box<Self>,
         rt: &Runtime,

@@ -22,11 +22,6 @@ impl seedgate_runtime::Service for Service {
         "store"
     }
 
-    /// The store itself is opened (and its key read) with the process's runtime.
-    fn check(&mut self, _config: &Config) -> Result<(), ServiceError> {
-        Ok(())
-    }
-
     /// The store, and no session state.
     fn needs(&self, _config: &Config) -> Needs {
         Needs {
