@@ -14,16 +14,20 @@
 //! | campaign subscriptions | [`Subscriptions`] | `subscriptions.rs` |
 //! | SMS conversations' state | [`FlowRuns`] | `runs.rs` |
 //! | retention (purge, archive) | [`Retention`] | `retention.rs` |
+//! | staff accounts and browser sessions | [`Staff`] | `staff.rs` |
+//! | flow files: drafts, versions, audit, arrow counters | [`FlowFiles`] | `flowfiles.rs` |
 //!
 //! Callers bring the concern traits into scope with `use seedgate_runtime::store::prelude::*`.
 
 mod channels;
 mod contacts;
+mod flowfiles;
 mod messages;
 mod outbox;
 mod retention;
 mod runs;
 mod sessions;
+mod staff;
 mod subscriptions;
 mod tokens;
 mod webhooks;
@@ -32,11 +36,15 @@ use async_trait::async_trait;
 
 pub use channels::{ChannelDefs, StoredChannel};
 pub use contacts::{Contact, ContactQuery, Contacts};
+pub use flowfiles::{
+    FlowAudit, FlowDraft, FlowFileInfo, FlowFiles, FlowStat, FlowVersion, Published, Saved,
+};
 pub use messages::{MessageQuery, MessageStatus, Messages, Record, StoredMessage};
 pub use outbox::{Accepted, Idempotency, Outbox};
 pub use retention::{Archive, ArchiveError, ArchiveSink, Purged, Retention};
 pub use runs::FlowRuns;
 pub use sessions::{SessionDay, SessionQuery, Sessions};
+pub use staff::{Staff, StaffSession, StaffUser};
 pub use subscriptions::{Advance, Subscription, SubscriptionCount, Subscriptions};
 pub use tokens::{ApiToken, Tokens};
 pub use webhooks::{WebhookJob, WebhookOutcome, Webhooks};
@@ -44,8 +52,8 @@ pub use webhooks::{WebhookJob, WebhookOutcome, Webhooks};
 /// The concern traits, to call a store's methods: `use seedgate_runtime::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        ChannelDefs as _, Contacts as _, FlowRuns as _, Messages as _, Outbox as _, Retention as _,
-        Sessions as _, Store as _, Subscriptions as _, Tokens as _, Webhooks as _,
+        ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Messages as _, Outbox as _, Retention as _,
+        Sessions as _, Staff as _, Store as _, Subscriptions as _, Tokens as _, Webhooks as _,
     };
 }
 
@@ -72,6 +80,8 @@ pub trait Store:
     + Subscriptions
     + FlowRuns
     + Retention
+    + Staff
+    + FlowFiles
     + Send
     + Sync
     + std::fmt::Debug
