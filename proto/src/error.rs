@@ -68,6 +68,14 @@ pub enum ErrorCode {
     Unroutable,
     /// A fault of our own (a value that does not encode, a refused write).
     Internal,
+    /// A flow file that does not parse (YAML, an unknown key or node type): nothing saved.
+    InvalidYaml,
+    /// A flow draft with errors cannot be published.
+    InvalidFlow,
+    /// The body is larger than the endpoint takes.
+    TooLarge,
+    /// A browser change without its session's CSRF token.
+    Csrf,
 }
 
 /// SMPP 3.4 `command_status` values the codes map onto (the `smpp` crate names them all).
@@ -86,7 +94,7 @@ mod status {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 30] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -113,6 +121,10 @@ impl ErrorCode {
         Self::Unavailable,
         Self::Unroutable,
         Self::Internal,
+        Self::InvalidYaml,
+        Self::InvalidFlow,
+        Self::TooLarge,
+        Self::Csrf,
     ];
 
     /// The JSON error `code`.
@@ -143,6 +155,10 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::Unroutable => "unroutable",
             Self::Internal => "internal",
+            Self::InvalidYaml => "invalid_yaml",
+            Self::InvalidFlow => "invalid_flow",
+            Self::TooLarge => "too_large",
+            Self::Csrf => "csrf",
         }
     }
 
@@ -164,13 +180,15 @@ impl ErrorCode {
         match self {
             Self::BadRequest => 400,
             Self::Unauthorized => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::Csrf => 403,
             Self::NotFound | Self::NoSuchChannel | Self::NotAnHttpChannel => 404,
             Self::MethodNotAllowed => 405,
             Self::DefinedInConfig
             | Self::ChannelExists
             | Self::VersionConflict
-            | Self::IdempotencyKeyReused => 409,
+            | Self::IdempotencyKeyReused
+            | Self::InvalidFlow => 409,
+            Self::TooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::UnknownChannel
             | Self::UnknownMessage
@@ -178,7 +196,8 @@ impl ErrorCode {
             | Self::NotAnSmsChannel
             | Self::OptedOut
             | Self::NotSupported
-            | Self::Refused => 422,
+            | Self::Refused
+            | Self::InvalidYaml => 422,
             Self::RateLimited => 429,
             Self::Unroutable | Self::Internal => 500,
             Self::QueueFull | Self::BusUnavailable | Self::StoreUnavailable | Self::Unavailable => 503,
@@ -202,7 +221,11 @@ impl ErrorCode {
             | Self::VersionConflict
             | Self::IdempotencyKeyReused
             | Self::NotSupported
-            | Self::Refused => status::ESME_RSUBMITFAIL,
+            | Self::Refused
+            | Self::InvalidYaml
+            | Self::InvalidFlow
+            | Self::TooLarge
+            | Self::Csrf => status::ESME_RSUBMITFAIL,
             Self::RateLimited => status::ESME_RTHROTTLED,
             Self::QueueFull => status::ESME_RMSGQFUL,
             Self::BusUnavailable

@@ -140,6 +140,8 @@ pub struct Output {
     pub contact: RunContact,
     /// Nodes entered.
     pub steps: usize,
+    /// The nodes entered, in order, as (flow, node): the arrows the run took.
+    pub entered: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +179,7 @@ pub fn step(
         now,
         effects: Vec::new(),
         steps: 0,
+        entered: Vec::new(),
     };
     if !flows.has(&run.state.flow) {
         return Err(StepError::UnknownFlow(run.state.flow.clone()));
@@ -216,6 +219,7 @@ struct Run<'a> {
     now: DateTime<Utc>,
     effects: Vec<Effect>,
     steps: usize,
+    entered: Vec<(String, String)>,
 }
 
 impl Run<'_> {
@@ -297,6 +301,7 @@ impl Run<'_> {
             effects: std::mem::take(&mut self.effects),
             contact: self.state.contact.clone(),
             steps: self.steps,
+            entered: std::mem::take(&mut self.entered),
         }
     }
 
@@ -398,6 +403,7 @@ impl Run<'_> {
             }
             let node = self.node(&at)?.clone();
             self.state.node.clone_from(&at);
+            self.entered.push((self.state.flow.clone(), at.clone()));
             self.state.retries = 0;
             self.state.wait_until = None;
             for action in &node.actions {

@@ -45,6 +45,19 @@ pub struct Report {
     pub warnings: Vec<FlowError>,
     /// One line per USSD flow: its longest path and expected billing slices.
     pub slices: Vec<String>,
+    /// Every USSD screen's length in every language (the studio's character counts).
+    pub screens: Vec<ScreenLength>,
+}
+
+/// How long a USSD screen is in one language, against the limit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScreenLength {
+    pub file: String,
+    /// The key path of the screen (`flows.<flow>.nodes.<node>.menu`).
+    pub path: String,
+    pub language: String,
+    pub chars: usize,
+    pub limit: usize,
 }
 
 impl Report {
@@ -124,6 +137,13 @@ impl Ctx<'_> {
             for (key, label) in options {
                 len += 1 + key.chars().count() + 2 + label.get(lang, base).chars().count();
             }
+            self.report.screens.push(ScreenLength {
+                file: self.file.to_string(),
+                path: path.to_string(),
+                language: lang.clone(),
+                chars: len,
+                limit: self.limits.max_screen_chars,
+            });
             if len > self.limits.max_screen_chars {
                 self.error(
                     path,

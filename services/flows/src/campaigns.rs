@@ -92,6 +92,7 @@ async fn report_behind(exec: &Executor, now: DateTime<Utc>) {
 /// One due subscription; true if it sent a message.
 async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let index = sub.next_index as usize;
+    let live = exec.catalog.current();
     let advance = |next_index: usize, next_due: DateTime<Utc>, state: &str| Advance {
         id: sub.id,
         expected_index: sub.next_index,
@@ -99,7 +100,7 @@ async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<
         next_due,
         state: state.into(),
     };
-    let Some(set) = exec.flows.message_set(&sub.set) else {
+    let Some(set) = live.flows.message_set(&sub.set) else {
         tracing::error!(set = %sub.set, "a subscription's message set is no longer in the flow files; cancelled");
         exec.store
             .subscription_advance(&advance(index, now, "cancelled"), None)
@@ -149,7 +150,7 @@ async fn one(exec: &Executor, sub: &Subscription, now: DateTime<Utc>) -> Result<
             Ok(false)
         }
         Some(Next::Send { send, then }) => {
-            let file = exec.flows.set_file(&sub.set);
+            let file = live.flows.set_file(&sub.set);
             let base = file.map_or("eng", |f| f.base()).to_string();
             let lang = contact
                 .language
@@ -205,7 +206,8 @@ async fn complete(
     contact: &seedgate_flowlang::interp::RunContact,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let Some(set) = exec.flows.message_set(&sub.set) else {
+    let live = exec.catalog.current();
+    let Some(set) = live.flows.message_set(&sub.set) else {
         return Ok(());
     };
     let oc = &set.on_complete;

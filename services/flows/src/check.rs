@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use seedgate_flowlang::load::{load_path, Flows};
+use seedgate_flowlang::load::{self, read_path, Source};
 use seedgate_flowlang::validate::Limits;
+use seedgate_runtime::catalog::Catalog;
 use seedgate_runtime::config::Config;
 use seedgate_runtime::service::{BoxFuture, Running, ServiceError};
 use seedgate_runtime::Runtime;
@@ -25,22 +26,41 @@ pub fn limits(config: &Config) -> Limits {
     l
 }
 
-/// Loads the flows of `flows.dir` and checks every channel's flow exists. With the default
-/// folder missing, the built-in demo flow is used (so `seedgate up` works from any folder).
-pub fn check(config: &Config) -> Result<Flows, ServiceError> {
+/// The flows folder's files: `flows.dir`, or the built-in demo and registration flows when the
+/// default folder is missing (so `seedgate up` works from any folder).
+pub fn folder(config: &Config) -> Result<Vec<Source>, ServiceError> {
     let dir = &config.flows.dir;
-    let flows = if dir.exists() {
-        load_path(dir, &limits(config))
+    if dir.exists() {
+        read_path(dir).map_err(|e| ServiceError::Config(format!("bad flow file: {e}")))
     } else if dir == Path::new("flows") {
         tracing::info!("no ./flows folder; using the built-in demo and registration flows");
-        seedgate_flowlang::builtin()
+        Ok(vec![
+            Source {
+                path: "(built-in) demo.yaml".into(),
+                text: seedgate_flowlang::BUILTIN_DEMO.into(),
+            },
+            Source {
+                path: "(built-in) registration.yaml".into(),
+                text: seedgate_flowlang::BUILTIN_REGISTRATION.into(),
+            },
+        ])
     } else {
-        return Err(ServiceError::Config(format!(
+        Err(ServiceError::Config(format!(
             "invalid config at `flows.dir`: {} does not exist",
             dir.display()
-        )));
+        )))
     }
-    .map_err(|e| ServiceError::Config(format!("bad flow file: {e}")))?;
+}
+
+/// Loads the flows folder ([`folder`]) and checks every channel's flow exists: the folder's
+/// flows, which run until the store's published versions are loaded.
+pub fn check(config: &Config) -> Result<Catalog, ServiceError> {
+    let dir = &config.flows.dir;
+    let sources = folder(config)?;
+    let (flows, report) = load::check(&sources, &limits(config));
+    if let Some(e) = report.errors.into_iter().next() {
+        return Err(ServiceError::Config(format!("bad flow file: {e}")));
+    }
     for (name, ch) in &config.channels {
         if let Some(flow) = ch.flow.as_deref().filter(|f| flows.get(f).is_none()) {
             return Err(ServiceError::Config(format!(
@@ -59,14 +79,16 @@ pub fn check(config: &Config) -> Result<Flows, ServiceError> {
     if !config.channels.contains_key(&config.flows.sms_channel) {
         tracing::warn!(channel = %config.flows.sms_channel, "`flows.sms_channel` is not configured: send_sms actions without a channel will not be delivered");
     }
-    Ok(flows)
+    let catalog = Catalog::from_sources(flows, &sources);
+    catalog.set_limits(limits(config));
+    Ok(catalog)
 }
 
-/// The flow runner as a service of the process (`seedgate run flows`): it runs the flows
-/// its check loaded.
+/// The flow runner as a service of the process (`seedgate run flows`): it imports the flows
+/// folder its check loaded when the store has no published flows, and runs the store's.
 #[derive(Debug, Default)]
 pub struct Service {
-    flows: Option<Flows>,
+    folder: Option<Catalog>,
 }
 
 impl seedgate_runtime::Service for Service {
@@ -75,7 +97,7 @@ impl seedgate_runtime::Service for Service {
     }
 
     fn check(&mut self, config: &Config) -> Result<(), ServiceError> {
-        self.flows = Some(check(config)?);
+        self.folder = Some(check(config)?);
         Ok(())
     }
 
@@ -86,11 +108,18 @@ impl seedgate_runtime::Service for Service {
     ) -> BoxFuture<'static, Result<Running, ServiceError>> {
         let rt = rt.clone();
         Box::pin(async move {
-            let flows = match self.flows {
-                Some(flows) => flows,
+            let folder = match self.folder {
+                Some(f) => f,
                 None => check(&rt.config)?,
             };
-            let task = async move { crate::service::run(&rt, flows, shutdown).await };
+            rt.catalog.install(&folder);
+            match tokio::time::timeout(std::time::Duration::from_secs(3), rt.catalog.start(rt.store.as_ref())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the published flows yet; the flows folder runs until the store answers"),
+                Err(_) => tracing::warn!("the store did not answer within 3 s; the flows folder runs until it does"),
+            }
+            tokio::spawn(rt.catalog.clone().follow(rt.store.clone(), shutdown.clone()));
+            let task = async move { crate::service::run(&rt, shutdown).await };
             Ok(Running::default().task("flows", task))
         })
     }

@@ -26,7 +26,8 @@ const MAX_CALLS: usize = 10;
 /// What the runner needs to carry a step out.
 #[derive(Debug, Clone)]
 pub struct Executor {
-    pub flows: Arc<Flows>,
+    /// The live flows (message sets are read from the current ones).
+    pub catalog: seedgate_runtime::catalog::Catalog,
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
     /// Wakes the outbox relay after an SMS was committed.
@@ -104,6 +105,7 @@ impl Executor {
     /// effects of every step are gathered in the output.
     pub async fn drive(
         &self,
+        flows: &Flows,
         flow: &str,
         first: Output,
         contact: &RunContact,
@@ -112,11 +114,12 @@ impl Executor {
         let mut out = first;
         let mut effects = std::mem::take(&mut out.effects);
         let mut steps = out.steps;
+        let mut entered = std::mem::take(&mut out.entered);
         for _ in 0..MAX_CALLS {
             let Some(call) = out.call.take() else { break };
             let resp = self.call(&call).await;
             out = step(
-                &self.flows,
+                flows,
                 flow,
                 out.state.take(),
                 contact,
@@ -125,9 +128,11 @@ impl Executor {
             )?;
             effects.append(&mut out.effects);
             steps += out.steps;
+            entered.append(&mut out.entered);
         }
         out.effects = effects;
         out.steps = steps;
+        out.entered = entered;
         Ok(out)
     }
 
@@ -186,7 +191,8 @@ impl Executor {
         set: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let Some(ms) = self.flows.message_set(set) else {
+        let live = self.catalog.current();
+        let Some(ms) = live.flows.message_set(set) else {
             tracing::error!(set, "no such message set; subscription skipped");
             return Ok(());
         };

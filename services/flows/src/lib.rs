@@ -6,6 +6,7 @@
 //!   store, redial-resume) and SMS conversations (state in the store, timeouts); [`effects`]
 //!   carries out webhook calls, contact changes, subscriptions and SMS; [`people`] loads and
 //!   saves contacts.
+//! - [`stats`]: the arrows runs take, counted for the studio's drop-off view.
 //! - [`campaigns`]: the scheduler that sends each due message-set message exactly once.
 
 pub mod campaigns;
@@ -13,6 +14,7 @@ pub mod check;
 pub mod effects;
 pub mod people;
 pub mod service;
+pub mod stats;
 
 pub use check::Service;
 pub use seedgate_flowlang::{

@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use seedgate_flowlang::interp::{step, Input, Output, RunContact, RunState};
-use seedgate_flowlang::load::Flows;
 use seedgate_proto::{Message, RoutingKey, SessionEvent};
 use seedgate_runtime::bus::{Bus, BusError};
+use seedgate_runtime::catalog::{Catalog, Live};
 use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::{ChannelConfig, Config};
 use seedgate_runtime::session_store::SessionStore;
@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::effects::{Executor, RunError};
+use crate::stats::Stats;
 
 /// Run state outlives the session budget by this much, then Redis or the sweep drops it.
 const STATE_GRACE: Duration = Duration::from_secs(60);
@@ -58,6 +59,9 @@ pub struct Screen {
 #[derive(Debug, Serialize, Deserialize)]
 struct Stored {
     run: Option<RunState>,
+    /// The live flows the run started on (`catalog::Live::seq`): it finishes on them.
+    #[serde(default)]
+    seq: i64,
     last_inbound: Uuid,
     last_screen: Screen,
     /// The broken-off run this session was offered to continue, while the offer is open.
@@ -70,6 +74,8 @@ struct Stored {
 struct Resumable {
     session: String,
     run: RunState,
+    #[serde(default)]
+    seq: i64,
     screen: Screen,
 }
 
@@ -83,6 +89,8 @@ struct Conversation {
     channel: String,
     msisdn: String,
     run: RunState,
+    #[serde(default)]
+    seq: i64,
     /// The inbound messages already answered, newest last.
     handled: Vec<Uuid>,
 }
@@ -95,11 +103,11 @@ const RESUME_RESTART: &str = "2";
 struct Runner {
     config: Arc<Config>,
     registry: Registry,
-    flows: Arc<Flows>,
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
     exec: Executor,
     clock: Clock,
+    stats: Stats,
 }
 
 impl std::fmt::Debug for Runner {
@@ -117,7 +125,7 @@ pub struct Backends {
 }
 
 /// Runs the flow runner on `rt` until `shutdown`, then drains the messages in flight.
-pub async fn run(rt: &Runtime, flows: Flows, shutdown: CancellationToken) -> Result<(), BusError> {
+pub async fn run(rt: &Runtime, shutdown: CancellationToken) -> Result<(), BusError> {
     let backends = Backends {
         bus: rt.bus.clone(),
         sessions: rt.sessions.clone(),
@@ -126,7 +134,7 @@ pub async fn run(rt: &Runtime, flows: Flows, shutdown: CancellationToken) -> Res
     run_with_clock(
         rt.config.clone(),
         rt.registry.clone(),
-        flows,
+        rt.catalog.clone(),
         backends,
         rt.clock.clone(),
         shutdown,
@@ -138,19 +146,18 @@ pub async fn run(rt: &Runtime, flows: Flows, shutdown: CancellationToken) -> Res
 pub async fn run_with_clock(
     config: Arc<Config>,
     registry: Registry,
-    flows: Flows,
+    catalog: Catalog,
     backends: Backends,
     clock: Clock,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
     let Backends { bus, sessions, store } = backends;
-    let flows = Arc::new(flows);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| BusError::Protocol(format!("cannot build the webhook client: {e}")))?;
     let exec = Executor {
-        flows: flows.clone(),
+        catalog,
         store: store.clone(),
         http,
         outbox: Arc::new(Notify::new()),
@@ -161,13 +168,14 @@ pub async fn run_with_clock(
     let runner = Arc::new(Runner {
         config: config.clone(),
         registry,
-        flows: flows.clone(),
         bus: bus.clone(),
         sessions,
         exec: exec.clone(),
         clock: clock.clone(),
+        stats: Stats::default(),
     });
     let mut helpers = tokio::task::JoinSet::new();
+    helpers.spawn(runner.stats.clone().run(store.clone(), shutdown.clone()));
     helpers.spawn(seedgate_runtime::outbox::relay(
         store.clone(),
         bus.clone(),
@@ -232,7 +240,7 @@ impl Runner {
             tracing::info!(channel = %msg.channel, msisdn = %Masked(msg.msisdn()), "message on a channel without a flow; left for the API and webhooks");
             return Ok(());
         };
-        if !self.flows.has(&flow) {
+        if !self.exec.catalog.current().flows.has(&flow) {
             return Err(HandleError::new(
                 ErrorCode::NotFound,
                 format!(
@@ -248,8 +256,10 @@ impl Runner {
     }
 
     /// Steps a run and carries out what it asks (webhooks, effects) for `msisdn`.
+    #[allow(clippy::too_many_arguments)]
     async fn advance(
         &self,
+        live: &Live,
         flow: &str,
         state: Option<RunState>,
         contact: &RunContact,
@@ -258,8 +268,15 @@ impl Runner {
         source: &str,
     ) -> Result<Output, RunError> {
         let now = self.now();
-        let first = step(&self.flows, flow, state, contact, input, now)?;
-        let out = self.exec.drive(flow, first, contact, now).await?;
+        let from = state.as_ref().map(|s| (s.flow.clone(), s.node.clone()));
+        let first = step(&live.flows, flow, state, contact, input, now)?;
+        let out = self.exec.drive(&live.flows, flow, first, contact, now).await?;
+        self.stats.step(
+            now,
+            from.as_ref().map(|(f, n)| (f.as_str(), n.as_str())),
+            &out.entered,
+            out.end || out.state.is_none(),
+        );
         self.exec
             .apply(
                 &contact.msisdn,
@@ -282,13 +299,15 @@ impl Runner {
         msisdn: &str,
         sms_channel: &str,
         source: &str,
-    ) -> Result<(Screen, Option<RunState>), HandleError> {
+    ) -> Result<(Screen, Option<RunState>, i64), HandleError> {
+        let live = self.exec.catalog.current();
         let contact = self.contact(msisdn).await?;
         let out = self
-            .advance(flow, None, &contact, Input::Start, sms_channel, source)
+            .advance(&live, flow, None, &contact, Input::Start, sms_channel, source)
             .await
             .map_err(retry)?;
-        Ok(screen_of(out))
+        let (screen, state) = screen_of(out);
+        Ok((screen, state, live.seq))
     }
 
     async fn contact(&self, msisdn: &str) -> Result<RunContact, HandleError> {
@@ -310,6 +329,14 @@ impl Runner {
     ) -> Result<(), HandleError> {
         let key = format!("flow:{session_id}");
         if event == SessionEvent::Close {
+            let left: Option<Stored> = self
+                .sessions
+                .get(&key)
+                .await?
+                .and_then(|s| serde_json::from_slice(&s.value).ok());
+            if let Some(run) = left.and_then(|s| s.run) {
+                self.stats.dropped(self.now(), &run.flow, &run.node);
+            }
             self.sessions.remove(&key).await?;
             return Ok(());
         }
@@ -327,17 +354,17 @@ impl Runner {
             // A redelivery: answer the same again.
             Some(s) if s.last_inbound == msg.id => s.last_screen,
             stored => {
-                let (stored_run, offer) = match stored {
-                    Some(s) => (s.run, s.offer),
-                    None => (None, None),
+                let (stored_run, stored_seq, offer) = match stored {
+                    Some(s) => (s.run, s.seq, s.offer),
+                    None => (None, 0, None),
                 };
                 let mut offer_open = None;
                 let mut fresh = event == SessionEvent::New;
-                let (screen, next) = match (event, offer) {
+                let (screen, next, seq) = match (event, offer) {
                     (SessionEvent::New, _) => match self.resumable(&resume_key, &session_id, window).await? {
                         Some(broken) => {
                             offer_open = Some(broken);
-                            (prompt(channel), None)
+                            (prompt(channel), None, 0)
                         }
                         None => self.start(flow, &msisdn, &sms_channel, &source).await?,
                     },
@@ -346,7 +373,7 @@ impl Runner {
                             tracing::info!(session = %session_id, resumed = %broken.session, "redial resumed a broken-off run");
                             metrics::counter!("seedgate_flows_resumed_total", "flow" => flow.to_string())
                                 .increment(1);
-                            (broken.screen, Some(broken.run))
+                            (broken.screen, Some(broken.run), broken.seq)
                         }
                         RESUME_RESTART => {
                             self.sessions.remove(&resume_key).await?;
@@ -355,7 +382,7 @@ impl Runner {
                         }
                         _ => {
                             offer_open = Some(broken);
-                            (prompt(channel), None)
+                            (prompt(channel), None, 0)
                         }
                     },
                     (_, None) => {
@@ -363,8 +390,10 @@ impl Runner {
                             Some(r) => r.contact.clone(),
                             None => self.contact(&msisdn).await?,
                         };
+                        let live = self.live(stored_seq).await?;
                         let out = self
                             .advance(
+                                &live,
                                 flow,
                                 stored_run,
                                 &contact,
@@ -374,7 +403,8 @@ impl Runner {
                             )
                             .await
                             .map_err(retry)?;
-                        screen_of(out)
+                        let (screen, state) = screen_of(out);
+                        (screen, state, live.seq)
                     }
                 };
                 // Keep what a redial could continue; an ended flow leaves nothing to continue.
@@ -383,6 +413,7 @@ impl Runner {
                         let keep = Resumable {
                             session: session_id.clone(),
                             run: run.clone(),
+                            seq,
                             screen: screen.clone(),
                         };
                         self.sessions.put(&resume_key, &encode(&keep)?, window).await?;
@@ -394,6 +425,7 @@ impl Runner {
                 }
                 let record = Stored {
                     run: next,
+                    seq,
                     last_inbound: msg.id,
                     last_screen: screen.clone(),
                     offer: offer_open,
@@ -415,6 +447,15 @@ impl Runner {
             .publish(&RoutingKey::AppOutbound(&msg.channel).render(), &encode(&reply)?)
             .await?;
         Ok(())
+    }
+
+    /// The flows a run started on (`seq`), for its next step.
+    async fn live(&self, seq: i64) -> Result<Arc<Live>, HandleError> {
+        self.exec
+            .catalog
+            .at(self.exec.store.as_ref(), seq)
+            .await
+            .map_err(|e| HandleError::Retry(e.to_string()))
     }
 
     /// The broken-off run a new session `session` of this MSISDN could continue, if any.
@@ -455,11 +496,13 @@ impl Runner {
         }
         let waiting = conv.filter(|c| c.run.expires_at.is_none_or(|t| t > now));
         let source = msg.id.to_string();
-        let out = match waiting {
+        let (out, seq) = match waiting {
             Some(c) => {
                 let contact = c.run.contact.clone();
                 let flow = c.run.flow.clone();
-                self.advance(
+                let live = self.live(c.seq).await?;
+                let out = self.advance(
+                    &live,
                     &flow,
                     Some(c.run),
                     &contact,
@@ -467,17 +510,22 @@ impl Runner {
                     &msg.channel,
                     &source,
                 )
-                .await
+                .await;
+                (out, live.seq)
             }
             None => {
+                let live = self.exec.catalog.current();
                 let contact = self.contact(&msisdn).await?;
-                self.advance(flow, None, &contact, Input::Start, &msg.channel, &source)
-                    .await
+                let out = self
+                    .advance(&live, flow, None, &contact, Input::Start, &msg.channel, &source)
+                    .await;
+                (out, live.seq)
             }
-        }
-        .map_err(retry)?;
+        };
+        let out = out.map_err(retry)?;
         self.settle_conversation(
             &key,
+            seq,
             &msg.channel,
             &msisdn,
             out,
@@ -489,9 +537,11 @@ impl Runner {
     }
 
     /// Sends an SMS conversation's reply and keeps (or ends) its state.
+    #[allow(clippy::too_many_arguments)]
     async fn settle_conversation(
         &self,
         key: &str,
+        seq: i64,
         channel: &str,
         msisdn: &str,
         out: Output,
@@ -510,6 +560,7 @@ impl Runner {
                     channel: channel.to_string(),
                     msisdn: msisdn.to_string(),
                     run,
+                    seq,
                     handled,
                 };
                 let body = serde_json::to_string(&conv).unwrap_or_default();
@@ -546,8 +597,16 @@ impl Runner {
                 );
                 let contact = c.run.contact.clone();
                 let flow = c.run.flow.clone();
+                let live = match self.exec.catalog.at(self.exec.store.as_ref(), c.seq).await {
+                    Ok(live) => live,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot load the flows a conversation started on; retrying");
+                        continue;
+                    }
+                };
                 let out = match self
                     .advance(
+                        &live,
                         &flow,
                         Some(c.run.clone()),
                         &contact,
@@ -566,6 +625,7 @@ impl Runner {
                 if let Err(e) = self
                     .settle_conversation(
                         &c.key,
+                        live.seq,
                         &c.channel,
                         &c.msisdn,
                         out,

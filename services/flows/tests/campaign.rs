@@ -70,7 +70,7 @@ async fn sent(store: &dyn Store) -> Vec<u64> {
 
 fn executor(store: &Arc<dyn Store>, flows: &seedgate_flows::Flows) -> seedgate_flows::effects::Executor {
     seedgate_flows::effects::Executor {
-        flows: Arc::new(flows.clone()),
+        catalog: seedgate_runtime::catalog::Catalog::fixed(flows.clone(), Vec::new()),
         store: store.clone(),
         http: reqwest::Client::new(),
         outbox: Arc::new(Notify::new()),

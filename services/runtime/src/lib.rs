@@ -5,6 +5,8 @@
 //! - [`ops`]: `/healthz`, `/readyz` and `/metrics`.
 //! - [`channels`]: the live set of channels (config file + API), and a supervisor that
 //!   starts, restarts and stops each channel's connector as the set changes.
+//! - [`catalog`]: the live flows (the store's published flow files), followed by every
+//!   process, with the sets live at earlier publishes for runs still on them.
 //! - [`lease`]: one holder at a time for a named resource (a carrier account's one bind).
 //! - [`outbox`]: the relay from the store's outbox to the bus (API sends, flow SMS, campaigns).
 //! - [`monitor`]: per-channel status (ok / degraded / down) and recent traffic, shared through
@@ -20,6 +22,7 @@
 //! This crate is the only one that touches `lapin` and `redis` directly.
 
 pub mod bus;
+pub mod catalog;
 pub mod channels;
 pub mod config;
 pub mod dedupe;

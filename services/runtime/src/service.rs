@@ -60,6 +60,9 @@ pub struct Runtime {
     /// Session state, dialogs, run state, leases and channel status.
     pub sessions: Arc<dyn SessionStore>,
     pub store: Arc<dyn Store>,
+    /// The live flows (the store's published versions), followed by the services that run
+    /// or edit flows.
+    pub catalog: crate::catalog::Catalog,
     /// Channel status and traffic logs, written to the session store by [`Runtime::follow`].
     pub monitor: Arc<Monitor>,
     pub clock: WallClock,
@@ -88,6 +91,7 @@ impl Runtime {
             bus,
             sessions,
             store,
+            catalog: crate::catalog::Catalog::default(),
             monitor: Monitor::new(),
             clock: Arc::new(Utc::now),
         }

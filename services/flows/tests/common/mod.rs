@@ -68,7 +68,7 @@ pub async fn start(
     let task = tokio::spawn(seedgate_flows::run_with_clock(
         config.clone(),
         seedgate_runtime::channels::Registry::new(&config),
-        flows,
+        seedgate_runtime::catalog::Catalog::fixed(flows, Vec::new()),
         seedgate_flows::Backends {
             bus: bus.clone(),
             sessions: Arc::new(MemorySessionStore::new()),
