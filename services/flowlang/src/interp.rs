@@ -5,6 +5,14 @@
 //! again with the answer), and carries out its effects (contact changes, subscriptions, SMS).
 //! A step enters at most [`STEP_LIMIT`] nodes (the validator refuses loops without input, so
 //! only a broken file can reach it).
+//!
+//! The routing bodies (`subflow`, `random`, `wait`, `group`) are in [`routing`]: a `subflow`
+//! pushes a [`Frame`] on the run's call stack and an `end` pops it; `random` rolls a number
+//! from the seed the runner passes to [`step_seeded`] and from the step (see [`roll`]); a
+//! `wait` sets `wait_until` and goes on with [`Input::Timeout`], as an SMS question's timeout.
+
+mod routing;
+pub use routing::{roll, MAX_SUBFLOW_DEPTH};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,6 +73,22 @@ pub struct RunState {
     /// An SMS conversation waiting past this ends (`expire_after`).
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The flows `subflow` nodes left, innermost last: where each goes on when the flow
+    /// called ends. Empty outside a subflow (and in states saved before subflows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<Frame>,
+    /// The end text of a subflow, shown above the next screen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carry: Option<String>,
+}
+
+/// Where a run goes back to when the flow a `subflow` node called ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    /// The calling flow.
+    pub flow: String,
+    /// The node of `flow` the run goes on at.
+    pub then: String,
 }
 
 /// What came in.
@@ -152,9 +176,12 @@ pub enum StepError {
     UnknownNode { flow: String, node: String },
     #[error("flow `{0}` entered more than {STEP_LIMIT} nodes in one step")]
     StepLimit(String),
+    #[error("flow `{0}` runs subflows more than {MAX_SUBFLOW_DEPTH} deep")]
+    SubflowDepth(String),
 }
 
-/// One step of the run of `flow_name` (or of `state`'s flow, for an answer).
+/// One step of the run of `flow_name` (or of `state`'s flow, for an answer), with seed 0:
+/// `random` nodes still vary with `now` (see [`roll`]).
 pub fn step(
     flows: &Flows,
     flow_name: &str,
@@ -162,6 +189,21 @@ pub fn step(
     contact: &RunContact,
     input: Input<'_>,
     now: DateTime<Utc>,
+) -> Result<Output, StepError> {
+    step_seeded(flows, flow_name, state, contact, input, now, 0)
+}
+
+/// [`step`] with the randomness `random` nodes roll with: a runner passes a random `seed`
+/// for each step, a test a fixed one (the same seed, state, input and `now` take the same
+/// branch).
+pub fn step_seeded(
+    flows: &Flows,
+    flow_name: &str,
+    state: Option<RunState>,
+    contact: &RunContact,
+    input: Input<'_>,
+    now: DateTime<Utc>,
+    seed: u64,
 ) -> Result<Output, StepError> {
     let fresh = |contact: &RunContact| RunState {
         flow: flow_name.to_string(),
@@ -172,11 +214,14 @@ pub fn step(
         input: String::new(),
         wait_until: None,
         expires_at: None,
+        stack: Vec::new(),
+        carry: None,
     };
     let mut run = Run {
         flows,
         state: state.clone().unwrap_or_else(|| fresh(contact)),
         now,
+        seed,
         effects: Vec::new(),
         steps: 0,
         entered: Vec::new(),
@@ -217,6 +262,7 @@ struct Run<'a> {
     flows: &'a Flows,
     state: RunState,
     now: DateTime<Utc>,
+    seed: u64,
     effects: Vec<Effect>,
     steps: usize,
     entered: Vec<(String, String)>,
@@ -292,7 +338,13 @@ impl Run<'_> {
         }
     }
 
+    /// What the step gives back. A subflow's end text left to show goes above `text` (or is
+    /// the text, when the run now waits without a screen); a webhook call keeps it for later.
     fn output(&mut self, text: Option<String>, end: bool, call: Option<WebhookCall>) -> Output {
+        let text = match (call.is_none().then(|| self.state.carry.take()).flatten(), text) {
+            (Some(carried), Some(t)) => Some(format!("{carried}\n{t}")),
+            (carried, t) => t.or(carried),
+        };
         Output {
             text,
             end,
@@ -420,6 +472,25 @@ impl Run<'_> {
                     .map_or_else(|| sw.other.clone(), |(c, _)| c.goto.clone());
                 continue;
             }
+            if let Some(sub) = &node.subflow {
+                at = self.call(sub)?;
+                continue;
+            }
+            if let Some(r) = &node.random {
+                at = self.pick(r);
+                continue;
+            }
+            if let Some(g) = &node.group {
+                at = self.split_by_group(g);
+                continue;
+            }
+            if let Some(w) = &node.wait {
+                if self.sleep(w)? {
+                    return Ok(self.output(None, false, None));
+                }
+                at.clone_from(&w.goto);
+                continue;
+            }
             if let Some(w) = &node.webhook {
                 let scope = self.scope();
                 let call = WebhookCall {
@@ -438,7 +509,7 @@ impl Run<'_> {
             }
             if let Some(end) = &node.end {
                 let text = self.text(&end.text);
-                return Ok(self.output(Some(text), true, None));
+                return self.finish(Some(text));
             }
             if node.waits() {
                 let text = self.screen(&node);
@@ -491,8 +562,12 @@ impl Run<'_> {
     }
 
     fn answer(&mut self, text: &str) -> Result<Output, StepError> {
-        self.state.input = text.trim().to_string();
         let node = self.node(&self.state.node.clone())?.clone();
+        if node.wait.is_some() {
+            // Waiting for the clock, not for the user: the message changes nothing.
+            return Ok(self.output(None, false, None));
+        }
+        self.state.input = text.trim().to_string();
         if let Some(menu) = &node.menu {
             return match menu.options.iter().find(|o| o.key.trim() == text.trim()) {
                 Some(opt) => {
@@ -552,7 +627,7 @@ impl Run<'_> {
             self.save(&ask.result, text.trim().to_string(), "any".into());
             return match &ask.goto {
                 Some(next) => self.enter(next),
-                None => Ok(self.output(None, true, None)),
+                None => self.finish(None),
             };
         }
         // The run waits on a webhook (or a node changed under it): go through the node again.
@@ -562,6 +637,9 @@ impl Run<'_> {
 
     fn timeout(&mut self) -> Result<Output, StepError> {
         let node = self.node(&self.state.node.clone())?.clone();
+        if let Some(w) = &node.wait {
+            return self.enter(&w.goto);
+        }
         match node.ask.and_then(|a| a.timeout) {
             Some(t) => self.enter(&t.goto),
             None => Ok(self.output(None, true, None)),

@@ -11,6 +11,8 @@
 //! - [`interp`]: `(flows, state, input, now) → (screen, effects, new state)`, pure, bounded.
 //! - [`transcript`]: runs the `tests:` of flow files against the interpreter.
 //! - [`schedule`]: when message-set messages are due.
+//! - For the studio: [`paths`] (expected billing slices per path), [`pages`] (USSD screens
+//!   split as a phone sees them) and [`lines::locate`] (the flow and node a report line is in).
 
 pub mod cases;
 pub mod expr;
@@ -18,6 +20,8 @@ pub mod interp;
 pub mod lines;
 pub mod load;
 pub mod model;
+pub mod pages;
+pub mod paths;
 pub mod schedule;
 pub mod transcript;
 pub mod validate;

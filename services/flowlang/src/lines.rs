@@ -1,6 +1,7 @@
 //! Where each key of a YAML file stands: a map from a dotted path (`flows.demo.nodes.ask.goto`,
 //! list items by index: `options.0.goto`) to its 1-based line, so a validation error about a
-//! value points at the line a nurse has to change.
+//! value points at the line a nurse has to change. [`locate`] goes the other way, for the
+//! studio: from a report's line to the flow and node it is about.
 
 use std::collections::HashMap;
 
@@ -110,6 +111,33 @@ impl Lines {
             p = &p[..p.rfind('.')?];
         }
     }
+
+    /// The flow and node the key nearest above `line` (1-based) belongs to; see [`locate`].
+    pub fn locate(&self, line: usize) -> Option<(String, Option<String>)> {
+        // The last key at or above the line; of several on one line, the deepest.
+        let (path, _) = self
+            .lines
+            .iter()
+            .filter(|(_, l)| **l <= line)
+            .max_by_key(|(p, l)| (**l, p.matches('.').count()))?;
+        let mut parts = path.split('.');
+        if parts.next() != Some("flows") {
+            return None;
+        }
+        let flow = parts.next()?.to_string();
+        let node = (parts.next() == Some("nodes"))
+            .then(|| parts.next().map(str::to_string))
+            .flatten();
+        Some((flow, node))
+    }
+}
+
+/// The flow and node a line of the flow file `text` is in, for showing a validation error on
+/// the node it concerns: `(flow, Some(node))` inside a node, `(flow, None)` elsewhere in a
+/// flow (its `start`, `tests`, …), `None` outside flows (`languages`, `message_sets`) or for
+/// a file that does not parse.
+pub fn locate(text: &str, line: usize) -> Option<(String, Option<String>)> {
+    Lines::of(text).locate(line)
 }
 
 #[cfg(test)]
@@ -130,5 +158,22 @@ mod tests {
             "falls back to the parent"
         );
         assert_eq!(Lines::of("a: [").line("a"), None);
+    }
+
+    #[test]
+    fn lines_locate_their_flow_and_node() {
+        let text = "languages: [eng]\nflows:\n  f:\n    start: a\n    nodes:\n      a:\n        menu:\n          text: Hi\n          options:\n            - {key: \"1\", label: Go, goto: b}\n\n      b:\n        end: {text: Bye}\n    tests: []\nmessage_sets: {}\n";
+        let at = |line| locate(text, line);
+        let node = |n: &str| Some(("f".to_string(), Some(n.to_string())));
+        assert_eq!(at(1), None, "languages");
+        assert_eq!(at(3), Some(("f".into(), None)));
+        assert_eq!(at(4), Some(("f".into(), None)), "start");
+        assert_eq!(at(6), node("a"));
+        assert_eq!(at(10), node("a"), "an option of a's menu");
+        assert_eq!(at(11), node("a"), "a blank line inside a");
+        assert_eq!(at(13), node("b"));
+        assert_eq!(at(14), Some(("f".into(), None)), "tests");
+        assert_eq!(at(15), None, "message_sets");
+        assert_eq!(locate("flows: [", 1), None);
     }
 }

@@ -8,7 +8,7 @@ use crate::model::{Flow, FlowFile, MessageSet};
 use crate::validate::{self, Limits, Report};
 
 /// A flow file that cannot be used, and why (or, as a warning, what to look at).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("{file}{}: {reason}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct FlowError {
     pub file: String,

@@ -2,9 +2,13 @@
 //! `schema/flow-file.json` for the JSON Schema generated from these types.
 //!
 //! A file holds `languages` (the first is the base), `globals`, `flows` and `message_sets`.
-//! Unknown keys are refused everywhere.
+//! Unknown keys are refused everywhere. The bodies that route without asking (`subflow`,
+//! `random`, `wait`, `group`) are in [`routing`].
 
 use std::collections::BTreeMap;
+
+mod routing;
+pub use routing::{Branch, GroupCase, GroupSplit, Random, Subflow, Wait};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -92,6 +96,14 @@ pub struct Node {
     pub webhook: Option<Webhook>,
     #[serde(default)]
     pub end: Option<End>,
+    #[serde(default)]
+    pub subflow: Option<Subflow>,
+    #[serde(default)]
+    pub random: Option<Random>,
+    #[serde(default)]
+    pub wait: Option<Wait>,
+    #[serde(default)]
+    pub group: Option<GroupSplit>,
     /// Another node of this flow, or `flow:<name>` to start another flow.
     #[serde(default)]
     pub goto: Option<String>,
@@ -106,6 +118,10 @@ impl Node {
             ("switch", self.switch.is_some()),
             ("webhook", self.webhook.is_some()),
             ("end", self.end.is_some()),
+            ("subflow", self.subflow.is_some()),
+            ("random", self.random.is_some()),
+            ("wait", self.wait.is_some()),
+            ("group", self.group.is_some()),
             ("goto", self.goto.is_some()),
         ]
         .into_iter()
@@ -138,6 +154,19 @@ impl Node {
             out.push(&w.on_success);
             out.push(&w.on_failure);
         }
+        if let Some(s) = &self.subflow {
+            out.push(&s.then);
+        }
+        if let Some(r) = &self.random {
+            out.extend(r.branches.iter().map(|b| b.goto.as_str()));
+        }
+        if let Some(w) = &self.wait {
+            out.push(&w.goto);
+        }
+        if let Some(g) = &self.group {
+            out.extend(g.cases.iter().map(|c| c.goto.as_str()));
+            out.push(&g.other);
+        }
         out.extend(self.goto.as_deref());
         out
     }
@@ -145,6 +174,12 @@ impl Node {
     /// Whether the node waits for the user (a screen or a question).
     pub fn waits(&self) -> bool {
         self.menu.is_some() || self.ask.is_some()
+    }
+
+    /// Whether the run stops at the node until something comes in: the user (a screen or
+    /// a question) or the clock (a `wait`).
+    pub fn pauses(&self) -> bool {
+        self.waits() || self.wait.is_some()
     }
 }
 
@@ -312,10 +347,17 @@ fn default_method() -> String {
     "POST".into()
 }
 
+/// The run ends with this text; in a flow run as a `subflow`, the run goes back to the
+/// calling flow and the text (if any) is shown above its next screen.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct End {
+    #[serde(default = "no_text")]
     pub text: Text,
+}
+
+fn no_text() -> Text {
+    Text::Plain(String::new())
 }
 
 /// Text: one string, or one per language.
@@ -467,6 +509,10 @@ pub struct Transcript {
     /// subscriptions).
     #[serde(default)]
     pub expect_contact: Option<TestContact>,
+    /// The randomness `random` nodes roll with (default 0): pick one that takes the branch
+    /// the test is about.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use crate::interp::{step, Effect, Input, Output, RunContact, RunState, StepError, WebhookResponse};
+use crate::interp::{step_seeded, Effect, Input, Output, RunContact, RunState, StepError, WebhookResponse};
 use crate::load::Flows;
 use crate::model::{FlowChannel, Step, TestContact, Transcript};
 
@@ -17,7 +17,7 @@ pub const RESUME_PROMPT: &str = "Welcome back.\n1. Continue where you left off\n
 pub const TEST_NOW: &str = "2026-12-02T10:00:00Z";
 
 /// One failed transcript step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {
     pub flow: String,
     pub test: String,
@@ -78,13 +78,14 @@ struct Phone<'a> {
 
 impl Phone<'_> {
     fn run(&mut self, input: Input<'_>) -> Result<Shown, StepError> {
-        let mut out: Output = step(
+        let mut out: Output = step_seeded(
             self.flows,
             self.flow,
             self.state.take(),
             &self.contact,
             input,
             self.now,
+            self.test.seed,
         )?;
         let mut sms = Vec::new();
         loop {
@@ -107,13 +108,14 @@ impl Phone<'_> {
                     status: 0,
                     body: String::new(),
                 });
-            out = step(
+            out = step_seeded(
                 self.flows,
                 self.flow,
                 out.state.take(),
                 &self.contact,
                 Input::Webhook(&resp),
                 self.now,
+                self.test.seed,
             )?;
         }
         self.state = out.state;

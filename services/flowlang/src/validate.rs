@@ -4,21 +4,28 @@
 //! nodes with no body or two, nodes nobody reaches, loops that never ask anything, texts
 //! missing a language (or in a language the file does not declare), USSD screens over the
 //! screen limit in any language, webhooks without `timeout_ms`, unknown tests and bad
-//! arguments, bad expressions, SMS-only features in USSD flows, and broken message sets
-//! (offsets, windows, time zones, chained sets).
+//! arguments, bad expressions, SMS-only features in USSD flows (`timeout`, `wait`), subflows
+//! that are unknown, call themselves or nest too deep ([`routing`]), random splits without
+//! weight, and broken message sets (offsets, windows, time zones, chained sets: [`sets`]).
 //!
 //! Warnings: a USSD webhook whose timeout eats most of a hop deadline, and a flow whose
 //! longest path of screens is expected to take longer than its session budget. Every USSD flow
-//! gets a line with its longest path and the 20 s billing slices it is expected to use.
+//! gets a line with its longest path and the 20 s billing slices it is expected to use
+//! ([`crate::paths`]).
 
 use std::collections::{BTreeSet, HashSet};
 
+use serde::Serialize;
+
 use crate::lines::Lines;
 use crate::load::{FlowError, Flows};
-use crate::model::{Action, Flow, FlowChannel, FlowFile, MessageSet, Node, Text};
+use crate::model::{Action, Flow, FlowChannel, FlowFile, Node, Text};
+
+mod routing;
+mod sets;
 
 /// Limits the validator checks against.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Limits {
     /// The longest USSD screen (the channel's `max_screen_chars`).
     pub max_screen_chars: usize,
@@ -39,7 +46,7 @@ impl Default for Limits {
 }
 
 /// Everything found.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub errors: Vec<FlowError>,
     pub warnings: Vec<FlowError>,
@@ -77,8 +84,6 @@ impl Report {
         });
     }
 }
-
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 struct Ctx<'a> {
     flows: &'a Flows,
@@ -213,6 +218,23 @@ fn exits_with_paths(node: &Node, at: &str) -> Vec<(String, String)> {
         out.push((format!("{at}.webhook.on_success"), w.on_success.clone()));
         out.push((format!("{at}.webhook.on_failure"), w.on_failure.clone()));
     }
+    if let Some(s) = &node.subflow {
+        out.push((format!("{at}.subflow.then"), s.then.clone()));
+    }
+    if let Some(r) = &node.random {
+        for (i, b) in r.branches.iter().enumerate() {
+            out.push((format!("{at}.random.branches.{i}.goto"), b.goto.clone()));
+        }
+    }
+    if let Some(w) = &node.wait {
+        out.push((format!("{at}.wait.goto"), w.goto.clone()));
+    }
+    if let Some(g) = &node.group {
+        for (i, c) in g.cases.iter().enumerate() {
+            out.push((format!("{at}.group.cases.{i}.goto"), c.goto.clone()));
+        }
+        out.push((format!("{at}.group.other"), g.other.clone()));
+    }
     if let Some(g) = &node.goto {
         out.push((format!("{at}.goto"), g.clone()));
     }
@@ -244,7 +266,7 @@ pub fn file(flows: &Flows, path: &str, lines: &Lines, file: &FlowFile, limits: &
         flow(&mut cx, name, f);
     }
     for (name, set) in &file.message_sets {
-        message_set(&mut cx, name, set);
+        sets::message_set(&mut cx, name, set);
     }
 }
 
@@ -277,7 +299,7 @@ fn flow(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
             cx.error(
                 &np,
                 format!(
-                    "node `{id}` needs exactly one of menu, ask, switch, webhook, end or goto (has {})",
+                    "node `{id}` needs exactly one of menu, ask, switch, webhook, end, subflow, random, wait, group or goto (has {})",
                     if bodies.is_empty() {
                         "none".to_string()
                     } else {
@@ -294,6 +316,7 @@ fn flow(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
         for (i, a) in node.actions.iter().enumerate() {
             action(cx, &format!("{np}.actions.{i}"), a);
         }
+        routing::node(cx, name, f, id, node);
         if let Some(m) = &node.menu {
             if m.options.is_empty() {
                 cx.error(&format!("{np}.menu"), format!("menu `{id}` has no options"));
@@ -509,9 +532,11 @@ fn reachability(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
     }
 }
 
-/// Loops through nodes that never wait for the user (goto, switch, webhook).
+/// Loops through nodes that never wait for the user or the clock (goto, switch, webhook,
+/// random, group, and subflows whose flows never wait).
 fn loops(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
     fn visit<'f>(
+        flows: &Flows,
         f: &'f Flow,
         id: &'f str,
         path: &mut Vec<&'f str>,
@@ -526,12 +551,17 @@ fn loops(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
             return;
         }
         let Some(node) = f.nodes.get(id) else { return };
-        if node.waits() {
+        if node.pauses()
+            || node
+                .subflow
+                .as_ref()
+                .is_some_and(|s| routing::pauses(flows, &s.flow))
+        {
             return;
         }
         path.push(id);
         for next in node.exits().into_iter().filter(|t| !t.starts_with("flow:")) {
-            visit(f, next, path, done, found);
+            visit(flows, f, next, path, done, found);
         }
         path.pop();
         done.insert(id);
@@ -539,7 +569,7 @@ fn loops(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
     let mut done = HashSet::new();
     for id in f.nodes.keys() {
         let mut found = None;
-        visit(f, id, &mut Vec::new(), &mut done, &mut found);
+        visit(cx.flows, f, id, &mut Vec::new(), &mut done, &mut found);
         if let Some(cycle) = found {
             cx.error(
                 &format!("flows.{name}.nodes.{}", cycle[0]),
@@ -552,28 +582,8 @@ fn loops(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
 
 /// The longest path of screens from the start, and the 20 s slices it is expected to use.
 fn slices(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
-    fn longest<'f>(f: &'f Flow, id: &'f str, on_path: &mut Vec<&'f str>, budget: &mut usize) -> usize {
-        if *budget == 0 || on_path.contains(&id) {
-            return 0;
-        }
-        *budget -= 1;
-        let Some(node) = f.nodes.get(id) else { return 0 };
-        on_path.push(id);
-        let here = usize::from(node.waits() || node.end.is_some());
-        let best = node
-            .exits()
-            .into_iter()
-            .filter(|t| !t.starts_with("flow:"))
-            .map(|n| longest(f, n, on_path, budget))
-            .max()
-            .unwrap_or(0);
-        on_path.pop();
-        here + best
-    }
-    let mut budget = 200_000;
-    let screens = longest(f, &f.start, &mut Vec::new(), &mut budget);
-    let secs = screens as u64 * cx.limits.hop_secs;
-    let slices = secs.div_ceil(seedgate_proto::SLICE_SECS).max(1);
+    let screens = crate::paths::longest(cx.flows, f);
+    let (secs, slices) = crate::paths::cost(screens, cx.limits);
     cx.report.slices.push(format!(
         "{}: flow `{name}`: longest path {screens} screens ≈ {secs} s at {} s a screen ≈ {slices} billing slice(s) of {} s",
         cx.file,
@@ -588,92 +598,5 @@ fn slices(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
                 f.budget_secs
             ),
         );
-    }
-}
-
-fn hhmm(s: &str) -> Option<u32> {
-    let (h, m) = s.split_once(':')?;
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(h * 60 + m)
-}
-
-fn message_set(cx: &mut Ctx<'_>, name: &str, set: &MessageSet) {
-    let at = format!("message_sets.{name}");
-    if set.channel.trim().is_empty() {
-        cx.error(
-            &format!("{at}.channel"),
-            "a message set needs the SMS `channel` it sends on",
-        );
-    }
-    if set.messages.is_empty() {
-        cx.error(
-            &format!("{at}.messages"),
-            format!("message set `{name}` has no messages"),
-        );
-    }
-    for (i, m) in set.messages.iter().enumerate() {
-        let mp = format!("{at}.messages.{i}");
-        match (&set.anchor, &m.offset, &m.at) {
-            (Some(_), Some(o), None) if crate::model::parse_offset(o).is_none() => cx.error(
-                &format!("{mp}.offset"),
-                format!("offset `{o}` is not like `-36w`, `+2d` or `0d`"),
-            ),
-            (Some(_), Some(_), None) => {}
-            (None, None, Some(d)) if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() => cx.error(
-                &format!("{mp}.at"),
-                format!("`at` is a date (YYYY-MM-DD), not `{d}`"),
-            ),
-            (None, None, Some(_)) => {}
-            (Some(_), _, _) => cx.error(
-                &mp,
-                "with an `anchor`, each message has an `offset` (and no `at`)",
-            ),
-            (None, _, _) => cx.error(
-                &mp,
-                "without an `anchor`, each message has an `at` date (and no `offset`)",
-            ),
-        }
-        cx.text(
-            &format!("{mp}.text"),
-            &format!("message {} of `{name}`", i + 1),
-            &m.text,
-        );
-    }
-    let w = &set.window;
-    for d in &w.days {
-        if !DAYS.contains(&d.as_str()) {
-            cx.error(
-                &format!("{at}.window.days"),
-                format!("`{d}` is not one of {}", DAYS.join(", ")),
-            );
-        }
-    }
-    if w.days.is_empty() {
-        cx.error(&format!("{at}.window.days"), "the window needs at least one day");
-    }
-    match (hhmm(&w.from), hhmm(&w.until)) {
-        (Some(a), Some(b)) if a < b => {}
-        (Some(_), Some(_)) => cx.error(
-            &format!("{at}.window"),
-            "the window's `from` must be before its `until`",
-        ),
-        _ => cx.error(
-            &format!("{at}.window"),
-            "`from` and `until` are times like `09:00`",
-        ),
-    }
-    if w.timezone.parse::<chrono_tz::Tz>().is_err() {
-        cx.error(
-            &format!("{at}.window.timezone"),
-            format!("`{}` is not a time zone (e.g. Africa/Johannesburg)", w.timezone),
-        );
-    }
-    if let Some(next) = &set.on_complete.next {
-        if cx.flows.message_set(next).is_none() {
-            cx.error(
-                &format!("{at}.on_complete.next"),
-                format!("there is no message set `{next}`"),
-            );
-        }
     }
 }

@@ -95,7 +95,7 @@ fn each_mistake_is_named_with_its_line() {
             "      b:\n        end:",
             "      b:\n        goto: a\n        end:",
             Some(23),
-            "exactly one of menu, ask, switch, webhook, end or goto (has end, goto)",
+            "exactly one of menu, ask, switch, webhook, end, subflow, random, wait, group or goto (has end, goto)",
         ),
         (
             "      b:\n",
