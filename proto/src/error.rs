@@ -74,8 +74,6 @@ pub enum ErrorCode {
     InvalidFlow,
     /// The body is larger than the endpoint takes.
     TooLarge,
-    /// A browser change without its session's CSRF token.
-    Csrf,
 }
 
 /// SMPP 3.4 `command_status` values the codes map onto (the `smpp` crate names them all).
@@ -94,7 +92,7 @@ mod status {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -124,7 +122,6 @@ impl ErrorCode {
         Self::InvalidYaml,
         Self::InvalidFlow,
         Self::TooLarge,
-        Self::Csrf,
     ];
 
     /// The JSON error `code`.
@@ -158,7 +155,6 @@ impl ErrorCode {
             Self::InvalidYaml => "invalid_yaml",
             Self::InvalidFlow => "invalid_flow",
             Self::TooLarge => "too_large",
-            Self::Csrf => "csrf",
         }
     }
 
@@ -180,7 +176,7 @@ impl ErrorCode {
         match self {
             Self::BadRequest => 400,
             Self::Unauthorized => 401,
-            Self::Forbidden | Self::Csrf => 403,
+            Self::Forbidden => 403,
             Self::NotFound | Self::NoSuchChannel | Self::NotAnHttpChannel => 404,
             Self::MethodNotAllowed => 405,
             Self::DefinedInConfig
@@ -224,8 +220,7 @@ impl ErrorCode {
             | Self::Refused
             | Self::InvalidYaml
             | Self::InvalidFlow
-            | Self::TooLarge
-            | Self::Csrf => status::ESME_RSUBMITFAIL,
+            | Self::TooLarge => status::ESME_RSUBMITFAIL,
             Self::RateLimited => status::ESME_RTHROTTLED,
             Self::QueueFull => status::ESME_RMSGQFUL,
             Self::BusUnavailable

@@ -6,6 +6,13 @@
 //!   from the handlers ([`openapi`]) and served at `/api/v1/openapi.json`.
 //! - [`channels`]: list channels with their live status; create, replace, delete and restart
 //!   them without a process restart; their recent PDU/HTTP traffic.
+//! - [`flowfiles`]: flow files in the store: drafts with optimistic revisions, the
+//!   validator's report on every save, publish, roll back, versions and restore (the studio's
+//!   and scripts' API).
+//! - [`simulate`]: the studio's phone simulator (the real interpreter on a draft or a
+//!   published version, a simulated contact), transcript tests, message-set previews and the
+//!   drop-off counts.
+//! - [`staff`]: staff accounts, sign-in, cookie sessions with CSRF tokens, and the studio's pages.
 //! - [`contacts`]: fields, groups, language and opt-out per MSISDN.
 //! - [`auth`]: bearer tokens with scopes (`admin`, `send`, `read`), stored as SHA-256 hashes;
 //!   a token bucket per token (`429`).
@@ -20,9 +27,12 @@
 pub mod auth;
 pub mod channels;
 pub mod contacts;
+pub mod flowfiles;
 mod error;
 pub mod openapi;
 pub mod routes;
+pub mod simulate;
+pub mod staff;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -52,6 +62,8 @@ pub struct Api {
     pub(crate) limiter: Arc<auth::Limiter>,
     /// Wakes the outbox relay when a message is accepted.
     pub(crate) outbox_wake: Arc<Notify>,
+    /// The live flows, drafts are checked against.
+    pub(crate) catalog: seedgate_runtime::catalog::Catalog,
 }
 
 impl Api {
@@ -71,7 +83,15 @@ impl Api {
             sessions,
             limiter: Arc::new(limiter),
             outbox_wake: Arc::new(Notify::new()),
+            catalog: seedgate_runtime::catalog::Catalog::default(),
         }
+    }
+
+    /// The same API checking drafts against `catalog`'s live flows.
+    #[must_use]
+    pub fn with_catalog(mut self, catalog: seedgate_runtime::catalog::Catalog) -> Self {
+        self.catalog = catalog;
+        self
     }
 }
 
@@ -106,7 +126,9 @@ impl seedgate_runtime::Service for Service {
                 rt.store.clone(),
                 rt.bus.clone(),
                 Some(rt.sessions.clone()),
-            );
+            )
+            .with_catalog(rt.catalog.clone());
+            tokio::spawn(rt.catalog.clone().follow(rt.store.clone(), shutdown.clone()));
             running = running
                 .routes(routes::router(api.clone()))
                 .task("api", run(api, shutdown));

@@ -149,6 +149,22 @@ pub enum FlowCommand {
         /// A flow file or a folder of them (default: `flows.dir`).
         path: Option<PathBuf>,
     },
+    /// Write the store's flow files into a folder (the published versions; with `--drafts`,
+    /// the drafts), one `<file>.yaml` each, for a team that keeps its flows in git.
+    Export {
+        dir: PathBuf,
+        #[arg(long)]
+        drafts: bool,
+    },
+    /// Save every `*.yaml` file of a folder as its file's draft and publish it (checked
+    /// together with the live files first: nothing is written if one has an error). Files
+    /// that equal their live version are left alone.
+    Import {
+        dir: PathBuf,
+        /// Save the drafts only; publish nothing.
+        #[arg(long)]
+        no_publish: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

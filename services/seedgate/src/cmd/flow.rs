@@ -1,4 +1,5 @@
-//! `seedgate flow validate|test|schema`.
+//! `seedgate flow validate|test|schema` (export and import, which need the store, are in
+//! [`super::flowstore`]).
 
 use seedgate_flowlang::load::{load_checked, load_path};
 use seedgate_flows::check::limits;
@@ -61,6 +62,9 @@ pub fn run(config: &Config, command: FlowCommand) -> Result<(), Failure> {
             } else {
                 Err(Failure::Other(format!("{} transcript(s) failed", failures.len())))
             }
+        }
+        FlowCommand::Export { .. } | FlowCommand::Import { .. } => {
+            Err(Failure::Other("export and import run through flowstore".into()))
         }
         FlowCommand::Schema => {
             println!(

@@ -4,6 +4,7 @@
 pub mod campaigns;
 pub mod dial;
 pub mod flow;
+pub mod flowstore;
 pub mod healthcheck;
 pub mod migrate;
 pub mod sessions;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use seedgate_runtime::config::Config;
 
-use crate::cli::{CampaignsCommand, Command, SessionsCommand, TokenCommand};
+use crate::cli::{CampaignsCommand, Command, FlowCommand, SessionsCommand, TokenCommand};
 use crate::failure::Failure;
 use crate::serve::{serve, Role};
 
@@ -33,6 +34,12 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Token {
             command: TokenCommand::Create { scopes, name },
         } => token::create(&config, &name, &scopes).await,
+        Command::Flow {
+            command: FlowCommand::Export { dir, drafts },
+        } => flowstore::export(&config, &dir, drafts).await,
+        Command::Flow {
+            command: FlowCommand::Import { dir, no_publish },
+        } => flowstore::import(&config, &dir, !no_publish).await,
         Command::Flow { command } => flow::run(&config, command),
         Command::Dial {
             code,
