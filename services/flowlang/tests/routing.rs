@@ -241,3 +241,42 @@ fn path_slices_cost_each_end_of_the_clinic() {
     assert_eq!(json[0]["end"], "bye");
     assert_eq!(json[0]["path"][0], "known");
 }
+
+#[test]
+fn a_transcript_stubs_the_webhook_of_a_subflow() {
+    let text = r#"
+flows:
+  main:
+    start: call
+    nodes:
+      call:
+        subflow: {flow: lookup, then: done}
+      done:
+        end: {text: "Clinic: @(json(results.clinic).name)"}
+    tests:
+      - name: the stub answers the subflow's webhook
+        webhooks: {fetch: {status: 200, body: {name: Soweto}}}
+        steps:
+          - {dial: "*120#", expect: {continue: false, screen: "Clinic: Soweto"}}
+  lookup:
+    start: fetch
+    nodes:
+      fetch:
+        webhook: {url: "http://x/clinic", timeout_ms: 1000, result: clinic, on_success: ok, on_failure: ok}
+      ok:
+        end: {}
+"#;
+    let r = report(text);
+    assert!(r.errors.is_empty(), "{:#?}", r.errors);
+    let flows = seedgate_flowlang::load_str("routing.yaml", text).unwrap();
+    let (ran, failures) = run_all(&flows);
+    assert_eq!((ran, failures), (1, Vec::new()));
+    let r = report(&text.replace("webhooks: {fetch:", "webhooks: {fetched:"));
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.reason.contains("`fetched` is not a webhook node")),
+        "{:#?}",
+        r.errors
+    );
+}
