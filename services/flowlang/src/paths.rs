@@ -129,11 +129,10 @@ impl<'a> Walk<'a> {
         self.screens += here;
         self.best = self.best.max(self.screens);
         let exits = node.exits();
-        if self.record && (exits.is_empty() || exits.iter().any(|t| t.starts_with("flow:"))) {
-            if self.ends.get(id).is_none_or(|(s, _)| self.screens > *s) {
-                let path = self.path.iter().map(|p| (*p).to_string()).collect();
-                self.ends.insert(id.to_string(), (self.screens, path));
-            }
+        let stops = exits.is_empty() || exits.iter().any(|t| t.starts_with("flow:"));
+        if self.record && stops && self.ends.get(id).is_none_or(|(s, _)| self.screens > *s) {
+            let path = self.path.iter().map(|p| (*p).to_string()).collect();
+            self.ends.insert(id.to_string(), (self.screens, path));
         }
         for next in exits.into_iter().filter(|t| !t.starts_with("flow:")) {
             self.visit(next);

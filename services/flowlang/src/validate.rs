@@ -476,10 +476,13 @@ fn flow(cx: &mut Ctx<'_>, name: &str, f: &Flow) {
             }
         }
         for node in t.webhooks.keys() {
-            if f.nodes.get(node).is_none_or(|n| n.webhook.is_none()) {
+            if !routing::has_webhook(cx.flows, f, node) {
                 cx.error(
                     &format!("{tp}.webhooks.{node}"),
-                    format!("test `{}`: `{node}` is not a webhook node", t.name),
+                    format!(
+                        "test `{}`: `{node}` is not a webhook node of the flow or of a flow it runs",
+                        t.name
+                    ),
                 );
             }
         }

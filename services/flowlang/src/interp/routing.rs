@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(a, roll(7, "f", "n", "+27820000001", now, 3));
         assert_ne!(a, roll(8, "f", "n", "+27820000001", now, 3));
         let low = (0..1000u64)
-            .filter(|s| roll(*s, "f", "n", "+27820000001", now, 3) % 4 == 0)
+            .filter(|s| roll(*s, "f", "n", "+27820000001", now, 3).is_multiple_of(4))
             .count();
         assert!(
             (180..320).contains(&low),

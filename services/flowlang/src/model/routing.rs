@@ -1,6 +1,7 @@
 //! The bodies that route a run without asking anything: `subflow` (run another flow, come
 //! back), `random` (a weighted split), `wait` (SMS flows: go on after a time) and `group`
-//! (split by the contact's groups). See `flows/subflows.yaml` for each in use.
+//! (split by the contact's groups). `services/flowlang/tests/flows/routing.yaml`
+//! has each in use.
 
 use schemars::JsonSchema;
 use serde::Deserialize;

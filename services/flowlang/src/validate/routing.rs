@@ -92,6 +92,24 @@ pub(super) fn pauses(flows: &Flows, flow: &str) -> bool {
     false
 }
 
+/// Whether `node` is a webhook of `f` or of a flow `f` runs or goes on to (transcripts stub
+/// webhooks by node name).
+pub(super) fn has_webhook(flows: &Flows, f: &Flow, node: &str) -> bool {
+    let mut seen = HashSet::new();
+    let mut todo = vec![f];
+    while let Some(at) = todo.pop() {
+        if at.nodes.get(node).is_some_and(|n| n.webhook.is_some()) {
+            return true;
+        }
+        for (next, _) in calls(at) {
+            if seen.insert(next) {
+                todo.extend(flows.get(next));
+            }
+        }
+    }
+    false
+}
+
 /// The checks of one node's routing body (`flow` is the flow `f`'s name).
 pub(super) fn node(cx: &mut Ctx<'_>, flow: &str, f: &Flow, id: &str, node: &Node) {
     let np = format!("flows.{flow}.nodes.{id}");
