@@ -62,7 +62,10 @@ fn new_draft(on_conflict: &str, file: &str, text: &str, actor: &str) -> Query {
 }
 
 fn draft_query(file: &str, lock: &str) -> Query {
-    Query::new(format!("SELECT {DRAFT_COLUMNS} FROM flow_drafts WHERE file = ?{lock}")).bind(file)
+    Query::new(format!(
+        "SELECT {DRAFT_COLUMNS} FROM flow_drafts WHERE file = ?{lock}"
+    ))
+    .bind(file)
 }
 
 async fn fetch_draft(tx: &mut Tx, q: &Query) -> Result<Option<FlowDraft>, StoreError> {
@@ -205,7 +208,12 @@ impl FlowFiles for SqlStore {
         Ok(Published::Published(v))
     }
 
-    async fn flow_restore(&self, file: &str, number: i64, actor: &str) -> Result<Option<FlowDraft>, StoreError> {
+    async fn flow_restore(
+        &self,
+        file: &str,
+        number: i64,
+        actor: &str,
+    ) -> Result<Option<FlowDraft>, StoreError> {
         let q = Query::new(format!(
             "INSERT INTO flow_drafts (file, text, revision, updated_by, updated_at)
              SELECT file, text, 1, ?, ? FROM flow_versions WHERE file = ? AND number = ?
@@ -219,7 +227,15 @@ impl FlowFiles for SqlStore {
         let Some(restored) = fetch_draft(&mut tx, &q).await? else {
             return Ok(None);
         };
-        audit(&mut tx, file, "restore", actor, Some(restored.revision), Some(number)).await?;
+        audit(
+            &mut tx,
+            file,
+            "restore",
+            actor,
+            Some(restored.revision),
+            Some(number),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(restored))
     }
@@ -238,7 +254,12 @@ impl FlowFiles for SqlStore {
         ))
         .bind(file)
         .bind(number);
-        self.db.fetch_optional(&q).await?.as_ref().map(version).transpose()
+        self.db
+            .fetch_optional(&q)
+            .await?
+            .as_ref()
+            .map(version)
+            .transpose()
     }
 
     async fn flow_audit(&self, file: &str, limit: u32) -> Result<Vec<FlowAudit>, StoreError> {

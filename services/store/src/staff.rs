@@ -36,7 +36,10 @@ fn session(r: &Row) -> Result<StaffSession, StoreError> {
 
 impl SqlStore {
     async fn user_where(&self, column: &str, value: Arg) -> Result<Option<StaffUser>, StoreError> {
-        let q = Query::new(format!("SELECT {USER_COLUMNS} FROM staff_users WHERE {column} = ?")).bind(value);
+        let q = Query::new(format!(
+            "SELECT {USER_COLUMNS} FROM staff_users WHERE {column} = ?"
+        ))
+        .bind(value);
         self.db.fetch_optional(&q).await?.as_ref().map(user).transpose()
     }
 }
@@ -123,7 +126,12 @@ impl Staff for SqlStore {
         ))
         .bind(hash)
         .bind(now);
-        self.db.fetch_optional(&q).await?.as_ref().map(session).transpose()
+        self.db
+            .fetch_optional(&q)
+            .await?
+            .as_ref()
+            .map(session)
+            .transpose()
     }
 
     async fn staff_session_touch(&self, hash: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -37,7 +37,12 @@ pub trait FlowFiles: Send + Sync {
     ) -> Result<Published, StoreError>;
     /// Makes version `number` the draft (revision + 1), with an audit row `restore`;
     /// `None` if the file has no such version.
-    async fn flow_restore(&self, file: &str, number: i64, actor: &str) -> Result<Option<FlowDraft>, StoreError>;
+    async fn flow_restore(
+        &self,
+        file: &str,
+        number: i64,
+        actor: &str,
+    ) -> Result<Option<FlowDraft>, StoreError>;
     /// A file's versions, newest first.
     async fn flow_versions(&self, file: &str) -> Result<Vec<FlowVersion>, StoreError>;
     async fn flow_version(&self, file: &str, number: i64) -> Result<Option<FlowVersion>, StoreError>;

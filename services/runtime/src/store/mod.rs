@@ -36,9 +36,7 @@ use async_trait::async_trait;
 
 pub use channels::{ChannelDefs, StoredChannel};
 pub use contacts::{Contact, ContactQuery, Contacts};
-pub use flowfiles::{
-    FlowAudit, FlowDraft, FlowFileInfo, FlowFiles, FlowStat, FlowVersion, Published, Saved,
-};
+pub use flowfiles::{FlowAudit, FlowDraft, FlowFileInfo, FlowFiles, FlowStat, FlowVersion, Published, Saved};
 pub use messages::{MessageQuery, MessageStatus, Messages, Record, StoredMessage};
 pub use outbox::{Accepted, Idempotency, Outbox};
 pub use retention::{Archive, ArchiveError, ArchiveSink, Purged, Retention};
@@ -52,8 +50,9 @@ pub use webhooks::{WebhookJob, WebhookOutcome, Webhooks};
 /// The concern traits, to call a store's methods: `use seedgate_runtime::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Messages as _, Outbox as _, Retention as _,
-        Sessions as _, Staff as _, Store as _, Subscriptions as _, Tokens as _, Webhooks as _,
+        ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Messages as _, Outbox as _,
+        Retention as _, Sessions as _, Staff as _, Store as _, Subscriptions as _, Tokens as _,
+        Webhooks as _,
     };
 }
 

@@ -7,9 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use seedgate_proto::{Event, Message, SessionRecord};
 use seedgate_runtime::store::{
     Accepted, Advance, ApiToken, ArchiveSink, ChannelDefs, Contact, ContactQuery, Contacts, FlowAudit,
-    FlowDraft, FlowFileInfo, FlowFiles, FlowRuns, FlowStat, FlowVersion, Idempotency, MessageQuery,
-    Messages, Outbox, Published, Purged, Record, Retention, Saved, SessionDay, SessionQuery, Sessions,
-    Staff, StaffSession, StaffUser, Store, StoreError, StoredChannel, StoredMessage, Subscription,
+    FlowDraft, FlowFileInfo, FlowFiles, FlowRuns, FlowStat, FlowVersion, Idempotency, MessageQuery, Messages,
+    Outbox, Published, Purged, Record, Retention, Saved, SessionDay, SessionQuery, Sessions, Staff,
+    StaffSession, StaffUser, Store, StoreError, StoredChannel, StoredMessage, Subscription,
     SubscriptionCount, Subscriptions, Tokens, WebhookJob, WebhookOutcome, Webhooks,
 };
 use uuid::Uuid;
@@ -255,7 +255,12 @@ impl<S: Store> FlowFiles for Sealed<S> {
         self.inner.flow_publish(file, base_revision, actor).await
     }
 
-    async fn flow_restore(&self, file: &str, number: i64, actor: &str) -> Result<Option<FlowDraft>, StoreError> {
+    async fn flow_restore(
+        &self,
+        file: &str,
+        number: i64,
+        actor: &str,
+    ) -> Result<Option<FlowDraft>, StoreError> {
         self.inner.flow_restore(file, number, actor).await
     }
 

@@ -10,12 +10,14 @@ mod common;
 
 mod channels;
 mod contacts;
+mod flowfiles;
 mod helpers;
 mod messages;
 mod outbox;
 mod retention;
 mod runs;
 mod sessions;
+mod staff;
 mod subscriptions;
 mod tokens;
 mod webhooks;
