@@ -175,17 +175,18 @@ pub(crate) struct Checked {
 pub(crate) fn check_text(api: &Api, file: &str, text: &str) -> Checked {
     let live = api.catalog.current();
     let limits = api.catalog.limits();
-    let mut sources = live.sources_except(file);
-    let before: Vec<String> = if sources.is_empty() {
+    // The other files' problems that are there already, with every live file as it is.
+    let before: Vec<String> = if live.files.is_empty() {
         Vec::new()
     } else {
-        load::check(&sources, &limits)
+        seedgate_runtime::catalog::check(&live.files, &limits)
             .1
             .errors
             .iter()
             .map(ToString::to_string)
             .collect()
     };
+    let mut sources = live.sources_except(file);
     sources.push(Source {
         path: file.to_string(),
         text: text.to_string(),
