@@ -1,12 +1,12 @@
 // The studio page: starts up, lists the flow files, and wires the views (map, forms, raw
 // YAML, message sets, versions, simulator) to the one state. Loaded by index.html.
 
-import { h, $, clear, say, when } from './dom.js';
+import { h, $, clear, say, when, langName } from './dom.js';
 import { api, whenExpired } from './api.js';
 import { KINDS, addNode, languages, newFile } from './doc.js';
 import { limitFor } from './count.js';
 import { state, on, emit, undo, change } from './state.js';
-import { drawGraph, setLayoutSaver, zoom, tidy } from './graph.js';
+import { drawGraph, setLayoutSaver, zoom, tidy, fitNext } from './graph.js';
 import { drawForm } from './forms.js';
 import { refreshCounts } from './fields.js';
 import { drawSets } from './sets.js';
@@ -129,7 +129,7 @@ function drawTools() {
   const kindSel = h('select', { id: 'add-kind' }, Object.entries(KINDS).map(([k, v]) => h('option', { value: k }, v.name)));
   const addFlowIn = h('input', { id: 'add-flow-name', placeholder: 'follow_up', size: 10 });
   const published = state.file && state.file.published;
-  root.append(
+  root.append(...[
     flows.length ? h('span', { class: 'inline' }, h('label', { for: 'flow-pick' }, 'Flow'), flowSel) : null,
     h('form', { class: 'inline', onsubmit: (e) => {
       e.preventDefault();
@@ -152,14 +152,14 @@ function drawTools() {
       say(`Added the screen ${id}.`);
     } }, h('label', { for: 'add-kind' }, 'Add'), kindSel, h('button', { type: 'submit', 'data-testid': 'add-screen' }, 'Add screen')) : null,
     langs.length > 1 ? h('span', { class: 'inline' }, h('label', { for: 'view-lang' }, 'Show texts in'),
-      h('select', { id: 'view-lang', onchange: (e) => { state.viewLang = e.target.value; redrawGraph(); } }, langs.map((l) => h('option', { value: l, selected: l === (state.viewLang || langs[0]) }, l)))) : null,
+      h('select', { id: 'view-lang', onchange: (e) => { state.viewLang = e.target.value; redrawGraph(); } }, langs.map((l) => h('option', { value: l, selected: l === (state.viewLang || langs[0]) }, langName(l))))) : null,
     h('span', { class: 'inline', role: 'group', 'aria-label': 'Zoom' },
       h('button', { type: 'button', 'aria-label': 'Zoom out', onclick: () => { zoom(0.8); redrawGraph(); } }, '−'),
       h('button', { type: 'button', 'aria-label': 'Actual size', onclick: () => { zoom(0); redrawGraph(); } }, '100%'),
       h('button', { type: 'button', 'aria-label': 'Zoom in', onclick: () => { zoom(1.25); redrawGraph(); } }, '+')),
     h('button', { type: 'button', onclick: () => { tidy(); redrawGraph(); say('Laid out afresh.'); } }, 'Tidy the map'),
     published && state.flow ? dropoffTools() : null,
-  );
+  ].filter(Boolean));
 }
 
 function dropoffTools() {
@@ -307,6 +307,7 @@ let wasDirty = false;
 on((what, detail) => {
   if (what === 'file') {
     resetSim();
+    fitNext();
     drawWorkspace();
     showTab(state.mode === 'raw' ? 'raw' : tab === 'raw' ? 'graph' : tab);
     return;

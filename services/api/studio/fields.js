@@ -73,7 +73,7 @@ export function textField(label, path, { screen = null, sms = false, rows = 3, r
   const box = (lang) => {
     const id = nextId('t');
     const value = perLang ? (t && typeof t === 'object' ? t[lang] ?? '' : '') : typeof t === 'string' ? t : (t && t[langs[0]]) || '';
-    const ta = h('textarea', { id, rows, 'data-path': [...path, perLang ? lang : ''].join('/'), lang: lang === 'zul' ? 'zu' : lang === 'eng' ? 'en' : null, 'aria-describedby': `${id}-count` });
+    const ta = h('textarea', { id, rows: Math.min(7, Math.max(rows, Math.ceil(chars(value) / 26))), 'data-path': [...path, perLang ? lang : ''].join('/'), lang: lang === 'zul' ? 'zu' : lang === 'eng' ? 'en' : null, 'aria-describedby': `${id}-count` });
     ta.value = value;
     ta.addEventListener('input', () => change((d) => {
       if (perLang) {

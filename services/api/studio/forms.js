@@ -304,7 +304,7 @@ function flowSettings(flow) {
     select('Runs over', [...fp, 'channel'], [['ussd', 'USSD (menus on a basic phone)'], ['sms', 'SMS (a conversation)'], ['any', 'Either']], { default: 'ussd' }),
     nextSelect('People start at', [...fp, 'start']),
     textField('Shown when someone presses a number that is not a choice', [...fp, 'invalid_choice'], { rows: 2 }),
-    bound('Session budget (seconds)', [...fp, 'budget_secs'], { type: 'number', hint: 'A warning shows when a path is expected to take longer. Default 180.' }),
+    bound('Session budget (seconds)', [...fp, 'budget_secs'], { type: 'number', placeholder: '180', hint: 'A warning shows when a path is expected to take longer. Default 180.' }),
     flow.channel === 'sms' ? bound('An unanswered conversation ends after', [...fp, 'expire_after'], { hint: '30m, 6h, 2d or 1w. Default 7d.' }) : null,
     h('h3', {}, 'This file'),
     field('Languages (codes, the first is the main one)', langIn, 'e.g. eng, zul — every text needs each of them.'),

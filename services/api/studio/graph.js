@@ -11,7 +11,8 @@ const W = 210;
 const H = 66;
 const EXT_W = 150;
 
-let scale = 1;
+/** null until the first drawing, which fits the map's width (not below 60 %). */
+let scale = null;
 let saveTimer = null;
 let saveLayout = () => {};
 
@@ -81,7 +82,10 @@ function edgePath(a, b, hb) {
   const y2 = b.y - hb / 2;
   if (y2 > y1 + 10) {
     const dy = (y2 - y1) / 2;
-    return { d: `M${x1},${y1} C${x1},${y1 + dy} ${x2},${y2 - dy} ${x2},${y2}`, mx: (x1 + x2) / 2, my: (y1 + y2) / 2 };
+    // The label sits 70 % of the way, so the labels of arrows leaving one box do not collide.
+    const t = 0.7;
+    const at = (a0, a1, a2, a3) => (1 - t) ** 3 * a0 + 3 * (1 - t) ** 2 * t * a1 + 3 * (1 - t) * t * t * a2 + t ** 3 * a3;
+    return { d: `M${x1},${y1} C${x1},${y1 + dy} ${x2},${y2 - dy} ${x2},${y2}`, mx: at(x1, x1, x2, x2), my: at(y1, y1 + dy, y2 - dy, y2) };
   }
   // Back up the graph: go out to the side and come round.
   const side = x2 >= x1 ? 1 : -1;
@@ -119,6 +123,7 @@ export function drawGraph(root) {
   const maxY = Math.max(...all.map((p) => p.y)) + H / 2 + 60;
   const width = maxX - minX;
   const height = maxY - minY;
+  if (scale === null) scale = root.clientWidth > 0 ? Math.min(1, Math.max(0.6, (root.clientWidth - 4) / width)) : 1;
 
   const s = svg('svg', {
     class: 'graph', role: 'group', 'aria-label': `Map of the flow ${flowName}`,
@@ -180,7 +185,7 @@ export function drawGraph(root) {
       svg('rect', { width: W, height: H, rx: 8, class: 'box' }),
       svg('text', { x: 10, y: 18, class: 'kind' }, `${kindName}${isStart ? ' · first' : ''}`),
       svg('text', { x: 10, y: 36, class: 'name' }, short(id, 26)),
-      svg('text', { x: 10, y: 54, class: 'summary' }, short(summary(node, lang, langs[0]), 30)),
+      svg('text', { x: 10, y: 54, class: 'summary' }, short(summary(node, lang, langs[0]), 27)),
     );
     if (p && (p.errors.length || p.warnings.length)) {
       const n = p.errors.length || p.warnings.length;
@@ -189,7 +194,7 @@ export function drawGraph(root) {
     }
     const notes = [];
     if (ends[id]) notes.push(`≈ ${ends[id].slices} × 20 s (${ends[id].secs} s)`);
-    if (stats) notes.push(`ended here: ${endCount(id) || 0}`);
+    if (stats && (endCount(id) || bodyOf(node).kind === 'end')) notes.push(`ended here: ${endCount(id) || 0}`);
     if (notes.length) g.append(svg('text', { x: W / 2, y: H + 15, class: 'note', 'text-anchor': 'middle', 'data-testid': `note-${id}` }, notes.join(' · ')));
 
     let drag = null;
@@ -247,6 +252,11 @@ export function drawGraph(root) {
 function select(id, focusForm = false) {
   state.selected = id;
   emit('select', { focusForm });
+}
+
+/** The next drawing fits the width again (a new file or flow). */
+export function fitNext() {
+  scale = null;
 }
 
 export function zoom(by) {

@@ -273,7 +273,7 @@ export function draw() {
   if (state.dirty && sim.source === 'draft') {
     root.append(h('p', { class: 'warning', role: 'status' }, 'The phone runs the last saved draft: ', h('button', { type: 'button', class: 'link', onclick: () => ctx.save() }, 'save now'), ' to try your changes.'));
   }
-  root.append(options(), phone(), ...controls());
+  root.append(options(), phone(), ...controls().filter(Boolean));
 }
 
 export function initSim(el, context) {

@@ -12,6 +12,7 @@ let message = null;
 const ACTION_WORDS = { save: 'saved the draft', publish: 'published', restore: 'restored a version into the draft', rollback: 'rolled back', create: 'created the file', import: 'imported the file' };
 
 export async function loadVersions(root, ctx) {
+  if (message && state.file && message.file !== state.file.file) message = null;
   if (!state.file || !state.file.revision) {
     data = { versions: [], audit: [] };
   } else {
@@ -35,15 +36,15 @@ function problem(e) {
 }
 
 async function act(root, ctx, what, f) {
-  message = { kind: 'busy', text: `${what}…` };
+  message = { kind: 'busy', text: `${what}…`, file: state.file.file };
   drawVersions(root, ctx);
   try {
     const res = await f();
-    message = { kind: 'ok', text: `${what}: done.` };
+    message = { kind: 'ok', text: `${what}: done.`, file: state.file.file };
     say(message.text, 'ok');
     await ctx.afterVersionChange(res);
   } catch (e) {
-    message = { kind: 'error', text: problem(e) };
+    message = { kind: 'error', text: problem(e), file: state.file.file };
     say(message.text, 'error');
   }
   await loadVersions(root, ctx);
@@ -83,7 +84,7 @@ export function drawVersions(root, ctx) {
   const audit = data.audit || [];
   if (audit.length) {
     root.append(h('h3', {}, 'Who changed what'), h('ol', { class: 'audit', reversed: true },
-      [...audit].reverse().slice(0, 100).map((a) => h('li', {}, h('strong', {}, a.actor || 'someone'), ` ${ACTION_WORDS[a.action] || a.action}`,
+      [...audit].sort((a, b) => String(b.at).localeCompare(String(a.at))).slice(0, 100).map((a) => h('li', {}, h('strong', {}, a.actor || 'someone'), ` ${ACTION_WORDS[a.action] || a.action}`,
         a.version ? ` (version ${a.version})` : a.revision ? ` (draft ${a.revision})` : '', ' — ', when(a.at)))));
   }
 }
