@@ -268,6 +268,7 @@ function showTab(name) {
   if (name === 'graph') {
     redrawGraph();
     redrawForm();
+    drawSaveState();
   }
 }
 

@@ -41,7 +41,8 @@ function positions(flowName, flow) {
   for (const id of ids) g.setNode(id, { width: W, height: H });
   for (const x of ext) g.setNode(x, { width: EXT_W, height: 36 });
   es.forEach((e, i) => {
-    if (g.hasNode(e.to)) g.setEdge(e.from, e.to, {}, `e${i}`);
+    // Labels take room in the layout, so dagre keeps them apart.
+    if (g.hasNode(e.to)) g.setEdge(e.from, e.to, { width: Math.min(28, String(e.label || '').length) * 6.8 + 10, height: 16, labelpos: 'c' }, `e${i}`);
   });
   window.dagre.layout(g);
   const pos = {};
@@ -50,7 +51,15 @@ function positions(flowName, flow) {
     const n = g.node(id);
     pos[id] = kept && Number.isFinite(kept.x) ? { x: kept.x, y: kept.y } : { x: n.x, y: n.y };
   }
-  return { pos, ext, es };
+  // dagre's own route for arrows between boxes nobody moved.
+  const laid = {};
+  es.forEach((e, i) => {
+    const moved = (id) => Boolean(state.layout[`${flowName}/${id}`]);
+    if (!g.hasNode(e.to) || moved(e.from) || moved(e.to)) return;
+    const r = g.edge(e.from, e.to, `e${i}`);
+    if (r && r.points && r.points.length > 1) laid[i] = { points: r.points, x: r.x, y: r.y, from: { ...pos[e.from] }, to: { ...pos[e.to] } };
+  });
+  return { pos, ext, es, laid };
 }
 
 function problemsByNode(flowName) {
@@ -93,6 +102,15 @@ function edgePath(a, b, hb) {
   return { d: `M${x1},${y1} C${x1},${y1 + 60} ${ox},${y1 + 60} ${ox},${(y1 + y2) / 2} S${x2},${y2 - 60} ${x2},${y2}`, mx: ox, my: (y1 + y2) / 2 };
 }
 
+/** A smooth path through dagre's points, the label where dagre put it. */
+function route(l) {
+  const p = l.points;
+  let d = `M${p[0].x},${p[0].y}`;
+  for (let i = 1; i < p.length - 1; i++) d += ` Q${p[i].x},${p[i].y} ${(p[i].x + p[i + 1].x) / 2},${(p[i].y + p[i + 1].y) / 2}`;
+  d += ` L${p[p.length - 1].x},${p[p.length - 1].y}`;
+  return { d, mx: l.x ?? p[Math.floor(p.length / 2)].x, my: (l.y ?? p[Math.floor(p.length / 2)].y) + 4 };
+}
+
 /** Draws the open flow into `root` (a scrolling div). */
 export function drawGraph(root) {
   clear(root);
@@ -108,7 +126,7 @@ export function drawGraph(root) {
   }
   const langs = languages(state.doc);
   const lang = state.viewLang || langs[0];
-  const { pos, ext, es } = positions(flowName, flow);
+  const { pos, ext, es, laid } = positions(flowName, flow);
   const probs = problemsByNode(flowName);
   const ends = pathsByEnd(flowName);
   const stats = state.stats && state.stats.flow === flowName ? state.stats : null;
@@ -135,11 +153,13 @@ export function drawGraph(root) {
   s.append(edgeLayer);
   const drawEdges = () => {
     clear(edgeLayer);
-    for (const e of es) {
+    for (const [i, e] of es.entries()) {
       const a = pos[e.from];
       const b = pos[e.to];
       if (!a || !b) continue;
-      const { d, mx, my } = edgePath(a, b, e.external ? 36 : H);
+      const l = laid[i];
+      const still = l && l.from.x === a.x && l.from.y === a.y && l.to.x === b.x && l.to.y === b.y;
+      const { d, mx, my } = still ? route(l) : edgePath(a, b, e.external ? 36 : H);
       const lit = active && active.trail && active.trail.includes(e.from) && active.trail.includes(e.to);
       const n = edgeCount(e.from, e.to);
       edgeLayer.append(svg('path', { d, class: `edge${lit ? ' lit' : ''}${stats ? ' counted' : ''}`, 'marker-end': 'url(#arrow)', 'stroke-width': stats && n ? Math.min(8, 1.5 + Math.log2(1 + n)) : null }));
