@@ -384,7 +384,8 @@ async fn check(
     check_name(&file)?;
     let body = body_of(&headers, &bytes)?;
     let checked = check_text(&api, &file, &body.text);
-    Ok(Json(json!({"report": checked.json, "parses": checked.parses, "flows": checked.flows})))
+    let doc = serde_yaml_ng::from_str::<Value>(&body.text).ok();
+    Ok(Json(json!({"report": checked.json, "parses": checked.parses, "flows": checked.flows, "doc": doc})))
 }
 
 #[derive(Deserialize)]
