@@ -7,6 +7,8 @@
 //! - [`channels`]: list channels with their live status; create, replace, delete and restart
 //!   them without a process restart; their recent PDU/HTTP traffic.
 //! - [`contacts`]: fields, groups, language and opt-out per MSISDN.
+//! - [`staff`]: staff accounts, cookie sessions and roles ([`staff::Actor`]), the sign-in
+//!   pages and the studio app under `/studio/`.
 //! - [`auth`]: bearer tokens with scopes (`admin`, `send`, `read`), stored as SHA-256 hashes;
 //!   a token bucket per token (`429`).
 //! - the outbox relay (`runtime::outbox`) hands committed messages to their connectors on the
@@ -23,6 +25,7 @@ pub mod contacts;
 mod error;
 pub mod openapi;
 pub mod routes;
+pub mod staff;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -52,6 +55,8 @@ pub struct Api {
     pub(crate) limiter: Arc<auth::Limiter>,
     /// Wakes the outbox relay when a message is accepted.
     pub(crate) outbox_wake: Arc<Notify>,
+    /// Staff accounts and sessions; handlers take [`staff::Actor`].
+    pub(crate) staff: staff::StaffAuth,
 }
 
 impl Api {
@@ -62,14 +67,16 @@ impl Api {
         bus: Arc<dyn Bus>,
         sessions: Option<Arc<dyn SessionStore>>,
     ) -> Self {
-        let limiter = auth::Limiter::new(config.api.rate_per_sec, config.api.burst);
+        let limiter = Arc::new(auth::Limiter::new(config.api.rate_per_sec, config.api.burst));
+        let whole = Arc::new(staff::backend::Whole(store.clone()));
         Self {
+            staff: staff::StaffAuth::new(whole.clone(), whole, limiter.clone()),
             config,
             registry,
             store,
             bus,
             sessions,
-            limiter: Arc::new(limiter),
+            limiter,
             outbox_wake: Arc::new(Notify::new()),
         }
     }
