@@ -5,9 +5,10 @@
 //!   process starts while its database is away and `/readyz` reports it.
 //! - [`SqlStore`] is both databases: one file per concern of the store (`messages.rs`,
 //!   `sessions.rs`, `outbox.rs`, `webhooks.rs`, `tokens.rs`, `contacts.rs`, `channels.rs`,
-//!   `subscriptions.rs`, `runs.rs`, `purge.rs`), each query written once; what differs
-//!   between the databases is in [`sql`](crate::sql) (placeholders, the clock, UUID,
-//!   timestamp and JSON codecs, a few fragments) and the two migration folders.
+//!   `subscriptions.rs`, `runs.rs`, `purge.rs`, `staff.rs`, `flowfiles.rs`), each query
+//!   written once; what differs between the databases is in [`sql`](crate::sql)
+//!   (placeholders, the clock, UUID, timestamp, day and JSON codecs, a few fragments) and the
+//!   two migration folders.
 //! - [`sealed`] wraps either database to seal personal data at rest.
 //! - [`run`] is the store service: it consumes every connector-facing message and event from
 //!   the bus and writes them in batches, acknowledging each delivery only after its batch
@@ -16,6 +17,7 @@
 
 mod channels;
 mod contacts;
+mod flowfiles;
 mod messages;
 mod outbox;
 mod purge;
@@ -25,6 +27,7 @@ pub mod sealed;
 mod service;
 mod sessions;
 mod sql;
+mod staff;
 mod subscriptions;
 mod tokens;
 mod webhooks;

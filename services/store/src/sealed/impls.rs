@@ -1,15 +1,16 @@
 //! The store's concerns through [`Sealed`]: each one that carries personal data seals it on
-//! the way in and opens it on the way out; the others ([`Tokens`], outbox leases, webhook
-//! settling, retention) pass straight through.
+//! the way in and opens it on the way out; the others ([`Tokens`], [`Staff`], [`FlowFiles`],
+//! outbox leases, webhook settling, retention) pass straight through.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use seedgate_proto::{Event, Message, SessionRecord};
 use seedgate_runtime::store::{
-    Accepted, Advance, ApiToken, ArchiveSink, ChannelDefs, Contact, ContactQuery, Contacts, FlowRuns,
-    Idempotency, MessageQuery, Messages, Outbox, Purged, Record, Retention, SessionDay, SessionQuery,
-    Sessions, Store, StoreError, StoredChannel, StoredMessage, Subscription, SubscriptionCount,
-    Subscriptions, Tokens, WebhookJob, WebhookOutcome, Webhooks,
+    Accepted, Advance, ApiToken, ArchiveSink, ChannelDefs, Contact, ContactQuery, Contacts, FlowAudit,
+    FlowDraft, FlowFileInfo, FlowFiles, FlowRuns, FlowStat, FlowVersion, Idempotency, MessageQuery,
+    Messages, Outbox, Published, Purged, Record, Retention, Saved, SessionDay, SessionQuery, Sessions,
+    Staff, StaffSession, StaffUser, Store, StoreError, StoredChannel, StoredMessage, Subscription,
+    SubscriptionCount, Subscriptions, Tokens, WebhookJob, WebhookOutcome, Webhooks,
 };
 use uuid::Uuid;
 
@@ -158,6 +159,140 @@ impl<S: Store> Tokens for Sealed<S> {
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
         self.inner.token_by_hash(hash).await
+    }
+}
+
+/// Staff accounts are not programme participants' data: a staff email, role and password hash
+/// (only a hash of each session's secret), kept as they are.
+#[async_trait]
+impl<S: Store> Staff for Sealed<S> {
+    async fn user_create(&self, user: &StaffUser) -> Result<bool, StoreError> {
+        self.inner.user_create(user).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<StaffUser>, StoreError> {
+        self.inner.user_by_email(email).await
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<StaffUser>, StoreError> {
+        self.inner.user_by_id(id).await
+    }
+
+    async fn users(&self) -> Result<Vec<StaffUser>, StoreError> {
+        self.inner.users().await
+    }
+
+    async fn user_set_password(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<bool, StoreError> {
+        self.inner.user_set_password(id, password_hash, must_change).await
+    }
+
+    async fn user_set_role(&self, id: Uuid, role: &str, disabled: bool) -> Result<bool, StoreError> {
+        self.inner.user_set_role(id, role, disabled).await
+    }
+
+    async fn staff_session_put(&self, session: &StaffSession) -> Result<(), StoreError> {
+        self.inner.staff_session_put(session).await
+    }
+
+    async fn staff_session_get(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StaffSession>, StoreError> {
+        self.inner.staff_session_get(hash, now).await
+    }
+
+    async fn staff_session_touch(&self, hash: &str, expires_at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.inner.staff_session_touch(hash, expires_at).await
+    }
+
+    async fn staff_session_delete(&self, hash: &str) -> Result<(), StoreError> {
+        self.inner.staff_session_delete(hash).await
+    }
+
+    async fn staff_sessions_delete_user(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        self.inner.staff_sessions_delete_user(user_id).await
+    }
+}
+
+/// Flow texts, their audit rows and arrow counters hold no personal data (the session summary
+/// reads only unsealed columns: flow, start, slices).
+#[async_trait]
+impl<S: Store> FlowFiles for Sealed<S> {
+    async fn flow_files(&self) -> Result<Vec<FlowFileInfo>, StoreError> {
+        self.inner.flow_files().await
+    }
+
+    async fn flow_draft(&self, file: &str) -> Result<Option<FlowDraft>, StoreError> {
+        self.inner.flow_draft(file).await
+    }
+
+    async fn flow_save(
+        &self,
+        file: &str,
+        text: &str,
+        base_revision: Option<i64>,
+        actor: &str,
+    ) -> Result<Saved, StoreError> {
+        self.inner.flow_save(file, text, base_revision, actor).await
+    }
+
+    async fn flow_set_layout(&self, file: &str, layout: &serde_json::Value) -> Result<bool, StoreError> {
+        self.inner.flow_set_layout(file, layout).await
+    }
+
+    async fn flow_publish(
+        &self,
+        file: &str,
+        base_revision: Option<i64>,
+        actor: &str,
+    ) -> Result<Published, StoreError> {
+        self.inner.flow_publish(file, base_revision, actor).await
+    }
+
+    async fn flow_restore(&self, file: &str, number: i64, actor: &str) -> Result<Option<FlowDraft>, StoreError> {
+        self.inner.flow_restore(file, number, actor).await
+    }
+
+    async fn flow_versions(&self, file: &str) -> Result<Vec<FlowVersion>, StoreError> {
+        self.inner.flow_versions(file).await
+    }
+
+    async fn flow_version(&self, file: &str, number: i64) -> Result<Option<FlowVersion>, StoreError> {
+        self.inner.flow_version(file, number).await
+    }
+
+    async fn flow_audit(&self, file: &str, limit: u32) -> Result<Vec<FlowAudit>, StoreError> {
+        self.inner.flow_audit(file, limit).await
+    }
+
+    async fn flow_live_seq(&self) -> Result<i64, StoreError> {
+        self.inner.flow_live_seq().await
+    }
+
+    async fn flow_live(&self, at: Option<i64>) -> Result<Vec<FlowVersion>, StoreError> {
+        self.inner.flow_live(at).await
+    }
+
+    async fn flow_import_initial(&self, files: &[(String, String)], actor: &str) -> Result<bool, StoreError> {
+        self.inner.flow_import_initial(files, actor).await
+    }
+
+    async fn flow_stats_add(&self, rows: &[FlowStat]) -> Result<(), StoreError> {
+        self.inner.flow_stats_add(rows).await
+    }
+
+    async fn flow_stats(&self, flow: &str, since: NaiveDate) -> Result<Vec<FlowStat>, StoreError> {
+        self.inner.flow_stats(flow, since).await
+    }
+
+    async fn flow_session_summary(&self, flow: &str, since: DateTime<Utc>) -> Result<(i64, f64), StoreError> {
+        self.inner.flow_session_summary(flow, since).await
     }
 }
 

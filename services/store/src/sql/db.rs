@@ -179,6 +179,10 @@ impl Tx {
         }
     }
 
+    pub(crate) async fn fetch_optional(&mut self, q: &Query) -> Result<Option<Row>, StoreError> {
+        Ok(self.fetch(q).await?.into_iter().next())
+    }
+
     pub(crate) async fn fetch_one(&mut self, q: &Query) -> Result<Row, StoreError> {
         self.fetch(q)
             .await?

@@ -5,9 +5,10 @@
 //!   ([`Query`]; a JSON argument becomes `$n::jsonb`). No query may hold a literal `?`;
 //! - the clock: [`Arg::Now`] and [`Arg::Later`] are the database's `now()` (and
 //!   `now() + interval`) on PostgreSQL and the process's clock on SQLite;
-//! - codecs: UUIDs and timestamps are native types on PostgreSQL and text on SQLite (RFC 3339
-//!   UTC with microseconds, so text order is time order): [`Arg`] on the way in, [`Row`] on
-//!   the way out; JSON columns are `jsonb` on PostgreSQL and text on SQLite;
+//! - codecs: UUIDs, timestamps and days are native types on PostgreSQL and text on SQLite
+//!   (RFC 3339 UTC with microseconds, so text order is time order; `YYYY-MM-DD`): [`Arg`] on
+//!   the way in, [`Row`] on the way out; JSON columns are `jsonb` on PostgreSQL and text on
+//!   SQLite;
 //! - a few fragments ([`Dialect`]): `GREATEST` or `MAX` in upserts, a UTC day, row locks,
 //!   the byte collation;
 //! - connecting and migrating (`db.rs`); the migrations themselves are one folder per

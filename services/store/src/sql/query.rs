@@ -1,7 +1,7 @@
 //! A query written once: SQL with `?` placeholders and typed arguments, rendered and bound
 //! for each database.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query as SqlxQuery;
 use sqlx::sqlite::{Sqlite, SqliteArguments};
@@ -18,6 +18,8 @@ pub(crate) enum Arg {
     Bool(bool),
     Uuid(Option<Uuid>),
     Ts(Option<DateTime<Utc>>),
+    /// A calendar day: `DATE` on PostgreSQL, `YYYY-MM-DD` text on SQLite.
+    Date(Option<NaiveDate>),
     /// JSON text for a JSON column.
     Json(Option<String>),
     /// The current time.
@@ -41,6 +43,11 @@ impl Arg {
     /// SQLite's text form of a timestamp.
     pub(crate) fn sqlite_ts(t: &DateTime<Utc>) -> String {
         t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+
+    /// SQLite's text form of a day.
+    pub(crate) fn sqlite_date(d: &NaiveDate) -> String {
+        d.format("%Y-%m-%d").to_string()
     }
 }
 
@@ -71,6 +78,7 @@ arg_from! {
     DateTime<Utc> => |v| Arg::Ts(Some(v)),
     &DateTime<Utc> => |v: &DateTime<Utc>| Arg::Ts(Some(*v)),
     Option<DateTime<Utc>> => Arg::Ts,
+    NaiveDate => |v| Arg::Date(Some(v)),
 }
 
 /// SQL with `?` placeholders and its arguments, in order.
@@ -195,6 +203,7 @@ impl Query {
                 Arg::Bool(v) => q.bind(*v),
                 Arg::Uuid(v) => q.bind(v.map(|u| u.to_string())),
                 Arg::Ts(v) => q.bind(v.as_ref().map(Arg::sqlite_ts)),
+                Arg::Date(v) => q.bind(v.as_ref().map(Arg::sqlite_date)),
                 Arg::Now => q.bind(Arg::sqlite_ts(now)),
                 Arg::Later(d) => q.bind(Arg::sqlite_ts(
                     &(*now + chrono::Duration::from_std(*d).unwrap_or_default()),
@@ -218,6 +227,7 @@ impl Query {
                 Arg::Bool(v) => q.bind(*v),
                 Arg::Uuid(v) => q.bind(*v),
                 Arg::Ts(v) => q.bind(*v),
+                Arg::Date(v) => q.bind(*v),
                 Arg::Now => q,
                 Arg::Later(d) => q.bind(chrono::Duration::from_std(*d).unwrap_or_default()),
                 Arg::List(items) => bind_array(q, items.iter()),
@@ -250,6 +260,11 @@ fn bind_array<'q, 'a>(
         Some(Arg::Ts(_)) => q.bind(
             items
                 .map(|a| if let Arg::Ts(v) = a { *v } else { None })
+                .collect::<Vec<_>>(),
+        ),
+        Some(Arg::Date(_)) => q.bind(
+            items
+                .map(|a| if let Arg::Date(v) = a { *v } else { None })
                 .collect::<Vec<_>>(),
         ),
         Some(Arg::Bool(_)) => q.bind(items.map(|a| matches!(a, Arg::Bool(true))).collect::<Vec<_>>()),

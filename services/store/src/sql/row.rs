@@ -65,6 +65,24 @@ impl Row {
             .ok_or_else(|| StoreError::Rejected(format!("stored column {col} is NULL")))
     }
 
+    /// `BOOLEAN` on PostgreSQL, 0 or 1 on SQLite.
+    pub(crate) fn bool(&self, col: &str) -> Result<bool, StoreError> {
+        match self {
+            Self::Sqlite(r) => r.try_get(col),
+            Self::Postgres(r) => r.try_get(col),
+        }
+        .map_err(classify)
+    }
+
+    /// A `DOUBLE PRECISION` (SQLite: `REAL`) value; NULL reads as `None`.
+    pub(crate) fn opt_float(&self, col: &str) -> Result<Option<f64>, StoreError> {
+        match self {
+            Self::Sqlite(r) => r.try_get(col),
+            Self::Postgres(r) => r.try_get(col),
+        }
+        .map_err(classify)
+    }
+
     /// A count or size: negative or too large values read as 0.
     pub(crate) fn u32(&self, col: &str) -> Result<u32, StoreError> {
         Ok(u32::try_from(self.opt_int(col)?.unwrap_or(0)).unwrap_or(0))

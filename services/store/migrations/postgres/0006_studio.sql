@@ -1,0 +1,75 @@
+-- The studio: staff accounts and their browser sessions (a hash of each cookie's secret), flow
+-- file drafts (a revision per save), published versions (numbered per file, ordered across
+-- files by `seq`), an audit row per change, and per-day counters of the arrows sessions took.
+CREATE TABLE staff_users (
+    id            UUID PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    must_change   BOOLEAN NOT NULL,
+    disabled      BOOLEAN NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE staff_sessions (
+    hash       TEXT PRIMARY KEY,
+    user_id    UUID NOT NULL REFERENCES staff_users (id) ON DELETE CASCADE,
+    csrf       TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX staff_sessions_user ON staff_sessions (user_id);
+CREATE INDEX staff_sessions_expires ON staff_sessions (expires_at);
+
+CREATE TABLE flow_drafts (
+    file       TEXT PRIMARY KEY,
+    text       TEXT NOT NULL,
+    revision   BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    layout     JSONB NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE flow_versions (
+    file         TEXT NOT NULL,
+    number       BIGINT NOT NULL,
+    seq          BIGINT NOT NULL UNIQUE,
+    text         TEXT NOT NULL,
+    published_by TEXT NOT NULL,
+    published_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (file, number)
+);
+
+-- The last `seq` given out: a publish takes this row's lock first and holds it until it
+-- commits, so publishes commit in `seq` order (a poller that saw `seq` n has seen 1..n; a
+-- sequence would hand out numbers in start order, not commit order).
+CREATE TABLE flow_seq (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL
+);
+INSERT INTO flow_seq (id, seq) VALUES (1, 0);
+
+-- `id` orders the rows as they were written.
+CREATE TABLE flow_audit (
+    id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    file     TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    actor    TEXT NOT NULL,
+    revision BIGINT,
+    version  BIGINT,
+    at       TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX flow_audit_file ON flow_audit (file, id);
+
+-- `from_node` is '' where sessions started, `to_node` '' where they ended.
+CREATE TABLE flow_stats (
+    flow      TEXT NOT NULL,
+    day       DATE NOT NULL,
+    from_node TEXT NOT NULL,
+    to_node   TEXT NOT NULL,
+    count     BIGINT NOT NULL,
+    PRIMARY KEY (flow, day, from_node, to_node)
+);
+
+CREATE INDEX sessions_flow_started ON sessions (flow, started_at);
