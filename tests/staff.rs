@@ -24,7 +24,11 @@ fn user(dir: &std::path::Path, env: &[(String, String)], args: &[&str]) -> (i32,
         .output()
         .unwrap();
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
-    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+    (
+        out.status.code().unwrap_or(-1),
+        text(out.stdout),
+        text(out.stderr),
+    )
 }
 
 /// The one-time password `user create`/`user reset` printed: the last word of the output.
@@ -44,7 +48,11 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self { base, http, cookie: None }
+        Self {
+            base,
+            http,
+            cookie: None,
+        }
     }
 
     fn keep_cookie(&mut self, resp: &reqwest::Response) {
@@ -75,7 +83,9 @@ impl Browser {
 
     /// A JSON call with the cookie, and the CSRF header if given.
     async fn api(&self, method: &str, path: &str, csrf: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, c);
         }
@@ -91,8 +101,11 @@ impl Browser {
     }
 
     async fn sign_in(&mut self, email: &str, password: &str) -> reqwest::Response {
-        self.form("/studio/login", &[("email", email), ("password", password), ("next", "/studio/")])
-            .await
+        self.form(
+            "/studio/login",
+            &[("email", email), ("password", password), ("next", "/studio/")],
+        )
+        .await
     }
 
     /// Replaces the one-time password (signed in with it) with `new`.
@@ -102,7 +115,13 @@ impl Browser {
         let resp = self
             .form(
                 "/studio/password",
-                &[("csrf", &csrf), ("current", current), ("new", new), ("confirm", new), ("next", "/studio/")],
+                &[
+                    ("csrf", &csrf),
+                    ("current", current),
+                    ("new", new),
+                    ("confirm", new),
+                    ("next", "/studio/"),
+                ],
             )
             .await;
         assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
@@ -123,23 +142,49 @@ async fn staff(backend: &str) {
     let env = env_for(backend, &[]);
 
     // The CLI: a one-time password as the last word; a bad role, a bad email, a taken email.
-    let (code, out, err) = user(&dir, &env, &["create", "--email", "Admin@Clinic.org", "--role", "admin"]);
+    let (code, out, err) = user(
+        &dir,
+        &env,
+        &["create", "--email", "Admin@Clinic.org", "--role", "admin"],
+    );
     assert_eq!(code, 0, "{err}");
     let admin_once = last_word(&out);
     assert!(admin_once.len() >= 12, "{out}");
-    let (code, _, err) = user(&dir, &env, &["create", "--email", "admin@clinic.org", "--role", "admin"]);
+    let (code, _, err) = user(
+        &dir,
+        &env,
+        &["create", "--email", "admin@clinic.org", "--role", "admin"],
+    );
     assert_eq!(code, 1);
-    assert!(err.contains("a user with the email admin@clinic.org exists"), "{err}");
-    let (code, _, err) = user(&dir, &env, &["create", "--email", "x@clinic.org", "--role", "root"]);
+    assert!(
+        err.contains("a user with the email admin@clinic.org exists"),
+        "{err}"
+    );
+    let (code, _, err) = user(
+        &dir,
+        &env,
+        &["create", "--email", "x@clinic.org", "--role", "root"],
+    );
     assert_eq!(code, 64);
     assert!(err.contains("unknown role `root`"), "{err}");
-    let (code, _, err) = user(&dir, &env, &["create", "--email", "not-an-email", "--role", "author"]);
+    let (code, _, err) = user(
+        &dir,
+        &env,
+        &["create", "--email", "not-an-email", "--role", "author"],
+    );
     assert_eq!((code, err.contains("not an email address")), (64, true), "{err}");
-    let (code, out, _) = user(&dir, &env, &["create", "--email", "author@clinic.org", "--role", "author"]);
+    let (code, out, _) = user(
+        &dir,
+        &env,
+        &["create", "--email", "author@clinic.org", "--role", "author"],
+    );
     assert_eq!(code, 0);
     let author_once = last_word(&out);
     let (_, listed, _) = user(&dir, &env, &["list"]);
-    assert!(listed.contains("admin@clinic.org") && listed.contains("one-time password"), "{listed}");
+    assert!(
+        listed.contains("admin@clinic.org") && listed.contains("one-time password"),
+        "{listed}"
+    );
     let admin_token = common::create_token(&dir, &env, "admin");
     let read_token = common::create_token(&dir, &env, "read");
 
@@ -148,12 +193,20 @@ async fn staff(backend: &str) {
     let mut b = Browser::new(gw.base());
 
     // The pages are on the HTTP port, beside the API's JSON 404.
-    for (path, to) in [("/", "/studio/"), ("/studio", "/studio/"), ("/studio/", "/studio/login?next=/studio/")] {
+    for (path, to) in [
+        ("/", "/studio/"),
+        ("/studio", "/studio/"),
+        ("/studio/", "/studio/login?next=/studio/"),
+    ] {
         let resp = b.get(path).await;
         assert_eq!((resp.status().as_u16(), location(&resp)), (303, to), "{path}");
     }
     let page = b.get("/studio/login").await.text().await.unwrap();
-    for needle in [r#"<label for="email">Email</label>"#, r#"<label for="password">Password</label>"#, ">Sign in</button>"] {
+    for needle in [
+        r#"<label for="email">Email</label>"#,
+        r#"<label for="password">Password</label>"#,
+        ">Sign in</button>",
+    ] {
         assert!(page.contains(needle), "{needle}: {page}");
     }
     let (s, body) = b.api("GET", "/api/v1/nothing-here", None, None).await;
@@ -164,9 +217,15 @@ async fn staff(backend: &str) {
     assert_eq!(resp.status(), 401);
     assert!(resp.text().await.unwrap().contains("Wrong email or password."));
     let resp = b.sign_in("admin@clinic.org", &admin_once).await;
-    assert_eq!((resp.status().as_u16(), location(&resp)), (303, "/studio/password?next=%2Fstudio%2F"));
+    assert_eq!(
+        (resp.status().as_u16(), location(&resp)),
+        (303, "/studio/password?next=%2Fstudio%2F")
+    );
     let set = resp.headers()[header::SET_COOKIE].to_str().unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"),
+        "{set}"
+    );
     let (s, body) = b.api("GET", "/api/v1/users", None, None).await;
     assert_eq!(s, 403, "{body}");
     b.choose_password(&admin_once, "admin's own pass").await;
@@ -174,13 +233,18 @@ async fn staff(backend: &str) {
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.unwrap();
     let csrf = b.csrf().await;
-    assert!(html.contains(&format!(r#"<meta name="csrf-token" content="{csrf}">"#)), "{html}");
+    assert!(
+        html.contains(&format!(r#"<meta name="csrf-token" content="{csrf}">"#)),
+        "{html}"
+    );
 
     // CSRF on changes; admins manage users.
     let new_user = json!({"email": "pub@clinic.org", "role": "publisher"});
     let (s, body) = b.api("POST", "/api/v1/users", None, Some(new_user.clone())).await;
     assert_eq!((s, error_of(&body).0), (403, "csrf"));
-    let (s, body) = b.api("POST", "/api/v1/users", Some(&csrf), Some(new_user.clone())).await;
+    let (s, body) = b
+        .api("POST", "/api/v1/users", Some(&csrf), Some(new_user.clone()))
+        .await;
     assert_eq!(s, 201, "{body}");
     assert!(body["password"].as_str().unwrap().len() >= 12);
     let (s, body) = b.api("POST", "/api/v1/users", Some(&csrf), Some(new_user)).await;
@@ -192,9 +256,15 @@ async fn staff(backend: &str) {
     author.sign_in("author@clinic.org", &author_once).await;
     author.choose_password(&author_once, "author's own pass").await;
     let (s, body) = author.api("GET", "/api/v1/users", None, None).await;
-    assert_eq!((s, error_of(&body).1), (403, "managing users needs the admin role; you are an author"));
+    assert_eq!(
+        (s, error_of(&body).1),
+        (403, "managing users needs the admin role; you are an author")
+    );
     let (_, me) = author.api("GET", "/api/v1/me", None, None).await;
-    assert_eq!((me["email"].clone(), me["role"].clone()), (json!("author@clinic.org"), json!("author")));
+    assert_eq!(
+        (me["email"].clone(), me["role"].clone()),
+        (json!("author@clinic.org"), json!("author"))
+    );
 
     // Sign-out ends the session; a stale or absent cookie gets the API's 401.
     let stale = author.cookie.clone();
@@ -203,7 +273,13 @@ async fn staff(backend: &str) {
     assert_eq!((resp.status().as_u16(), location(&resp)), (303, "/studio/login"));
     author.cookie = stale;
     let (s, body) = author.api("GET", "/api/v1/me", None, None).await;
-    assert_eq!((s, body["error"].clone()), (401, json!({"code": "unauthorized", "message": "your session has expired; sign in again"})));
+    assert_eq!(
+        (s, body["error"].clone()),
+        (
+            401,
+            json!({"code": "unauthorized", "message": "your session has expired; sign in again"})
+        )
+    );
 
     // Backoff: after five wrong passwords even the right one waits.
     for _ in 0..5 {
@@ -211,13 +287,27 @@ async fn staff(backend: &str) {
     }
     let resp = author.sign_in("author@clinic.org", "author's own pass").await;
     assert_eq!(resp.status(), 429);
-    assert!(resp.text().await.unwrap().contains("Too many attempts. Try again in"));
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many attempts. Try again in"));
 
     // Bearer tokens keep working, without CSRF; a read token only reads.
     let c = reqwest::Client::new();
-    let r = c.get(format!("{}/api/v1/users", gw.base())).bearer_auth(&admin_token).send().await.unwrap();
+    let r = c
+        .get(format!("{}/api/v1/users", gw.base()))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = c.get(format!("{}/api/v1/me", gw.base())).bearer_auth(&read_token).send().await.unwrap();
+    let r = c
+        .get(format!("{}/api/v1/me", gw.base()))
+        .bearer_auth(&read_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["role"], "read");
     let r = c
         .post(format!("{}/api/v1/users", gw.base()))

@@ -18,11 +18,16 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
+/// A string that is not an email address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadEmail(pub String);
+
 /// The email, trimmed and lower-cased, if it looks like one (`name@domain.tld`, at most 254
 /// characters, no spaces).
-pub fn normalise_email(email: &str) -> Result<String, String> {
+pub fn normalise_email(email: &str) -> Result<String, BadEmail> {
     let e = email.trim().to_lowercase();
-    let bad = || format!("`{}` is not an email address", email.trim());
+    let bad = || BadEmail(format!("`{}` is not an email address", email.trim()));
     if e.len() > 254
         || e.chars()
             .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
@@ -45,8 +50,8 @@ pub async fn create_user<S: Staff + ?Sized>(
     email: &str,
     role: &str,
 ) -> Result<(StaffUser, String), CreateError> {
-    let email = normalise_email(email).map_err(CreateError::Invalid)?;
-    let role = Role::parse(role).map_err(CreateError::Invalid)?;
+    let email = normalise_email(email).map_err(|e| CreateError::Invalid(e.0))?;
+    let role = Role::parse(role).map_err(|e| CreateError::Invalid(e.0))?;
     let one_time = password::one_time();
     let now = Utc::now();
     let user = StaffUser {

@@ -79,6 +79,10 @@ impl Bounded {
         self.map.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// How long `key` must still wait at `now`, if it must.
     pub fn blocked(&self, key: &str, now: Instant) -> Option<Duration> {
         let e = self.map.get(key)?;

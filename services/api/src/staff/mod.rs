@@ -41,9 +41,9 @@ use axum::Router;
 use chrono::Utc;
 use seedgate_runtime::store::{Staff, StaffSession, StaffUser, Tokens};
 
-pub use accounts::{create_user, normalise_email, reset_password, CreateError};
+pub use accounts::{create_user, normalise_email, reset_password, BadEmail, CreateError};
 pub use actor::{Actor, Via};
-pub use role::Role;
+pub use role::{BadRole, Role};
 
 use crate::auth::Limiter;
 use crate::{Api, ApiError};

@@ -120,16 +120,18 @@ fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
-fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_urlencoded::from_bytes(body).map_err(|e| {
-        message(
-            StatusCode::BAD_REQUEST,
-            "Something went wrong",
-            &format!("The form did not read: {e}."),
-            "/studio/login",
-            "Back to sign-in",
-        )
-    })
+fn form<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, serde_urlencoded::de::Error> {
+    serde_urlencoded::from_bytes(body)
+}
+
+fn bad_form(e: serde_urlencoded::de::Error) -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "Something went wrong",
+        &format!("The form did not read: {e}."),
+        "/studio/login",
+        "Back to sign-in",
+    )
 }
 
 fn too_many(wait: std::time::Duration) -> Response {
@@ -208,7 +210,7 @@ pub(super) async fn login(
     }
     let f: LoginForm = match form(&body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(e) => return bad_form(e),
     };
     let next = safe_next(f.next.as_deref());
     let email = f.email.trim().to_lowercase();
@@ -311,7 +313,7 @@ pub(super) async fn password(
     };
     let f: PasswordForm = match form(&body) {
         Ok(f) => f,
-        Err(resp) => return resp,
+        Err(e) => return bad_form(e),
     };
     if cross_site(&headers) || !super::actor::csrf_ok(&s, Some(&f.csrf)) {
         return stale_form();

@@ -22,15 +22,15 @@ impl Role {
     pub const STAFF: [Role; 4] = [Role::Author, Role::Publisher, Role::Operator, Role::Admin];
 
     /// A staff role by its name (`author`, `publisher`, `operator`, `admin`).
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, BadRole> {
         Self::STAFF
             .into_iter()
             .find(|r| r.as_str() == name.trim())
             .ok_or_else(|| {
-                format!(
+                BadRole(format!(
                     "unknown role `{}` (use author, publisher, operator or admin)",
                     name.trim()
-                )
+                ))
             })
     }
 
@@ -76,6 +76,11 @@ impl Role {
     }
 }
 
+/// A role name that is not one of [`Role::STAFF`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRole(pub String);
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -115,7 +120,7 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Ok(role));
         }
         assert_eq!(Role::parse(" admin "), Ok(Role::Admin));
-        assert!(Role::parse("read").unwrap_err().contains("unknown role `read`"));
+        assert!(Role::parse("read").unwrap_err().0.contains("unknown role `read`"));
         assert!(Role::parse("root").is_err());
     }
 }

@@ -122,7 +122,7 @@ pub(super) async fn update(
     let change: Change = crate::routes::json_body(&headers, &body)?;
     let mut user = user(&auth, &id).await?;
     let role = match &change.role {
-        Some(r) => Role::parse(r).map_err(ApiError::bad_request)?,
+        Some(r) => Role::parse(r).map_err(|e| ApiError::bad_request(e.0))?,
         None => Role::parse(&user.role).unwrap_or(Role::Author),
     };
     let disabled = change.disabled.unwrap_or(user.disabled);

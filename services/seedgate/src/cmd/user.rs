@@ -45,7 +45,13 @@ pub async fn list(config: &Config) -> Result<(), Failure> {
             (false, true) => "one-time password",
             (false, false) => "active",
         };
-        println!("{:<40}  {:<10}  {:<22}  {}", u.email, u.role, state, u.created_at.format("%Y-%m-%d %H:%M"));
+        println!(
+            "{:<40}  {:<10}  {:<22}  {}",
+            u.email,
+            u.role,
+            state,
+            u.created_at.format("%Y-%m-%d %H:%M")
+        );
     }
     Ok(())
 }
@@ -64,6 +70,8 @@ pub async fn reset(config: &Config, email: &str) -> Result<(), Failure> {
         .await
         .map_err(store_failure)?
         .ok_or_else(|| Failure::Other(format!("no user with the email {email}")))?;
-    println!("{email} is signed out everywhere and must choose a new password. One-time password: {password}");
+    println!(
+        "{email} is signed out everywhere and must choose a new password. One-time password: {password}"
+    );
     Ok(())
 }
