@@ -21,6 +21,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// Valid credentials without the right (a token's scope).
     Forbidden,
+    /// A change made with a browser session lacks its CSRF token (or carries another).
+    Csrf,
     /// The resource the path names does not exist.
     NotFound,
     /// A channel named in a URL path is not configured (connector callbacks); the API's
@@ -36,6 +38,8 @@ pub enum ErrorCode {
     DefinedInConfig,
     /// A channel of that name exists.
     ChannelExists,
+    /// A staff user with that email exists.
+    UserExists,
     /// The record changed since it was read.
     VersionConflict,
     /// The Idempotency-Key was used for a different request.
@@ -92,10 +96,11 @@ mod status {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 31] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::Forbidden,
+        Self::Csrf,
         Self::NotFound,
         Self::NoSuchChannel,
         Self::NotAnHttpChannel,
@@ -103,6 +108,7 @@ impl ErrorCode {
         Self::UnsupportedMediaType,
         Self::DefinedInConfig,
         Self::ChannelExists,
+        Self::UserExists,
         Self::VersionConflict,
         Self::IdempotencyKeyReused,
         Self::UnknownChannel,
@@ -130,6 +136,7 @@ impl ErrorCode {
             Self::BadRequest => "bad_request",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::Csrf => "csrf",
             Self::NotFound => "not_found",
             Self::NoSuchChannel | Self::UnknownChannel => "unknown_channel",
             Self::NotAnHttpChannel => "not_an_http_channel",
@@ -137,6 +144,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::DefinedInConfig => "defined_in_config",
             Self::ChannelExists => "channel_exists",
+            Self::UserExists => "user_exists",
             Self::VersionConflict => "version_conflict",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::UnknownMessage => "unknown_message",
@@ -176,11 +184,12 @@ impl ErrorCode {
         match self {
             Self::BadRequest => 400,
             Self::Unauthorized => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::Csrf => 403,
             Self::NotFound | Self::NoSuchChannel | Self::NotAnHttpChannel => 404,
             Self::MethodNotAllowed => 405,
             Self::DefinedInConfig
             | Self::ChannelExists
+            | Self::UserExists
             | Self::VersionConflict
             | Self::IdempotencyKeyReused
             | Self::InvalidFlow => 409,
@@ -205,7 +214,7 @@ impl ErrorCode {
         match self {
             Self::BadRequest | Self::UnsupportedMediaType => status::ESME_RINVMSGLEN,
             Self::Unauthorized => status::ESME_RINVPASWD,
-            Self::Forbidden => status::ESME_RINVSYSID,
+            Self::Forbidden | Self::Csrf => status::ESME_RINVSYSID,
             Self::NotFound | Self::UnknownMessage | Self::BadReplyTo => status::ESME_RINVMSGID,
             Self::NoSuchChannel | Self::UnknownChannel | Self::NotAnSmsChannel | Self::OptedOut => {
                 status::ESME_RINVDSTADR
@@ -214,6 +223,7 @@ impl ErrorCode {
             | Self::MethodNotAllowed
             | Self::DefinedInConfig
             | Self::ChannelExists
+            | Self::UserExists
             | Self::VersionConflict
             | Self::IdempotencyKeyReused
             | Self::NotSupported
@@ -286,6 +296,7 @@ mod tests {
                 404,
                 status::ESME_RINVDSTADR,
             ),
+            (C::Csrf, "csrf", false, 403, status::ESME_RINVSYSID),
             (C::RateLimited, "rate_limited", true, 429, status::ESME_RTHROTTLED),
             (C::QueueFull, "queue_full", true, 503, status::ESME_RMSGQFUL),
             (

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use rand::RngCore;
-use seedgate_runtime::store::{ApiToken, Store, StoreError};
+use seedgate_runtime::store::{ApiToken, Store, StoreError, Tokens};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -88,35 +88,44 @@ impl FromRequestParts<Api> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
-        let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>`"))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let token = api
-            .store
-            .token_by_hash(&hash_token(secret))
-            .await?
-            .ok_or_else(|| unauthorized("unknown token"))?;
-        if !api.limiter.allow(token.id) {
-            metrics::counter!("seedgate_api_rate_limited_total").increment(1);
-            return Err(ApiError::new(
-                ErrorCode::RateLimited,
-                format!(
-                    "this token may make {} requests per second (burst {})",
-                    api.config.api.rate_per_sec, api.config.api.burst
-                ),
-            ));
-        }
-        Ok(Caller(token))
+        bearer(&parts.headers, api.store.as_ref(), &api.limiter)
+            .await
+            .map(Caller)
     }
+}
+
+/// The token a request's `Authorization: Bearer` names, if it is within its rate.
+pub(crate) async fn bearer<T: Tokens + ?Sized>(
+    headers: &axum::http::HeaderMap,
+    tokens: &T,
+    limiter: &Limiter,
+) -> Result<ApiToken, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>`"))?;
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    let token = tokens
+        .token_by_hash(&hash_token(secret))
+        .await?
+        .ok_or_else(|| unauthorized("unknown token"))?;
+    if !limiter.allow(token.id) {
+        metrics::counter!("seedgate_api_rate_limited_total").increment(1);
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "this token may make {} requests per second (burst {})",
+                limiter.rate, limiter.burst
+            ),
+        ));
+    }
+    Ok(token)
 }
 
 /// A token bucket per token id.

@@ -12,8 +12,9 @@
 //! - [`simulate`]: the studio's phone simulator (the real interpreter on a draft or a
 //!   published version, a simulated contact), transcript tests, message-set previews and the
 //!   drop-off counts.
-//! - [`staff`]: staff accounts, sign-in, cookie sessions with CSRF tokens, and the studio's pages.
 //! - [`contacts`]: fields, groups, language and opt-out per MSISDN.
+//! - [`staff`]: staff accounts, cookie sessions and roles ([`staff::Actor`]), the sign-in
+//!   pages and the studio app under `/studio/`.
 //! - [`auth`]: bearer tokens with scopes (`admin`, `send`, `read`), stored as SHA-256 hashes;
 //!   a token bucket per token (`429`).
 //! - the outbox relay (`runtime::outbox`) hands committed messages to their connectors on the
@@ -64,6 +65,8 @@ pub struct Api {
     pub(crate) outbox_wake: Arc<Notify>,
     /// The live flows, drafts are checked against.
     pub(crate) catalog: seedgate_runtime::catalog::Catalog,
+    /// Staff accounts and sessions; handlers take [`staff::Actor`].
+    pub(crate) staff: staff::StaffAuth,
 }
 
 impl Api {
@@ -74,14 +77,16 @@ impl Api {
         bus: Arc<dyn Bus>,
         sessions: Option<Arc<dyn SessionStore>>,
     ) -> Self {
-        let limiter = auth::Limiter::new(config.api.rate_per_sec, config.api.burst);
+        let limiter = Arc::new(auth::Limiter::new(config.api.rate_per_sec, config.api.burst));
+        let whole = Arc::new(staff::backend::Whole(store.clone()));
         Self {
+            staff: staff::StaffAuth::new(whole.clone(), whole, limiter.clone()),
             config,
             registry,
             store,
             bus,
             sessions,
-            limiter: Arc::new(limiter),
+            limiter,
             outbox_wake: Arc::new(Notify::new()),
             catalog: seedgate_runtime::catalog::Catalog::default(),
         }

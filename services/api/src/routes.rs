@@ -56,6 +56,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/webhooks/{id}/replay", post(replay_webhook))
         .merge(crate::flowfiles::router())
         .merge(crate::simulate::router())
+        .merge(crate::staff::router())
         .fallback(|| async { ApiError::not_found("no such API route") })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api)

@@ -41,6 +41,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Staff accounts for the studio (`/studio/`).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Work with flow files.
     Flow {
         #[command(subcommand)]
@@ -194,5 +199,24 @@ pub enum TokenCommand {
         /// What the token is for (shown in logs and listings).
         #[arg(long, default_value = "cli")]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a staff account; prints a one-time password (the last word of the output).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// author, publisher, operator or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the staff accounts.
+    List,
+    /// Give an account a new one-time password and sign it out everywhere.
+    Reset {
+        #[arg(long)]
+        email: String,
     },
 }

@@ -160,9 +160,12 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     let http = {
         let signal = signal.clone();
         tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { signal.cancelled().await })
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { signal.cancelled().await })
+            .await
         })
     };
 

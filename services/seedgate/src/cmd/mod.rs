@@ -10,12 +10,13 @@ pub mod migrate;
 pub mod sessions;
 pub mod smsc_sim;
 pub mod token;
+pub mod user;
 
 use std::time::Duration;
 
 use seedgate_runtime::config::Config;
 
-use crate::cli::{CampaignsCommand, Command, FlowCommand, SessionsCommand, TokenCommand};
+use crate::cli::{CampaignsCommand, Command, FlowCommand, SessionsCommand, TokenCommand, UserCommand};
 use crate::failure::Failure;
 use crate::serve::{serve, Role};
 
@@ -40,6 +41,11 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Flow {
             command: FlowCommand::Import { dir, no_publish },
         } => flowstore::import(&config, &dir, !no_publish).await,
+        Command::User { command } => match command {
+            UserCommand::Create { email, role } => user::create(&config, &email, &role).await,
+            UserCommand::List => user::list(&config).await,
+            UserCommand::Reset { email } => user::reset(&config, &email).await,
+        },
         Command::Flow { command } => flow::run(&config, command),
         Command::Dial {
             code,
