@@ -116,7 +116,9 @@ async fn flow_files(backend: &str) {
     assert!(error_of(&b).1.contains("abuot"), "{b}");
 
     // Two authors from the same revision: the second is told who saved first.
-    let v2 = v1.replace(DEMO_WELCOME, "Sawubona! Welcome to MomConnect.");
+    let v2 = v1
+        .replace(DEMO_WELCOME, "Sawubona! Welcome to MomConnect.")
+        .replace("MomConnect sends free health messages", "MomConnect (v2) sends free health messages");
     let (s, b) = put_yaml(&base, &admin, "demo.yaml", &v2, Some("\"r2\"")).await;
     assert_eq!((s, b["revision"].as_i64()), (200, Some(3)), "{b}");
     let (s, b) = put_yaml(&base, &admin, "demo.yaml", &broken, Some("\"r2\"")).await;
@@ -142,7 +144,12 @@ async fn flow_files(backend: &str) {
     let (_, after, _) = at_post(&base, "studio-new", "+27820000302", "").await;
     assert!(after.starts_with("CON Sawubona!"), "{after}");
     let (_, next, _) = at_post(&base, "studio-old", "+27820000301", "2").await;
-    assert!(next.starts_with("END MomConnect sends free"), "{next}");
+    assert!(
+        next.starts_with("END MomConnect sends free"),
+        "a session started before the publish finishes on its version: {next}"
+    );
+    let (_, newer, _) = at_post(&base, "studio-new", "+27820000302", "2").await;
+    assert!(newer.starts_with("END MomConnect (v2) sends free"), "{newer}");
     let (s, b) = c
         .call(
             "POST",
@@ -349,4 +356,170 @@ async fn a_publish_is_live_on_another_process_within_two_seconds() {
     );
     drop(a);
     drop(b);
+}
+
+/// One simulator call → its JSON (200 expected).
+async fn sim(c: &Client, token: &str, body: Value) -> Value {
+    let (s, b) = c.call("POST", "/api/v1/simulate", Some(token), Some(body.clone()), &[]).await;
+    assert_eq!(s, 200, "{body} → {b}");
+    b
+}
+
+/// The simulator runs the real interpreter on a draft or the published flows, for a simulated
+/// contact; transcript tests report a failure as a diff; a message set's preview lists the
+/// days; the drop-off counts follow the sessions people had.
+#[tokio::test]
+async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
+    let dir = temp_dir("studio-sim");
+    let env = env_for("sqlite", &[]);
+    let admin = common::create_token(&dir, &env, "admin");
+    let gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let base = gw.base();
+    let c = Client {
+        base: base.clone(),
+        http: reqwest::Client::new(),
+    };
+
+    // A draft with an over-long isiZulu screen: flagged on its node, and still simulated,
+    // paged as the channel pages it.
+    let long_zul = "Sawubona. ".repeat(22);
+    let doc = json!({"languages": ["eng", "zul"], "flows": {"visit": {"start": "menu", "nodes": {
+        "menu": {"menu": {"text": {"eng": "Clinic visit", "zul": long_zul},
+            "options": [{"key": "1", "label": {"eng": "Book", "zul": "Bhuka"}, "goto": "done"}]}},
+        "done": {"end": {"text": {"eng": "Booked.", "zul": "Kubhukhiwe."}}}}}}});
+    let (s, b) = c
+        .call("PUT", "/api/v1/flows/visit.yaml", Some(&admin), Some(json!({"doc": doc})), &[])
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let flagged = b["report"]["errors"].as_array().unwrap();
+    assert!(
+        flagged.iter().any(|e| e["node"] == "menu"
+            && e["message"].as_str().unwrap().contains("`zul`")
+            && e["message"].as_str().unwrap().contains("182")),
+        "{b}"
+    );
+    let zul = b["report"]["screens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["node"] == "menu" && s["language"] == "zul")
+        .unwrap()
+        .clone();
+    assert!(zul["chars"].as_u64().unwrap() > 182, "{zul}");
+    let first = sim(&c, &admin, json!({"file": "visit.yaml", "flow": "visit", "contact": {"language": "zul"}})).await;
+    let pages = first["screen"]["pages"].as_array().unwrap();
+    assert!(pages.len() >= 2, "a long screen is paged: {first}");
+    assert!(pages[0].as_str().unwrap().ends_with("\n99. More"), "{first}");
+    assert!(pages.iter().all(|p| p.as_str().unwrap().chars().count() <= 182), "{first}");
+    assert_eq!((first["node"].as_str(), first["screen"]["continue"].as_bool()), (Some("menu"), Some(true)));
+    let next = sim(
+        &c,
+        &admin,
+        json!({"file": "visit.yaml", "flow": "visit", "state": first["state"], "input": "1"}),
+    )
+    .await;
+    assert_eq!(next["screen"]["text"], "Kubhukhiwe.");
+    assert_eq!(next["screen"]["continue"], false);
+    assert_eq!(next["entered"], json!([{"flow": "visit", "node": "done"}]));
+    // The published flows answer too (the registration webhook stubbed both ways).
+    let mut state = Value::Null;
+    for input in [None, Some("1"), Some("1"), Some("20")] {
+        let mut body = json!({"file": "registration.yaml", "source": "published", "flow": "registration", "webhooks": "stub"});
+        if let Some(i) = input {
+            body["input"] = json!(i);
+            body["state"] = state.clone();
+        }
+        state = sim(&c, &admin, body).await["state"].clone();
+    }
+    for (status, end) in [(200, "Thank you. You are registered"), (503, "")] {
+        let out = sim(
+            &c,
+            &admin,
+            json!({"file": "registration.yaml", "source": "published", "flow": "registration", "state": state,
+                   "input": "1", "webhooks": "stub", "stub": {"status": status, "body": {"id": "R1"}}}),
+        )
+        .await;
+        assert_eq!(out["webhooks"][0]["stubbed"], true, "{out}");
+        assert_eq!(out["webhooks"][0]["status"], status, "{out}");
+        let entered: Vec<&str> = out["entered"].as_array().unwrap().iter().map(|e| e["node"].as_str().unwrap()).collect();
+        let want = if status == 200 { "registered" } else { "registry_down" };
+        assert!(entered.contains(&want), "{status} → {entered:?}");
+        if !end.is_empty() {
+            assert!(out["screen"]["text"].as_str().unwrap().starts_with(end), "{out}");
+        }
+        assert!(out["effects"].as_array().unwrap().iter().any(|e| e.to_string().contains("subscribe")) || status != 200, "{out}");
+    }
+    // Nothing of the simulation reached the store's contacts.
+    let (s, _) = c.call("GET", "/api/v1/contacts/+000000000000", Some(&admin), None, &[]).await;
+    assert_eq!(s, 404, "the simulated contact is not stored");
+    let (s, b) = c
+        .call("POST", "/api/v1/simulate", Some(&admin), Some(json!({"file": "visit.yaml", "flow": "nope"})), &[])
+        .await;
+    assert_eq!(s, 400, "{b}");
+
+    // Transcript tests of a draft: pass, then a changed expectation fails with a diff.
+    let (s, b) = c.call("POST", "/api/v1/flows/demo.yaml/tests", Some(&admin), None, &[]).await;
+    assert_eq!((s, b["failed"].as_u64()), (200, Some(0)), "{b}");
+    assert!(b["passed"].as_u64().unwrap() >= 1, "{b}");
+    let (_, demo) = get_yaml(&base, &admin, "demo.yaml").await;
+    let wrong = demo.replacen("contains: \"Are you pregnant?\"", "contains: \"Are you expecting?\"", 1);
+    assert_ne!(wrong, demo);
+    let (s, _) = put_yaml(&base, &admin, "demo.yaml", &wrong, Some("\"r1\"")).await;
+    assert_eq!(s, 200);
+    let (_, b) = c.call("POST", "/api/v1/flows/demo.yaml/tests", Some(&admin), None, &[]).await;
+    assert_eq!(b["failed"], 1, "{b}");
+    let failed = b["results"].as_array().unwrap().iter().find(|r| r["passed"] == false).unwrap();
+    assert!(failed["diff"].as_str().unwrap().contains("Are you expecting?"), "{failed}");
+    assert_eq!(failed["step"], 2, "{failed}");
+
+    // Message-set preview: a mother due on this date gets these messages on these days.
+    let (s, b) = c
+        .call(
+            "POST",
+            "/api/v1/flows/registration.yaml/preview",
+            Some(&admin),
+            Some(json!({"set": "pregnancy_weekly", "start_date": "2027-06-30"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["time_zone"], "Africa/Johannesburg");
+    assert_eq!(b["messages"][0]["date"], "2026-10-21", "36 weeks before the due date: {b}");
+    assert!(b["messages"][0]["texts"]["zul"].as_str().unwrap().contains("isonto 4"), "{b}");
+
+    // Drop-off: two walks of the demo menu (one registers, one hangs up at the first screen).
+    common::walk_demo_menu(&base, "drop-1", "+27820000501").await;
+    let (_, _, _) = at_post(&base, "drop-2", "+27820000502", "").await;
+    let end = reqwest::Client::new()
+        .post(format!("{base}/channels/demo-at/callback/events"))
+        .form(&[("sessionId", "drop-2"), ("serviceCode", "*134*550#"), ("networkCode", "65501"), ("phoneNumber", "+27820000502"), ("status", "Failed"), ("durationInMillis", "9000"), ("cost", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert!(end.status().is_success(), "{:?}", end.text().await);
+    let (c2, admin2) = (&c, admin.as_str());
+    eventually("the drop-off counts reach the store", Duration::from_secs(10), || async move {
+        let (_, b) = c2
+            .call("GET", "/api/v1/flows/demo.yaml/stats?flow=demo&days=1", Some(admin2), None, &[])
+            .await;
+        b["runs"] == 2 && b["completed"] == 1
+    })
+    .await;
+    let (_, b) = c.call("GET", "/api/v1/flows/demo.yaml/stats?flow=demo&days=7", Some(&admin), None, &[]).await;
+    let edge = |from: &str, to: &str| {
+        b["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["from"] == from && e["to"] == to)
+            .map_or(0, |e| e["count"].as_i64().unwrap())
+    };
+    assert_eq!((edge("welcome", "pregnant"), edge("pregnant", "language"), edge("language", "registered")), (1, 1, 1), "{b}");
+    assert_eq!(b["completion_rate"], 0.5, "{b}");
+    let ended = |node: &str| b["ends"].as_array().unwrap().iter().find(|e| e["node"] == node).map_or(0, |e| e["count"].as_i64().unwrap());
+    assert_eq!((ended("registered"), ended("welcome")), (1, 1), "{b}");
+    let (s, _) = c.call("GET", "/api/v1/flows/demo.yaml/stats?flow=demo&days=3", Some(&admin), None, &[]).await;
+    assert_eq!(s, 400);
+    drop(gw);
 }

@@ -72,4 +72,6 @@ CREATE TABLE flow_stats (
     PRIMARY KEY (flow, day, from_node, to_node)
 );
 
-CREATE INDEX sessions_flow_started ON sessions (flow, started_at);
+-- The drop-off view's session count and average slices per flow and period: the index
+-- covers the query, so a million sessions are counted without reading their rows.
+CREATE INDEX sessions_flow_started ON sessions (flow, started_at, slices);
