@@ -118,7 +118,10 @@ async fn flow_files(backend: &str) {
     // Two authors from the same revision: the second is told who saved first.
     let v2 = v1
         .replace(DEMO_WELCOME, "Sawubona! Welcome to MomConnect.")
-        .replace("MomConnect sends free health messages", "MomConnect (v2) sends free health messages");
+        .replace(
+            "MomConnect sends free health messages",
+            "MomConnect (v2) sends free health messages",
+        );
     let (s, b) = put_yaml(&base, &admin, "demo.yaml", &v2, Some("\"r2\"")).await;
     assert_eq!((s, b["revision"].as_i64()), (200, Some(3)), "{b}");
     let (s, b) = put_yaml(&base, &admin, "demo.yaml", &broken, Some("\"r2\"")).await;
@@ -159,27 +162,58 @@ async fn flow_files(backend: &str) {
             &[],
         )
         .await;
-    assert_eq!((s, error_of(&b).0), (409, "version_conflict"), "a stale publish: {b}");
+    assert_eq!(
+        (s, error_of(&b).0),
+        (409, "version_conflict"),
+        "a stale publish: {b}"
+    );
 
     // Restore makes an old version the draft; roll back publishes the previous version again.
     let (s, b) = c
-        .call("POST", "/api/v1/flows/demo.yaml/versions/1/restore", Some(&admin), None, &[])
+        .call(
+            "POST",
+            "/api/v1/flows/demo.yaml/versions/1/restore",
+            Some(&admin),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!((b["revision"].as_i64(), b["published"].as_i64()), (Some(4), Some(2)));
+    assert_eq!(
+        (b["revision"].as_i64(), b["published"].as_i64()),
+        (Some(4), Some(2))
+    );
     assert!(b["text"].as_str().unwrap().contains(DEMO_WELCOME));
     let (s, b) = c
-        .call("POST", "/api/v1/flows/demo.yaml/versions/9/restore", Some(&admin), None, &[])
+        .call(
+            "POST",
+            "/api/v1/flows/demo.yaml/versions/9/restore",
+            Some(&admin),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(s, 404, "{b}");
     let (s, b) = c
-        .call("POST", "/api/v1/flows/demo.yaml/rollback", Some(&admin), None, &[])
+        .call(
+            "POST",
+            "/api/v1/flows/demo.yaml/rollback",
+            Some(&admin),
+            None,
+            &[],
+        )
         .await;
     assert_eq!((s, b["version"]["number"].as_i64()), (200, Some(3)), "{b}");
     let (_, rolled, _) = at_post(&base, "studio-rolled", "+27820000303", "").await;
     assert!(rolled.starts_with(&format!("CON {DEMO_WELCOME}")), "{rolled}");
     let (s, b) = c
-        .call("GET", "/api/v1/flows/demo.yaml/versions", Some(&reader), None, &[])
+        .call(
+            "GET",
+            "/api/v1/flows/demo.yaml/versions",
+            Some(&reader),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(s, 200, "{b}");
     let numbers: Vec<i64> = b["versions"]
@@ -206,12 +240,24 @@ async fn flow_files(backend: &str) {
     }
     assert!(b["audit"][0]["actor"].as_str().unwrap().starts_with("token:"));
     let (s, b) = c
-        .call("GET", "/api/v1/flows/demo.yaml/versions/2", Some(&reader), None, &[])
+        .call(
+            "GET",
+            "/api/v1/flows/demo.yaml/versions/2",
+            Some(&reader),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(s, 200);
     assert!(b["text"].as_str().unwrap().contains("Sawubona"));
     let (s, _) = c
-        .call("POST", "/api/v1/flows/demo.yaml/rollback", Some(&reader), None, &[])
+        .call(
+            "POST",
+            "/api/v1/flows/demo.yaml/rollback",
+            Some(&reader),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(s, 403, "a read token cannot roll back");
 
@@ -221,43 +267,87 @@ async fn flow_files(backend: &str) {
             "options": [{"key": "1", "label": {"eng": "Today", "zul": "Namuhla"}, "goto": "today"}]}},
         "today": {"end": {"text": {"eng": "Open 8 to 4.", "zul": "Kuvulwa ngo-8 kuya ku-4."}}}}}}});
     let (s, b) = c
-        .call("PUT", "/api/v1/flows/clinic.yaml", Some(&admin), Some(json!({"doc": doc, "base_revision": 0})), &[])
+        .call(
+            "PUT",
+            "/api/v1/flows/clinic.yaml",
+            Some(&admin),
+            Some(json!({"doc": doc, "base_revision": 0})),
+            &[],
+        )
         .await;
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["report"]["errors"], json!([]));
     let screens = b["report"]["screens"].as_array().unwrap();
     assert!(
-        screens.iter().any(|s| s["node"] == "hi" && s["language"] == "zul" && s["limit"] == 182),
+        screens
+            .iter()
+            .any(|s| s["node"] == "hi" && s["language"] == "zul" && s["limit"] == 182),
         "{b}"
     );
     assert_eq!(b["report"]["paths"]["clinic"][0]["end"], "today");
     let (s, b) = c
-        .call("PUT", "/api/v1/flows/clinic.yaml", Some(&admin), Some(json!({"doc": doc, "base_revision": 0})), &[])
+        .call(
+            "PUT",
+            "/api/v1/flows/clinic.yaml",
+            Some(&admin),
+            Some(json!({"doc": doc, "base_revision": 0})),
+            &[],
+        )
         .await;
     assert_eq!((s, error_of(&b).0), (409, "version_conflict"), "{b}");
     // A rename that breaks a goto from another file is that file's error, and blocks publish.
     let (_, reg) = get_yaml(&base, &admin, "registration.yaml").await;
-    let cross = reg.replace("flows:\n", "flows:\n  to_clinic:\n    start: go\n    nodes:\n      go: {goto: \"flow:clinic\"}\n");
+    let cross = reg.replace(
+        "flows:\n",
+        "flows:\n  to_clinic:\n    start: go\n    nodes:\n      go: {goto: \"flow:clinic\"}\n",
+    );
     assert_ne!(cross, reg, "registration.yaml has a `flows:` key");
     let (s, b) = put_yaml(&base, &admin, "registration.yaml", &cross, None).await;
     assert_eq!(s, 200, "{b}");
     assert!(
-        b["report"]["errors"][0]["message"].as_str().unwrap().contains("flow `clinic`, which does not exist"),
+        b["report"]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("flow `clinic`, which does not exist"),
         "drafts are checked against what is live, and clinic.yaml is not published yet: {b}"
     );
     let (s, b) = c
-        .call("POST", "/api/v1/flows/clinic.yaml/publish", Some(&admin), None, &[])
+        .call(
+            "POST",
+            "/api/v1/flows/clinic.yaml/publish",
+            Some(&admin),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = c
-        .call("POST", "/api/v1/flows/registration.yaml/check", Some(&admin), Some(json!({"text": cross})), &[])
+        .call(
+            "POST",
+            "/api/v1/flows/registration.yaml/check",
+            Some(&admin),
+            Some(json!({"text": cross})),
+            &[],
+        )
         .await;
-    assert_eq!((s, b["report"]["errors"].as_array().map(Vec::len)), (200, Some(0)), "{b}");
+    assert_eq!(
+        (s, b["report"]["errors"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{b}"
+    );
     let (s, b) = c
-        .call("POST", "/api/v1/flows/registration.yaml/publish", Some(&admin), None, &[])
+        .call(
+            "POST",
+            "/api/v1/flows/registration.yaml/publish",
+            Some(&admin),
+            None,
+            &[],
+        )
         .await;
     assert_eq!(s, 200, "{b}");
-    let renamed = serde_yaml_ng::to_string(&doc).unwrap().replace("clinic:", "clinics:");
+    let renamed = serde_yaml_ng::to_string(&doc)
+        .unwrap()
+        .replace("clinic:", "clinics:");
     let (s, b) = put_yaml(&base, &admin, "clinic.yaml", &renamed, None).await;
     assert_eq!(s, 200, "{b}");
     let errors = b["report"]["errors"].as_array().unwrap();
@@ -268,7 +358,13 @@ async fn flow_files(backend: &str) {
         "the broken goto is reported: {b}"
     );
     let (s, b) = c
-        .call("POST", "/api/v1/flows/clinic.yaml/publish", Some(&admin), None, &[])
+        .call(
+            "POST",
+            "/api/v1/flows/clinic.yaml/publish",
+            Some(&admin),
+            None,
+            &[],
+        )
         .await;
     assert_eq!((s, error_of(&b).0), (409, "invalid_flow"), "{b}");
 
@@ -283,18 +379,27 @@ async fn flow_files(backend: &str) {
         )
         .await;
     assert_eq!(s, 201, "{b}");
-    eventually("the new channel answers with the store's flow", Duration::from_secs(10), || {
-        let base = base.clone();
-        async move {
-            let resp = reqwest::Client::new()
-                .post(format!("{base}/channels/clinic-at/callback"))
-                .form(&[("sessionId", "clinic1"), ("serviceCode", "*134*551#"), ("phoneNumber", "+27820000304"), ("text", "")])
-                .send()
-                .await
-                .unwrap();
-            resp.text().await.unwrap().starts_with("CON Clinic times")
-        }
-    })
+    eventually(
+        "the new channel answers with the store's flow",
+        Duration::from_secs(10),
+        || {
+            let base = base.clone();
+            async move {
+                let resp = reqwest::Client::new()
+                    .post(format!("{base}/channels/clinic-at/callback"))
+                    .form(&[
+                        ("sessionId", "clinic1"),
+                        ("serviceCode", "*134*551#"),
+                        ("phoneNumber", "+27820000304"),
+                        ("text", ""),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                resp.text().await.unwrap().starts_with("CON Clinic times")
+            }
+        },
+    )
     .await;
     drop(gw);
 }
@@ -339,7 +444,13 @@ async fn a_publish_is_live_on_another_process_within_two_seconds() {
     let mut n = 0;
     loop {
         n += 1;
-        let (_, menu, _) = at_post(&b.base(), &format!("live-poll-{n}"), &format!("+2782000{:04}", 400 + n), "").await;
+        let (_, menu, _) = at_post(
+            &b.base(),
+            &format!("live-poll-{n}"),
+            &format!("+2782000{:04}", 400 + n),
+            "",
+        )
+        .await;
         if menu.starts_with("CON Version two") {
             break;
         }
@@ -360,7 +471,9 @@ async fn a_publish_is_live_on_another_process_within_two_seconds() {
 
 /// One simulator call → its JSON (200 expected).
 async fn sim(c: &Client, token: &str, body: Value) -> Value {
-    let (s, b) = c.call("POST", "/api/v1/simulate", Some(token), Some(body.clone()), &[]).await;
+    let (s, b) = c
+        .call("POST", "/api/v1/simulate", Some(token), Some(body.clone()), &[])
+        .await;
     assert_eq!(s, 200, "{body} → {b}");
     b
 }
@@ -389,7 +502,13 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
             "options": [{"key": "1", "label": {"eng": "Book", "zul": "Bhuka"}, "goto": "done"}]}},
         "done": {"end": {"text": {"eng": "Booked.", "zul": "Kubhukhiwe."}}}}}}});
     let (s, b) = c
-        .call("PUT", "/api/v1/flows/visit.yaml", Some(&admin), Some(json!({"doc": doc})), &[])
+        .call(
+            "PUT",
+            "/api/v1/flows/visit.yaml",
+            Some(&admin),
+            Some(json!({"doc": doc})),
+            &[],
+        )
         .await;
     assert_eq!(s, 201, "{b}");
     let flagged = b["report"]["errors"].as_array().unwrap();
@@ -407,12 +526,23 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
         .unwrap()
         .clone();
     assert!(zul["chars"].as_u64().unwrap() > 182, "{zul}");
-    let first = sim(&c, &admin, json!({"file": "visit.yaml", "flow": "visit", "contact": {"language": "zul"}})).await;
+    let first = sim(
+        &c,
+        &admin,
+        json!({"file": "visit.yaml", "flow": "visit", "contact": {"language": "zul"}}),
+    )
+    .await;
     let pages = first["screen"]["pages"].as_array().unwrap();
     assert!(pages.len() >= 2, "a long screen is paged: {first}");
     assert!(pages[0].as_str().unwrap().ends_with("\n99. More"), "{first}");
-    assert!(pages.iter().all(|p| p.as_str().unwrap().chars().count() <= 182), "{first}");
-    assert_eq!((first["node"].as_str(), first["screen"]["continue"].as_bool()), (Some("menu"), Some(true)));
+    assert!(
+        pages.iter().all(|p| p.as_str().unwrap().chars().count() <= 182),
+        "{first}"
+    );
+    assert_eq!(
+        (first["node"].as_str(), first["screen"]["continue"].as_bool()),
+        (Some("menu"), Some(true))
+    );
     let next = sim(
         &c,
         &admin,
@@ -442,35 +572,76 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
         .await;
         assert_eq!(out["webhooks"][0]["stubbed"], true, "{out}");
         assert_eq!(out["webhooks"][0]["status"], status, "{out}");
-        let entered: Vec<&str> = out["entered"].as_array().unwrap().iter().map(|e| e["node"].as_str().unwrap()).collect();
-        let want = if status == 200 { "registered" } else { "registry_down" };
+        let entered: Vec<&str> = out["entered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].as_str().unwrap())
+            .collect();
+        let want = if status == 200 {
+            "registered"
+        } else {
+            "registry_down"
+        };
         assert!(entered.contains(&want), "{status} → {entered:?}");
         if !end.is_empty() {
             assert!(out["screen"]["text"].as_str().unwrap().starts_with(end), "{out}");
         }
-        assert!(out["effects"].as_array().unwrap().iter().any(|e| e.to_string().contains("subscribe")) || status != 200, "{out}");
+        assert!(
+            out["effects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e.to_string().contains("subscribe"))
+                || status != 200,
+            "{out}"
+        );
     }
     // Nothing of the simulation reached the store's contacts.
-    let (s, _) = c.call("GET", "/api/v1/contacts/+000000000000", Some(&admin), None, &[]).await;
+    let (s, _) = c
+        .call("GET", "/api/v1/contacts/+000000000000", Some(&admin), None, &[])
+        .await;
     assert_eq!(s, 404, "the simulated contact is not stored");
     let (s, b) = c
-        .call("POST", "/api/v1/simulate", Some(&admin), Some(json!({"file": "visit.yaml", "flow": "nope"})), &[])
+        .call(
+            "POST",
+            "/api/v1/simulate",
+            Some(&admin),
+            Some(json!({"file": "visit.yaml", "flow": "nope"})),
+            &[],
+        )
         .await;
     assert_eq!(s, 400, "{b}");
 
     // Transcript tests of a draft: pass, then a changed expectation fails with a diff.
-    let (s, b) = c.call("POST", "/api/v1/flows/demo.yaml/tests", Some(&admin), None, &[]).await;
+    let (s, b) = c
+        .call("POST", "/api/v1/flows/demo.yaml/tests", Some(&admin), None, &[])
+        .await;
     assert_eq!((s, b["failed"].as_u64()), (200, Some(0)), "{b}");
     assert!(b["passed"].as_u64().unwrap() >= 1, "{b}");
     let (_, demo) = get_yaml(&base, &admin, "demo.yaml").await;
-    let wrong = demo.replacen("contains: \"Are you pregnant?\"", "contains: \"Are you expecting?\"", 1);
+    let wrong = demo.replacen(
+        "contains: \"Are you pregnant?\"",
+        "contains: \"Are you expecting?\"",
+        1,
+    );
     assert_ne!(wrong, demo);
     let (s, _) = put_yaml(&base, &admin, "demo.yaml", &wrong, Some("\"r1\"")).await;
     assert_eq!(s, 200);
-    let (_, b) = c.call("POST", "/api/v1/flows/demo.yaml/tests", Some(&admin), None, &[]).await;
+    let (_, b) = c
+        .call("POST", "/api/v1/flows/demo.yaml/tests", Some(&admin), None, &[])
+        .await;
     assert_eq!(b["failed"], 1, "{b}");
-    let failed = b["results"].as_array().unwrap().iter().find(|r| r["passed"] == false).unwrap();
-    assert!(failed["diff"].as_str().unwrap().contains("Are you expecting?"), "{failed}");
+    let failed = b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["passed"] == false)
+        .unwrap();
+    assert!(
+        failed["diff"].as_str().unwrap().contains("Are you expecting?"),
+        "{failed}"
+    );
     assert_eq!(failed["step"], 2, "{failed}");
 
     // Message-set preview: a mother due on this date gets these messages on these days.
@@ -485,28 +656,63 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["time_zone"], "Africa/Johannesburg");
-    assert_eq!(b["messages"][0]["date"], "2026-10-21", "36 weeks before the due date: {b}");
-    assert!(b["messages"][0]["texts"]["zul"].as_str().unwrap().contains("isonto 4"), "{b}");
+    assert_eq!(
+        b["messages"][0]["date"], "2026-10-21",
+        "36 weeks before the due date: {b}"
+    );
+    assert!(
+        b["messages"][0]["texts"]["zul"]
+            .as_str()
+            .unwrap()
+            .contains("isonto 4"),
+        "{b}"
+    );
 
     // Drop-off: two walks of the demo menu (one registers, one hangs up at the first screen).
     common::walk_demo_menu(&base, "drop-1", "+27820000501").await;
     let (_, _, _) = at_post(&base, "drop-2", "+27820000502", "").await;
     let end = reqwest::Client::new()
         .post(format!("{base}/channels/demo-at/callback/events"))
-        .form(&[("sessionId", "drop-2"), ("serviceCode", "*134*550#"), ("networkCode", "65501"), ("phoneNumber", "+27820000502"), ("status", "Failed"), ("durationInMillis", "9000"), ("cost", "0")])
+        .form(&[
+            ("sessionId", "drop-2"),
+            ("serviceCode", "*134*550#"),
+            ("networkCode", "65501"),
+            ("phoneNumber", "+27820000502"),
+            ("status", "Failed"),
+            ("durationInMillis", "9000"),
+            ("cost", "0"),
+        ])
         .send()
         .await
         .unwrap();
     assert!(end.status().is_success(), "{:?}", end.text().await);
     let (c2, admin2) = (&c, admin.as_str());
-    eventually("the drop-off counts reach the store", Duration::from_secs(10), || async move {
-        let (_, b) = c2
-            .call("GET", "/api/v1/flows/demo.yaml/stats?flow=demo&days=1", Some(admin2), None, &[])
-            .await;
-        b["runs"] == 2 && b["completed"] == 1
-    })
+    eventually(
+        "the drop-off counts reach the store",
+        Duration::from_secs(10),
+        || async move {
+            let (_, b) = c2
+                .call(
+                    "GET",
+                    "/api/v1/flows/demo.yaml/stats?flow=demo&days=1",
+                    Some(admin2),
+                    None,
+                    &[],
+                )
+                .await;
+            b["runs"] == 2 && b["completed"] == 1
+        },
+    )
     .await;
-    let (_, b) = c.call("GET", "/api/v1/flows/demo.yaml/stats?flow=demo&days=7", Some(&admin), None, &[]).await;
+    let (_, b) = c
+        .call(
+            "GET",
+            "/api/v1/flows/demo.yaml/stats?flow=demo&days=7",
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
     let edge = |from: &str, to: &str| {
         b["edges"]
             .as_array()
@@ -515,11 +721,34 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
             .find(|e| e["from"] == from && e["to"] == to)
             .map_or(0, |e| e["count"].as_i64().unwrap())
     };
-    assert_eq!((edge("welcome", "pregnant"), edge("pregnant", "language"), edge("language", "registered")), (1, 1, 1), "{b}");
+    assert_eq!(
+        (
+            edge("welcome", "pregnant"),
+            edge("pregnant", "language"),
+            edge("language", "registered")
+        ),
+        (1, 1, 1),
+        "{b}"
+    );
     assert_eq!(b["completion_rate"], 0.5, "{b}");
-    let ended = |node: &str| b["ends"].as_array().unwrap().iter().find(|e| e["node"] == node).map_or(0, |e| e["count"].as_i64().unwrap());
+    let ended = |node: &str| {
+        b["ends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["node"] == node)
+            .map_or(0, |e| e["count"].as_i64().unwrap())
+    };
     assert_eq!((ended("registered"), ended("welcome")), (1, 1), "{b}");
-    let (s, _) = c.call("GET", "/api/v1/flows/demo.yaml/stats?flow=demo&days=3", Some(&admin), None, &[]).await;
+    let (s, _) = c
+        .call(
+            "GET",
+            "/api/v1/flows/demo.yaml/stats?flow=demo&days=3",
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(s, 400);
     drop(gw);
 }

@@ -30,7 +30,14 @@ struct Args {
 }
 
 const FLOW: &str = "registration";
-const NODES: [&str; 6] = ["consent", "pregnant", "weeks", "language", "register", "registered"];
+const NODES: [&str; 6] = [
+    "consent",
+    "pregnant",
+    "weeks",
+    "language",
+    "register",
+    "registered",
+];
 
 #[tokio::main]
 async fn main() {

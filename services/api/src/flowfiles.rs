@@ -106,11 +106,18 @@ fn body_of(headers: &HeaderMap, bytes: &Bytes) -> Result<Body, ApiError> {
     let if_match = headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').trim_start_matches('r').to_string());
+        .map(|v| {
+            v.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .trim_start_matches('r')
+                .to_string()
+        });
     let mut base = match if_match {
-        Some(v) => Some(v.parse::<i64>().map_err(|_| {
-            ApiError::bad_request("If-Match must be the ETag of the draft, e.g. \"r3\"")
-        })?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("If-Match must be the ETag of the draft, e.g. \"r3\""))?,
+        ),
         None => None,
     };
     let kind = headers
@@ -131,14 +138,19 @@ fn body_of(headers: &HeaderMap, bytes: &Bytes) -> Result<Body, ApiError> {
                 (Some(t), None) => t,
                 (None, Some(doc)) => serde_yaml_ng::to_string(&doc)
                     .map_err(|e| ApiError::bad_request(format!("`doc` cannot be written as YAML: {e}")))?,
-                _ => return Err(ApiError::bad_request("give the file as `text` (YAML) or as `doc` (JSON), one of them")),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "give the file as `text` (YAML) or as `doc` (JSON), one of them",
+                    ))
+                }
             }
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" | "text/plain" => {
             if bytes.len() > MAX_FILE {
                 return Err(too_large());
             }
-            String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("the file is not UTF-8 text"))?
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| ApiError::bad_request("the file is not UTF-8 text"))?
         }
         other => {
             return Err(ApiError::new(
@@ -303,7 +315,11 @@ async fn read(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_name(&file)?;
-    let d = api.store.flow_draft(&file).await?.ok_or_else(|| not_found(&file))?;
+    let d = api
+        .store
+        .flow_draft(&file)
+        .await?
+        .ok_or_else(|| not_found(&file))?;
     let etag = format!("\"r{}\"", d.revision);
     let yaml = headers
         .get(header::ACCEPT)
@@ -311,7 +327,13 @@ async fn read(
         .is_some_and(|a| a.contains("yaml"));
     if yaml {
         return Ok((
-            [(header::CONTENT_TYPE, "application/yaml; charset=utf-8".to_string()), (header::ETAG, etag)],
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/yaml; charset=utf-8".to_string(),
+                ),
+                (header::ETAG, etag),
+            ],
             d.text,
         )
             .into_response());
@@ -340,10 +362,7 @@ async fn save(
             .find(|e| e.file == file)
             .map_or_else(|| "the file does not parse".to_string(), ToString::to_string);
         return Ok(with(
-            ApiError::new(
-                ErrorCode::InvalidYaml,
-                format!("{first}; nothing was saved"),
-            ),
+            ApiError::new(ErrorCode::InvalidYaml, format!("{first}; nothing was saved")),
             json!({"report": checked.json}),
         ));
     }
@@ -385,7 +404,9 @@ async fn check(
     let body = body_of(&headers, &bytes)?;
     let checked = check_text(&api, &file, &body.text);
     let doc = serde_yaml_ng::from_str::<Value>(&body.text).ok();
-    Ok(Json(json!({"report": checked.json, "parses": checked.parses, "flows": checked.flows, "doc": doc})))
+    Ok(Json(
+        json!({"report": checked.json, "parses": checked.parses, "flows": checked.flows, "doc": doc}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -440,13 +461,23 @@ fn refuse_errors(checked: &Checked, what: &str) -> Option<Response> {
     if checked.report.errors.is_empty() {
         return None;
     }
-    let names: Vec<String> = checked.report.errors.iter().take(3).map(ToString::to_string).collect();
+    let names: Vec<String> = checked
+        .report
+        .errors
+        .iter()
+        .take(3)
+        .map(ToString::to_string)
+        .collect();
     let more = checked.report.errors.len().saturating_sub(3);
     let message = format!(
         "{what} has {} error(s) and cannot be published: {}{}",
         checked.report.errors.len(),
         names.join("; "),
-        if more > 0 { format!(" (and {more} more)") } else { String::new() }
+        if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        }
     );
     Some(with(
         ApiError::new(ErrorCode::InvalidFlow, message),
@@ -463,7 +494,11 @@ async fn publish(
     actor.require_publish()?;
     check_name(&file)?;
     let body = publish_body(&bytes)?;
-    let d = api.store.flow_draft(&file).await?.ok_or_else(|| not_found(&file))?;
+    let d = api
+        .store
+        .flow_draft(&file)
+        .await?
+        .ok_or_else(|| not_found(&file))?;
     if body.base_revision.is_some_and(|b| b != d.revision) {
         return Ok(conflict(&d));
     }
@@ -472,7 +507,11 @@ async fn publish(
         return Ok(refused);
     }
     // The draft checked is the one published: a save in between is a conflict.
-    match api.store.flow_publish(&file, Some(d.revision), &actor.name).await? {
+    match api
+        .store
+        .flow_publish(&file, Some(d.revision), &actor.name)
+        .await?
+    {
         Published::Published(v) => {
             tracing::info!(file = %file, version = v.number, seq = v.seq, actor = %actor.name, "flow file published");
             let _ = api.catalog.refresh(api.store.as_ref()).await;
@@ -502,7 +541,11 @@ async fn rollback(
     if let Some(refused) = refuse_errors(&checked, &format!("version {}", previous.number)) {
         return Ok(refused);
     }
-    let draft = api.store.flow_draft(&file).await?.ok_or_else(|| not_found(&file))?;
+    let draft = api
+        .store
+        .flow_draft(&file)
+        .await?
+        .ok_or_else(|| not_found(&file))?;
     // Publish the old text through the draft, then put the author's draft back.
     let restored = api
         .store
@@ -593,14 +636,25 @@ mod tests {
         for ok in ["registration.yaml", "demo.yml", "a-b_c1.yaml"] {
             assert!(check_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["../x.yaml", "X.yaml", ".yaml", "a.txt", "a b.yaml", "-a.yaml", "a/b.yaml"] {
+        for bad in [
+            "../x.yaml",
+            "X.yaml",
+            ".yaml",
+            "a.txt",
+            "a b.yaml",
+            "-a.yaml",
+            "a/b.yaml",
+        ] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn screens_are_placed_on_their_node() {
-        assert_eq!(screen_place("flows.reg.nodes.welcome.menu"), (Some("reg"), Some("welcome")));
+        assert_eq!(
+            screen_place("flows.reg.nodes.welcome.menu"),
+            (Some("reg"), Some("welcome"))
+        );
         assert_eq!(screen_place("flows.reg.start"), (Some("reg"), None));
         assert_eq!(screen_place("message_sets.x"), (None, None));
     }

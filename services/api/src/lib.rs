@@ -28,8 +28,8 @@
 pub mod auth;
 pub mod channels;
 pub mod contacts;
-pub mod flowfiles;
 mod error;
+pub mod flowfiles;
 pub mod openapi;
 pub mod routes;
 pub mod simulate;
@@ -80,7 +80,12 @@ impl Api {
         let limiter = Arc::new(auth::Limiter::new(config.api.rate_per_sec, config.api.burst));
         let whole = Arc::new(staff::backend::Whole(store.clone()));
         Self {
-            staff: staff::StaffAuth::new(whole.clone(), whole, limiter.clone()),
+            staff: staff::StaffAuth::new(whole.clone(), whole, limiter.clone()).with_cookies(
+                staff::session::CookiePolicy {
+                    tls: config.http.behind_tls_proxy,
+                    trust_forwarded_proto: false,
+                },
+            ),
             config,
             registry,
             store,

@@ -210,8 +210,15 @@ async fn simulate(
             real_call(&call).await
         };
         calls.push(json!({"node": call.node, "method": call.method, "url": call.url, "stubbed": stubbed, "status": resp.status, "body": resp.body}));
-        out = step(&flows, &req.flow, out.state.take(), &contact, Input::Webhook(&resp), now)
-            .map_err(step_err)?;
+        out = step(
+            &flows,
+            &req.flow,
+            out.state.take(),
+            &contact,
+            Input::Webhook(&resp),
+            now,
+        )
+        .map_err(step_err)?;
         entered.append(&mut out.entered);
         effects.append(&mut out.effects);
     }
@@ -296,7 +303,9 @@ async fn tests(
         }
     }
     let failed = results.iter().filter(|r| r["passed"] == false).count();
-    Ok(Json(json!({"results": results, "passed": results.len() - failed, "failed": failed})))
+    Ok(Json(
+        json!({"results": results, "passed": results.len() - failed, "failed": failed}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -320,7 +329,10 @@ async fn preview(
     let set = flows
         .message_set(&req.set)
         .ok_or_else(|| ApiError::bad_request(format!("there is no message set `{}` in `{file}`", req.set)))?;
-    let languages = flows.set_file(&req.set).map(|f| f.languages.clone()).unwrap_or_default();
+    let languages = flows
+        .set_file(&req.set)
+        .map(|f| f.languages.clone())
+        .unwrap_or_default();
     let base = languages.first().cloned().unwrap_or_else(|| "eng".into());
     let today = Utc::now().date_naive();
     let messages: Vec<Value> = (0..set.messages.len())

@@ -113,10 +113,19 @@ impl seedgate_runtime::Service for Service {
                 None => check(&rt.config)?,
             };
             rt.catalog.install(&folder);
-            match tokio::time::timeout(std::time::Duration::from_secs(3), rt.catalog.start(rt.store.as_ref())).await {
+            match tokio::time::timeout(
+                std::time::Duration::from_secs(3),
+                rt.catalog.start(rt.store.as_ref()),
+            )
+            .await
+            {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the published flows yet; the flows folder runs until the store answers"),
-                Err(_) => tracing::warn!("the store did not answer within 3 s; the flows folder runs until it does"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot read the published flows yet; the flows folder runs until the store answers")
+                }
+                Err(_) => {
+                    tracing::warn!("the store did not answer within 3 s; the flows folder runs until it does")
+                }
             }
             tokio::spawn(rt.catalog.clone().follow(rt.store.clone(), shutdown.clone()));
             let task = async move { crate::service::run(&rt, shutdown).await };

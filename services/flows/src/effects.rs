@@ -118,14 +118,7 @@ impl Executor {
         for _ in 0..MAX_CALLS {
             let Some(call) = out.call.take() else { break };
             let resp = self.call(&call).await;
-            out = step(
-                flows,
-                flow,
-                out.state.take(),
-                contact,
-                Input::Webhook(&resp),
-                now,
-            )?;
+            out = step(flows, flow, out.state.take(), contact, Input::Webhook(&resp), now)?;
             effects.append(&mut out.effects);
             steps += out.steps;
             entered.append(&mut out.entered);

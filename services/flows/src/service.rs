@@ -501,16 +501,17 @@ impl Runner {
                 let contact = c.run.contact.clone();
                 let flow = c.run.flow.clone();
                 let live = self.live(c.seq).await?;
-                let out = self.advance(
-                    &live,
-                    &flow,
-                    Some(c.run),
-                    &contact,
-                    Input::Reply(&msg.content),
-                    &msg.channel,
-                    &source,
-                )
-                .await;
+                let out = self
+                    .advance(
+                        &live,
+                        &flow,
+                        Some(c.run),
+                        &contact,
+                        Input::Reply(&msg.content),
+                        &msg.channel,
+                        &source,
+                    )
+                    .await;
                 (out, live.seq)
             }
             None => {

@@ -133,7 +133,12 @@ mod tests {
         let st = Stats::default();
         let now = Utc::now();
         st.step(now, None, &[n("reg", "welcome")], false);
-        st.step(now, Some(("reg", "welcome")), &[n("reg", "check"), n("reg", "done")], true);
+        st.step(
+            now,
+            Some(("reg", "welcome")),
+            &[n("reg", "check"), n("reg", "done")],
+            true,
+        );
         st.step(now, None, &[n("reg", "welcome")], false);
         st.dropped(now, "reg", "welcome");
         st.step(now, Some(("reg", "welcome")), &[n("other", "start")], false);

@@ -91,11 +91,7 @@ impl Default for Catalog {
 impl Catalog {
     /// A catalog holding `flows` (from `files`) as set 0, until [`Catalog::start`].
     pub fn fixed(flows: Flows, files: Vec<FlowVersion>) -> Self {
-        let live = Arc::new(Live {
-            seq: 0,
-            flows,
-            files,
-        });
+        let live = Arc::new(Live { seq: 0, flows, files });
         Self {
             inner: Arc::new(Inner {
                 current: RwLock::new(live),
@@ -140,12 +136,20 @@ impl Catalog {
     }
 
     pub fn limits(&self) -> Limits {
-        self.inner.limits.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .limits
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The set live now.
     pub fn current(&self) -> Arc<Live> {
-        self.inner.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Told the new `seq` after every change.
@@ -194,15 +198,24 @@ impl Catalog {
             .map(|f| (f.file.clone(), f.text.clone()))
             .collect();
         if !folder.is_empty() && store.flow_import_initial(&folder, IMPORT_ACTOR).await? {
-            tracing::info!(files = folder.len(), "imported the flows folder as version 1 of each file");
+            tracing::info!(
+                files = folder.len(),
+                "imported the flows folder as version 1 of each file"
+            );
         }
         self.refresh(store).await?;
-        self.inner.started.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .started
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let live = self.current();
         for (name, text) in &folder {
             match live.version_of(name) {
-                Some(v) if v.text != *text => tracing::warn!(file = %name, version = v.number, "this flows-folder file differs from its published version, which is what runs; `seedgate flow import` publishes the folder"),
-                None if live.seq > 0 => tracing::warn!(file = %name, "this flows-folder file is not in the store and does not run; `seedgate flow import` publishes the folder"),
+                Some(v) if v.text != *text => {
+                    tracing::warn!(file = %name, version = v.number, "this flows-folder file differs from its published version, which is what runs; `seedgate flow import` publishes the folder")
+                }
+                None if live.seq > 0 => {
+                    tracing::warn!(file = %name, "this flows-folder file is not in the store and does not run; `seedgate flow import` publishes the folder")
+                }
                 _ => {}
             }
         }
@@ -238,7 +251,11 @@ impl Catalog {
     /// Follows the store's publishes until `shutdown` (once per process: later calls return
     /// at once).
     pub async fn follow(self, store: Arc<dyn Store>, shutdown: CancellationToken) {
-        if self.inner.following.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if self
+            .inner
+            .following
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
             return;
         }
         let mut warned = false;

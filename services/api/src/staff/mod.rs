@@ -78,6 +78,13 @@ impl StaffAuth {
         }
     }
 
+    /// The same, marking cookies `Secure` as `policy` says (`http.behind_tls_proxy`).
+    #[must_use]
+    pub fn with_cookies(mut self, policy: session::CookiePolicy) -> Self {
+        self.cookies = policy;
+        self
+    }
+
     /// The signed-in user of a request's cookie, if its session is live and the user enabled;
     /// moves the session's idle expiry on.
     pub(crate) async fn signed_in(&self, headers: &HeaderMap) -> Result<Option<SignedIn>, ApiError> {

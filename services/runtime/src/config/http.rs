@@ -10,12 +10,17 @@ use super::ConfigError;
 pub struct HttpConfig {
     /// Address of the HTTP server (channel callbacks, `/healthz`, `/readyz`, `/metrics`).
     pub listen: String,
+    /// Browsers reach this port only through a proxy that terminates TLS (the studio's and
+    /// console's cookies are then marked `Secure`). seedgate's port itself speaks plain HTTP:
+    /// put it behind TLS whenever it is reached from beyond the machine.
+    pub behind_tls_proxy: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            behind_tls_proxy: false,
         }
     }
 }

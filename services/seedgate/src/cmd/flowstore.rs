@@ -83,7 +83,11 @@ pub async fn import(config: &Config, dir: &Path, publish: bool) -> Result<(), Fa
             println!("{}: unchanged", src.path);
             continue;
         }
-        let draft = match store.flow_save(&src.path, &src.text, None, ACTOR).await.map_err(other)? {
+        let draft = match store
+            .flow_save(&src.path, &src.text, None, ACTOR)
+            .await
+            .map_err(other)?
+        {
             Saved::Saved(d) => d,
             Saved::Conflict(d) => {
                 return Err(Failure::Other(format!(
