@@ -752,3 +752,113 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
     assert_eq!(s, 400);
     drop(gw);
 }
+
+fn seedgate(dir: &std::path::Path, env: &[(String, String)], args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(common::BIN)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Waits for a process that must stop by itself; its exit code.
+async fn exit_code(gw: &mut Gateway, within: Duration) -> Option<i32> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = gw.child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(started.elapsed() < within, "still running after {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `seedgate flow export` and `import` move flow files between the store and a folder (a bad
+/// folder changes nothing); a config file's channel may name a flow that is only in the store,
+/// and one naming no flow at all stops the process with exit 64 before a port is bound.
+#[tokio::test]
+async fn flow_files_move_between_a_folder_and_the_store() {
+    let dir = temp_dir("studio-export");
+    let env = env_for("sqlite", &[]);
+    let admin = common::create_token(&dir, &env, "admin");
+    let first = Gateway::spawn(&["up"], &dir, &env);
+    first.ready(Duration::from_secs(10)).await;
+    drop(first);
+
+    let out = dir.join("exported");
+    let (ok, text) = seedgate(&dir, &env, &["flow", "export", out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let repo_demo = std::fs::read_to_string(common::repo_root().join("flows/demo.yaml")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join("demo.yaml")).unwrap(),
+        repo_demo,
+        "{text}"
+    );
+    assert!(out.join("registration.yaml").exists(), "{text}");
+
+    // A folder with an error imports nothing.
+    std::fs::write(
+        out.join("demo.yaml"),
+        repo_demo.replace(DEMO_WELCOME, "Imported menu."),
+    )
+    .unwrap();
+    std::fs::write(
+        out.join("broken.yaml"),
+        "flows:\n  b:\n    start: nowhere\n    nodes: {}\n",
+    )
+    .unwrap();
+    let (ok, text) = seedgate(&dir, &env, &["flow", "import", out.to_str().unwrap()]);
+    assert!(!ok && text.contains("nothing was imported"), "{text}");
+    std::fs::remove_file(out.join("broken.yaml")).unwrap();
+    let clinic = "languages: [eng]\nflows:\n  clinic:\n    start: hi\n    nodes:\n      hi:\n        end: {text: \"The clinic opens at 8.\"}\n";
+    std::fs::write(out.join("clinic.yaml"), clinic).unwrap();
+    let (ok, text) = seedgate(&dir, &env, &["flow", "import", out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert!(text.contains("demo.yaml: published as version 2"), "{text}");
+    assert!(text.contains("clinic.yaml: published as version 1"), "{text}");
+    assert!(text.contains("registration.yaml: unchanged"), "{text}");
+
+    // A config file's channel naming the store's flow runs it; naming no flow stops the start.
+    let config = dir.join("seedgate.toml");
+    std::fs::write(&config, "[channels.clinic-at]\ntype = \"africastalking-ussd\"\nflow = \"clinic\"\n\n[channels.demo-sms]\ntype = \"simulated-carrier\"\n").unwrap();
+    let mut with_config = env.clone();
+    with_config.push(("SEEDGATE_CONFIG".into(), config.display().to_string()));
+    let gw = Gateway::spawn(&["up"], &dir, &with_config);
+    gw.ready(Duration::from_secs(10)).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/channels/clinic-at/callback", gw.base()))
+        .form(&[
+            ("sessionId", "c1"),
+            ("serviceCode", "*1#"),
+            ("phoneNumber", "+27820000601"),
+            ("text", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "END The clinic opens at 8.");
+    let c = Client {
+        base: gw.base(),
+        http: reqwest::Client::new(),
+    };
+    let (_, b) = c
+        .call("GET", "/api/v1/flows/demo.yaml/versions", Some(&admin), None, &[])
+        .await;
+    assert_eq!(b["versions"][0]["published_by"], "cli", "{b}");
+    drop(gw);
+    std::fs::write(&config, "[channels.clinic-at]\ntype = \"africastalking-ussd\"\nflow = \"clinics\"\n\n[channels.demo-sms]\ntype = \"simulated-carrier\"\n").unwrap();
+    let mut gw = Gateway::spawn(&["up"], &dir, &with_config);
+    assert_eq!(exit_code(&mut gw, Duration::from_secs(15)).await, Some(64));
+    let said = format!("{:?}{:?}", gw.stdout(), gw.stderr());
+    assert!(
+        said.contains("channels.clinic-at.flow") && said.contains("clinics"),
+        "{said}"
+    );
+}

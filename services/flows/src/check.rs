@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use seedgate_flowlang::load::{self, read_path, Source};
+use seedgate_flowlang::load::{self, read_path, Flows, Source};
 use seedgate_flowlang::validate::Limits;
 use seedgate_runtime::catalog::Catalog;
 use seedgate_runtime::config::Config;
@@ -55,20 +55,13 @@ pub fn folder(config: &Config) -> Result<Vec<Source>, ServiceError> {
 /// Loads the flows folder ([`folder`]) and checks every channel's flow exists: the folder's
 /// flows, which run until the store's published versions are loaded.
 pub fn check(config: &Config) -> Result<Catalog, ServiceError> {
-    let dir = &config.flows.dir;
     let sources = folder(config)?;
     let (flows, report) = load::check(&sources, &limits(config));
     if let Some(e) = report.errors.into_iter().next() {
         return Err(ServiceError::Config(format!("bad flow file: {e}")));
     }
-    for (name, ch) in &config.channels {
-        if let Some(flow) = ch.flow.as_deref().filter(|f| flows.get(f).is_none()) {
-            return Err(ServiceError::Config(format!(
-                "invalid config at `channels.{name}.flow`: no flow named `{flow}` in {}",
-                dir.display()
-            )));
-        }
-    }
+    // A channel's flow may be one published through the studio: it is checked against the
+    // store's flows at start ([`missing_flows`]), before any port is bound.
     // Channels can be made through the API later: a set on a channel not configured yet
     // keeps its messages queued until the channel exists.
     for (name, set) in flows.message_sets() {
@@ -82,6 +75,17 @@ pub fn check(config: &Config) -> Result<Catalog, ServiceError> {
     let catalog = Catalog::from_sources(flows, &sources);
     catalog.set_limits(limits(config));
     Ok(catalog)
+}
+
+/// The config file's channels whose `flow` is not among `flows`, as a config error naming the
+/// first; `None` when every channel's flow exists.
+pub fn missing_flows(config: &Config, flows: &Flows, whence: &str) -> Option<ServiceError> {
+    config.channels.iter().find_map(|(name, ch)| {
+        let flow = ch.flow.as_deref().filter(|f| !flows.has(f))?;
+        Some(ServiceError::Config(format!(
+            "invalid config at `channels.{name}.flow`: no flow named `{flow}` in {whence}"
+        )))
+    })
 }
 
 /// The flow runner as a service of the process (`seedgate run flows`): it imports the flows
@@ -113,19 +117,28 @@ impl seedgate_runtime::Service for Service {
                 None => check(&rt.config)?,
             };
             rt.catalog.install(&folder);
-            match tokio::time::timeout(
+            let started = tokio::time::timeout(
                 std::time::Duration::from_secs(3),
                 rt.catalog.start(rt.store.as_ref()),
             )
-            .await
-            {
-                Ok(Ok(())) => {}
+            .await;
+            match started {
+                Ok(Ok(())) => {
+                    if let Some(e) =
+                        missing_flows(&rt.config, &rt.catalog.current().flows, "the published flows")
+                    {
+                        return Err(e);
+                    }
+                }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "cannot read the published flows yet; the flows folder runs until the store answers")
                 }
                 Err(_) => {
                     tracing::warn!("the store did not answer within 3 s; the flows folder runs until it does")
                 }
+            }
+            if let Some(e) = missing_flows(&rt.config, &rt.catalog.current().flows, "the flows loaded") {
+                tracing::warn!(error = %e, "a channel's flow is not loaded yet: its messages are refused until the store answers");
             }
             tokio::spawn(rt.catalog.clone().follow(rt.store.clone(), shutdown.clone()));
             let task = async move { crate::service::run(&rt, shutdown).await };
