@@ -266,6 +266,35 @@ async fn staff(backend: &str) {
         (json!("author@clinic.org"), json!("author"))
     );
 
+    // An author edits drafts (CSRF on each change) but may not publish; the audit names them.
+    let csrf_a = author.csrf().await;
+    let doc = json!({"doc": {"flows": {"hello": {"start": "hi", "nodes": {"hi": {"end": {"text": "Hello."}}}}}}, "base_revision": 0});
+    let (s, body) = author
+        .api("PUT", "/api/v1/flows/hello.yaml", None, Some(doc.clone()))
+        .await;
+    assert_eq!((s, error_of(&body).0), (403, "csrf"), "{body}");
+    let (s, body) = author
+        .api("PUT", "/api/v1/flows/hello.yaml", Some(&csrf_a), Some(doc))
+        .await;
+    assert_eq!(
+        (s, body["updated_by"].as_str()),
+        (201, Some("author@clinic.org")),
+        "{body}"
+    );
+    let (s, body) = author
+        .api("POST", "/api/v1/flows/hello.yaml/publish", Some(&csrf_a), None)
+        .await;
+    assert_eq!(
+        (s, error_of(&body).1),
+        (403, "publishing needs the publisher role; you are an author"),
+        "{body}"
+    );
+    let (_, body) = author
+        .api("GET", "/api/v1/flows/hello.yaml/versions", None, None)
+        .await;
+    assert_eq!(body["versions"], json!([]), "{body}");
+    assert_eq!(body["audit"][0]["actor"], "author@clinic.org", "{body}");
+
     // Sign-out ends the session; a stale or absent cookie gets the API's 401.
     let stale = author.cookie.clone();
     let csrf_a = author.csrf().await;
