@@ -41,6 +41,20 @@ async fn get_yaml(base: &str, token: &str, file: &str) -> (String, String) {
     (etag, resp.text().await.unwrap())
 }
 
+/// A POST without a body → (status, JSON body).
+async fn post(c: &Client, token: &str, path: &str) -> (u16, Value) {
+    c.call("POST", path, Some(token), None, &[]).await
+}
+
+/// A call with a JSON body → (status, JSON body).
+async fn send(c: &Client, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+    c.call(method, path, Some(token), Some(body), &[]).await
+}
+
+async fn get(c: &Client, token: &str, path: &str) -> (u16, Value) {
+    c.call("GET", path, Some(token), None, &[]).await
+}
+
 const DEMO_WELCOME: &str = "Welcome to MomConnect (demo).";
 
 async fn flow_files(backend: &str) {
@@ -57,7 +71,7 @@ async fn flow_files(backend: &str) {
     };
 
     // The flows folder is imported once, as version 1 of each file.
-    let (s, list) = c.call("GET", "/api/v1/flows", Some(&admin), None, &[]).await;
+    let (s, list) = get(&c, &admin, "/api/v1/flows").await;
     assert_eq!(s, 200, "{list}");
     let files: Vec<&str> = list["files"]
         .as_array()
@@ -109,9 +123,7 @@ async fn flow_files(backend: &str) {
             && e["line"].as_u64().is_some()),
         "the error sits on its node: {b}"
     );
-    let (s, b) = c
-        .call("POST", "/api/v1/flows/demo.yaml/publish", Some(&admin), None, &[])
-        .await;
+    let (s, b) = post(&c, &admin, "/api/v1/flows/demo.yaml/publish").await;
     assert_eq!((s, error_of(&b).0), (409, "invalid_flow"), "{b}");
     assert!(error_of(&b).1.contains("abuot"), "{b}");
 
@@ -133,15 +145,14 @@ async fn flow_files(backend: &str) {
     // A publish is live on the callback at once; the running session stays on its version.
     let (_, before, _) = at_post(&base, "studio-old", "+27820000301", "").await;
     assert!(before.starts_with(&format!("CON {DEMO_WELCOME}")), "{before}");
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/demo.yaml/publish",
-            Some(&admin),
-            Some(json!({"base_revision": 3})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(
+        &c,
+        &admin,
+        "POST",
+        "/api/v1/flows/demo.yaml/publish",
+        json!({"base_revision": 3}),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["version"]["number"], 2);
     let (_, after, _) = at_post(&base, "studio-new", "+27820000302", "").await;
@@ -153,15 +164,14 @@ async fn flow_files(backend: &str) {
     );
     let (_, newer, _) = at_post(&base, "studio-new", "+27820000302", "2").await;
     assert!(newer.starts_with("END MomConnect (v2) sends free"), "{newer}");
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/demo.yaml/publish",
-            Some(&admin),
-            Some(json!({"base_revision": 2})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(
+        &c,
+        &admin,
+        "POST",
+        "/api/v1/flows/demo.yaml/publish",
+        json!({"base_revision": 2}),
+    )
+    .await;
     assert_eq!(
         (s, error_of(&b).0),
         (409, "version_conflict"),
@@ -169,52 +179,20 @@ async fn flow_files(backend: &str) {
     );
 
     // Restore makes an old version the draft; roll back publishes the previous version again.
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/demo.yaml/versions/1/restore",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let (s, b) = post(&c, &admin, "/api/v1/flows/demo.yaml/versions/1/restore").await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(
         (b["revision"].as_i64(), b["published"].as_i64()),
         (Some(4), Some(2))
     );
     assert!(b["text"].as_str().unwrap().contains(DEMO_WELCOME));
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/demo.yaml/versions/9/restore",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let (s, b) = post(&c, &admin, "/api/v1/flows/demo.yaml/versions/9/restore").await;
     assert_eq!(s, 404, "{b}");
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/demo.yaml/rollback",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let (s, b) = post(&c, &admin, "/api/v1/flows/demo.yaml/rollback").await;
     assert_eq!((s, b["version"]["number"].as_i64()), (200, Some(3)), "{b}");
     let (_, rolled, _) = at_post(&base, "studio-rolled", "+27820000303", "").await;
     assert!(rolled.starts_with(&format!("CON {DEMO_WELCOME}")), "{rolled}");
-    let (s, b) = c
-        .call(
-            "GET",
-            "/api/v1/flows/demo.yaml/versions",
-            Some(&reader),
-            None,
-            &[],
-        )
-        .await;
+    let (s, b) = get(&c, &reader, "/api/v1/flows/demo.yaml/versions").await;
     assert_eq!(s, 200, "{b}");
     let numbers: Vec<i64> = b["versions"]
         .as_array()
@@ -239,26 +217,10 @@ async fn flow_files(backend: &str) {
         assert!(actions.contains(&want), "{want} in {actions:?}");
     }
     assert!(b["audit"][0]["actor"].as_str().unwrap().starts_with("token:"));
-    let (s, b) = c
-        .call(
-            "GET",
-            "/api/v1/flows/demo.yaml/versions/2",
-            Some(&reader),
-            None,
-            &[],
-        )
-        .await;
+    let (s, b) = get(&c, &reader, "/api/v1/flows/demo.yaml/versions/2").await;
     assert_eq!(s, 200);
     assert!(b["text"].as_str().unwrap().contains("Sawubona"));
-    let (s, _) = c
-        .call(
-            "POST",
-            "/api/v1/flows/demo.yaml/rollback",
-            Some(&reader),
-            None,
-            &[],
-        )
-        .await;
+    let (s, _) = post(&c, &reader, "/api/v1/flows/demo.yaml/rollback").await;
     assert_eq!(s, 403, "a read token cannot roll back");
 
     // A new file as JSON, checked against the live files: a flow the API's channel can name.
@@ -266,15 +228,14 @@ async fn flow_files(backend: &str) {
         "hi": {"menu": {"text": {"eng": "Clinic times", "zul": "Izikhathi zomtholampilo"},
             "options": [{"key": "1", "label": {"eng": "Today", "zul": "Namuhla"}, "goto": "today"}]}},
         "today": {"end": {"text": {"eng": "Open 8 to 4.", "zul": "Kuvulwa ngo-8 kuya ku-4."}}}}}}});
-    let (s, b) = c
-        .call(
-            "PUT",
-            "/api/v1/flows/clinic.yaml",
-            Some(&admin),
-            Some(json!({"doc": doc, "base_revision": 0})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(
+        &c,
+        &admin,
+        "PUT",
+        "/api/v1/flows/clinic.yaml",
+        json!({"doc": doc, "base_revision": 0}),
+    )
+    .await;
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["report"]["errors"], json!([]));
     let screens = b["report"]["screens"].as_array().unwrap();
@@ -285,15 +246,14 @@ async fn flow_files(backend: &str) {
         "{b}"
     );
     assert_eq!(b["report"]["paths"]["clinic"][0]["end"], "today");
-    let (s, b) = c
-        .call(
-            "PUT",
-            "/api/v1/flows/clinic.yaml",
-            Some(&admin),
-            Some(json!({"doc": doc, "base_revision": 0})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(
+        &c,
+        &admin,
+        "PUT",
+        "/api/v1/flows/clinic.yaml",
+        json!({"doc": doc, "base_revision": 0}),
+    )
+    .await;
     assert_eq!((s, error_of(&b).0), (409, "version_conflict"), "{b}");
     // A rename that breaks a goto from another file is that file's error, and blocks publish.
     let (_, reg) = get_yaml(&base, &admin, "registration.yaml").await;
@@ -311,39 +271,22 @@ async fn flow_files(backend: &str) {
             .contains("flow `clinic`, which does not exist"),
         "drafts are checked against what is live, and clinic.yaml is not published yet: {b}"
     );
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/clinic.yaml/publish",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let (s, b) = post(&c, &admin, "/api/v1/flows/clinic.yaml/publish").await;
     assert_eq!(s, 200, "{b}");
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/registration.yaml/check",
-            Some(&admin),
-            Some(json!({"text": cross})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(
+        &c,
+        &admin,
+        "POST",
+        "/api/v1/flows/registration.yaml/check",
+        json!({"text": cross}),
+    )
+    .await;
     assert_eq!(
         (s, b["report"]["errors"].as_array().map(Vec::len)),
         (200, Some(0)),
         "{b}"
     );
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/registration.yaml/publish",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let (s, b) = post(&c, &admin, "/api/v1/flows/registration.yaml/publish").await;
     assert_eq!(s, 200, "{b}");
     let renamed = serde_yaml_ng::to_string(&doc)
         .unwrap()
@@ -357,27 +300,18 @@ async fn flow_files(backend: &str) {
             .any(|e| e["file"] == "registration.yaml" && e["message"].as_str().unwrap().contains("clinic")),
         "the broken goto is reported: {b}"
     );
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/clinic.yaml/publish",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let (s, b) = post(&c, &admin, "/api/v1/flows/clinic.yaml/publish").await;
     assert_eq!((s, error_of(&b).0), (409, "invalid_flow"), "{b}");
 
     // A channel made through the API may name a flow that is only in the store.
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/channels",
-            Some(&admin),
-            Some(json!({"name": "clinic-at", "type": "africastalking-ussd", "flow": "clinic"})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(
+        &c,
+        &admin,
+        "POST",
+        "/api/v1/channels",
+        json!({"name": "clinic-at", "type": "africastalking-ussd", "flow": "clinic"}),
+    )
+    .await;
     assert_eq!(s, 201, "{b}");
     eventually(
         "the new channel answers with the store's flow",
@@ -437,9 +371,7 @@ async fn a_publish_is_live_on_another_process_within_two_seconds() {
         base: a.base(),
         http: reqwest::Client::new(),
     };
-    let (s, body) = c
-        .call("POST", "/api/v1/flows/demo.yaml/publish", Some(&admin), None, &[])
-        .await;
+    let (s, body) = post(&c, &admin, "/api/v1/flows/demo.yaml/publish").await;
     assert_eq!(s, 200, "{body}");
     let mut n = 0;
     loop {
@@ -501,15 +433,7 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
         "menu": {"menu": {"text": {"eng": "Clinic visit", "zul": long_zul},
             "options": [{"key": "1", "label": {"eng": "Book", "zul": "Bhuka"}, "goto": "done"}]}},
         "done": {"end": {"text": {"eng": "Booked.", "zul": "Kubhukhiwe."}}}}}}});
-    let (s, b) = c
-        .call(
-            "PUT",
-            "/api/v1/flows/visit.yaml",
-            Some(&admin),
-            Some(json!({"doc": doc})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(&c, &admin, "PUT", "/api/v1/flows/visit.yaml", json!({"doc": doc})).await;
     assert_eq!(s, 201, "{b}");
     let flagged = b["report"]["errors"].as_array().unwrap();
     assert!(
@@ -598,25 +522,20 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
         );
     }
     // Nothing of the simulation reached the store's contacts.
-    let (s, _) = c
-        .call("GET", "/api/v1/contacts/+000000000000", Some(&admin), None, &[])
-        .await;
+    let (s, _) = get(&c, &admin, "/api/v1/contacts/+000000000000").await;
     assert_eq!(s, 404, "the simulated contact is not stored");
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/simulate",
-            Some(&admin),
-            Some(json!({"file": "visit.yaml", "flow": "nope"})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(
+        &c,
+        &admin,
+        "POST",
+        "/api/v1/simulate",
+        json!({"file": "visit.yaml", "flow": "nope"}),
+    )
+    .await;
     assert_eq!(s, 400, "{b}");
 
     // Transcript tests of a draft: pass, then a changed expectation fails with a diff.
-    let (s, b) = c
-        .call("POST", "/api/v1/flows/demo.yaml/tests", Some(&admin), None, &[])
-        .await;
+    let (s, b) = post(&c, &admin, "/api/v1/flows/demo.yaml/tests").await;
     assert_eq!((s, b["failed"].as_u64()), (200, Some(0)), "{b}");
     assert!(b["passed"].as_u64().unwrap() >= 1, "{b}");
     let (_, demo) = get_yaml(&base, &admin, "demo.yaml").await;
@@ -628,9 +547,7 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
     assert_ne!(wrong, demo);
     let (s, _) = put_yaml(&base, &admin, "demo.yaml", &wrong, Some("\"r1\"")).await;
     assert_eq!(s, 200);
-    let (_, b) = c
-        .call("POST", "/api/v1/flows/demo.yaml/tests", Some(&admin), None, &[])
-        .await;
+    let (_, b) = post(&c, &admin, "/api/v1/flows/demo.yaml/tests").await;
     assert_eq!(b["failed"], 1, "{b}");
     let failed = b["results"]
         .as_array()
@@ -645,15 +562,14 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
     assert_eq!(failed["step"], 2, "{failed}");
 
     // Message-set preview: a mother due on this date gets these messages on these days.
-    let (s, b) = c
-        .call(
-            "POST",
-            "/api/v1/flows/registration.yaml/preview",
-            Some(&admin),
-            Some(json!({"set": "pregnancy_weekly", "start_date": "2027-06-30"})),
-            &[],
-        )
-        .await;
+    let (s, b) = send(
+        &c,
+        &admin,
+        "POST",
+        "/api/v1/flows/registration.yaml/preview",
+        json!({"set": "pregnancy_weekly", "start_date": "2027-06-30"}),
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["time_zone"], "Africa/Johannesburg");
     assert_eq!(
@@ -704,15 +620,7 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
         },
     )
     .await;
-    let (_, b) = c
-        .call(
-            "GET",
-            "/api/v1/flows/demo.yaml/stats?flow=demo&days=7",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let (_, b) = get(&c, &admin, "/api/v1/flows/demo.yaml/stats?flow=demo&days=7").await;
     let edge = |from: &str, to: &str| {
         b["edges"]
             .as_array()
@@ -740,15 +648,7 @@ async fn the_simulator_tests_preview_and_drop_off_work_on_the_store() {
             .map_or(0, |e| e["count"].as_i64().unwrap())
     };
     assert_eq!((ended("registered"), ended("welcome")), (1, 1), "{b}");
-    let (s, _) = c
-        .call(
-            "GET",
-            "/api/v1/flows/demo.yaml/stats?flow=demo&days=3",
-            Some(&admin),
-            None,
-            &[],
-        )
-        .await;
+    let (s, _) = get(&c, &admin, "/api/v1/flows/demo.yaml/stats?flow=demo&days=3").await;
     assert_eq!(s, 400);
     drop(gw);
 }
@@ -848,9 +748,7 @@ async fn flow_files_move_between_a_folder_and_the_store() {
         base: gw.base(),
         http: reqwest::Client::new(),
     };
-    let (_, b) = c
-        .call("GET", "/api/v1/flows/demo.yaml/versions", Some(&admin), None, &[])
-        .await;
+    let (_, b) = get(&c, &admin, "/api/v1/flows/demo.yaml/versions").await;
     assert_eq!(b["versions"][0]["published_by"], "cli", "{b}");
     drop(gw);
     std::fs::write(&config, "[channels.clinic-at]\ntype = \"africastalking-ussd\"\nflow = \"clinics\"\n\n[channels.demo-sms]\ntype = \"simulated-carrier\"\n").unwrap();
