@@ -108,6 +108,7 @@ async fn the_studio_scenario_passes_in_chromium() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The script's steps and its figures (JSON lines), shown with `-- --nocapture`.
     println!("{stdout}");
     eprintln!("{stderr}");
     let figures: Vec<Value> = stdout
@@ -115,9 +116,6 @@ async fn the_studio_scenario_passes_in_chromium() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v.get("figure").is_some())
         .collect();
-    for f in &figures {
-        println!("figure: {f}");
-    }
     assert!(
         out.status.success(),
         "the browser scenario failed ({}); its output is above; the gateway's last log lines: {:?}",
@@ -146,6 +144,9 @@ async fn the_studio_scenario_passes_in_chromium() {
         "the studio's first load is {first_load} bytes compressed; issue 13 allows 300 KB"
     );
     for shot in ["editor.png", "simulator.png"] {
-        assert!(root.join("tests/browser/screenshots").join(shot).is_file(), "no {shot}");
+        assert!(
+            root.join("tests/browser/screenshots").join(shot).is_file(),
+            "no {shot}"
+        );
     }
 }

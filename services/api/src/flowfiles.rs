@@ -387,7 +387,10 @@ async fn check(
     let body = body_of(&headers, &bytes)?;
     let checked = check_text(&api, &file, &body.text);
     let doc = serde_yaml_ng::from_str::<Value>(&body.text).ok();
-    Ok(Json(json!({"report": checked.json, "parses": checked.parses, "flows": checked.flows, "doc": doc, "text": body.text})))
+    Ok(Json(json!({
+        "report": checked.json, "parses": checked.parses, "flows": checked.flows,
+        "doc": doc, "text": body.text,
+    })))
 }
 
 #[derive(Deserialize)]
