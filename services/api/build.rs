@@ -1,6 +1,7 @@
 //! Embeds the studio web app (`studio/`, written by hand, no build step) in the crate: writes
 //! `$OUT_DIR/studio_files.rs`, a table of `(name, include_bytes!(…))` for every file under
-//! `studio/` (hidden files left out), so adding an asset needs no code change.
+//! `studio/` (hidden files, the node unit tests in `test/` and the npm pins of the vendored
+//! library left out), so adding an asset needs no code change.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
+        let top = dir == root;
+        if name.starts_with('.')
+            || name == "node_modules"
+            || (top && matches!(name.as_str(), "test" | "package.json" | "package-lock.json"))
+        {
             continue;
         }
         if path.is_dir() {

@@ -4,7 +4,7 @@
 // tests; publish; an Africa's Talking callback answers the new menu within 2 s; roll back and
 // it answers the old one; a second author's conflicting save is refused with a message.
 // Screenshots go to screenshots/ (editor.png, simulator.png); figures are printed as JSON
-// lines {"figure": "...", "ms": n}. Exits 1 with the failed step's name on any failure.
+// lines {"figure": "...", "ms": n} or {"figure": "...", "bytes": n}. Exits 1 with the failed step's name on any failure.
 //
 // Env: SEEDGATE_URL (http://127.0.0.1:8080), SEEDGATE_EMAIL/SEEDGATE_PASSWORD (a publisher),
 // SEEDGATE_EMAIL2/SEEDGATE_PASSWORD2 (an author), SEEDGATE_AT_CHANNEL (an Africa's Talking
@@ -39,11 +39,12 @@ const T = 15000;
 
 const V1 = { eng: 'Welcome to Clinic Tips.', zul: 'Siyakwamukela ku-Clinic Tips.' };
 const V2 = { eng: 'Clinic Tips: free advice for you and your baby.', zul: 'Clinic Tips: iseluleko samahhala kuwe nengane yakho.' };
+const CHOICE_ZUL = 'Izikhathi zomtholampilo';
 const TOO_LONG_ZUL = `${V2.zul} ${'Sicela ukhethe okukodwa kulokhu okulandelayo ukuze uqhubeke nokubhalisa kwakho. '.repeat(3)}`;
 
 const figures = [];
-const figure = (name, ms) => {
-  const line = { figure: name, ms: Math.round(ms) };
+const figure = (name, value, unit = 'ms') => {
+  const line = { figure: name, [unit]: Math.round(value) };
   figures.push(line);
   console.log(JSON.stringify(line));
 };
@@ -55,6 +56,26 @@ async function step(name, f) {
   const t0 = performance.now();
   await f();
   console.log(`ok - ${name} (${Math.round(performance.now() - t0)} ms)`);
+}
+
+/**
+ * What the browser received for the app's first load (its page, assets and API calls, not
+ * the sign-in pages): bytes as they came over the wire (compressed bodies plus headers).
+ */
+function countFirstLoad(page) {
+  const sizes = [];
+  const listener = (res) => {
+    const u = new URL(res.url());
+    const app = u.pathname === '/studio/' || u.pathname.startsWith('/api/')
+      || (u.pathname.startsWith('/studio/assets/') && !u.pathname.endsWith('/login.css'));
+    if (app) sizes.push(res.request().sizes().then((z) => ({ url: u.pathname, body: z.responseBodySize, headers: z.responseHeadersSize })).catch(() => ({ url: u.pathname, body: 0, headers: 0 })));
+  };
+  page.on('response', listener);
+  return async () => {
+    page.off('response', listener);
+    const all = await Promise.all(sizes);
+    return { files: all.length, body: all.reduce((a, z) => a + z.body, 0), total: all.reduce((a, z) => a + z.body + z.headers, 0) };
+  };
 }
 
 async function signIn(page, who) {
@@ -130,14 +151,39 @@ async function main() {
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
 
-    await step('sign in', () => signIn(page, A));
+    await step('sign in', async () => {
+      const firstLoad = countFirstLoad(page);
+      await signIn(page, A);
+      const z = await firstLoad();
+      figure('first_load_bytes', z.total, 'bytes');
+      figure('first_load_body_bytes', z.body, 'bytes');
+      if (z.total > 300000) throw new Error(`the first load took ${z.total} bytes over ${z.files} responses; at most 300 KB`);
+    });
+
+    await step('a second load comes from the cache', async () => {
+      const again = countFirstLoad(page);
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]', { timeout: T });
+      const z = await again();
+      figure('reload_bytes', z.total, 'bytes');
+    });
 
     await step('the registration flow opens and is editable', async () => {
+      // In the page: from the navigation's start until the map's boxes are there and the app
+      // is ready (a click opens a form); then, by the driver, until the form is open.
+      await page.addInitScript(() => {
+        const seen = () => {
+          if (window.__editable || document.body?.dataset.ready !== 'true' || !document.querySelector('[data-testid="node-consent"]')) return;
+          window.__editable = performance.now();
+        };
+        new MutationObserver(seen).observe(document, { subtree: true, childList: true, attributes: true });
+      });
       const t0 = performance.now();
       await page.goto(`${BASE}/studio/?file=registration.yaml`);
       await node(page, 'consent').click({ timeout: T });
       await side(page).getByLabel('What the screen says — English').waitFor({ timeout: T });
-      figure('registration_flow_editable_ms', performance.now() - t0);
+      figure('registration_form_open_ms', performance.now() - t0);
+      figure('registration_flow_editable_ms', await page.evaluate(() => window.__editable));
     });
 
     await step('build a two-language flow from nothing in a new file', async () => {
@@ -153,7 +199,7 @@ async function main() {
       await s.getByLabel('What the screen says — English').fill(V1.eng);
       await s.getByLabel('What the screen says — isiZulu').fill(V1.zul);
       await s.getByLabel('Choice 1 — English').fill('Clinic times');
-      await s.getByLabel('Choice 1 — isiZulu').fill('Izikhathi zomtholampilo');
+      await s.getByLabel('Choice 1 — isiZulu').fill(CHOICE_ZUL);
       await s.getByLabel('Choice 1: then go to').selectOption({ label: '+ New last screen' });
       await node(page, 'goodbye').click({ timeout: T });
       await s.getByLabel('The last screen says — English').fill('Clinics open 8:00 to 16:00 on weekdays.');
@@ -173,13 +219,36 @@ async function main() {
       const s = side(page);
       await s.getByLabel('What the screen says — English').fill(V2.eng);
       await page.waitForFunction(() => !document.querySelector('[data-testid="node-welcome"]')?.classList.contains('has-errors'), null, { timeout: T });
+      // Typed up to one character under the limit (182, less "\n1. " and the choice), then
+      // one keystroke more: from that key to the count turning red, and to the server's flag.
+      const zul = s.getByLabel('What the screen says — isiZulu');
+      const room = 182 - [...`\n1. ${CHOICE_ZUL}`].length;
+      await zul.fill(TOO_LONG_ZUL.slice(0, room).trimEnd().padEnd(room, 'a'));
+      await page.waitForFunction(() => !document.querySelector('[data-testid="node-welcome"]')?.classList.contains('has-errors'), null, { timeout: T });
+      if (await s.locator('[data-testid="count-zul"].over').count()) throw new Error('a screen of exactly 182 characters is flagged');
+      await page.waitForTimeout(500);
       const checks = Number(await page.evaluate(() => document.body.dataset.checks || 0));
+      // Timed in the page, from the key's event to the count's and the map's class (the
+      // driver's own waits poll, adding up to ~0.5 s that nobody at the keyboard sees).
+      await page.evaluate(() => {
+        const w = { key: 0, over: 0, flagged: 0 };
+        window.__typing = w;
+        document.addEventListener('keydown', () => { w.key = performance.now(); }, { capture: true, once: true });
+        const seen = () => {
+          if (!w.key) return;
+          if (!w.over && document.querySelector('[data-testid="count-zul"].over')) w.over = performance.now();
+          if (!w.flagged && document.querySelector('[data-testid="node-welcome"].has-errors')) w.flagged = performance.now();
+        };
+        new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['class'] });
+      });
       const t0 = performance.now();
-      await s.getByLabel('What the screen says — isiZulu').fill(TOO_LONG_ZUL);
+      await zul.press('a');
       await s.locator('[data-testid="count-zul"].over').first().waitFor({ timeout: T });
-      figure('local_count_flags_ms', performance.now() - t0);
       await page.locator('[data-testid="node-welcome"].has-errors').waitFor({ timeout: T });
-      figure('validation_while_typing_ms', performance.now() - t0);
+      const typed = await page.evaluate(() => window.__typing);
+      figure('local_count_flags_ms', typed.over - typed.key);
+      figure('validation_while_typing_ms', typed.flagged - typed.key);
+      figure('validation_while_typing_driver_ms', performance.now() - t0);
       await page.waitForFunction((n) => Number(document.body.dataset.checks) > n, checks);
       figure('check_round_trip_ms', Number(await page.evaluate(() => document.body.dataset.lastCheckMs)));
       const text = await page.locator('[data-testid="problems"]').textContent();
@@ -192,6 +261,18 @@ async function main() {
       await noErrors(page);
       await saved(page);
       await page.screenshot({ path: path.join(SHOTS, 'editor.png') });
+    });
+
+    await step('the Raw YAML tab shows the file as the server writes it, and reads an edit back', async () => {
+      await page.getByRole('tab', { name: 'Raw YAML' }).click();
+      const raw = page.getByLabel('The whole file as YAML');
+      await page.waitForFunction(() => /studio_test:[\s\S]*Clinics open 8:00 to 16:00/.test(document.querySelector('#raw-text')?.value || ''), null, { timeout: T });
+      await raw.fill((await raw.inputValue()).replace('8:00 to 16:00', '8:00 to 16:30'));
+      await page.getByRole('tab', { name: 'Map' }).click();
+      await node(page, 'goodbye').click({ timeout: T });
+      const eng = side(page).getByLabel('The last screen says — English');
+      if (!(await eng.inputValue()).includes('16:30')) throw new Error(`the edit in the YAML did not reach the form: ${await eng.inputValue()}`);
+      await saved(page);
     });
 
     await step('simulate to the end', async () => {

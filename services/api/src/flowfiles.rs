@@ -392,6 +392,8 @@ async fn save(
     }
 }
 
+/// `POST …/check`: the body's report, nothing saved; with the file both as JSON (`doc`) and as
+/// the YAML a save would write (`text`), so the studio needs no YAML code of its own.
 async fn check(
     State(api): State<Api>,
     actor: Actor,
@@ -404,9 +406,10 @@ async fn check(
     let body = body_of(&headers, &bytes)?;
     let checked = check_text(&api, &file, &body.text);
     let doc = serde_yaml_ng::from_str::<Value>(&body.text).ok();
-    Ok(Json(
-        json!({"report": checked.json, "parses": checked.parses, "flows": checked.flows, "doc": doc}),
-    ))
+    Ok(Json(json!({
+        "report": checked.json, "parses": checked.parses, "flows": checked.flows,
+        "doc": doc, "text": body.text,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -260,8 +260,15 @@ function showTab(name) {
     $(`#panel-${t}`).hidden = t !== name;
   }
   if (name === 'raw') {
-    ed.enterRaw();
-    $('#raw-text').value = state.rawText;
+    // Read-only until the server has written the document as YAML (nothing typed is lost).
+    const ta = $('#raw-text');
+    ta.value = state.rawDirty ? state.rawText : '';
+    ta.readOnly = !state.rawDirty;
+    ed.enterRaw().then((ok) => {
+      if (!ok || tab !== 'raw' || !ta.readOnly) return;
+      ta.value = state.rawText;
+      ta.readOnly = false;
+    });
   }
   if (name === 'sets') drawSets($('#panel-sets'));
   if (name === 'versions') loadVersions($('#panel-versions'), versionCtx);

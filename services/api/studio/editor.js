@@ -1,11 +1,11 @@
 // Opening, checking and saving a flow file: live validation (debounced, the server's
 // validator), saving with the revision it was based on, conflicts (someone saved first),
-// unsaved work kept in this browser, the raw YAML text, new files and copies.
+// unsaved work kept in this browser, the raw YAML text, new files and copies. YAML is the
+// server's business: it reads text into `doc` and writes `doc` as text (check, GET, PUT).
 
 import { api, ApiError } from './api.js';
 import { say } from './dom.js';
 import { deepClone, languages } from './doc.js';
-import { emit as toYaml, parse as fromYaml } from './yaml.js';
 import { limitFor } from './count.js';
 import { state, emit, persist, forget, unsaved } from './state.js';
 
@@ -34,7 +34,6 @@ export async function runCheck() {
   try {
     const res = await api.check(state.file.file, body(), ctl.signal);
     state.report = res.report || res;
-    if (res.doc && state.mode === 'raw') state.rawDoc = res.doc;
     state.parseError = null;
   } catch (e) {
     if (e.name === 'AbortError') return;
@@ -131,7 +130,7 @@ export async function save() {
   try {
     res = await api.save(state.file.file, b);
   } catch (e) {
-    if (e.code === 'conflict') {
+    if (e.code === 'version_conflict' || e.code === 'conflict') {
       state.conflict = { ...(e.body.current || {}), message: e.message };
       emit('conflict');
     } else if (e.code === 'invalid_yaml') {
@@ -149,11 +148,7 @@ export async function save() {
   if (state.mode === 'raw' && state.rawDirty) {
     state.file.text = state.rawText;
     state.rawDirty = false;
-    try {
-      state.doc = fromYaml(state.rawText) || state.doc;
-    } catch {
-      await reloadDoc();
-    }
+    await reloadDoc().catch(() => {});
   } else state.file.text = null;
   state.dirty = false;
   forget(state.file.file);
@@ -208,43 +203,60 @@ export async function keepMineAsCopy(existing) {
   return ok ? name : null;
 }
 
-/** Into the raw tab: the file's own text while nothing changed, else the document as YAML. */
-export function enterRaw() {
-  if (!state.rawDirty) state.rawText = !state.dirty && state.file && state.file.text ? state.file.text : toYaml(state.doc);
+/**
+ * Into the raw tab: the file's own text while nothing changed, else the document as the
+ * server writes it (a check of the doc answers its YAML).
+ */
+export async function enterRaw() {
   state.mode = 'raw';
+  if (state.rawDirty) return true;
+  if (!state.dirty && state.file && state.file.text) {
+    state.rawText = state.file.text;
+    return true;
+  }
+  try {
+    const text = (await api.check(state.file.file, { doc: state.doc })).text || '';
+    if (!state.rawDirty) state.rawText = text;
+    return true;
+  } catch (e) {
+    say(`Could not show the YAML: ${e.message}`, 'error');
+    state.mode = 'graph';
+    return false;
+  }
 }
 
 /**
- * Out of the raw tab: the text is read back into the document (here when it can, else by the
- * server after a save). Resolves false when it must stay (the text does not parse).
+ * Out of the raw tab: the server reads the text back into the document. Resolves false when
+ * it must stay (the text does not parse; what is wrong is shown).
  */
 export async function leaveRaw() {
   if (!state.rawDirty) {
     state.mode = 'graph';
     return true;
   }
-  let doc = null;
+  let res;
   try {
-    doc = fromYaml(state.rawText);
-  } catch {
-    doc = state.rawDoc || null;
+    res = await api.check(state.file.file, { text: state.rawText });
+  } catch (e) {
+    say(`Fix the YAML first: ${e.message}`, 'error');
+    return false;
   }
-  if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
-    state.history.record(deepClone(state.doc));
-    state.doc = doc;
-    state.rawDirty = false;
-    state.mode = 'graph';
-    persist();
-    return true;
-  }
-  if (state.parseError) {
+  const doc = res.doc;
+  if (!res.parses || !doc || typeof doc !== 'object' || Array.isArray(doc)) {
+    state.report = res.report || state.report;
+    const first = ((res.report && res.report.errors) || [])[0];
+    state.parseError = first ? first.message : 'The text is not a flow file.';
+    emit('report');
     say(`Fix the YAML first: ${state.parseError}`, 'error');
     return false;
   }
-  const ok = await save();
-  if (!ok) return false;
-  await reloadDoc();
+  state.history.record(deepClone(state.doc));
+  state.doc = doc;
+  state.report = res.report || state.report;
+  state.parseError = null;
+  state.rawDirty = false;
   state.mode = 'graph';
+  persist();
   return true;
 }
 
@@ -252,7 +264,6 @@ export function rawInput(text) {
   state.rawText = text;
   state.rawDirty = true;
   state.dirty = true;
-  state.rawDoc = null;
   persist();
   scheduleCheck();
 }

@@ -5,7 +5,6 @@
 import { h, clear, say } from './dom.js';
 import { KINDS, bodyOf, getAt, setAt, languages, renameNode, deleteNode, changeKind } from './doc.js';
 import { state, change, emit } from './state.js';
-import { emit as toYaml, parse as fromYaml } from './yaml.js';
 import { bound, checkbox, select, textField, nextSelect, listEditor, parseArgs, showArgs, field, resetCounters } from './fields.js';
 
 export const TESTS = ['has_text', 'has_number', 'has_number_between', 'has_number_lt', 'has_number_lte', 'has_number_gt', 'has_number_gte', 'has_number_eq', 'has_any_word', 'has_all_words', 'has_phrase', 'has_only_phrase', 'has_beginning', 'has_pattern', 'has_date', 'has_date_lt', 'has_date_gt', 'has_phone', 'has_email', 'has_value', 'has_group'];
@@ -166,24 +165,27 @@ function waitForm(np) {
   return [field('Wait', pick), bound(mode === 'for' ? 'How long' : 'Until', [...p, mode], { hint: mode === 'for' ? '30m, 6h, 2d or 1w' : 'A date, or an expression giving one' }), nextSelect('Then go to', [...p, 'goto'])];
 }
 
-/** A kind the studio has no form for (or a node with two): its YAML, read back on change. */
+/**
+ * A kind the studio has no form for (or a node with two): its body as JSON — which is YAML too,
+ * in YAML's flow style, so the file stays one language — read back on change.
+ */
 function rawForm(np) {
   const node = getAt(state.doc, np) || {};
   const body = Object.fromEntries(Object.entries(node).filter(([k]) => k !== 'actions'));
   const ta = h('textarea', { id: 'raw-node', rows: 10, class: 'code', spellcheck: 'false', 'data-path': `${np.join('/')}/raw` });
-  ta.value = toYaml(body);
-  const msg = h('p', { class: 'hint', id: 'raw-node-msg', role: 'status' }, 'This kind of screen has no form here yet: change its YAML.');
+  ta.value = JSON.stringify(body, null, 2);
+  const msg = h('p', { class: 'hint', id: 'raw-node-msg', role: 'status' }, 'This kind of screen has no form here yet: change it as written here (the Raw YAML tab shows the whole file).');
   ta.setAttribute('aria-describedby', 'raw-node-msg');
   ta.addEventListener('change', () => {
     let v;
     try {
-      v = fromYaml(ta.value);
+      v = JSON.parse(ta.value);
     } catch (e) {
-      msg.textContent = `${e.message}. Nothing changed; the Raw YAML tab reads every kind of YAML.`;
+      msg.textContent = `This cannot be read (${e.message}). Nothing changed; the Raw YAML tab takes any YAML.`;
       return;
     }
     if (!v || typeof v !== 'object' || Array.isArray(v)) {
-      msg.textContent = 'It must be “kind: …” lines. Nothing changed.';
+      msg.textContent = 'It must be {"kind": {…}}. Nothing changed.';
       return;
     }
     change((d) => {
@@ -192,7 +194,7 @@ function rawForm(np) {
       Object.assign(n, v);
     });
   });
-  return [h('div', { class: 'field' }, h('label', { for: 'raw-node' }, 'The screen as YAML'), ta, msg)];
+  return [h('div', { class: 'field' }, h('label', { for: 'raw-node' }, 'The screen as written in the file'), ta, msg)];
 }
 
 function actionsForm(np) {
@@ -211,7 +213,7 @@ function actionsForm(np) {
     else if (type === 'subscribe' || type === 'unsubscribe') body = [select(`Action ${i + 1}: message set`, vp, [['', '— choose —'], ...sets])];
     else if (type === 'opt_out') body = [];
     else if (known) body = [bound(`Action ${i + 1}: ${label.toLowerCase().replace(/^(add to|remove from) a /, '')}`, vp)];
-    else body = [h('pre', { class: 'code' }, toYaml(a))];
+    else body = [h('pre', { class: 'code' }, JSON.stringify(a, null, 2))];
     return h('div', { class: 'action' }, typeSel, body);
   }, { addLabel: 'Add an action', add: () => ({ add_group: '' }), empty: 'Nothing happens on entry.' });
 }

@@ -98,7 +98,7 @@ function previewForm(name, langs) {
     e.preventDefault();
     preview = { set: name, date: date.value };
     try {
-      const res = await api.preview(state.file.file, { set: name, start_date: date.value, language: lang.value });
+      const res = await api.preview(state.file.file, { set: name, start_date: date.value });
       preview = { ...preview, ...res };
     } catch (err) {
       preview.error = err.message;

@@ -6,7 +6,7 @@
 import { h, clear, say, langName } from './dom.js';
 import { api } from './api.js';
 import { languages } from './doc.js';
-import { buildTranscript, uniqueTestName, lineDiff } from './transcript.js';
+import { buildTranscript, uniqueTestName, diffLines } from './transcript.js';
 import { state, emit, change } from './state.js';
 
 const sim = {
@@ -99,19 +99,19 @@ async function step(kind, input) {
   r.error = null;
   r.state = res.state;
   const screen = res.screen || null;
-  r.steps.push({ kind, input, screen, webhook: res.webhook });
-  if (res.webhook && res.webhook.stubbed) {
-    for (const n of res.entered || []) if (isWebhook(r.flow, n)) r.stubs[n] = body.stub;
-  }
+  const calls = res.webhooks || [];
+  r.steps.push({ kind, input, screen });
+  for (const c of calls) if (c.stubbed && c.node) r.stubs[c.node] = body.stub;
   r.screen = screen;
   r.page = 0;
   r.effects = res.effects || [];
-  r.webhook = res.webhook || null;
+  r.webhooks = calls;
   if (sms()) {
     if (kind === 'input') r.chat.push({ who: 'me', text: input });
     if (screen && screen.text) r.chat.push({ who: 'flow', text: screen.text });
   }
-  r.trail.push(...(res.entered || []));
+  // `entered`: every {flow, node} this step went through; the map lights the shown flow's.
+  r.trail.push(...(res.entered || []).filter((e) => e.flow === (res.flow || r.flow)).map((e) => e.node));
   state.active = { flow: res.flow || r.flow, node: res.node, trail: [...r.trail] };
   emit('active');
   if (!screen || !screen.continue) {
@@ -124,11 +124,6 @@ async function step(kind, input) {
 }
 
 const sms = () => isSms();
-
-function isWebhook(flow, node) {
-  const n = state.doc.flows[flow] && state.doc.flows[flow].nodes && state.doc.flows[flow].nodes[node];
-  return Boolean(n && n.webhook);
-}
 
 function dial() {
   clearInterval(sim.timer);
@@ -180,8 +175,6 @@ async function runTests() {
   draw();
 }
 
-const show = (v) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v, null, 2));
-
 function results() {
   const r = sim.results;
   if (!r) return null;
@@ -193,8 +186,8 @@ function results() {
     h('ul', {}, r.list.map((x) => h('li', { class: x.passed ? 'pass' : 'fail' },
       h('span', {}, `${x.passed ? '✓' : '✗'} ${x.flow}: ${x.name}`),
       x.passed ? null : h('div', { class: 'diff', 'aria-label': `Expected against actual, step ${x.step}` },
-        h('p', {}, `At step ${x.step}: lines with − were expected, lines with + came instead.`),
-        h('pre', {}, lineDiff(show(x.expected), show(x.actual)).map((d) => h('span', { class: d.op }, `${d.op === 'del' ? '− ' : d.op === 'add' ? '+ ' : '  '}${d.line}\n`))))))));
+        h('p', {}, x.step ? `At step ${x.step}: lines with − were expected, lines with + came instead.` : 'After the last step: lines with − were expected, lines with + came instead.'),
+        h('pre', {}, diffLines(x.diff).map((d) => h('span', { class: d.op }, `${d.line}\n`))))))));
 }
 
 function options() {
@@ -250,7 +243,7 @@ function controls() {
       h('label', { for: 'sim-reply' }, 'Your reply'), input, h('button', { type: 'submit', disabled: r.busy }, 'Send')));
     out.push(h('button', { type: 'button', onclick: () => step('timeout') }, sms() ? 'Fast-forward the wait' : 'The network drops the call'));
   }
-  if (r && r.webhook) out.push(h('p', { class: 'hint' }, `Web call to ${r.webhook.url}: ${r.webhook.stubbed ? 'pretended' : 'called'}, answered ${r.webhook.status ?? 'nothing'}.`));
+  for (const w of (r && r.webhooks) || []) out.push(h('p', { class: 'hint' }, `Web call to ${w.url}: ${w.stubbed ? 'pretended' : 'called'}, answered ${w.status || 'nothing'}.`));
   if (r && r.effects && r.effects.length) out.push(h('details', {}, h('summary', {}, 'What happened behind the scenes'), h('ul', {}, r.effects.map((e) => h('li', {}, e)))));
   if (r && r.ended && r.steps.length) {
     const name = h('input', { id: 'sim-test-name', value: `${r.flow} run ${new Date().toLocaleTimeString()}` });

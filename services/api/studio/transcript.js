@@ -1,5 +1,5 @@
 // A simulator run as a transcript test (the `tests:` format of flow files), and a line diff
-// for showing a failed test's expected screen against the actual one. Pure.
+// read from a failed test's diff for showing expected against shown. Pure.
 
 /**
  * `run` = {name, code, contact?, stubs?: {node: {status, body}}, steps: [{kind: 'dial'|'input'|
@@ -37,24 +37,14 @@ export function uniqueTestName(tests, base) {
   for (let i = 2; ; i++) if (!names.has(`${base} (${i})`)) return `${base} (${i})`;
 }
 
-/** Lines of `a` (expected) against `b` (actual): `[{op: 'same'|'del'|'add', line}]`. */
-export function lineDiff(a, b) {
-  const x = String(a ?? '').split('\n');
-  const y = String(b ?? '').split('\n');
-  const n = x.length;
-  const m = y.length;
-  const lcs = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) {
-    for (let j = m - 1; j >= 0; j--) lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-  }
-  const out = [];
-  let i = 0;
-  let j = 0;
-  while (i < n && j < m) {
-    if (x[i] === y[j]) { out.push({ op: 'same', line: x[i] }); i++; j++; } else if (lcs[i + 1][j] >= lcs[i][j + 1]) out.push({ op: 'del', line: x[i++] });
-    else out.push({ op: 'add', line: y[j++] });
-  }
-  while (i < n) out.push({ op: 'del', line: x[i++] });
-  while (j < m) out.push({ op: 'add', line: y[j++] });
-  return out;
+/**
+ * The lines of a failed test's diff as the server writes it ("  - expected", "  + shown",
+ * "    same"): `[{op: 'same'|'del'|'add', line}]`, for colouring.
+ */
+export function diffLines(diff) {
+  return String(diff ?? '').replace(/\n$/, '').split('\n').map((line) => {
+    const t = line.trimStart();
+    const op = t.startsWith('- ') ? 'del' : t.startsWith('+ ') ? 'add' : 'same';
+    return { op, line };
+  });
 }

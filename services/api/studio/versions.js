@@ -31,7 +31,7 @@ function problem(e) {
     const errs = (e.body.report && e.body.report.errors) || [];
     return `It cannot be published while it has ${errs.length} error${errs.length === 1 ? '' : 's'}: ${errs.slice(0, 3).map((p) => p.message).join('; ')}${errs.length > 3 ? '…' : ''}`;
   }
-  if (e.code === 'conflict') return `${e.message} Reload the file to see their changes first.`;
+  if (e.code === 'version_conflict' || e.code === 'conflict') return `${e.message} Reload the file to see their changes first.`;
   return e.message;
 }
 

@@ -1,14 +1,19 @@
 //! The studio web app, embedded at build time (`build.rs` lists `services/api/studio/`):
 //! `GET /studio/` renders its `index.html` for a signed-in user (minijinja: `{{ csrf }}`,
 //! `{{ email }}`, `{{ role }}`, `{{ asset('app.js') }}` → `/studio/assets/app.js?v=<hash>`,
-//! `{{ hashes['app.js'] }}`); `GET /studio/assets/<name>` serves every other file with a
-//! content hash, cached for a year, gzip-compressed (once, at first use) when the client takes it.
+//! `{{ hashes['app.js'] }}`); `GET /studio/assets/<name>` serves every other file with an ETag
+//! (its content hash), gzip-compressed (once, at first use) when the client takes it.
+//!
+//! Caching: a URL with `?v=<its hash>` (what `asset()` writes) names one content forever, so it
+//! is `immutable` for a year; any other URL (an ES module imported by relative path, `./api.js`)
+//! is `no-cache`: the browser asks again each load and gets a 304 while it is unchanged, so an
+//! upgrade never leaves an old module beside a new one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::LazyLock;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{context, Environment};
@@ -142,8 +147,21 @@ pub(super) async fn root() -> Redirect {
     Redirect::to("/studio/")
 }
 
+/// Whether a query string is `v=<hash>` of the asset (among other pairs).
+fn pinned(query: Option<&str>, hash: &str) -> bool {
+    query.is_some_and(|q| q.split('&').any(|kv| kv.strip_prefix("v=") == Some(hash)))
+}
+
+/// A year and `immutable` for a URL pinned to its content; revalidate every time otherwise.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const REVALIDATE: &str = "no-cache";
+
 /// `GET /studio/assets/<name>`.
-pub(super) async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+pub(super) async fn asset(
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let Some(a) = ASSETS.by_name.get(name.as_str()) else {
         return (
             StatusCode::NOT_FOUND,
@@ -163,10 +181,12 @@ pub(super) async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Respo
     };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
+    let cache = if pinned(query.as_deref(), &a.hash) {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -235,6 +255,42 @@ mod tests {
         assert!(!takes_gzip(&h("gzip;q=0")));
         assert!(!takes_gzip(&h("br")));
         assert!(!takes_gzip(&HeaderMap::new()));
+    }
+
+    fn get(name: &str, query: Option<String>, if_none_match: Option<&str>) -> Response {
+        let mut h = HeaderMap::new();
+        if let Some(t) = if_none_match {
+            h.insert(header::IF_NONE_MATCH, HeaderValue::from_str(t).unwrap());
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(asset(Path(name.to_string()), RawQuery(query), h))
+    }
+
+    fn cache_control(r: &Response) -> &str {
+        r.headers()[header::CACHE_CONTROL].to_str().unwrap()
+    }
+
+    #[test]
+    fn a_pinned_url_is_immutable_and_a_module_import_revalidates() {
+        let hash = ASSETS.by_name["login.css"].hash.clone();
+        let etag = format!("\"{hash}\"");
+        let pinned = get("login.css", Some(format!("v={hash}")), None);
+        assert_eq!(pinned.status(), StatusCode::OK);
+        assert_eq!(cache_control(&pinned), IMMUTABLE);
+        assert_eq!(pinned.headers()[header::ETAG], etag.as_str());
+
+        // `import './x.js'` asks without `?v`; an old hash is not this content either.
+        for query in [None, Some("v=0123456789abcdef".to_string())] {
+            let plain = get("login.css", query, None);
+            assert_eq!(plain.status(), StatusCode::OK);
+            assert_eq!(cache_control(&plain), "no-cache");
+            assert_eq!(plain.headers()[header::ETAG], etag.as_str());
+        }
+        let again = get("login.css", None, Some(&etag));
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(cache_control(&again), "no-cache");
+        let changed = get("login.css", None, Some("\"0000000000000000\""));
+        assert_eq!(changed.status(), StatusCode::OK);
     }
 
     #[test]

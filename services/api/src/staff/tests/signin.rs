@@ -291,7 +291,7 @@ async fn repeated_wrong_passwords_are_answered_429_even_with_the_right_one() {
 }
 
 #[tokio::test]
-async fn the_studio_files_are_cached_for_a_year_and_gzipped_when_taken() {
+async fn the_studio_files_are_cached_for_a_year_by_hash_and_gzipped_when_taken() {
     let e = env();
     let url = crate::staff::studio::asset_url("login.css");
     let r = e
@@ -306,6 +306,20 @@ async fn the_studio_files_are_cached_for_a_year_and_gzipped_when_taken() {
     assert_eq!(r.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
     let plain = e.call("GET", &url, &[], None).await;
     assert!(plain.headers.get(header::CONTENT_ENCODING).is_none() && plain.body.contains("body{"));
+    // Without its `?v=` (a module imported by relative path): asked again every load, 304 while
+    // unchanged.
+    let module = e.call("GET", "/studio/assets/login.css", &[], None).await;
+    assert_eq!(module.headers[header::CACHE_CONTROL], "no-cache");
+    let etag = module.headers[header::ETAG].to_str().unwrap().to_owned();
+    let again = e
+        .call(
+            "GET",
+            "/studio/assets/login.css",
+            &[("if-none-match", &etag)],
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert_eq!(
         e.call("GET", "/studio/assets/nope.js", &[], None).await.status,
         StatusCode::NOT_FOUND
