@@ -366,6 +366,12 @@ async fn save(
             json!({"report": checked.json}),
         ));
     }
+    if body.base.is_some_and(|b| b > 0) && api.store.flow_draft(&file).await?.is_none() {
+        return Err(ApiError::not_found(format!(
+            "there is no flow file `{file}` to save revision {} over (base revision 0 makes a new file)",
+            body.base.unwrap_or_default()
+        )));
+    }
     let saved = api
         .store
         .flow_save(&file, &body.text, body.base, &actor.name)

@@ -138,6 +138,9 @@ impl seedgate_runtime::Service for Service {
                 Some(rt.sessions.clone()),
             )
             .with_catalog(rt.catalog.clone());
+            // Drafts are checked against this deployment's smallest USSD screen.
+            rt.catalog
+                .set_limits(seedgate_runtime::catalog::limits_for(&rt.config));
             tokio::spawn(rt.catalog.clone().follow(rt.store.clone(), shutdown.clone()));
             running = running
                 .routes(routes::router(api.clone()))

@@ -13,17 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The validator's limits for this deployment: the smallest screen of its USSD channels.
 pub fn limits(config: &Config) -> Limits {
-    let mut l = Limits::default();
-    if let Some(min) = config
-        .channels
-        .values()
-        .filter(|c| c.channel_type().is_ussd())
-        .map(|c| c.max_screen_chars)
-        .min()
-    {
-        l.max_screen_chars = min;
-    }
-    l
+    seedgate_runtime::catalog::limits_for(config)
 }
 
 /// The flows folder's files: `flows.dir`, or the built-in demo and registration flows when the

@@ -70,6 +70,21 @@ struct Inner {
     changed: tokio::sync::watch::Sender<i64>,
 }
 
+/// The validator's limits for a deployment: the smallest screen of its USSD channels.
+pub fn limits_for(config: &crate::config::Config) -> Limits {
+    let mut l = Limits::default();
+    if let Some(min) = config
+        .channels
+        .values()
+        .filter(|c| c.channel_type().is_ussd())
+        .map(|c| c.max_screen_chars)
+        .min()
+    {
+        l.max_screen_chars = min;
+    }
+    l
+}
+
 /// Checks a set of files together: the flows that load and every problem.
 pub fn check(files: &[FlowVersion], limits: &Limits) -> (Flows, Report) {
     let sources: Vec<Source> = files
