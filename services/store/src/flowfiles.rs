@@ -94,6 +94,29 @@ async fn audit(
 
 /// Takes the `flow_seq` row's lock (until the transaction ends) and moves it on by `n`: the
 /// new last `seq`.
+/// Inserts `text` as `file`'s next version, published at `seq`.
+async fn insert_version(
+    tx: &mut Tx,
+    file: &str,
+    seq: i64,
+    text: &str,
+    actor: &str,
+) -> Result<FlowVersion, StoreError> {
+    let next =
+        Query::new("SELECT COALESCE(MAX(number), 0) + 1 AS n FROM flow_versions WHERE file = ?").bind(file);
+    let number = tx.fetch_one(&next).await?.int("n")?;
+    let insert = Query::new(format!(
+        "INSERT INTO flow_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) RETURNING {VERSION_COLUMNS}"
+    ))
+    .bind(file)
+    .bind(number)
+    .bind(seq)
+    .bind(text)
+    .bind(actor)
+    .bind(Arg::Now);
+    version(&tx.fetch_one(&insert).await?)
+}
+
 async fn take_seq(tx: &mut Tx, n: i64) -> Result<i64, StoreError> {
     let q = Query::new("UPDATE flow_seq SET seq = seq + ? WHERE id = 1 RETURNING seq").bind(n);
     tx.fetch_one(&q).await?.int("seq")
@@ -190,22 +213,30 @@ impl FlowFiles for SqlStore {
         if base_revision.is_some_and(|b| b != d.revision) {
             return Ok(Published::Conflict(d));
         }
-        let next = Query::new("SELECT COALESCE(MAX(number), 0) + 1 AS n FROM flow_versions WHERE file = ?")
-            .bind(file);
-        let number = tx.fetch_one(&next).await?.int("n")?;
-        let insert = Query::new(format!(
-            "INSERT INTO flow_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) RETURNING {VERSION_COLUMNS}"
-        ))
-        .bind(file)
-        .bind(number)
-        .bind(seq)
-        .bind(&d.text)
-        .bind(actor)
-        .bind(Arg::Now);
-        let v = version(&tx.fetch_one(&insert).await?)?;
+        let v = insert_version(&mut tx, file, seq, &d.text, actor).await?;
         audit(&mut tx, file, "publish", actor, Some(d.revision), Some(v.number)).await?;
         tx.commit().await?;
         Ok(Published::Published(v))
+    }
+
+    async fn flow_republish(
+        &self,
+        file: &str,
+        number: i64,
+        actor: &str,
+    ) -> Result<Option<FlowVersion>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let seq = take_seq(&mut tx, 1).await?;
+        let old = Query::new("SELECT text FROM flow_versions WHERE file = ? AND number = ?")
+            .bind(file)
+            .bind(number);
+        let Some(row) = tx.fetch_optional(&old).await? else {
+            return Ok(None);
+        };
+        let v = insert_version(&mut tx, file, seq, &row.text("text")?, actor).await?;
+        audit(&mut tx, file, "rollback", actor, None, Some(v.number)).await?;
+        tx.commit().await?;
+        Ok(Some(v))
     }
 
     async fn flow_restore(

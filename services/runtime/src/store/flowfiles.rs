@@ -35,6 +35,15 @@ pub trait FlowFiles: Send + Sync {
         base_revision: Option<i64>,
         actor: &str,
     ) -> Result<Published, StoreError>;
+    /// Publishes version `number`'s text again as the file's next version (a roll back), with
+    /// an audit row `rollback`, in one transaction; the draft is left as it is. `None` if the
+    /// file has no such version.
+    async fn flow_republish(
+        &self,
+        file: &str,
+        number: i64,
+        actor: &str,
+    ) -> Result<Option<FlowVersion>, StoreError>;
     /// Makes version `number` the draft (revision + 1), with an audit row `restore`;
     /// `None` if the file has no such version.
     async fn flow_restore(
@@ -127,7 +136,7 @@ pub enum Published {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowAudit {
     pub file: String,
-    /// `save`, `publish`, `restore` or `import`.
+    /// `save`, `publish`, `rollback`, `restore` or `import`.
     pub action: String,
     /// Who: a staff email, `token:<name>`, or `cli`.
     pub actor: String,

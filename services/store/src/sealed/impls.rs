@@ -255,6 +255,15 @@ impl<S: Store> FlowFiles for Sealed<S> {
         self.inner.flow_publish(file, base_revision, actor).await
     }
 
+    async fn flow_republish(
+        &self,
+        file: &str,
+        number: i64,
+        actor: &str,
+    ) -> Result<Option<FlowVersion>, StoreError> {
+        self.inner.flow_republish(file, number, actor).await
+    }
+
     async fn flow_restore(
         &self,
         file: &str,

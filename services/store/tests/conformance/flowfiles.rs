@@ -243,6 +243,41 @@ async fn a_restore_makes_an_old_version_the_draft(store: Arc<dyn Store>) {
     assert_eq!(audit(&store, "demo.flow").await.len(), 5);
 }
 
+async fn a_roll_back_publishes_an_old_version_and_keeps_the_draft(store: Arc<dyn Store>) {
+    store.flow_save("demo.flow", "one", Some(0), "ana").await.unwrap();
+    published(store.flow_publish("demo.flow", None, "ana").await.unwrap());
+    store.flow_save("demo.flow", "two", Some(1), "ana").await.unwrap();
+    let two = published(store.flow_publish("demo.flow", None, "ana").await.unwrap());
+    store
+        .flow_save("demo.flow", "three, unfinished", Some(2), "bo")
+        .await
+        .unwrap();
+
+    let v = store
+        .flow_republish("demo.flow", 1, "pub")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (v.number, v.text.as_str(), v.published_by.as_str()),
+        (3, "one", "pub")
+    );
+    assert!(v.seq > two.seq);
+    assert_eq!(store.flow_live_seq().await.unwrap(), v.seq);
+    let draft = store.flow_draft("demo.flow").await.unwrap().unwrap();
+    assert_eq!(
+        (draft.text.as_str(), draft.revision),
+        ("three, unfinished", 3),
+        "the draft is left alone"
+    );
+    assert_eq!(
+        audit(&store, "demo.flow").await[0],
+        row("rollback", "pub", None, Some(3))
+    );
+    assert_eq!(store.flow_republish("demo.flow", 9, "pub").await.unwrap(), None);
+    assert_eq!(store.flow_versions("demo.flow").await.unwrap().len(), 3);
+}
+
 async fn the_flows_folder_is_imported_once(store: Arc<dyn Store>) {
     let files = vec![
         ("b.flow".to_string(), "B".to_string()),
@@ -448,6 +483,7 @@ conformance!(
     drafts_are_saved_optimistically,
     publishes_are_numbered_per_file_and_ordered_across_files,
     a_restore_makes_an_old_version_the_draft,
+    a_roll_back_publishes_an_old_version_and_keeps_the_draft,
     the_flows_folder_is_imported_once,
     arrow_counters_add_up_per_day,
     the_session_summary_counts_a_flows_sessions,
