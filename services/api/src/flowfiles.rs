@@ -188,16 +188,7 @@ pub(crate) fn check_text(api: &Api, file: &str, text: &str) -> Checked {
     let live = api.catalog.current();
     let limits = api.catalog.limits();
     // The other files' problems that are there already, with every live file as it is.
-    let before: Vec<String> = if live.files.is_empty() {
-        Vec::new()
-    } else {
-        seedgate_runtime::catalog::check(&live.files, &limits)
-            .1
-            .errors
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    };
+    let before = &live.errors;
     let mut sources = live.sources_except(file);
     sources.push(Source {
         path: file.to_string(),
@@ -531,7 +522,8 @@ async fn publish(
     }
 }
 
-/// Publishes the version before the live one again (as a new version), keeping the draft.
+/// Publishes the version before the live one again (as a new version); the draft is left as
+/// it is.
 async fn rollback(
     State(api): State<Api>,
     actor: Actor,
@@ -550,36 +542,12 @@ async fn rollback(
     if let Some(refused) = refuse_errors(&checked, &format!("version {}", previous.number)) {
         return Ok(refused);
     }
-    let draft = api
+    // One transaction: the old text as a new version; the draft is left as it is.
+    let v = api
         .store
-        .flow_draft(&file)
+        .flow_republish(&file, previous.number, &actor.name)
         .await?
         .ok_or_else(|| not_found(&file))?;
-    // Publish the old text through the draft, then put the author's draft back.
-    let restored = api
-        .store
-        .flow_restore(&file, previous.number, &actor.name)
-        .await?
-        .ok_or_else(|| not_found(&file))?;
-    let published = api
-        .store
-        .flow_publish(&file, Some(restored.revision), &actor.name)
-        .await?;
-    let Published::Published(v) = published else {
-        return Err(ApiError::new(
-            ErrorCode::VersionConflict,
-            "someone saved the draft during the roll back; try again",
-        ));
-    };
-    if draft.text != restored.text {
-        if let Saved::Conflict(_) = api
-            .store
-            .flow_save(&file, &draft.text, Some(restored.revision), &actor.name)
-            .await?
-        {
-            tracing::warn!(file = %file, "the draft changed during a roll back; kept the newer one");
-        }
-    }
     tracing::info!(file = %file, version = v.number, from = previous.number, actor = %actor.name, "flow file rolled back");
     let _ = api.catalog.refresh(api.store.as_ref()).await;
     Ok(Json(json!({"version": version_json(&v, true), "restored": previous.number})).into_response())

@@ -33,6 +33,9 @@ pub struct Live {
     pub flows: Flows,
     /// Each file's text and the version it is (version 0 for folder files).
     pub files: Vec<FlowVersion>,
+    /// The set's own errors (a file another file's publish broke), as the validator words them:
+    /// a draft's check leaves these out and reports only what the draft adds.
+    pub errors: Vec<String>,
 }
 
 impl Live {
@@ -106,7 +109,13 @@ impl Default for Catalog {
 impl Catalog {
     /// A catalog holding `flows` (from `files`) as set 0, until [`Catalog::start`].
     pub fn fixed(flows: Flows, files: Vec<FlowVersion>) -> Self {
-        let live = Arc::new(Live { seq: 0, flows, files });
+        // The folder's set was checked (and refused on any error) before it got here.
+        let live = Arc::new(Live {
+            seq: 0,
+            flows,
+            files,
+            errors: Vec::new(),
+        });
         Self {
             inner: Arc::new(Inner {
                 current: RwLock::new(live),
@@ -183,8 +192,14 @@ impl Catalog {
             return Ok(live.clone());
         }
         let files = store.flow_live(Some(seq)).await?;
-        let (flows, _) = check(&files, &self.limits());
-        let live = Arc::new(Live { seq, flows, files });
+        let (flows, report) = check(&files, &self.limits());
+        let errors = report.errors.iter().map(ToString::to_string).collect();
+        let live = Arc::new(Live {
+            seq,
+            flows,
+            files,
+            errors,
+        });
         self.remember(live.clone());
         Ok(live)
     }
@@ -249,7 +264,13 @@ impl Catalog {
         for e in &report.errors {
             tracing::warn!(error = %e, "a live flow file has an error; the flows it could load run");
         }
-        let live = Arc::new(Live { seq, flows, files });
+        let errors = report.errors.iter().map(ToString::to_string).collect();
+        let live = Arc::new(Live {
+            seq,
+            flows,
+            files,
+            errors,
+        });
         let old = {
             let mut current = self.inner.current.write().unwrap_or_else(PoisonError::into_inner);
             std::mem::replace(&mut *current, live)
