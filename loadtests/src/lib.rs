@@ -1,4 +1,5 @@
-//! What the load generators share: the loopback-only guard and latency percentiles.
+//! What the load generators share: the loopback-only guard, latency percentiles, and opening
+//! a store for the store benchmarks.
 
 use std::time::Duration;
 
@@ -30,6 +31,38 @@ pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     };
     let i = ((last as f64) * p.clamp(0.0, 1.0)).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
+}
+
+/// The store at `url` (`sqlite://…` or `postgres://…`, in `schema`), reachable and migrated,
+/// sealed with the key in `key_file` if one is given; exits with status 2 (saying why, as
+/// `tool`) if it cannot be opened.
+#[cfg(feature = "io")]
+pub async fn open_store(
+    tool: &str,
+    url: &str,
+    schema: Option<String>,
+    key_file: Option<std::path::PathBuf>,
+) -> std::sync::Arc<dyn seedgate_runtime::store::Store> {
+    use seedgate_runtime::config::{StoreConfig, StoreKind};
+    let cfg = StoreConfig {
+        kind: if url.starts_with("postgres") {
+            StoreKind::Postgres
+        } else {
+            StoreKind::Sqlite
+        },
+        url: url.to_string(),
+        schema,
+        encryption_key_file: key_file,
+        ..Default::default()
+    };
+    let opened = match seedgate_store::open(&cfg) {
+        Ok(s) => s.check().await.map(|()| s),
+        Err(e) => Err(e),
+    };
+    opened.unwrap_or_else(|e| {
+        eprintln!("{tool}: {e}");
+        std::process::exit(2);
+    })
 }
 
 #[cfg(test)]

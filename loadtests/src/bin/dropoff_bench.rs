@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use clap::Parser;
 use seedgate_proto::{SessionEndReason, SessionRecord};
-use seedgate_runtime::config::{StoreConfig, StoreKind};
 use seedgate_runtime::store::{FlowStat, Record};
 
 #[derive(Debug, Parser)]
@@ -42,27 +41,7 @@ const NODES: [&str; 6] = [
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let cfg = StoreConfig {
-        kind: if args.url.starts_with("postgres") {
-            StoreKind::Postgres
-        } else {
-            StoreKind::Sqlite
-        },
-        url: args.url.clone(),
-        schema: args.schema.clone(),
-        ..Default::default()
-    };
-    let store = match seedgate_store::open(&cfg) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("dropoff-bench: {e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = store.check().await {
-        eprintln!("dropoff-bench: {e}");
-        std::process::exit(2);
-    }
+    let store = seedgate_loadtests::open_store("dropoff-bench", &args.url, args.schema.clone(), None).await;
     let now = Utc::now();
     let started = Instant::now();
     let mut batch = Vec::with_capacity(1000);

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use seedgate_proto::{DeliveryStatus, Direction, Event, EventKind, Message, TransportType};
-use seedgate_runtime::config::{StoreConfig, StoreKind};
 use seedgate_runtime::store::Record;
 
 #[derive(Debug, Parser)]
@@ -35,28 +34,13 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let cfg = StoreConfig {
-        kind: if args.url.starts_with("postgres") {
-            StoreKind::Postgres
-        } else {
-            StoreKind::Sqlite
-        },
-        url: args.url.clone(),
-        schema: args.schema.clone(),
-        encryption_key_file: args.encryption_key_file.clone(),
-        ..Default::default()
-    };
-    let store = match seedgate_store::open(&cfg) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("store-bench: {e}");
-            std::process::exit(2);
-        }
-    };
-    if let Err(e) = store.check().await {
-        eprintln!("store-bench: {e}");
-        std::process::exit(2);
-    }
+    let store = seedgate_loadtests::open_store(
+        "store-bench",
+        &args.url,
+        args.schema.clone(),
+        args.encryption_key_file.clone(),
+    )
+    .await;
     let mut rows: Vec<Record> = Vec::with_capacity(args.batch);
     let started = Instant::now();
     let mut last = Instant::now();
