@@ -27,6 +27,7 @@ pub mod channels;
 pub mod config;
 pub mod dedupe;
 pub mod error;
+pub mod group;
 pub mod json;
 pub mod lease;
 pub mod monitor;

@@ -159,10 +159,11 @@ impl Runtime {
     }
 }
 
-/// The bus `config` names (the in-process one, or RabbitMQ, connected lazily).
-pub fn bus_for(config: &Config) -> Arc<dyn Bus> {
+/// The bus `config` names: RabbitMQ (connected lazily), or the in-process one journaled in
+/// `store`, so what it accepted outlives the process.
+pub fn bus_for(config: &Config, store: &Arc<dyn Store>) -> Arc<dyn Bus> {
     match config.bus.kind {
-        BusKind::InProcess => Arc::new(MemoryBus::new()),
+        BusKind::InProcess => Arc::new(MemoryBus::journaled(store.clone())),
         BusKind::Rabbitmq => Arc::new(RabbitBus::new(config.bus.clone())),
     }
 }

@@ -22,8 +22,8 @@ pub fn store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
 pub fn runtime(config: Arc<Config>) -> Result<Runtime, Failure> {
     // Every role keeps session state or channel status there (the API reads the status), and
     // every process reads the channels made through the API from the store.
-    let bus = seedgate_runtime::service::bus_for(&config);
-    let sessions = seedgate_runtime::service::session_store_for(&config)?;
     let store = store(&config)?;
+    let bus = seedgate_runtime::service::bus_for(&config, &store);
+    let sessions = seedgate_runtime::service::session_store_for(&config)?;
     Ok(Runtime::new(config, bus, sessions, store))
 }

@@ -18,9 +18,11 @@
 mod channels;
 mod contacts;
 mod flowfiles;
+mod journal;
 mod messages;
 mod outbox;
 mod purge;
+mod receipts;
 pub mod retention;
 mod runs;
 pub mod sealed;

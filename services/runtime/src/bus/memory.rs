@@ -2,20 +2,34 @@
 //!
 //! Each queue keeps ready messages and the unacknowledged ones per subscription; dropping a
 //! subscription puts its unacknowledged deliveries back at the head, marked redelivered.
+//!
+//! With a journal ([`MemoryBus::journaled`], what `seedgate up` runs on), the bus is durable:
+//! `publish` returns only once the message's row for every bound queue is committed in the
+//! store (concurrent publishes share one commit, [`crate::group`]), and an ack deletes the row
+//! (riding on a later commit). A new process loads the rows left and delivers each again,
+//! marked redelivered, when its queue is declared: after a kill -9, everything accepted and not
+//! yet handled carries on. A commit that fails (disk full, read-only) refuses the publish with
+//! a temporary error and makes the bus not ready until a commit succeeds again.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Notify, OnceCell};
 
 use super::{topic_matches, Acker as AnyAcker, Bus, BusError, Delivery, QueueSpec, Subscription};
+use crate::group::GroupCommit;
+use crate::store::{JournalEntry, Store};
 
 #[derive(Debug, Clone)]
 struct Envelope {
     routing_key: String,
     payload: Arc<[u8]>,
     redelivered: bool,
+    /// Its journal row, deleted when it is acked (or dropped).
+    journal: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +47,7 @@ struct Queue {
     bindings: Mutex<Vec<String>>,
     state: Mutex<QueueState>,
     notify: Notify,
+    journal: Option<Arc<Journaler>>,
 }
 
 impl Queue {
@@ -58,6 +73,8 @@ impl Queue {
             if requeue {
                 env.redelivered = true;
                 st.ready.push_front(env);
+            } else if let (Some(j), Some(id)) = (&self.journal, env.journal) {
+                j.done(id);
             }
         }
         drop(st);
@@ -100,16 +117,138 @@ impl Acker {
     }
 }
 
+/// The journal's writer: new rows committed in groups, done rows deleted on the next commit.
+#[derive(Debug)]
+struct Journaler {
+    writer: GroupCommit<Vec<JournalEntry>, ()>,
+    done: Arc<Mutex<Vec<i64>>>,
+    next_id: AtomicI64,
+    /// The last commit succeeded.
+    healthy: Arc<AtomicBool>,
+}
+
+/// Rows are deleted this long after their ack at the latest, when nothing else commits.
+const DONE_EVERY: Duration = Duration::from_millis(50);
+/// Most publishes in one commit.
+const GROUP_MAX: usize = 2_000;
+
+impl Journaler {
+    fn start(store: Arc<dyn Store>, last_id: i64) -> Self {
+        let done: Arc<Mutex<Vec<i64>>> = Arc::default();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (d, h) = (done.clone(), healthy.clone());
+        let writer = GroupCommit::spawn(GROUP_MAX, Some(DONE_EVERY), move |batches: Vec<Vec<JournalEntry>>| {
+            let store = store.clone();
+            let (d, h) = (d.clone(), h.clone());
+            let n = batches.len();
+            let gone = std::mem::take(&mut *d.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            async move {
+                if n == 0 && gone.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let add: Vec<JournalEntry> = batches.into_iter().flatten().collect();
+                match store.journal_commit(&add, &gone).await {
+                    Ok(()) => {
+                        h.store(true, Ordering::Relaxed);
+                        Ok(vec![(); n])
+                    }
+                    Err(e) => {
+                        h.store(false, Ordering::Relaxed);
+                        d.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(gone);
+                        metrics::counter!("seedgate_bus_journal_failures_total").increment(1);
+                        tracing::warn!(error = %e, "the bus journal cannot commit; publishes are refused until it can");
+                        Err(e)
+                    }
+                }
+            }
+        });
+        // Ids only need to be unique among live rows: start past the rows left, and past any
+        // earlier process's ids (microseconds since the epoch).
+        let floor = chrono::Utc::now().timestamp_micros();
+        Self {
+            writer,
+            done,
+            next_id: AtomicI64::new(last_id.max(floor) + 1),
+            healthy,
+        }
+    }
+
+    fn done(&self, id: i64) {
+        self.done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(id);
+    }
+
+    fn id(&self) -> i64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The journal and what the previous process left in it, loaded on first use.
+#[derive(Debug)]
+struct Journal {
+    store: Arc<dyn Store>,
+    open: OnceCell<Arc<Journaler>>,
+    /// Rows left by the previous process, by queue, until the queue is declared.
+    left: Mutex<HashMap<String, Vec<Envelope>>>,
+}
+
 /// The in-process bus.
 #[derive(Debug, Default)]
 pub struct MemoryBus {
     queues: Mutex<HashMap<String, Arc<Queue>>>,
     next_sub: std::sync::atomic::AtomicU64,
+    journal: Option<Journal>,
 }
 
 impl MemoryBus {
+    /// A bus in memory only: what it holds dies with the process.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A durable bus: every publish is journaled in `store` before it returns.
+    pub fn journaled(store: Arc<dyn Store>) -> Self {
+        Self {
+            journal: Some(Journal {
+                store,
+                open: OnceCell::new(),
+                left: Mutex::default(),
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// The journal's writer, loading what the previous process left on first use.
+    async fn journaler(&self) -> Result<Option<Arc<Journaler>>, BusError> {
+        let Some(j) = &self.journal else { return Ok(None) };
+        let w = j
+            .open
+            .get_or_try_init(|| async {
+                let rows = j
+                    .store
+                    .journal_pending()
+                    .await
+                    .map_err(|e| BusError::Unavailable(format!("cannot read the bus journal: {e}")))?;
+                let last = rows.iter().map(|r| r.id).max().unwrap_or(0);
+                if !rows.is_empty() {
+                    tracing::info!(messages = rows.len(), "the bus journal holds messages not yet handled; delivering them again");
+                    metrics::counter!("seedgate_bus_journal_recovered_total").increment(rows.len() as u64);
+                }
+                let mut left = j.left.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                for r in rows {
+                    left.entry(r.queue).or_default().push(Envelope {
+                        routing_key: r.routing_key,
+                        payload: r.payload.into(),
+                        redelivered: true,
+                        journal: Some(r.id),
+                    });
+                }
+                Ok::<_, BusError>(Arc::new(Journaler::start(j.store.clone(), last)))
+            })
+            .await?;
+        Ok(Some(w.clone()))
     }
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Queue>>> {
@@ -135,6 +274,16 @@ impl Drop for SubscriptionGuard {
 #[async_trait]
 impl Bus for MemoryBus {
     async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError> {
+        let journal = self.journaler().await?;
+        let left = match &self.journal {
+            Some(j) => j
+                .left
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&spec.name)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
         let mut queues = self.queues();
         let queue = queues.entry(spec.name.clone()).or_insert_with(|| {
             Arc::new(Queue {
@@ -143,8 +292,13 @@ impl Bus for MemoryBus {
                 bindings: Mutex::new(Vec::new()),
                 state: Mutex::new(QueueState::default()),
                 notify: Notify::new(),
+                journal,
             })
         });
+        if !left.is_empty() {
+            queue.lock().ready.extend(left);
+            queue.notify.notify_waiters();
+        }
         // Declaring again adds bindings, as AMQP does; consumers keep their queue.
         let mut bindings = queue
             .bindings
@@ -171,20 +325,45 @@ impl Bus for MemoryBus {
             return Err(BusError::Unroutable(routing_key.to_string()));
         }
         // All or nothing: refuse before enqueuing anywhere if a bounded queue is full.
-        let mut guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
-        for (q, st) in targets.iter().zip(&guards) {
-            if q.max_length
-                .is_some_and(|max| st.ready.len() + st.unacked.len() >= max as usize)
-            {
-                return Err(BusError::Rejected(routing_key.to_string()));
+        {
+            let guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
+            for (q, st) in targets.iter().zip(&guards) {
+                if q.max_length
+                    .is_some_and(|max| st.ready.len() + st.unacked.len() >= max as usize)
+                {
+                    return Err(BusError::Rejected(routing_key.to_string()));
+                }
             }
         }
+        // Durable first: a row per bound queue, committed before anything is enqueued.
+        let journal = self.journaler().await?;
+        let ids: Vec<Option<i64>> = match &journal {
+            Some(j) => {
+                let rows: Vec<JournalEntry> = targets
+                    .iter()
+                    .map(|q| JournalEntry {
+                        id: j.id(),
+                        queue: q.name.clone(),
+                        routing_key: routing_key.to_string(),
+                        payload: payload.to_vec(),
+                    })
+                    .collect();
+                let ids = rows.iter().map(|r| Some(r.id)).collect();
+                j.writer.submit(rows).await.map_err(|e| {
+                    BusError::Rejected(format!("{routing_key} (the bus journal cannot commit: {e})"))
+                })?;
+                ids
+            }
+            None => vec![None; targets.len()],
+        };
         let payload: Arc<[u8]> = payload.into();
-        for st in &mut guards {
+        let mut guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
+        for (st, id) in guards.iter_mut().zip(ids) {
             st.ready.push_back(Envelope {
                 routing_key: routing_key.to_string(),
                 payload: payload.clone(),
                 redelivered: false,
+                journal: id,
             });
         }
         drop(guards);
@@ -207,11 +386,27 @@ impl Bus for MemoryBus {
     }
 
     async fn check(&self) -> Result<(), BusError> {
-        Ok(())
+        let Some(j) = self.journaler().await? else { return Ok(()) };
+        if j.healthy.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // The last commit failed: a real write (a row written and deleted) says when the disk
+        // takes writes again.
+        let probe = JournalEntry {
+            id: j.id(),
+            queue: String::new(),
+            routing_key: String::new(),
+            payload: Vec::new(),
+        };
+        j.done(probe.id);
+        j.writer
+            .submit(vec![probe])
+            .await
+            .map_err(|e| BusError::Unavailable(format!("the bus journal cannot commit: {e}")))
     }
 
     fn durable(&self) -> bool {
-        false
+        self.journal.is_some()
     }
 }
 

@@ -16,14 +16,18 @@
 //! | retention (purge, archive) | [`Retention`] | `retention.rs` |
 //! | staff accounts and browser sessions | [`Staff`] | `staff.rs` |
 //! | flow files: drafts, versions, audit, arrow counters | [`FlowFiles`] | `flowfiles.rs` |
+//! | the in-process bus's journal | [`Journal`] | `journal.rs` |
+//! | carrier ids and held delivery receipts | [`Receipts`] | `receipts.rs` |
 //!
 //! Callers bring the concern traits into scope with `use seedgate_runtime::store::prelude::*`.
 
 mod channels;
 mod contacts;
 mod flowfiles;
+mod journal;
 mod messages;
 mod outbox;
+mod receipts;
 mod retention;
 mod runs;
 mod sessions;
@@ -37,8 +41,10 @@ use async_trait::async_trait;
 pub use channels::{ChannelDefs, StoredChannel};
 pub use contacts::{Contact, ContactQuery, Contacts};
 pub use flowfiles::{FlowAudit, FlowDraft, FlowFileInfo, FlowFiles, FlowStat, FlowVersion, Published, Saved};
+pub use journal::{Journal, JournalEntry};
 pub use messages::{MessageQuery, MessageStatus, Messages, Record, StoredMessage};
 pub use outbox::{Accepted, Idempotency, Outbox};
+pub use receipts::{CarrierId, HeldReceipt, Receipts};
 pub use retention::{Archive, ArchiveError, ArchiveSink, Purged, Retention};
 pub use runs::FlowRuns;
 pub use sessions::{SessionDay, SessionQuery, Sessions};
@@ -50,13 +56,13 @@ pub use webhooks::{WebhookJob, WebhookOutcome, Webhooks};
 /// The concern traits, to call a store's methods: `use seedgate_runtime::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Messages as _, Outbox as _,
-        Retention as _, Sessions as _, Staff as _, Store as _, Subscriptions as _, Tokens as _,
+        ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Journal as _, Messages as _, Outbox as _,
+        Receipts as _, Retention as _, Sessions as _, Staff as _, Store as _, Subscriptions as _, Tokens as _,
         Webhooks as _,
     };
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database cannot be reached or refused the connection: retry later.
     #[error("store unavailable: {0}")]
@@ -81,6 +87,8 @@ pub trait Store:
     + Retention
     + Staff
     + FlowFiles
+    + Journal
+    + Receipts
     + Send
     + Sync
     + std::fmt::Debug

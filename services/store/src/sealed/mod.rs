@@ -32,6 +32,7 @@ use seedgate_runtime::store::{
 };
 use sha2::Sha256;
 
+mod durability;
 mod impls;
 
 const SEALED: &str = "enc1:";
