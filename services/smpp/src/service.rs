@@ -69,6 +69,7 @@ impl seedgate_runtime::Service for Service {
                         c.registry.clone(),
                         c.bus.clone(),
                         c.sessions.clone(),
+                        c.store.clone(),
                         c.monitor.clone(),
                         shutdown.clone(),
                     ),

@@ -112,8 +112,14 @@ async fn carry(
     let report = encode(&report)?;
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        if let Err(e) = bus.publish(&key, &report).await {
-            tracing::warn!(error = %e, "simulated carrier could not publish a delivery report");
+        // A carrier keeps a report until it is taken: retried until the bus takes it. (It is
+        // the carrier's memory: a kill -9 of the process loses the reports it still owed, as
+        // an SMSC that crashes does.)
+        let mut pause = Duration::from_millis(100);
+        while let Err(e) = bus.publish(&key, &report).await {
+            tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "simulated carrier cannot publish a delivery report yet");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(10));
         }
     });
     metrics::counter!("seedgate_sim_messages_total", "outcome" => if fails { "failed" } else { "delivered" })

@@ -65,6 +65,7 @@ async fn start_esme(config: Config) -> Harness {
         seedgate_runtime::channels::Registry::new(&config),
         bus.clone(),
         Arc::new(MemorySessionStore::new()),
+        sqlite_store(),
         seedgate_runtime::monitor::Monitor::new(),
         stop.clone(),
     ));
@@ -411,8 +412,9 @@ async fn a_leased_channel_is_bound_by_one_process_at_a_time() {
     }));
     let sessions: Arc<dyn seedgate_runtime::session_store::SessionStore> =
         Arc::new(MemorySessionStore::new());
+    let store = sqlite_store();
     let process = |stop: CancellationToken| {
-        let (config, sessions) = (config.clone(), sessions.clone());
+        let (config, sessions, store) = (config.clone(), sessions.clone(), store.clone());
         async move {
             let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new());
             seedgate_runtime::topology::declare(bus.as_ref(), &config)
@@ -423,6 +425,7 @@ async fn a_leased_channel_is_bound_by_one_process_at_a_time() {
                 seedgate_runtime::channels::Registry::new(&config),
                 bus,
                 sessions,
+                store,
                 seedgate_runtime::monitor::Monitor::new(),
                 stop,
             )
@@ -446,4 +449,12 @@ async fn a_leased_channel_is_bound_by_one_process_at_a_time() {
     assert_eq!(binds(), 2, "the standby took over");
     b.cancel();
     second.await.unwrap().unwrap();
+}
+
+/// A fresh SQLite store (carrier ids and held receipts live there).
+fn sqlite_store() -> Arc<dyn seedgate_runtime::store::Store> {
+    let dir = std::env::temp_dir().join(format!("seedgate-esme-{}", uuid::Uuid::now_v7().simple()));
+    let mut cfg = seedgate_runtime::config::StoreConfig::default();
+    cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
+    seedgate_store::open(&cfg).unwrap()
 }

@@ -105,6 +105,7 @@ async fn an_esme_binds_over_tls_and_submits_and_plaintext_gets_nowhere() {
         seedgate_runtime::channels::Registry::new(&esme_cfg),
         bus.clone(),
         Arc::new(MemorySessionStore::new()),
+        sqlite_store(),
         seedgate_runtime::monitor::Monitor::new(),
         stop.clone(),
     ));
@@ -140,4 +141,12 @@ async fn an_esme_binds_over_tls_and_submits_and_plaintext_gets_nowhere() {
         (id, "over TLS"),
         "the server took it over the TLS bind"
     );
+}
+
+/// A fresh SQLite store (carrier ids and held receipts live there).
+fn sqlite_store() -> Arc<dyn seedgate_runtime::store::Store> {
+    let dir = std::env::temp_dir().join(format!("seedgate-esme-{}", uuid::Uuid::now_v7().simple()));
+    let mut cfg = seedgate_runtime::config::StoreConfig::default();
+    cfg.url = format!("sqlite://{}/seedgate.db", dir.display());
+    seedgate_store::open(&cfg).unwrap()
 }

@@ -2,26 +2,35 @@
 //!
 //! Carriers give a message id in `submit_sm_resp` and echo it in the receipt, but not always in
 //! the same form: hex in one and decimal in the other, upper or lower case, with or without
-//! leading zeros. Every form of the id is recorded (in the session store, so a receipt that
-//! comes on another bind, to another replica, or days later still finds its message), and a
-//! receipt looks itself up by its normalised form. A receipt that beats its `submit_sm_resp`
-//! is held briefly and matched when the id is recorded.
+//! leading zeros. Every form of the id is recorded in the store (`Receipts`: a receipt that
+//! comes on another bind, to another replica, after a restart or days later still finds its
+//! message; concurrent submits share one commit), and a receipt looks itself up by its
+//! normalised form.
+//!
+//! SMSCs reuse ids (many start again from 1 after a restart), so an id names the **newest**
+//! submit of the channel that got it. A receipt may beat its own `submit_sm_resp` (some SMSCs
+//! send it first): the receipt then waits until every submit that was in flight when it came
+//! has its answer recorded ([`InFlight`]), so it is not matched to an older message with the
+//! same id. A receipt no submit claims is held in the store (counted, listed) and given to the
+//! submit that records its id later; a duplicate of a held receipt changes nothing.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use seedgate_runtime::session_store::{SessionStore, SessionStoreError};
-use tokio::time::Instant;
+use seedgate_runtime::group::GroupCommit;
+use seedgate_runtime::store::{CarrierId, HeldReceipt, Store, StoreError};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::pdu::Sm;
 use crate::tlv::Tlvs;
 
-/// How long a correlation is kept: receipts can come days later.
+/// How long a correlation is kept (the store service purges older ones): receipts can come
+/// days later.
 pub const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How long an early receipt waits for its submit_sm_resp.
-pub const EARLY_RECEIPT_WAIT: Duration = Duration::from_secs(600);
+/// Most carrier ids recorded in one commit.
+const GROUP_MAX: usize = 1_000;
 
 /// Canonical form: trimmed, lower case, leading zeros dropped.
 pub fn normalise(id: &str) -> String {
@@ -88,58 +97,153 @@ fn receipted_id(tlvs: &Tlvs) -> Option<String> {
     tlvs.receipted_message_id().filter(|s| !s.is_empty())
 }
 
+/// The submits of a channel not yet answered (and recorded), so a receipt can wait for them.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    /// The next token, and the tokens of the submits in flight.
+    state: Mutex<(u64, BTreeSet<u64>)>,
+    settled: Notify,
+}
+
+/// A submit in flight: ends when dropped.
+#[derive(Debug)]
+pub struct Submitting<'a> {
+    of: &'a InFlight,
+    token: u64,
+}
+
+impl Drop for Submitting<'_> {
+    fn drop(&mut self) {
+        self.of.lock().1.remove(&self.token);
+        self.of.settled.notify_waiters();
+    }
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, BTreeSet<u64>)> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A submit starts; hold the guard until its carrier id is recorded.
+    pub fn start(&self) -> Submitting<'_> {
+        let mut st = self.lock();
+        let token = st.0;
+        st.0 += 1;
+        st.1.insert(token);
+        Submitting { of: self, token }
+    }
+
+    /// Waits until every submit that started before this call has ended, at most `limit`.
+    pub async fn settle(&self, limit: Duration) {
+        let mark = self.lock().0;
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.lock().1.first().is_none_or(|&t| t >= mark) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+type Claimed = Vec<(Uuid, HeldReceipt)>;
+
 /// Records and finds correlations for one channel.
 #[derive(Debug)]
 pub struct Correlator {
     channel: String,
-    store: Arc<dyn SessionStore>,
-    early: Mutex<HashMap<String, (Receipt, Instant)>>,
+    store: Arc<dyn Store>,
+    writer: GroupCommit<CarrierId, Claimed>,
+    pub in_flight: InFlight,
 }
 
 impl Correlator {
-    pub fn new(channel: &str, store: Arc<dyn SessionStore>) -> Self {
+    pub fn new(channel: &str, store: Arc<dyn Store>) -> Self {
+        let (name, s) = (channel.to_string(), store.clone());
+        let writer = GroupCommit::spawn(GROUP_MAX, None, move |ids: Vec<CarrierId>| {
+            let (name, s) = (name.clone(), s.clone());
+            async move {
+                let claimed = s.carrier_ids_put(&name, &ids).await?;
+                Ok(ids
+                    .iter()
+                    .map(|c| {
+                        claimed
+                            .iter()
+                            .filter(|(id, _)| *id == c.message_id)
+                            .cloned()
+                            .collect()
+                    })
+                    .collect())
+            }
+        });
         Self {
             channel: channel.to_string(),
             store,
-            early: Mutex::default(),
+            writer,
+            in_flight: InFlight::default(),
         }
     }
 
-    fn key(&self, form: &str) -> String {
-        format!("dlr:{}:{}", self.channel, form)
-    }
-
-    /// Records that the carrier calls our message `ours` by `carrier_id`. Returns a receipt that
-    /// was waiting for this id, if one came early.
-    pub async fn record(&self, carrier_id: &str, ours: Uuid) -> Result<Option<Receipt>, SessionStoreError> {
-        for form in variants(carrier_id) {
-            self.store.put(&self.key(&form), ours.as_bytes(), KEEP).await?;
+    /// Records that the carrier calls our message `ours` by `carrier_ids` (one per part).
+    /// Returns the receipts that were held for those ids.
+    pub async fn record(&self, carrier_ids: &[String], ours: Uuid) -> Result<Vec<Receipt>, StoreError> {
+        let forms: Vec<String> = carrier_ids.iter().flat_map(|id| variants(id)).collect();
+        if forms.is_empty() {
+            return Ok(Vec::new());
         }
-        let mut early = self
-            .early
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(variants(carrier_id)
-            .iter()
-            .find_map(|f| early.remove(f))
-            .map(|(r, _)| r))
+        let claimed = self
+            .writer
+            .submit(CarrierId {
+                message_id: ours,
+                forms,
+                at: chrono::Utc::now(),
+            })
+            .await?;
+        Ok(claimed
+            .into_iter()
+            .filter_map(|(_, h)| {
+                Some(Receipt {
+                    status: serde_json::from_value(serde_json::Value::String(h.status)).ok()?,
+                    carrier_id: h.carrier_id,
+                })
+            })
+            .collect())
     }
 
-    /// Our message id for a receipt, or `None` (then the receipt is held as early).
-    pub async fn find(&self, receipt: &Receipt) -> Result<Option<Uuid>, SessionStoreError> {
+    /// Whether `ours` was handed to the carrier already (a carrier id is recorded for it).
+    pub async fn sent(&self, ours: Uuid) -> Result<bool, StoreError> {
+        self.store.carrier_sent(&self.channel, ours).await
+    }
+
+    /// Our message id for a receipt, once the submits in flight when it came are answered
+    /// (at most `wait`); `None` when none claims it (it is then held in the store).
+    pub async fn find(&self, receipt: &Receipt, wait: Duration) -> Result<Option<Uuid>, StoreError> {
+        self.in_flight.settle(wait).await;
         let form = normalise(&receipt.carrier_id);
-        if let Some(v) = self.store.get(&self.key(&form)).await? {
-            return Ok(Uuid::from_slice(&v.value).ok());
+        if let Some(id) = self
+            .store
+            .carrier_id_find(&self.channel, std::slice::from_ref(&form))
+            .await?
+        {
+            return Ok(Some(id));
         }
-        let now = Instant::now();
-        let mut early = self
-            .early
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        early.retain(|_, (_, at)| now.duration_since(*at) < EARLY_RECEIPT_WAIT);
-        if early.len() < 100_000 {
-            early.insert(form, (receipt.clone(), now));
-        }
+        let status = serde_json::to_value(receipt.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "failed".into());
+        self.store
+            .receipt_hold(&HeldReceipt {
+                channel: self.channel.clone(),
+                carrier_id: form,
+                status,
+                received_at: chrono::Utc::now(),
+            })
+            .await?;
         Ok(None)
     }
 }
@@ -149,7 +253,6 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use seedgate_proto::DeliveryStatus;
-    use seedgate_runtime::session_store::memory::MemorySessionStore;
 
     #[test]
     fn ids_normalise_across_case_zeros_and_bases() {
@@ -203,27 +306,30 @@ mod tests {
         assert_eq!(parse_receipt(&receipt_sm("no id here", Tlvs::default())), None);
     }
 
-    #[tokio::test]
-    async fn a_receipt_in_another_base_finds_its_message_and_an_early_one_waits() {
-        let c = Correlator::new("ch", Arc::new(MemorySessionStore::new()));
-        let ours = Uuid::now_v7();
-        assert_eq!(c.record("0001F4", ours).await.unwrap(), None);
-        let r = Receipt {
-            carrier_id: "500".into(),
-            status: DeliveryStatus::Delivered,
+    #[tokio::test(start_paused = true)]
+    async fn a_receipt_waits_for_the_submits_in_flight_when_it_came_but_not_for_later_ones() {
+        let f = Arc::new(InFlight::default());
+        let first = f.start();
+        let waiter = {
+            let f = f.clone();
+            tokio::spawn(async move {
+                f.settle(Duration::from_secs(10)).await;
+                tokio::time::Instant::now()
+            })
         };
-        assert_eq!(
-            c.find(&r).await.unwrap(),
-            Some(ours),
-            "decimal receipt for a hex id"
-        );
-        // A receipt before its submit_sm_resp.
-        let early = Receipt {
-            carrier_id: "ABC".into(),
-            status: DeliveryStatus::Delivered,
-        };
-        assert_eq!(c.find(&early).await.unwrap(), None);
-        let later = Uuid::now_v7();
-        assert_eq!(c.record("abc", later).await.unwrap(), Some(early));
+        tokio::task::yield_now().await;
+        let later = f.start(); // started after the receipt came: not waited for
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let t0 = tokio::time::Instant::now();
+        drop(first);
+        let settled = waiter.await.unwrap();
+        assert_eq!(settled, t0, "settles as soon as the earlier submit ends");
+        drop(later);
+        // Nothing in flight: no wait at all; and the wait is bounded.
+        f.settle(Duration::from_secs(10)).await;
+        let _stuck = f.start();
+        let t1 = tokio::time::Instant::now();
+        f.settle(Duration::from_secs(2)).await;
+        assert_eq!(t1.elapsed(), Duration::from_secs(2));
     }
 }

@@ -33,6 +33,7 @@ use seedgate_runtime::config::{self, BindMode, ChannelType, Config, EsmeConfig};
 use seedgate_runtime::lease::Lease;
 use seedgate_runtime::monitor::{Health, Monitor};
 use seedgate_runtime::session_store::SessionStore;
+use seedgate_runtime::store::Store;
 use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::worker::{decode, encode, ErrorCode, HandleError};
 use tokio::time::Instant;
@@ -55,6 +56,7 @@ pub async fn run(
     registry: Registry,
     bus: Arc<dyn Bus>,
     sessions: Arc<dyn SessionStore>,
+    store: Arc<dyn Store>,
     monitor: Arc<Monitor>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
@@ -66,7 +68,7 @@ pub async fn run(
                 cfg,
                 config.bus.prefetch,
                 bus.clone(),
-                sessions.clone(),
+                store.clone(),
                 monitor.clone(),
             )
         });
@@ -109,6 +111,9 @@ pub async fn run(
     .await
 }
 
+/// Most deliver_sm of one bind handled at once.
+const DELIVER_CONCURRENCY: usize = 64;
+
 /// How long an ESME's bind lease lasts without renewal (renewed every third of it).
 const LEASE_TTL: Duration = Duration::from_secs(15);
 
@@ -116,7 +121,8 @@ const LEASE_TTL: Duration = Duration::from_secs(15);
 #[derive(Debug)]
 pub struct Esme {
     channel: String,
-    /// Ids already handed to the SMSC: a redelivery is not sent twice.
+    /// Ids already handed to the SMSC (the store keeps them too, [`Correlator::sent`]): a
+    /// redelivery is not sent twice.
     sent: seedgate_runtime::dedupe::Recent,
     cfg: EsmeConfig,
     prefetch: u16,
@@ -147,7 +153,7 @@ impl Esme {
         cfg: EsmeConfig,
         prefetch: u16,
         bus: Arc<dyn Bus>,
-        sessions: Arc<dyn SessionStore>,
+        store: Arc<dyn Store>,
         monitor: Arc<Monitor>,
     ) -> Arc<Self> {
         let ussd = cfg
@@ -168,7 +174,7 @@ impl Esme {
             channel: channel.to_string(),
             account_rate: TokenBucket::new(cfg.tps),
             pool: Pool::default(),
-            correlator: Correlator::new(channel, sessions),
+            correlator: Correlator::new(channel, store),
             reassembly: Mutex::new(Reassembler::new(Duration::from_secs(600), 10_000)),
             next_ref: AtomicU16::new(1),
             ussd,
@@ -383,8 +389,13 @@ impl Esme {
     }
 
     /// Handles the SMSC's requests on one bind until it ends.
-    async fn serve(&self, link: &Link, mut incoming: Incoming, stop: &CancellationToken) -> String {
+    async fn serve(self: &Arc<Self>, link: &Link, mut incoming: Incoming, stop: &CancellationToken) -> String {
+        // deliver_sm are handled side by side (answered in any order, as SMPP allows), so a
+        // receipt waiting for the submits in flight holds up no other PDU.
+        let limit = Arc::new(tokio::sync::Semaphore::new(DELIVER_CONCURRENCY));
+        let mut handling = tokio::task::JoinSet::new();
         loop {
+            while handling.try_join_next().is_some() {}
             let frame = tokio::select! {
                 f = incoming.requests.recv() => match f { Some(f) => f, None => break },
                 () = stop.cancelled() => {
@@ -396,8 +407,16 @@ impl Esme {
             let seq = frame.sequence;
             let reply = match frame.pdu {
                 Pdu::DeliverSm(sm) => {
-                    let status = self.on_deliver(sm, link).await;
-                    Frame::response(seq, status, Pdu::DeliverSmResp(SmResp::default()))
+                    let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                    let (me, link) = (self.clone(), link.clone());
+                    handling.spawn(async move {
+                        let status = me.on_deliver(sm, &link).await;
+                        let _ = link
+                            .respond(Frame::response(seq, status, Pdu::DeliverSmResp(SmResp::default())))
+                            .await;
+                        drop(permit);
+                    });
+                    continue;
                 }
                 Pdu::Unbind => {
                     let _ = link
@@ -431,13 +450,30 @@ impl Esme {
             .await
     }
 
+    /// A receipt's event, named by (message, status): a duplicate receipt is the same event,
+    /// which the store keeps once.
+    async fn publish_receipt(
+        &self,
+        message_id: uuid::Uuid,
+        status: seedgate_proto::DeliveryStatus,
+    ) -> Result<(), BusError> {
+        let mut event = Event::new(self.channel.clone(), message_id, EventKind::DeliveryReport { status });
+        let name = format!("{}:{message_id}:{status:?}", self.channel);
+        event.id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes());
+        let payload = serde_json::to_vec(&event).unwrap_or_default();
+        self.bus
+            .publish(&RoutingKey::Event(&self.channel).render(), &payload)
+            .await
+    }
+
     /// One outbound message: split, submit every part, then ack (or nack with the reason).
     async fn send(&self, payload: &[u8]) -> Result<(), HandleError> {
         let msg: Message = decode(payload)?;
         if let (Some(dialogs), TransportType::Ussd) = (&self.ussd, msg.transport) {
             return dialogs.reply(msg).await;
         }
-        if self.sent.contains(msg.id) {
+        if self.sent.contains(msg.id) || self.correlator.sent(msg.id).await.map_err(store_trouble)? {
+            self.sent.insert(msg.id);
             tracing::info!(channel = %self.channel, id = %msg.id, "message already sent; dropping the redelivery");
             metrics::counter!("seedgate_connector_duplicates_dropped_total", "channel" => self.channel.clone()).increment(1);
             return Ok(());
@@ -467,6 +503,9 @@ impl Esme {
             msg.from.clone()
         };
         let mut carrier_ids = Vec::with_capacity(parts.len());
+        // Each part is in flight from the moment it goes out until its carrier id is recorded:
+        // a receipt that comes meanwhile waits.
+        let mut submitting = Vec::with_capacity(parts.len());
         for part in parts {
             self.account_rate.take().await;
             bind_rate.take().await;
@@ -495,7 +534,11 @@ impl Esme {
             }
             // The policy comes from the status's code: a retryable one requeues the message,
             // any other refuses it for good (a nack event).
-            match link.request(Pdu::SubmitSm(sm)).await {
+            let (mark, answer) = link
+                .request_noting(Pdu::SubmitSm(sm), || self.correlator.in_flight.start())
+                .await;
+            submitting.extend(mark);
+            match answer {
                 Ok(resp) => match ErrorCode::from_command_status(resp.status.0) {
                     None => {
                         let Pdu::SubmitSmResp(r) = resp.pdu else { continue };
@@ -532,12 +575,15 @@ impl Esme {
                     }
                 },
                 Err(LinkError::Timeout(t)) => {
+                    // Sent, never answered: the retry may be a duplicate at the carrier.
+                    metrics::counter!("seedgate_smpp_esme_unanswered_submits_total", "channel" => self.channel.clone()).increment(1);
                     return Err(HandleError::new(
                         ErrorCode::Unavailable,
                         format!("no submit_sm_resp within {t:?}"),
                     ))
                 }
                 Err(LinkError::Closed(why)) => {
+                    metrics::counter!("seedgate_smpp_esme_unanswered_submits_total", "channel" => self.channel.clone()).increment(1);
                     return Err(HandleError::new(
                         ErrorCode::Unavailable,
                         format!("bind lost mid-submit: {why}"),
@@ -545,12 +591,13 @@ impl Esme {
                 }
             }
         }
-        for id in &carrier_ids {
-            if let Some(early) = self.correlator.record(id, msg.id).await? {
-                self.publish_event(msg.id, EventKind::DeliveryReport { status: early.status })
-                    .await?;
-            }
-        }
+        // Recorded (durably) before the ack event, so no receipt can miss it.
+        let held = self
+            .correlator
+            .record(&carrier_ids, msg.id)
+            .await
+            .map_err(store_trouble)?;
+        drop(submitting);
         let carrier_id = Some(carrier_ids.join(",")).filter(|s| !s.is_empty());
         self.monitor.log(
             &self.channel,
@@ -564,6 +611,9 @@ impl Esme {
         );
         self.sent.insert(msg.id);
         self.publish_event(msg.id, EventKind::Ack { carrier_id }).await?;
+        for early in held {
+            self.publish_receipt(msg.id, early.status).await?;
+        }
         metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "accepted").increment(1);
         Ok(())
     }
@@ -602,19 +652,15 @@ impl Esme {
             tracing::warn!(channel = %self.channel, "a receipt without a message id; ignored");
             return Ok(());
         };
-        match self.correlator.find(&receipt).await? {
+        let wait = Duration::from_secs(self.cfg.response_timeout_secs + 1);
+        match self.correlator.find(&receipt, wait).await.map_err(store_trouble)? {
             Some(ours) => {
-                self.publish_event(
-                    ours,
-                    EventKind::DeliveryReport {
-                        status: receipt.status,
-                    },
-                )
-                .await?;
+                self.publish_receipt(ours, receipt.status).await?;
                 metrics::counter!("seedgate_smpp_esme_receipts_total", "channel" => self.channel.clone(), "outcome" => "matched").increment(1);
             }
             None => {
-                metrics::counter!("seedgate_smpp_esme_receipts_total", "channel" => self.channel.clone(), "outcome" => "early").increment(1);
+                tracing::info!(channel = %self.channel, carrier_id = %receipt.carrier_id, "a receipt no submit claims yet; held in the store");
+                metrics::counter!("seedgate_smpp_esme_receipts_total", "channel" => self.channel.clone(), "outcome" => "held").increment(1);
             }
         }
         Ok(())
@@ -659,4 +705,10 @@ impl Esme {
         tracing::info!(channel = %self.channel, from = %Masked(&msg.from), id = %msg.id, "MO message");
         Ok(())
     }
+}
+
+/// The store is away or refused: try again later (the delivery is requeued, or the SMSC is
+/// answered with a temporary error).
+fn store_trouble(e: seedgate_runtime::store::StoreError) -> HandleError {
+    HandleError::new(ErrorCode::StoreUnavailable, e.to_string())
 }

@@ -142,25 +142,41 @@ impl Link {
 
     /// Sends a request and waits for its response, within the window and the timeout.
     pub async fn request(&self, pdu: Pdu) -> Result<Frame, LinkError> {
+        self.request_noting(pdu, || ()).await.1
+    }
+
+    /// [`Link::request`], calling `going` once the request has its window slot, right before it
+    /// goes out (`None` if it never did): what `going` returns, the caller keeps until the
+    /// answer (the ESME marks its submits in flight with it).
+    pub async fn request_noting<T>(
+        &self,
+        pdu: Pdu,
+        going: impl FnOnce() -> T,
+    ) -> (Option<T>, Result<Frame, LinkError>) {
         let _permit = tokio::select! {
-            p = self.window.acquire() => p.map_err(|_| LinkError::Closed("window closed".into()))?,
-            () = self.stop.cancelled() => return Err(LinkError::Closed("stopped".into())),
+            p = self.window.acquire() => match p {
+                Ok(p) => p,
+                Err(_) => return (None, Err(LinkError::Closed("window closed".into()))),
+            },
+            () = self.stop.cancelled() => return (None, Err(LinkError::Closed("stopped".into()))),
         };
+        let mark = going();
         let seq = self.sequence();
         let (tx, rx) = oneshot::channel();
         self.lock().insert(seq, tx);
         if self.out.send(Frame::new(seq, pdu)).await.is_err() {
             self.lock().remove(&seq);
-            return Err(LinkError::Closed("writer gone".into()));
+            return (Some(mark), Err(LinkError::Closed("writer gone".into())));
         }
-        match tokio::time::timeout(self.config.response_timeout, rx).await {
+        let answer = match tokio::time::timeout(self.config.response_timeout, rx).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(_)) => Err(LinkError::Closed("link closed before the response".into())),
             Err(_) => {
                 self.lock().remove(&seq);
                 Err(LinkError::Timeout(self.config.response_timeout))
             }
-        }
+        };
+        (Some(mark), answer)
     }
 
     /// Sends a response (or any frame that needs no answer).
