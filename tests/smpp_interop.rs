@@ -143,11 +143,17 @@ impl Drop for KillOnDrop {
 
 /// Starts the npm `smpp` SMSC on a free port and waits until it listens.
 fn npm_smsc() -> (KillOnDrop, u16) {
-    use std::io::BufRead;
     let port = common::free_port();
+    (npm_smsc_on(port, &[]), port)
+}
+
+/// The npm `smpp` SMSC on `port`, with `npm_smsc.js` options.
+fn npm_smsc_on(port: u16, options: &[&str]) -> KillOnDrop {
+    use std::io::BufRead;
     let mut child = std::process::Command::new("node")
         .arg(repo_root().join("tests/interop/npm_smsc.js"))
         .arg(port.to_string())
+        .args(options)
         .current_dir(repo_root().join("tests/interop"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -158,7 +164,94 @@ fn npm_smsc() -> (KillOnDrop, u16) {
         .read_line(&mut first)
         .unwrap();
     assert_eq!(first.trim(), format!("listening {port}"));
-    (KillOnDrop(Some(child)), port)
+    KillOnDrop(Some(child))
+}
+
+/// Sends `n` messages through the API to `channel`; their ids.
+async fn api_sends(c: &common::Client, token: &str, channel: &str, n: usize) -> Vec<uuid::Uuid> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = serde_json::json!({"channel": channel, "to": format!("+2782{:07}", i), "content": format!("m{i}")});
+        let (s, b) = c.call("POST", "/api/v1/messages", Some(token), Some(body), &[]).await;
+        assert_eq!(s, 202, "{b}");
+        ids.push(b["id"].as_str().unwrap().parse().unwrap());
+    }
+    ids
+}
+
+/// Waits until every message of `ids` has its delivery receipt; each must have exactly one.
+async fn every_one_delivered_once(store: &Arc<dyn seedgate_runtime::store::Store>, ids: &[uuid::Uuid], what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut waiting = 0;
+        let mut twice = Vec::new();
+        for id in ids {
+            let reports = store
+                .message_events(*id)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| matches!(e.kind, seedgate_proto::EventKind::DeliveryReport { .. }))
+                .count();
+            match reports {
+                0 => waiting += 1,
+                1 => {}
+                _ => twice.push(*id),
+            }
+        }
+        assert!(twice.is_empty(), "{what}: {} messages got another message's receipt too", twice.len());
+        if waiting == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: {waiting} of {} messages never got their receipt",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_smsc_restart_that_reuses_ids_and_sends_receipts_first_misroutes_no_receipt() {
+    // npm `smpp` as the SMSC: ids from 1,000,000 again after its restart, and each receipt
+    // sent before the submit_sm_resp it belongs to.
+    let smsc_port = common::free_port();
+    let options = ["--start-id", "1000000", "--receipt-first"];
+    let smsc = npm_smsc_on(smsc_port, &options);
+    let dir = temp_dir("id-reuse");
+    let config = dir.join("seedgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[channels.demo-at]\ntype = \"africastalking-ussd\"\nflow = \"demo\"\n\n\
+             [channels.carrier]\ntype = \"smpp-esme\"\n[channels.carrier.smpp]\naddress = \"127.0.0.1:{smsc_port}\"\n\
+             system_id = \"seedgate\"\npassword = \"x\"\nbinds = 1\nwindow = 20\n\n\
+             [channels.demo-sms]\ntype = \"simulated-carrier\"\n\n[api]\nrate_per_sec = 0\n"
+        ),
+    )
+    .unwrap();
+    let env = vec![(
+        "SEEDGATE_FLOWS__DIR".to_string(),
+        repo_root().join("flows").display().to_string(),
+    )];
+    let token = common::create_token(&dir, &env, "send,read");
+    let mut gw = Gateway::spawn(&["--config", config.to_str().unwrap(), "up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let c = common::Client {
+        base: gw.base(),
+        http: reqwest::Client::new(),
+    };
+    let store = store_in(&dir);
+
+    let before = api_sends(&c, &token, "carrier", 300).await;
+    every_one_delivered_once(&store, &before, "before the SMSC restart").await;
+    drop(smsc); // the SMSC goes away, and comes back counting from the same id
+    let _smsc = npm_smsc_on(smsc_port, &options);
+    let after = api_sends(&c, &token, "carrier", 300).await;
+    every_one_delivered_once(&store, &after, "after the SMSC restart").await;
+    every_one_delivered_once(&store, &before, "the messages from before, again").await;
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
 }
 
 #[tokio::test]

@@ -5,13 +5,27 @@
 // do, so seedgate must normalise ids to correlate. Prints `listening PORT` when ready and a
 // JSON summary line on SIGTERM.
 //
-// usage: node npm_smsc.js PORT
+// Options, for the fault suite (loadtests `faults`) and the id-reuse test:
+//   --start-id N        the first message id (an SMSC restarted with the same N reuses ids)
+//   --receipt-first     send each receipt BEFORE the submit_sm_resp (some SMSCs do)
+//   --resp-delay-ms N   answer each submit_sm after N ms
+//   --no-resp           never answer submit_sm
+//   --throttle-tps N    answer ESME_RTHROTTLED above N submits per second
+//
+// usage: node npm_smsc.js PORT [options]
 'use strict';
 const smpp = require('smpp');
 
 const port = Number(process.argv[2]);
-let nextId = 1000000;
-const stats = { binds: 0, submits: 0, receipts_sent: 0, receipts_acked: 0 };
+const opt = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const flag = (name) => process.argv.includes(name);
+let nextId = Number(opt('--start-id') || 1000000);
+const receiptFirst = flag('--receipt-first');
+const respDelay = Number(opt('--resp-delay-ms') || 0);
+const noResp = flag('--no-resp');
+const throttleTps = Number(opt('--throttle-tps') || 0);
+let second = 0, inSecond = 0;
+const stats = { binds: 0, submits: 0, throttled: 0, receipts_sent: 0, receipts_acked: 0 };
 
 const server = smpp.createServer((session) => {
   const bound = (pdu) => {
@@ -24,11 +38,19 @@ const server = smpp.createServer((session) => {
   session.on('enquire_link', (pdu) => session.send(pdu.response()));
   session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
   session.on('submit_sm', (pdu) => {
+    if (noResp) return;
+    if (throttleTps > 0) {
+      const now = Math.floor(Date.now() / 1000);
+      if (now !== second) { second = now; inSecond = 0; }
+      if (++inSecond > throttleTps) {
+        stats.throttled++;
+        session.send(pdu.response({ command_status: smpp.ESME_RTHROTTLED }));
+        return;
+      }
+    }
     const id = nextId++;
     stats.submits++;
-    session.send(pdu.response({ message_id: String(id) }));
-    if (!pdu.registered_delivery) return;
-    setTimeout(() => {
+    const receipt = () => {
       const hex = id.toString(16).toUpperCase();
       stats.receipts_sent++;
       session.deliver_sm({
@@ -39,7 +61,13 @@ const server = smpp.createServer((session) => {
         receipted_message_id: hex,
         message_state: 2,
       }, (resp) => { if (resp.command_status === 0) stats.receipts_acked++; });
-    }, 20);
+    };
+    const answer = () => {
+      if (receiptFirst && pdu.registered_delivery) receipt();
+      session.send(pdu.response({ message_id: String(id) }));
+      if (!receiptFirst && pdu.registered_delivery) setTimeout(receipt, 20);
+    };
+    if (respDelay > 0) setTimeout(answer, respDelay); else answer();
   });
   session.on('error', () => {});
 });
