@@ -280,6 +280,74 @@ async fn api_sends_accepted_before_a_kill_9_are_sent_after_the_restart() {
     sim.terminate().await;
 }
 
+/// A config whose `demo` SMPP account (password `demo`, no TPS limit) routes to `sms`, an
+/// `smpp-esme` channel bound to the SMSC on `smsc`.
+fn partner_config(dir: &std::path::Path, smsc: u16) -> std::path::PathBuf {
+    let path = dir.join("seedgate.toml");
+    let text = format!(
+        "[channels.demo-at]\ntype = \"africastalking-ussd\"\nflow = \"demo\"\n\n\
+         [channels.sms]\ntype = \"smpp-esme\"\n[channels.sms.smpp]\naddress = \"127.0.0.1:{smsc}\"\n\
+         system_id = \"demo\"\npassword = \"demo\"\nwindow = 50\n\n\
+         [[smpp_server.accounts]]\nsystem_id = \"demo\"\npassword_hash = \"{}\"\ntps = 0\nroute = \"sms\"\n",
+        seedgate_runtime::config::DEMO_PASSWORD_HASH
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn partner_submits_acked_before_a_kill_9_are_all_sent_after_the_restart() {
+    use seedgate_loadtests::ledger::{lost_after, smpp_client, Ledger};
+    let dir = temp_dir("kill9-smpp");
+    let smsc = common::free_port();
+    let config = partner_config(&dir, smsc);
+    let config = config.to_str().unwrap();
+    let mut sim = Gateway::spawn(
+        &["smsc-sim", "--listen", &format!("127.0.0.1:{smsc}"), "--dlr-delay-ms", "50"],
+        &dir,
+        &[],
+    );
+    let mut gw = Gateway::spawn(&["--config", config, "up"], &dir, &flows_env());
+    gw.ready(Duration::from_secs(10)).await;
+
+    // A partner submits as fast as a window of 50 allows; seedgate is killed mid-stream.
+    let ledger = std::sync::Arc::new(Ledger::default());
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let client = tokio::spawn(smpp_client(
+        format!("127.0.0.1:{}", gw.smpp_port),
+        ("demo".into(), "demo".into()),
+        50,
+        1_500,
+        until,
+        ledger.clone(),
+    ));
+    common::eventually("300 submits acknowledged", Duration::from_secs(20), || {
+        let n = ledger.acked().len();
+        async move { n >= 300 }
+    })
+    .await;
+    gw.child.kill().unwrap(); // kill -9, mid-stream
+    gw.child.wait().unwrap();
+    client.abort();
+    let acked = ledger.acked();
+    assert!(acked.len() >= 300);
+
+    // Everything acknowledged is sent to the carrier by the next process.
+    let mut gw = Gateway::spawn(&["--config", config, "up"], &dir, &flows_env());
+    gw.ready(Duration::from_secs(10)).await;
+    let lost = lost_after(sqlite_in(&dir).as_ref(), &acked, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged submits lost after a kill -9",
+        lost.len(),
+        acked.len()
+    );
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+    sim.terminate().await;
+}
+
 #[tokio::test]
 async fn a_malformed_request_gets_a_400_and_nothing_is_stored() {
     let dir = temp_dir("bad");

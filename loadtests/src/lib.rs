@@ -1,7 +1,10 @@
-//! What the load generators share: the loopback-only guard, latency percentiles, and opening
-//! a store for the store benchmarks.
+//! What the load generators share: the loopback-only guard, latency percentiles, opening
+//! a store for the store benchmarks, and the acknowledgement ledger the fault suite keeps.
 
 use std::time::Duration;
+
+#[cfg(feature = "io")]
+pub mod ledger;
 
 /// Whether `target` (`http://host:port/…` or `host:port`) is on this machine.
 pub fn is_loopback(target: &str) -> bool {
