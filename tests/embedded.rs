@@ -348,6 +348,112 @@ async fn partner_submits_acked_before_a_kill_9_are_all_sent_after_the_restart() 
     sim.terminate().await;
 }
 
+/// A partner's bind of `mode` on `port`: the link and the requests it is sent.
+async fn partner_bind(
+    port: u16,
+    mode: &str,
+) -> (seedgate_smpp::link::Link, seedgate_smpp::link::Incoming, seedgate_smpp::CommandStatus) {
+    use seedgate_smpp::pdu::{Bind, Pdu};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (link, incoming) = seedgate_smpp::link::Link::spawn(stream, seedgate_smpp::link::LinkConfig::default());
+    let bind = Bind {
+        system_id: "demo".into(),
+        password: "demo".into(),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let pdu = match mode {
+        "transmitter" => Pdu::BindTransmitter(bind),
+        _ => Pdu::BindTransceiver(bind),
+    };
+    let resp = tokio::time::timeout(Duration::from_secs(5), link.request(pdu))
+        .await
+        .expect("a bind is answered")
+        .expect("a bind response");
+    (link, incoming, resp.status)
+}
+
+#[tokio::test]
+async fn sigterm_with_a_partner_bound_exits_0_and_its_receipts_owed_come_after_the_restart() {
+    use seedgate_smpp::pdu::{Address, Frame, Pdu, Sm, SmResp};
+    let dir = temp_dir("sigterm-owed");
+    let smsc = common::free_port();
+    let config = partner_config(&dir, smsc);
+    let config = config.to_str().unwrap();
+    let mut sim = Gateway::spawn(
+        &["smsc-sim", "--listen", &format!("127.0.0.1:{smsc}"), "--dlr-delay-ms", "50"],
+        &dir,
+        &[],
+    );
+    let mut gw = Gateway::spawn(&["--config", config, "up"], &dir, &flows_env());
+    gw.ready(Duration::from_secs(10)).await;
+
+    // A transmitter-only bind: the receipts the carrier sends back have nowhere to go yet.
+    let (tx, _incoming, status) = partner_bind(gw.smpp_port, "transmitter").await;
+    assert!(status.is_ok(), "{status}");
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let sm = Sm {
+            source: Address::new(5, 0, "Clinic"),
+            dest: Address::new(1, 1, format!("2782000{n:04}")),
+            registered_delivery: 1,
+            short_message: bytes::Bytes::from(format!("owed {n}").into_bytes()),
+            ..Sm::default()
+        };
+        let resp = tx.request(Pdu::SubmitSm(sm)).await.unwrap();
+        assert!(resp.status.is_ok(), "{}", resp.status);
+        let Pdu::SubmitSmResp(r) = resp.pdu else { panic!("{:?}", resp.pdu) };
+        ids.push(r.message_id);
+    }
+    common::eventually("every message reached the carrier", Duration::from_secs(15), || {
+        let (store, ids) = (sqlite_in(&dir), ids.clone());
+        async move {
+            seedgate_loadtests::ledger::not_yet_sent(store.as_ref(), &ids)
+                .await
+                .is_ok_and(|left| left.is_empty())
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // the carrier's receipts come in
+
+    // SIGTERM with the partner bound: exit 0 within the drain deadline; a bind tried during
+    // the drain is answered, not left waiting.
+    let started = std::time::Instant::now();
+    gw.signal("TERM");
+    let during = tokio::time::timeout(Duration::from_secs(5), partner_bind(gw.smpp_port, "transceiver")).await;
+    let exit = gw.wait(Duration::from_secs(12)).await;
+    assert!(exit.success(), "{exit:?} {:?}", gw.stderr());
+    assert!(started.elapsed() < Duration::from_secs(10), "drained in {:?}", started.elapsed());
+    if let Ok((_, _, status)) = during {
+        assert_eq!(status, seedgate_smpp::CommandStatus::ESME_RBINDFAIL, "a bind during the drain is refused");
+    }
+    drop(tx);
+
+    // The next process hands the partner every receipt it was owed.
+    let mut gw = Gateway::spawn(&["--config", config, "up"], &dir, &flows_env());
+    gw.ready(Duration::from_secs(10)).await;
+    let (rx, mut incoming, status) = partner_bind(gw.smpp_port, "transceiver").await;
+    assert!(status.is_ok(), "{status}");
+    let mut got = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < ids.len() {
+        let f = tokio::time::timeout_at(deadline, incoming.requests.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {} receipts after the restart", got.len(), ids.len()))
+            .unwrap();
+        if let Pdu::DeliverSm(sm) = &f.pdu {
+            if let Some(id) = sm.tlvs.receipted_message_id() {
+                got.insert(id);
+            }
+            let ok = Frame::response(f.sequence, seedgate_smpp::CommandStatus::ESME_ROK, Pdu::DeliverSmResp(SmResp::default()));
+            rx.respond(ok).await.unwrap();
+        }
+    }
+    assert_eq!(got, ids.iter().cloned().collect());
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+    sim.terminate().await;
+}
+
 #[tokio::test]
 async fn a_malformed_request_gets_a_400_and_nothing_is_stored() {
     let dir = temp_dir("bad");

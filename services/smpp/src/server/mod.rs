@@ -52,8 +52,11 @@ pub struct Server {
     /// Status of the USSD channels of gateway accounts: up while the gateway is bound.
     monitor: Arc<seedgate_runtime::monitor::Monitor>,
     next_rr: AtomicU64,
-    /// Our message id → who submitted it, for receipts.
+    /// Our message id → who submitted it, for receipts (a cache: the stored message says it
+    /// too, after a restart or on another replica).
     submitted: Mutex<HashMap<uuid::Uuid, receipts::Submitted>>,
+    /// Where the submitted messages are, to address receipts the cache does not know.
+    store: Option<Arc<dyn seedgate_runtime::store::Store>>,
     /// USSD gateways among the accounts: system_id → their dialogs.
     ussd: HashMap<String, Arc<crate::dialogs::Dialogs>>,
 }
@@ -92,8 +95,24 @@ impl Server {
             monitor,
             next_rr: AtomicU64::new(0),
             submitted: Mutex::default(),
+            store: None,
             ussd,
         }))
+    }
+
+    /// [`Server::with_monitor`], finding in `store` who submitted a message the server does not
+    /// remember (after a restart, or when another replica took the submit).
+    pub fn with_store(
+        config: Arc<Config>,
+        bus: Arc<dyn Bus>,
+        monitor: Arc<seedgate_runtime::monitor::Monitor>,
+        store: Arc<dyn seedgate_runtime::store::Store>,
+    ) -> Result<Arc<Self>, SetupError> {
+        let mut server = Self::with_monitor(config, bus, monitor)?;
+        if let Some(s) = Arc::get_mut(&mut server) {
+            s.store = Some(store);
+        }
+        Ok(server)
     }
 
     /// What [`Server::new`] would refuse in `config`'s accounts, without building anything.
@@ -279,7 +298,16 @@ pub async fn run(
             }
         }
     }
-    while conns.join_next().await.is_some() {}
+    // Draining: the open binds unbind; a new connection is still accepted, so its bind gets an
+    // answer (`ESME_RBINDFAIL`) instead of waiting in the listen queue.
+    while !conns.is_empty() {
+        tokio::select! {
+            accepted = listener.accept() => if let Ok((stream, peer)) = accepted {
+                conns.spawn(session::serve(server.clone(), stream, peer, shutdown.clone()));
+            },
+            _ = conns.join_next() => {}
+        }
+    }
     let mo = mo.await.unwrap_or(Ok(()));
     let ussd = ussd.await.unwrap_or(Ok(()));
     receipts.await.unwrap_or(Ok(())).and(mo).and(ussd)

@@ -46,6 +46,35 @@ impl Submitted {
     }
 }
 
+impl Submitted {
+    /// From a message a partner submitted (its metadata names the account), if it asked for a
+    /// receipt.
+    fn from_stored(msg: &Message) -> Option<Self> {
+        let account = msg.metadata.get("smpp_account")?.as_str()?.to_string();
+        let wants = msg
+            .metadata
+            .get("registered_delivery")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if wants & 0x03 == 0 {
+            return None;
+        }
+        let addr: Vec<u8> = msg
+            .metadata
+            .get("smpp_addr")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_else(|| vec![0; 4]);
+        let at = |i: usize| addr.get(i).copied().unwrap_or(0);
+        Some(Self {
+            account,
+            source: Address::new(at(0), at(1), msg.from.clone()),
+            dest: Address::new(at(2), at(3), msg.to.clone()),
+            submitted_at: msg.created_at,
+            text_start: msg.content.chars().take(20).collect(),
+        })
+    }
+}
+
 impl Server {
     pub(crate) fn remember(&self, id: Uuid, who: Submitted) {
         let mut map = self
@@ -61,12 +90,32 @@ impl Server {
         map.insert(id, who);
     }
 
-    fn recall(&self, id: &Uuid) -> Option<Submitted> {
-        self.submitted
+    /// Who submitted `id` and wants its receipt: remembered, or read from the stored message.
+    async fn recall(&self, event: &Event) -> Result<Option<Submitted>, HandleError> {
+        let id = &event.message_id;
+        let known = self
+            .submitted
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(id)
-            .cloned()
+            .cloned();
+        if known.is_some() {
+            return Ok(known);
+        }
+        let Some(store) = &self.store else { return Ok(None) };
+        let stored = store
+            .message(*id)
+            .await
+            .map_err(|e| HandleError::new(ErrorCode::StoreUnavailable, e.to_string()))?;
+        match stored {
+            Some(msg) => Ok(Submitted::from_stored(&msg)),
+            // Not written yet (the store lags the carrier by a batch): try again for a while.
+            None if Utc::now() - event.created_at < chrono::Duration::seconds(120) => Err(HandleError::new(
+                ErrorCode::StoreUnavailable,
+                format!("message {id} of a receipt is not in the store yet"),
+            )),
+            None => Ok(None),
+        }
     }
 
     fn forget(&self, id: &Uuid) {
@@ -81,7 +130,7 @@ impl Server {
         let EventKind::DeliveryReport { status } = event.kind else {
             return Ok(());
         };
-        let Some(who) = self.recall(&event.message_id) else {
+        let Some(who) = self.recall(&event).await? else {
             return Ok(());
         };
         let Some(link) = self.receiver(&who.account) else {

@@ -21,6 +21,9 @@ use crate::tlv::{tag, Tlvs};
 
 /// Pause before answering a refused bind: slows password guessing to a crawl.
 const REFUSAL_PAUSE: Duration = Duration::from_secs(1);
+/// How long a connection made while the server drains may take to send its bind (which is
+/// then refused with `ESME_RBINDFAIL`).
+const DRAIN_BIND_WAIT: Duration = Duration::from_secs(2);
 /// Submits of one bind handled at once.
 const SUBMITS_IN_FLIGHT: usize = 64;
 
@@ -36,7 +39,7 @@ where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
     let (link, mut incoming) = Link::spawn(stream, server.link_config(10));
-    let Some((account, mode, bind_id)) = await_bind(&server, &link, &mut incoming, peer).await else {
+    let Some((account, mode, bind_id)) = await_bind(&server, &link, &mut incoming, peer, &shutdown).await else {
         link.close();
         return;
     };
@@ -109,11 +112,20 @@ async fn await_bind(
     link: &Link,
     incoming: &mut Incoming,
     peer: SocketAddr,
+    shutdown: &CancellationToken,
 ) -> Option<(Arc<Account>, Mode, u64)> {
-    let deadline =
+    let mut deadline =
         tokio::time::Instant::now() + Duration::from_secs(server.config.smpp_server.unbound_timeout_secs);
     loop {
-        let frame = match tokio::time::timeout_at(deadline, incoming.requests.recv()).await {
+        if shutdown.is_cancelled() {
+            // Draining: a bind on its way still gets its answer (refused), then the line closes.
+            deadline = deadline.min(tokio::time::Instant::now() + DRAIN_BIND_WAIT);
+        }
+        let next = tokio::select! {
+            f = tokio::time::timeout_at(deadline, incoming.requests.recv()) => f,
+            () = shutdown.cancelled(), if !shutdown.is_cancelled() => continue,
+        };
+        let frame = match next {
             Ok(Some(f)) => f,
             Ok(None) => return None,
             Err(_) => {
@@ -140,6 +152,15 @@ async fn await_bind(
                 continue;
             }
         };
+        if shutdown.is_cancelled() {
+            metrics::counter!("seedgate_smpp_server_bind_refused_total", "reason" => "draining").increment(1);
+            tracing::info!(system_id = %bind.system_id, %peer, "SMPP bind refused: the server is shutting down");
+            let pdu = bind_resp(mode, BindResp::default());
+            let _ = link
+                .respond(Frame::response(frame.sequence, CommandStatus::ESME_RBINDFAIL, pdu))
+                .await;
+            return None;
+        }
         let outcome = match server
             .accounts
             .check(&bind.system_id, &bind.password, peer.ip())
@@ -236,6 +257,11 @@ async fn submit(server: &Server, account: &Account, sequence: u32, sm: Sm) -> Fr
     msg.metadata.insert("data_coding".into(), sm.data_coding.into());
     msg.metadata
         .insert("registered_delivery".into(), sm.registered_delivery.into());
+    // The addresses' TON/NPI, for a receipt addressed from the stored message.
+    msg.metadata.insert(
+        "smpp_addr".into(),
+        serde_json::json!([sm.source.ton, sm.source.npi, sm.dest.ton, sm.dest.npi]),
+    );
     let parts = concat
         .map(|c| (c.reference, c.total, c.seq))
         .or_else(|| sm.tlvs.sar());
