@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 #[cfg(feature = "io")]
+pub mod faults;
+#[cfg(feature = "io")]
 pub mod ledger;
 
 /// Whether `target` (`http://host:port/…` or `host:port`) is on this machine.

@@ -59,8 +59,10 @@ pub async fn relay(
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
-    if release_first && !bus.durable() {
-        // What the previous process published in memory died with it: relay it again now.
+    if release_first && bus.in_process() {
+        // The previous process (the only relay there was) is gone: what it had claimed is
+        // relayed again now, not after its leases end. (Without a journal, what it published
+        // in memory died with it too.)
         while let Err(e) = store.outbox_release().await {
             tracing::warn!(error = %e, "cannot release the outbox leases; retrying");
             tokio::select! {

@@ -123,9 +123,26 @@ where
         let handler = handler.clone();
         tasks.spawn(async move { handle_one(name, delivery, handler.as_ref()).await });
     }
-    while tasks.join_next().await.is_some() {}
+    if drain {
+        while tasks.join_next().await.is_some() {}
+    } else {
+        // A durable bus keeps what is not acked: handlers still running after a grace (a
+        // peer that does not answer) are stopped, and their deliveries go back to the queue.
+        let finished = tokio::time::timeout(STOP_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::info!(service = name, handlers = tasks.len(), "stopping handlers still running; their deliveries stay queued");
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+    }
     Ok(())
 }
+
+/// How long handlers may finish after shutdown on a durable bus.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Campaign messages a connector handles at once, beside its interactive traffic.
 pub const BULK_PREFETCH: u16 = 1;

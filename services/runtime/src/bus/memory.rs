@@ -408,6 +408,10 @@ impl Bus for MemoryBus {
     fn durable(&self) -> bool {
         self.journal.is_some()
     }
+
+    fn in_process(&self) -> bool {
+        true
+    }
 }
 
 /// Moves ready messages to one subscriber while it has fewer than `prefetch` outstanding.

@@ -71,6 +71,11 @@ pub trait Bus: Send + Sync + fmt::Debug {
     /// Whether queued messages outlive this process (a broker), or die with it (in-process):
     /// consumers of a non-durable bus drain their queues before shutting down.
     fn durable(&self) -> bool;
+    /// Whether this bus lives in this process (`seedgate up`): no other process shares its
+    /// queues, so what a previous process claimed (outbox leases) is this one's to take back.
+    fn in_process(&self) -> bool {
+        false
+    }
 }
 
 /// One consumer of one queue. Dropping it gives its unacknowledged deliveries back.

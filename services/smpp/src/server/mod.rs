@@ -300,12 +300,15 @@ pub async fn run(
     }
     // Draining: the open binds unbind; a new connection is still accepted, so its bind gets an
     // answer (`ESME_RBINDFAIL`) instead of waiting in the listen queue.
+    // Those refusals do not hold the drain up: they end with it.
+    let mut refusing = tokio::task::JoinSet::new();
     while !conns.is_empty() {
         tokio::select! {
             accepted = listener.accept() => if let Ok((stream, peer)) = accepted {
-                conns.spawn(session::serve(server.clone(), stream, peer, shutdown.clone()));
+                refusing.spawn(session::serve(server.clone(), stream, peer, shutdown.clone()));
             },
             _ = conns.join_next() => {}
+            Some(_) = refusing.join_next(), if !refusing.is_empty() => {}
         }
     }
     let mo = mo.await.unwrap_or(Ok(()));

@@ -102,7 +102,11 @@ where
     .await;
     server.deregister(&system_id, bind_id);
     link.close();
-    let why = incoming.closed.await.ok();
+    // A peer that stopped reading cannot hold the line (or a drain) open.
+    let why = tokio::time::timeout(Duration::from_secs(2), incoming.closed)
+        .await
+        .ok()
+        .and_then(Result::ok);
     tracing::info!(account = %system_id, ?why, "SMPP unbind");
 }
 

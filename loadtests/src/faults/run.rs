@@ -1,0 +1,479 @@
+//! The faults, one function each: set up, load, break something, recover, count.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use seedgate_proto::EventKind;
+
+use super::procs::{smsc_stats, Proc, Tools};
+use super::{Load, OneBox, Row};
+use crate::ledger::{api_client, lost_after, Ledger};
+
+/// How big a run is: `--quick` (CI) or `--full`.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    pub load_secs: u64,
+    pub smpp: u64,
+    pub api: u64,
+}
+
+impl Size {
+    pub const QUICK: Self = Self {
+        load_secs: 6,
+        smpp: 3_000,
+        api: 1_000,
+    };
+    pub const FULL: Self = Self {
+        load_secs: 15,
+        smpp: 30_000,
+        api: 6_000,
+    };
+}
+
+fn failed(id: &'static str, fault: &'static str, why: String) -> Row {
+    Row {
+        id,
+        fault,
+        problem: Some(why),
+        ..Row::default()
+    }
+}
+
+/// After the load: what was acknowledged and sent, what was lost, duplicates at the carrier.
+async fn settle(b: &OneBox, mut load: Load, smscs: Vec<Proc>, mut row: Row) -> Row {
+    load.finish().await;
+    let acked = load.acked();
+    row.sent = load.sent();
+    row.acked = acked.len() as u64;
+    row.temporary = load.temporary();
+    row.in_flight = row.in_flight.max(load.unanswered());
+    match lost_after(b.store.as_ref(), &acked, Duration::from_secs(90)).await {
+        Ok(lost) => row.lost = lost.len() as u64,
+        Err(e) => row.problem = Some(e),
+    }
+    let handed = b.handed_over().await.unwrap_or(0);
+    let carrier: u64 = smscs
+        .into_iter()
+        .map(|s| smsc_stats(s)["submits"].as_u64().unwrap_or(0))
+        .sum();
+    row.duplicates = carrier.saturating_sub(handed);
+    if carrier < handed {
+        row.note = format!("{}carrier counted {carrier} < {handed} handed over", sep(&row.note));
+    }
+    row
+}
+
+fn sep(s: &str) -> &'static str {
+    if s.is_empty() {
+        ""
+    } else {
+        "; "
+    }
+}
+
+async fn stop_cleanly(gw: &mut Proc, row: &mut Row) {
+    let (code, took) = gw.terminate(Duration::from_secs(15)).await;
+    if code != Some(0) || took > Duration::from_secs(11) {
+        row.problem.get_or_insert(format!("the last SIGTERM exited {code:?} after {took:?}"));
+    }
+}
+
+/// F1: kill -9 of `seedgate up` under SMPP and API load; the next process carries on.
+pub async fn f1_kill9(tools: &Tools, size: Size) -> Row {
+    let (id, fault) = ("F1", "kill -9 of `seedgate up` under SMPP and API load");
+    let run = async {
+        let b = OneBox::new(tools, "f1", None, None).await?;
+        let smsc = tools.npm_smsc(b.smsc_port, &[])?;
+        let (mut gw, _) = b.up().await?;
+        let load = b.load(size.smpp, size.api, Instant::now() + Duration::from_secs(size.load_secs));
+        tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
+        gw.kill9();
+        let at = Instant::now();
+        let (mut gw, _) = b.up().await?;
+        let mut row = Row {
+            id,
+            fault,
+            recover: Some(at.elapsed()),
+            in_flight: 50 + 8 + 50,
+            ..Row::default()
+        };
+        row = settle(&b, load, vec![smsc], row).await;
+        stop_cleanly(&mut gw, &mut row).await;
+        Ok::<_, String>(row)
+    };
+    run.await.unwrap_or_else(|e| failed(id, fault, e))
+}
+
+/// F14: SIGTERM of `seedgate up` under load: exit 0 within the drain, nothing lost.
+pub async fn f14_sigterm(tools: &Tools, size: Size) -> Row {
+    let (id, fault) = ("F14", "SIGTERM of `seedgate up` under SMPP and API load");
+    let run = async {
+        let b = OneBox::new(tools, "f14", None, None).await?;
+        let smsc = tools.npm_smsc(b.smsc_port, &[])?;
+        let (mut gw, _) = b.up().await?;
+        let load = b.load(size.smpp, size.api, Instant::now() + Duration::from_secs(size.load_secs));
+        tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
+        let (code, took) = gw.terminate(Duration::from_secs(15)).await;
+        let at = Instant::now();
+        let (mut gw, _) = b.up().await?;
+        let mut row = Row {
+            id,
+            fault,
+            detect: Some(took),
+            recover: Some(at.elapsed()),
+            in_flight: 50 + 8 + 50,
+            note: format!("exit {code:?} in {:.1} s", took.as_secs_f64()),
+            ..Row::default()
+        };
+        if code != Some(0) || took > Duration::from_secs(10) {
+            row.problem = Some(format!("SIGTERM exited {code:?} after {took:?} (drain is 10 s)"));
+        }
+        row = settle(&b, load, vec![smsc], row).await;
+        stop_cleanly(&mut gw, &mut row).await;
+        Ok::<_, String>(row)
+    };
+    run.await.unwrap_or_else(|e| failed(id, fault, e))
+}
+
+/// Messages of `ids` without exactly one delivery report (missing, or another's too).
+async fn without_their_receipt(b: &OneBox, ids: &[String], within: Duration) -> Result<(u64, u64), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let (mut missing, mut twice) = (0, 0);
+        for id in ids {
+            let uuid: uuid::Uuid = id.parse().map_err(|_| format!("bad id {id}"))?;
+            let n = b
+                .store
+                .message_events(uuid)
+                .await
+                .map_err(|e| e.to_string())?
+                .iter()
+                .filter(|e| matches!(e.kind, EventKind::DeliveryReport { .. }))
+                .count();
+            match n {
+                0 => missing += 1,
+                1 => {}
+                _ => twice += 1,
+            }
+        }
+        if (missing == 0 && twice == 0) || Instant::now() >= deadline {
+            return Ok((missing, twice));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// F11: the SMSC restarts and gives the same message ids again, each receipt before its
+/// `submit_sm_resp`: every receipt must reach its own message.
+pub async fn f11_id_reuse(tools: &Tools, size: Size) -> Row {
+    let (id, fault) = ("F11", "SMSC restart reusing message ids, receipts before responses");
+    let run = async {
+        let b = OneBox::new(tools, "f11", None, None).await?;
+        let opts = ["--start-id", "1000000", "--receipt-first"];
+        let first = tools.npm_smsc(b.smsc_port, &opts)?;
+        let (mut gw, _) = b.up().await?;
+        let n = (size.api / 2).max(200);
+        let send = |ledger: Arc<Ledger>| {
+            api_client(
+                b.base(),
+                b.token.clone(),
+                "sms".into(),
+                (n, 8),
+                Instant::now() + Duration::from_secs(60),
+                ledger,
+            )
+        };
+        let before = Arc::new(Ledger::default());
+        send(before.clone()).await;
+        let (m1, _) = without_their_receipt(&b, &before.acked(), Duration::from_secs(60)).await?;
+        let c1 = smsc_stats(first)["submits"].as_u64().unwrap_or(0);
+        let at = Instant::now();
+        let second = tools.npm_smsc(b.smsc_port, &opts)?;
+        let after = Arc::new(Ledger::default());
+        send(after.clone()).await;
+        let mut all = before.acked();
+        all.extend(after.acked());
+        let (missing, twice) = without_their_receipt(&b, &all, Duration::from_secs(60)).await?;
+        let c2 = smsc_stats(second)["submits"].as_u64().unwrap_or(0);
+        let handed = b.handed_over().await?;
+        let mut row = Row {
+            id,
+            fault,
+            sent: 2 * n,
+            acked: all.len() as u64,
+            lost: missing + twice,
+            duplicates: (c1 + c2).saturating_sub(handed),
+            in_flight: 20,
+            recover: Some(at.elapsed()),
+            note: format!("{missing} without a receipt, {twice} with another's ({m1} before the restart)"),
+            ..Row::default()
+        };
+        stop_cleanly(&mut gw, &mut row).await;
+        Ok::<_, String>(row)
+    };
+    run.await.unwrap_or_else(|e| failed(id, fault, e))
+}
+
+/// An SMSC that misbehaves for the whole load (`options`), then a sound one if `replace`.
+async fn bad_smsc(
+    tools: &Tools,
+    size: Size,
+    (id, fault, tag): (&'static str, &'static str, &str),
+    options: &[&str],
+    replace: bool,
+) -> Row {
+    let run = async {
+        let b = OneBox::new(tools, tag, None, None).await?;
+        let bad = tools.npm_smsc(b.smsc_port, options)?;
+        let (mut gw, _) = b.up().await?;
+        let load = b.load(size.smpp / 3, size.api / 3, Instant::now() + Duration::from_secs(size.load_secs));
+        let mut smscs = vec![bad];
+        let mut row = Row {
+            id,
+            fault,
+            in_flight: 50,
+            ..Row::default()
+        };
+        if replace {
+            tokio::time::sleep(Duration::from_secs(size.load_secs / 2)).await;
+            smscs.clear(); // the bad one goes (its counts are not the carrier's)
+            let at = Instant::now();
+            smscs.push(tools.npm_smsc(b.smsc_port, &[])?);
+            row.recover = Some(at.elapsed());
+        }
+        row = settle(&b, load, smscs, row).await;
+        stop_cleanly(&mut gw, &mut row).await;
+        Ok::<_, String>(row)
+    };
+    run.await.unwrap_or_else(|e| failed(id, fault, e))
+}
+
+/// F7: an SMSC that answers every submit after 2 s.
+pub async fn f7_slow(tools: &Tools, size: Size) -> Row {
+    bad_smsc(tools, size, ("F7", "an SMSC answering after 2 s", "f7"), &["--resp-delay-ms", "2000"], false).await
+}
+
+/// F8: an SMSC that never answers, replaced half-way by one that does.
+pub async fn f8_silent(tools: &Tools, size: Size) -> Row {
+    bad_smsc(tools, size, ("F8", "an SMSC that never answers, then a sound one", "f8"), &["--no-resp"], true).await
+}
+
+/// F9: an SMSC that throttles above 200 submits/s.
+pub async fn f9_throttle(tools: &Tools, size: Size) -> Row {
+    bad_smsc(tools, size, ("F9", "an SMSC throttling above 200/s", "f9"), &["--throttle-tps", "200"], false).await
+}
+
+/// F10: the SMSC's host freezes (SIGSTOP: its TCP stays open, nothing answers) for 12 s.
+pub async fn f10_half_open(tools: &Tools, size: Size) -> Row {
+    let (id, fault) = ("F10", "half-open TCP: the SMSC frozen for 12 s");
+    let run = async {
+        let b = OneBox::new(tools, "f10", None, None).await?;
+        let smsc = tools.npm_smsc(b.smsc_port, &[])?;
+        let (mut gw, _) = b.up().await?;
+        let load = b.load(size.smpp / 3, size.api / 3, Instant::now() + Duration::from_secs(size.load_secs + 12));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        smsc.signal("STOP");
+        let at = Instant::now();
+        let detect = channel_down_within(&b, Duration::from_secs(12)).await;
+        let left = Duration::from_secs(12).saturating_sub(at.elapsed());
+        tokio::time::sleep(left).await;
+        smsc.signal("CONT");
+        let back = Instant::now();
+        let mut row = Row {
+            id,
+            fault,
+            detect,
+            in_flight: 50,
+            ..Row::default()
+        };
+        row.recover = channel_ok_within(&b, Duration::from_secs(40)).await.map(|_| back.elapsed());
+        row = settle(&b, load, vec![smsc], row).await;
+        stop_cleanly(&mut gw, &mut row).await;
+        Ok::<_, String>(row)
+    };
+    run.await.unwrap_or_else(|e| failed(id, fault, e))
+}
+
+async fn channel_status(b: &OneBox) -> Option<String> {
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/api/v1/channels", b.base()))
+        .bearer_auth(&b.token)
+        .send()
+        .await
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.ok()?).ok()?;
+    v.as_array()?
+        .iter()
+        .find(|c| c["name"] == "sms")
+        .and_then(|c| c["status"].as_str().map(str::to_string))
+}
+
+async fn channel_down_within(b: &OneBox, within: Duration) -> Option<Duration> {
+    let at = Instant::now();
+    while at.elapsed() < within {
+        if channel_status(b).await.is_some_and(|s| s != "ok") {
+            return Some(at.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    None
+}
+
+async fn channel_ok_within(b: &OneBox, within: Duration) -> Option<Duration> {
+    let at = Instant::now();
+    while at.elapsed() < within {
+        if channel_status(b).await.as_deref() == Some("ok") {
+            return Some(at.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    None
+}
+
+/// F4: PostgreSQL restarted (immediate mode) under load, with `seedgate up` on PostgreSQL
+/// (the bus journal there too).
+pub async fn f4_postgres(tools: &Tools, size: Size, url: &str) -> Row {
+    let (id, fault) = ("F4", "PostgreSQL immediate restart under load (`seedgate up` on PostgreSQL)");
+    let run = async {
+        let b = OneBox::new(tools, "f4", None, Some(url)).await?;
+        let smsc = tools.npm_smsc(b.smsc_port, &[])?;
+        let (mut gw, _) = b.up().await?;
+        let load = b.load(size.smpp / 2, size.api / 2, Instant::now() + Duration::from_secs(size.load_secs + 5));
+        tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
+        let at = Instant::now();
+        restart_postgres()?;
+        let mut row = Row {
+            id,
+            fault,
+            in_flight: 50 + 8,
+            ..Row::default()
+        };
+        row.recover = super::procs::ready(&b.base(), Duration::from_secs(60))
+            .await
+            .map(|_| at.elapsed());
+        row = settle(&b, load, vec![smsc], row).await;
+        stop_cleanly(&mut gw, &mut row).await;
+        Ok::<_, String>(row)
+    };
+    run.await.unwrap_or_else(|e| failed(id, fault, e))
+}
+
+fn restart_postgres() -> Result<(), String> {
+    let version = std::fs::read_dir("/etc/postgresql")
+        .map_err(|e| format!("no /etc/postgresql: {e}"))?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .next()
+        .ok_or("no PostgreSQL cluster")?;
+    let ok = std::process::Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", &version, "main", "restart", "-m", "immediate"])
+        .status()
+        .map_err(|e| e.to_string())?;
+    ok.success().then_some(()).ok_or_else(|| "pg_ctlcluster restart failed".into())
+}
+
+/// F13: the disk under the SQLite store fills up, then has room again.
+pub async fn f13_disk_full(tools: &Tools, size: Size) -> Row {
+    let (id, fault) = ("F13", "the store's disk full, then freed");
+    let run = async {
+        let disk = std::env::temp_dir().join(format!("seedgate-faults-disk-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&disk).map_err(|e| e.to_string())?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+            .arg(&disk)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            return Err("cannot mount a tmpfs (root only)".into());
+        }
+        let _unmount = Unmount(disk.clone());
+        let b = OneBox::new(tools, "f13", Some(&disk), None).await?;
+        let smsc = tools.npm_smsc(b.smsc_port, &[])?;
+        let (mut gw, _) = b.up().await?;
+        let load = b.load(size.smpp / 2, size.api / 2, Instant::now() + Duration::from_secs(size.load_secs + 6));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let filler = disk.join("filler");
+        let _ = std::process::Command::new("dd")
+            .args(["if=/dev/zero", "bs=1M"])
+            .arg(format!("of={}", filler.display()))
+            .stderr(std::process::Stdio::null())
+            .status();
+        let at = Instant::now();
+        let detect = not_ready_within(&b, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let _ = std::fs::remove_file(&filler);
+        let freed = Instant::now();
+        let recover = super::procs::ready(&b.base(), Duration::from_secs(30)).await.map(|_| freed.elapsed());
+        let mut row = Row {
+            id,
+            fault,
+            detect: detect.map(|d| d.min(at.elapsed())),
+            recover,
+            in_flight: 50 + 8,
+            ..Row::default()
+        };
+        if detect.is_none() {
+            row.problem = Some("/readyz stayed 200 with the disk full".into());
+        }
+        row = settle(&b, load, vec![smsc], row).await;
+        stop_cleanly(&mut gw, &mut row).await;
+        Ok::<_, String>(row)
+    };
+    run.await.unwrap_or_else(|e| failed(id, fault, e))
+}
+
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+async fn not_ready_within(b: &OneBox, within: Duration) -> Option<Duration> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().ok()?;
+    let at = Instant::now();
+    while at.elapsed() < within {
+        let code = http.get(format!("{}/readyz", b.base())).send().await.map(|r| r.status().as_u16());
+        if code.map_or(true, |c| c != 200) {
+            return Some(at.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// F12: the wall clock jumps an hour ahead under load, and back.
+pub async fn f12_clock(tools: &Tools, size: Size) -> Row {
+    let (id, fault) = ("F12", "wall clock +1 h under load, then back");
+    let run = async {
+        let b = OneBox::new(tools, "f12", None, None).await?;
+        let smsc = tools.npm_smsc(b.smsc_port, &[])?;
+        let (mut gw, _) = b.up().await?;
+        let load = b.load(size.smpp / 3, size.api / 3, Instant::now() + Duration::from_secs(size.load_secs));
+        tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
+        jump("+1 hour")?;
+        tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
+        jump("-1 hour")?;
+        let mut row = Row {
+            id,
+            fault,
+            in_flight: 50,
+            ..Row::default()
+        };
+        row = settle(&b, load, vec![smsc], row).await;
+        stop_cleanly(&mut gw, &mut row).await;
+        Ok::<_, String>(row)
+    };
+    run.await.unwrap_or_else(|e| failed(id, fault, e))
+}
+
+fn jump(by: &str) -> Result<(), String> {
+    let ok = std::process::Command::new("date")
+        .args(["-s", by])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    ok.success().then_some(()).ok_or_else(|| format!("date -s '{by}' failed (needs CAP_SYS_TIME)"))
+}
