@@ -25,6 +25,10 @@ pub enum SessionEndReason {
     NetworkTimeout,
     /// The gateway ended the session on an error of its own.
     GatewayError,
+    /// Nobody asked again: the session went quiet until its budget ran out without a final
+    /// request, or its state was lost (a session store restarted empty). Its duration runs to
+    /// its last activity, not to the budget.
+    Abandoned,
 }
 
 impl SessionEndReason {
@@ -37,6 +41,7 @@ impl SessionEndReason {
             Self::Expired => "expired",
             Self::NetworkTimeout => "network_timeout",
             Self::GatewayError => "gateway_error",
+            Self::Abandoned => "abandoned",
         }
     }
 
@@ -49,6 +54,7 @@ impl SessionEndReason {
             Self::Expired,
             Self::NetworkTimeout,
             Self::GatewayError,
+            Self::Abandoned,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -137,6 +143,7 @@ mod tests {
             SessionEndReason::Expired,
             SessionEndReason::NetworkTimeout,
             SessionEndReason::GatewayError,
+            SessionEndReason::Abandoned,
         ] {
             assert_eq!(SessionEndReason::parse(r.as_str()), Some(r));
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());

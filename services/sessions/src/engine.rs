@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::SessionState;
-use crate::transition::{self, Effect, Input, Known, Rules, Screen, Stored};
+use crate::transition::{self, Effect, Input, Known, Rules, Screen, Stored, Tracked};
 
 /// Wall-clock time, for the start and end times shown in records. Durations and slices never
 /// come from it (VM clocks jump); tests hand in a clock that does.
@@ -166,7 +166,11 @@ impl Engine {
                 },
             },
         };
-        let tracked = self.live().get(session_id).map(|(_, state)| state.clone());
+        let now = Instant::now();
+        let tracked = self.live().get(session_id).map(|(deadline, state)| Tracked {
+            state: state.clone(),
+            remaining: deadline.saturating_duration_since(now),
+        });
         Ok(Known { stored, tracked })
     }
 

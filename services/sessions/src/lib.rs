@@ -9,7 +9,11 @@
 //!   ends it, and forwards the reply to the connector on `<channel>.outbound`.
 //! - Publishes the session's billing record (`SessionRecord`: hops, duration, 20 s slices, end
 //!   reason) on `<channel>.session` at start, every hop and at the end; the store writes it.
-//! - Sweeps sessions that reach their budget without a final request, closing their record.
+//! - Sweeps sessions that reach their budget without a final request, closing their record as
+//!   `abandoned` with the time used up to their last activity (a hop, or a reply shown), not
+//!   the budget. A session whose state the store lost (Redis restarted empty) ends the same way
+//!   on this process's copy: at the next request (which gets the closing text), a connector's
+//!   close (with its reason), or the sweeper.
 //! - Pages USSD screens longer than the channel's `max_screen_chars` ([`pages`]): the first page
 //!   ends with the "more" option, the engine answers the "more" key itself from the session
 //!   state, and a closing screen ends the session on its last page.

@@ -27,6 +27,10 @@ pub struct SessionState {
     /// Whether the screen being paged ends the session after its last page.
     #[serde(default)]
     pub pending_close: bool,
+    /// Monotonic time from the start to the session's last activity (a hop counted, a reply
+    /// shown), in ms: what a session that ends without a request used.
+    #[serde(default)]
+    pub active_ms: u64,
 }
 
 impl SessionState {
@@ -42,7 +46,19 @@ impl SessionState {
             last_inbound: Some(msg.id),
             pending_pages: Vec::new(),
             pending_close: false,
+            active_ms: 0,
         }
+    }
+
+    /// Notes activity `elapsed` into the session (never moving back).
+    pub fn active(&mut self, elapsed: Duration) {
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.active_ms = self.active_ms.max(ms);
+    }
+
+    /// Monotonic time from the start to the last activity.
+    pub fn last_active(&self) -> Duration {
+        Duration::from_millis(self.active_ms)
     }
 
     /// The billing record after `elapsed` of the session (measured on the monotonic clock),

@@ -35,8 +35,17 @@ pub enum Stored {
 pub struct Known {
     pub stored: Stored,
     /// This process's last copy, from the sweeper's list (the one record of a session whose
-    /// state expired).
-    pub tracked: Option<SessionState>,
+    /// state expired or was lost).
+    pub tracked: Option<Tracked>,
+}
+
+/// This process's copy of a session, kept for the sweeper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    pub state: SessionState,
+    /// What is left of its budget by this process's monotonic clock: zero once it is spent.
+    /// A session gone from the store with budget left had its state lost (a Redis restart).
+    pub remaining: Duration,
 }
 
 impl Known {
@@ -171,13 +180,16 @@ fn inbound(known: &Known, msg: &Message, now: DateTime<Utc>, rules: &Rules) -> V
             effects
         }
         SessionEvent::Resume => match &known.stored {
-            Stored::Gone => spent(known, msg, now, rules),
+            Stored::Gone => match &known.tracked {
+                Some(t) if !t.remaining.is_zero() => lost(t, msg, now, rules),
+                tracked => spent(tracked.as_ref().map(|t| &t.state), msg, now, rules),
+            },
             Stored::Corrupt { .. } => vec![Effect::Drop(format!("corrupt state for session {}", session.id))],
             Stored::Live { state, remaining } => hop(known, state, *remaining, msg, now, rules),
         },
         SessionEvent::Close => {
             // The user or the network ended the session (or the connector gave up on a hop).
-            let mut effects = end(&known.stored, close_reason(msg), now, rules);
+            let mut effects = end(known, close_reason(msg), now, rules);
             effects.push(Effect::ToApp(msg.clone()));
             effects
         }
@@ -201,9 +213,11 @@ fn hop(
     let mut state = stored.clone();
     let mut effects = Vec::new();
     let mut next_page = None;
+    let elapsed = rules.budget.saturating_sub(remaining);
     if state.last_inbound != Some(msg.id) {
         state.hops += 1;
         state.last_inbound = Some(msg.id);
+        state.active(elapsed);
         // A long screen is being paged: the "more" key shows the next page; any other
         // answer goes to the flow and drops the rest.
         let more = rules
@@ -215,12 +229,12 @@ fn hop(
         } else {
             state.pending_pages.clear();
         }
+        // Gone between the read and this write: its budget ran out meanwhile.
         effects.push(Effect::SaveHop {
             state: state.clone(),
-            otherwise: spent(known, &msg, now, rules),
+            otherwise: spent(known.tracked.as_ref().map(|t| &t.state), &msg, now, rules),
         });
     }
-    let elapsed = rules.budget.saturating_sub(remaining);
     effects.push(Effect::Track {
         state: state.clone(),
         remaining,
@@ -268,37 +282,71 @@ fn show_page(
 }
 
 /// A request for a session that is no longer stored: its budget is spent (or it never was).
-/// Closes this process's record of it and answers with the closing text.
-fn spent(known: &Known, msg: &Message, now: DateTime<Utc>, rules: &Rules) -> Vec<Effect> {
+/// Closes this process's record of it (`tracked`), the whole budget used, and answers with
+/// the closing text.
+fn spent(tracked: Option<&SessionState>, msg: &Message, now: DateTime<Utc>, rules: &Rules) -> Vec<Effect> {
     let mut effects = vec![Effect::Untrack];
-    if let Some(state) = &known.tracked {
+    if let Some(state) = tracked {
         effects.push(Effect::Record(state.record(
             rules.budget,
             Some(SessionEndReason::BudgetExhausted),
             now,
         )));
     }
-    effects.push(Effect::Log {
-        text: "resume after the session budget; closing",
-        msisdn: msg.msisdn().to_string(),
-    });
-    effects.push(Effect::Answer {
-        to: msg.clone(),
-        text: rules.closing_text.clone(),
-        event: SessionEvent::Close,
-        flow: None,
-    });
+    effects.extend(closing(msg, "resume after the session budget; closing", rules));
     effects
 }
 
-/// Ends a session: its final record (if its state is readable), then its state goes.
-fn end(stored: &Stored, reason: SessionEndReason, now: DateTime<Utc>, rules: &Rules) -> Vec<Effect> {
-    match stored {
-        Stored::Live { state, remaining } => {
+/// A request for a session whose state was lost with budget left (the session store
+/// restarted empty): the session cannot go on. Its record closes `abandoned` with what it
+/// used, this request counted, and the user gets the closing text.
+fn lost(tracked: &Tracked, msg: &Message, now: DateTime<Utc>, rules: &Rules) -> Vec<Effect> {
+    let mut state = tracked.state.clone();
+    if state.last_inbound != Some(msg.id) {
+        state.hops += 1;
+    }
+    let elapsed = rules.budget.saturating_sub(tracked.remaining);
+    let mut effects = vec![
+        Effect::Untrack,
+        Effect::Record(state.record(elapsed, Some(SessionEndReason::Abandoned), now)),
+    ];
+    effects.extend(closing(msg, "session state lost; closing", rules));
+    effects
+}
+
+/// Logs `why` and answers `msg` with the closing text, ending the session.
+fn closing(msg: &Message, why: &'static str, rules: &Rules) -> [Effect; 2] {
+    [
+        Effect::Log {
+            text: why,
+            msisdn: msg.msisdn().to_string(),
+        },
+        Effect::Answer {
+            to: msg.clone(),
+            text: rules.closing_text.clone(),
+            event: SessionEvent::Close,
+            flow: None,
+        },
+    ]
+}
+
+/// Ends a session for `reason`: its final record, then its state goes. A session no longer
+/// stored ends on this process's copy, at this moment of its budget (its state was lost, or
+/// its budget ran out a moment ago).
+fn end(known: &Known, reason: SessionEndReason, now: DateTime<Utc>, rules: &Rules) -> Vec<Effect> {
+    match (&known.stored, &known.tracked) {
+        (Stored::Live { state, remaining }, _) => {
             end_live(state, rules.budget.saturating_sub(*remaining), reason, now)
         }
-        Stored::Corrupt { .. } => vec![Effect::Remove, Effect::Untrack],
-        Stored::Gone => vec![Effect::Untrack],
+        (Stored::Corrupt { .. }, _) => vec![Effect::Remove, Effect::Untrack],
+        (Stored::Gone, Some(t)) => vec![
+            Effect::Record(
+                t.state
+                    .record(rules.budget.saturating_sub(t.remaining), Some(reason), now),
+            ),
+            Effect::Untrack,
+        ],
+        (Stored::Gone, None) => vec![Effect::Untrack],
     }
 }
 
@@ -339,6 +387,7 @@ fn reply(known: &Known, msg: &Message, now: DateTime<Utc>, rules: &Rules) -> Vec
         state.pending_pages = pages;
         state.pending_close = session.event == SessionEvent::Close;
         state.flow = flow.or(state.flow);
+        state.active(rules.budget.saturating_sub(*remaining));
         let mut out = msg.clone();
         out.content = format!("{first}\n{}", screen.more_line);
         out.session = Some(SessionInfo {
@@ -356,35 +405,44 @@ fn reply(known: &Known, msg: &Message, now: DateTime<Utc>, rules: &Rules) -> Vec
     }
     let mut effects = Vec::new();
     if session.event == SessionEvent::Close {
-        effects = end(&known.stored, SessionEndReason::Completed, now, rules);
-    } else if let (Some(flow), Stored::Live { state, remaining }) = (flow, &known.stored) {
-        if state.flow.as_deref() != Some(flow.as_str()) {
-            let mut state = state.clone();
+        effects = end(known, SessionEndReason::Completed, now, rules);
+    } else if let Stored::Live { state, remaining } = &known.stored {
+        let mut state = state.clone();
+        if let Some(flow) = flow.filter(|f| state.flow.as_deref() != Some(f.as_str())) {
             state.flow = Some(flow);
             effects.push(Effect::Save(state.clone()));
-            effects.push(Effect::Track {
-                state,
-                remaining: *remaining,
-            });
         }
+        // The reply is the session's latest activity: this process's copy keeps it (the
+        // stored state keeps its hop's), for a record closed without another request.
+        state.active(rules.budget.saturating_sub(*remaining));
+        effects.push(Effect::Track {
+            state,
+            remaining: *remaining,
+        });
     }
     effects.push(Effect::ToConnector(msg.clone()));
     effects
 }
 
 /// A tracked session past its deadline: still stored (the session store's TTL is the clock that
-/// counts: look again when it runs out), or gone, when its record ends with the budget spent.
-fn sweep(known: &Known, now: DateTime<Utc>, rules: &Rules) -> Vec<Effect> {
+/// counts: look again when it runs out), or gone, when nobody asked again since its last
+/// activity (or its state was lost): its record ends `abandoned` with what it used up to that
+/// activity, not the budget it was given.
+fn sweep(known: &Known, now: DateTime<Utc>, _rules: &Rules) -> Vec<Effect> {
     let Some(tracked) = &known.tracked else {
         return Vec::new();
     };
     match &known.stored {
         Stored::Live { remaining, .. } | Stored::Corrupt { remaining } => vec![Effect::Track {
-            state: tracked.clone(),
+            state: tracked.state.clone(),
             remaining: *remaining,
         }],
         Stored::Gone => vec![
-            Effect::Record(tracked.record(rules.budget, Some(SessionEndReason::BudgetExhausted), now)),
+            Effect::Record(tracked.state.record(
+                tracked.state.last_active(),
+                Some(SessionEndReason::Abandoned),
+                now,
+            )),
             Effect::Untrack,
         ],
     }

@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 struct Harness {
     bus: Arc<dyn Bus>,
+    /// The session store the engine uses: a test empties keys as a Redis restart would.
+    store: Arc<MemorySessionStore>,
     app: Subscription,
     out: Subscription,
     records: Subscription,
@@ -52,16 +54,18 @@ async fn start_with_clock(config: Config, wall: seedgate_sessions::WallClock) ->
         .unwrap();
     let records = bus.consume("test.records", 100).await.unwrap();
     let shutdown = CancellationToken::new();
+    let store = Arc::new(MemorySessionStore::new());
     let task = tokio::spawn(seedgate_sessions::run_with_clock(
         config.clone(),
         seedgate_runtime::channels::Registry::new(&config),
         bus.clone(),
-        Arc::new(MemorySessionStore::new()),
+        store.clone(),
         shutdown.clone(),
         wall,
     ));
     Harness {
         bus,
+        store,
         app,
         out,
         records,
@@ -171,11 +175,12 @@ async fn no_session_outlives_its_budget() {
         "still within budget at 170 s"
     );
 
-    // The user goes quiet; the sweeper closes the record once 180 s are spent.
+    // The user goes quiet; the sweeper closes the record once 180 s are spent, billed to the
+    // last hop: nobody asked again.
     tokio::time::sleep(Duration::from_secs(12)).await;
     let r = next_record(&mut h).await;
-    assert_eq!(r.end_reason, Some(SessionEndReason::BudgetExhausted));
-    assert_eq!((r.duration_ms, r.slices, r.hops), (180_000, 9, 2));
+    assert_eq!(r.end_reason, Some(SessionEndReason::Abandoned));
+    assert_eq!((r.duration_ms, r.slices, r.hops), (170_000, 9, 2));
 
     // A late request gets the closing text and a close, never the flow.
     let late = hop("s2", SessionEvent::Resume, "2");
@@ -318,8 +323,13 @@ async fn a_channel_can_have_its_own_budget() {
     let r = next_record(&mut h).await;
     assert_eq!(
         (r.end_reason, r.duration_ms, r.slices),
-        (Some(SessionEndReason::BudgetExhausted), 60_000, 3)
+        (Some(SessionEndReason::Abandoned), 0, 1),
+        "closed at 60 s, not 180 s, billed to the dial"
     );
+    // A late request is past the channel's budget.
+    let late = hop("s7", SessionEvent::Resume, "1");
+    send(&h, &late).await;
+    assert_eq!(next(&mut h.out).await.session_event(), Some(SessionEvent::Close));
     h.shutdown.cancel();
 }
 
@@ -381,11 +391,22 @@ async fn a_wall_clock_jump_of_an_hour_changes_no_budget_or_slice() {
     next(&mut h.app).await;
     next_record(&mut h).await;
     offset.store(-3600, std::sync::atomic::Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_secs(182)).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    send(&h, &hop("jump2", SessionEvent::Resume, "1")).await;
+    next(&mut h.app).await;
+    next_record(&mut h).await;
+    tokio::time::sleep(Duration::from_secs(149)).await;
+    assert!(
+        tokio::time::timeout(Duration::ZERO, h.records.next())
+            .await
+            .is_err(),
+        "still open at 179 s"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let r = next_record(&mut h).await;
     assert_eq!(
         (r.end_reason, r.duration_ms, r.slices),
-        (Some(SessionEndReason::BudgetExhausted), 180_000, 9)
+        (Some(SessionEndReason::Abandoned), 30_000, 2)
     );
     h.shutdown.cancel();
 }
@@ -422,5 +443,123 @@ async fn a_resume_without_an_msisdn_gets_it_from_the_session() {
     second.from.clear();
     send(&h, &second).await;
     assert_eq!(next(&mut h.app).await.from, "+27820000001");
+    h.shutdown.cancel();
+}
+
+/// Dials session `id`, shows the flow's first screen and answers it `secs_in` later with its
+/// screen: a session two hops in, last active at `secs_in`.
+async fn two_hops_in(h: &mut Harness, id: &str, secs_in: u64) -> Message {
+    let dial = hop(id, SessionEvent::New, "");
+    send(h, &dial).await;
+    next(&mut h.app).await;
+    next_record(h).await;
+    reply(h, &dial, "Welcome", SessionEvent::Resume).await;
+    next(&mut h.out).await;
+    tokio::time::sleep(Duration::from_secs(secs_in)).await;
+    let second = hop(id, SessionEvent::Resume, "1");
+    send(h, &second).await;
+    next(&mut h.app).await;
+    assert_eq!(next_record(h).await.end_reason, None);
+    second
+}
+
+/// The session store loses `id`'s state, as Redis restarted without persistence does.
+async fn lose_state(h: &Harness, id: &str) {
+    use seedgate_runtime::session_store::SessionStore;
+    assert!(h.store.remove(&format!("session:{id}")).await.unwrap().is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_that_goes_quiet_is_billed_to_its_last_activity_not_its_budget() {
+    let mut h = start().await;
+    let second = two_hops_in(&mut h, "quiet", 50).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    reply(&h, &second, "Are you pregnant?", SessionEvent::Resume).await;
+    next(&mut h.out).await;
+    // Nobody asks again: at the budget the record closes, at the last screen shown (51 s).
+    tokio::time::sleep(Duration::from_secs(131)).await;
+    let r = next_record(&mut h).await;
+    assert_eq!(
+        (r.end_reason, r.duration_ms, r.slices, r.hops),
+        (Some(SessionEndReason::Abandoned), 51_000, 3, 2)
+    );
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_whose_state_is_lost_closes_with_its_real_duration_when_the_user_returns() {
+    let mut h = start().await;
+    let second = two_hops_in(&mut h, "lost1", 12).await;
+    reply(&h, &second, "Are you pregnant?", SessionEvent::Resume).await;
+    next(&mut h.out).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    lose_state(&h, "lost1").await;
+
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let third = hop("lost1", SessionEvent::Resume, "1");
+    send(&h, &third).await;
+    let out = next(&mut h.out).await;
+    assert_eq!(
+        (out.in_reply_to, out.session_event()),
+        (Some(third.id), Some(SessionEvent::Close)),
+        "the user gets the closing text at once"
+    );
+    let r = next_record(&mut h).await;
+    assert_eq!(
+        (r.end_reason, r.duration_ms, r.slices, r.hops),
+        (Some(SessionEndReason::Abandoned), 30_000, 2, 3),
+        "not the 180 s budget"
+    );
+    assert!(r.ended_at.is_some());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(200), h.records.next())
+            .await
+            .is_err(),
+        "closed once: the sweeper has nothing left to close"
+    );
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_whose_state_is_lost_and_never_asked_again_closes_at_its_last_activity() {
+    let mut h = start().await;
+    let second = two_hops_in(&mut h, "lost2", 25).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    reply(&h, &second, "Are you pregnant?", SessionEvent::Resume).await;
+    next(&mut h.out).await;
+    lose_state(&h, "lost2").await;
+    let started = tokio::time::Instant::now();
+    let d = tokio::time::timeout(Duration::from_secs(200), h.records.next())
+        .await
+        .expect("the sweeper closes it")
+        .unwrap();
+    let r: SessionRecord = serde_json::from_slice(&d.payload).unwrap();
+    assert_eq!(
+        (r.end_reason, r.duration_ms, r.slices, r.hops),
+        (Some(SessionEndReason::Abandoned), 26_000, 2, 2)
+    );
+    assert!(
+        started.elapsed() <= Duration::from_secs(156),
+        "closed by the budget's end: {:?} after the loss",
+        started.elapsed()
+    );
+    h.shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connector_close_after_the_state_was_lost_still_closes_the_record() {
+    let mut h = start().await;
+    two_hops_in(&mut h, "lost3", 8).await;
+    lose_state(&h, "lost3").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut close = hop("lost3", SessionEvent::Close, "");
+    close.close_reason = Some(SessionEndReason::HopDeadline);
+    send(&h, &close).await;
+    next(&mut h.app).await;
+    let r = next_record(&mut h).await;
+    assert_eq!(
+        (r.end_reason, r.duration_ms, r.slices, r.hops),
+        (Some(SessionEndReason::HopDeadline), 12_000, 1, 2)
+    );
     h.shutdown.cancel();
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use seedgate_proto::{Message, SessionEndReason, SessionEvent, SessionInfo, SessionRecord, TransportType};
-use seedgate_sessions::transition::{step, Effect, Input, Known, Rules, Screen, Stored};
+use seedgate_sessions::transition::{step, Effect, Input, Known, Rules, Screen, Stored, Tracked};
 use seedgate_sessions::SessionState;
 use uuid::Uuid;
 
@@ -46,7 +46,18 @@ fn state(hops: u32, last: u128) -> SessionState {
         last_inbound: Some(Uuid::from_u128(last)),
         pending_pages: Vec::new(),
         pending_close: false,
+        active_ms: 0,
     }
+}
+
+/// `s` last active `secs` into its budget.
+fn active(mut s: SessionState, secs: f64) -> SessionState {
+    s.active_ms = (secs * 1000.0).round() as u64;
+    s
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_millis((s * 1000.0).round() as u64)
 }
 
 fn with_flow(mut s: SessionState) -> SessionState {
@@ -66,9 +77,12 @@ fn live(s: SessionState, remaining: f64) -> Known {
     Known {
         stored: Stored::Live {
             state: s.clone(),
-            remaining: Duration::from_millis((remaining * 1000.0).round() as u64),
+            remaining: secs(remaining),
         },
-        tracked: Some(s),
+        tracked: Some(Tracked {
+            state: s,
+            remaining: secs(remaining),
+        }),
     }
 }
 
@@ -77,15 +91,35 @@ fn corrupt(remaining: u64) -> Known {
         stored: Stored::Corrupt {
             remaining: Duration::from_secs(remaining),
         },
-        tracked: Some(state(1, 1)),
+        tracked: Some(Tracked {
+            state: state(1, 1),
+            remaining: Duration::from_secs(remaining),
+        }),
     }
 }
 
-/// No longer stored; this process still tracks `tracked`, if given.
-fn gone(tracked: Option<SessionState>) -> Known {
+/// No longer stored, and not tracked by this process (ended, or another process's).
+fn gone() -> Known {
     Known {
         stored: Stored::Gone,
-        tracked,
+        tracked: None,
+    }
+}
+
+/// No longer stored, its budget spent; this process tracks `s`.
+fn spent(s: SessionState) -> Known {
+    lost(s, 0.0)
+}
+
+/// No longer stored with `remaining` seconds of budget left (the store restarted empty);
+/// this process tracks `s`.
+fn lost(s: SessionState, remaining: f64) -> Known {
+    Known {
+        stored: Stored::Gone,
+        tracked: Some(Tracked {
+            state: s,
+            remaining: secs(remaining),
+        }),
     }
 }
 
@@ -139,6 +173,9 @@ fn show_state(s: &SessionState) -> String {
     }
     if s.pending_close {
         out += " closing";
+    }
+    if s.active_ms > 0 {
+        out += &format!(" active={:?}", Duration::from_millis(s.active_ms));
     }
     out
 }
@@ -241,7 +278,7 @@ const SPENT_AFTER_1: &str = "else [untrack; record hops=1 180000ms 9 slices budg
 
 #[test]
 fn connector_messages() {
-    let hop_2 = format!("save-hop hops=2 {SPENT_AFTER_1}");
+    let hop_2 = |active: &str| format!("save-hop hops=2 active={active} {SPENT_AFTER_1}");
     for (row, known, input, expect) in [
         (
             "an SMS goes straight to the flow runner",
@@ -251,7 +288,7 @@ fn connector_messages() {
         ),
         (
             "a dial starts a session: stored, tracked, its opening record, then the flow",
-            gone(None),
+            gone(),
             inbound(1, SessionEvent::New, ""),
             vec![
                 "create hops=1 ttl=180s then [track 180s hops=1; record hops=1 0ms 1 slices open]".into(),
@@ -275,8 +312,8 @@ fn connector_messages() {
             live(state(1, 1), 168.0),
             inbound(2, SessionEvent::Resume, "1"),
             vec![
-                hop_2.clone(),
-                "track 168s hops=2".into(),
+                hop_2("12s"),
+                "track 168s hops=2 active=12s".into(),
                 "record hops=2 12000ms 1 slices open".into(),
                 "to-app resume \"1\"".into(),
             ],
@@ -296,8 +333,8 @@ fn connector_messages() {
             live(state(1, 1), 160.0),
             inbound(2, SessionEvent::Resume, "1"),
             vec![
-                hop_2.clone(),
-                "track 160s hops=2".into(),
+                hop_2("20s"),
+                "track 160s hops=2 active=20s".into(),
                 "record hops=2 20000ms 1 slices open".into(),
                 "to-app resume \"1\"".into(),
             ],
@@ -307,8 +344,8 @@ fn connector_messages() {
             live(state(1, 1), 159.999),
             inbound(2, SessionEvent::Resume, "1"),
             vec![
-                hop_2.clone(),
-                "track 159.999s hops=2".into(),
+                hop_2("20.001s"),
+                "track 159.999s hops=2 active=20.001s".into(),
                 "record hops=2 20001ms 2 slices open".into(),
                 "to-app resume \"1\"".into(),
             ],
@@ -322,15 +359,15 @@ fn connector_messages() {
                 m
             }),
             vec![
-                hop_2.clone(),
-                "track 168s hops=2".into(),
+                hop_2("12s"),
+                "track 168s hops=2 active=12s".into(),
                 "record hops=2 12000ms 1 slices open".into(),
                 "to-app resume \"1\"".into(),
             ],
         ),
         (
             "a hop after the budget: the tracked record ends spent, the user gets the closing text",
-            gone(Some(state(1, 1))),
+            spent(state(1, 1)),
             inbound(2, SessionEvent::Resume, "1"),
             vec![
                 "untrack".into(),
@@ -340,8 +377,31 @@ fn connector_messages() {
             ],
         ),
         (
+            "a hop with budget left for a session no longer stored: its state was lost; the \
+             record ends abandoned at this hop (counted), the user gets the closing text",
+            lost(active(state(2, 2), 30.0), 140.0),
+            inbound(3, SessionEvent::Resume, "1"),
+            vec![
+                "untrack".into(),
+                "record hops=3 40000ms 2 slices abandoned".into(),
+                "log \"session state lost; closing\"".into(),
+                format!("answer Close {CLOSING:?}"),
+            ],
+        ),
+        (
+            "a redelivered hop after the state was lost is not counted again",
+            lost(active(state(2, 2), 30.0), 140.0),
+            inbound(2, SessionEvent::Resume, "1"),
+            vec![
+                "untrack".into(),
+                "record hops=2 40000ms 2 slices abandoned".into(),
+                "log \"session state lost; closing\"".into(),
+                format!("answer Close {CLOSING:?}"),
+            ],
+        ),
+        (
             "a hop after the budget of a session this process does not track: only the closing text",
-            gone(None),
+            gone(),
             inbound(2, SessionEvent::Resume, "1"),
             vec![
                 "untrack".into(),
@@ -360,8 +420,8 @@ fn connector_messages() {
             live(paging(state(1, 1), &["Page two", "Page three"], false), 170.0),
             inbound(2, SessionEvent::Resume, " 99 "),
             vec![
-                format!("save-hop hops=2 flow=demo pages=[\"Page three\"] {SPENT_AFTER_1}"),
-                "track 170s hops=2 flow=demo pages=[\"Page three\"]".into(),
+                format!("save-hop hops=2 flow=demo pages=[\"Page three\"] active=10s {SPENT_AFTER_1}"),
+                "track 170s hops=2 flow=demo pages=[\"Page three\"] active=10s".into(),
                 "record hops=2 10000ms 1 slices open".into(),
                 "answer Resume \"Page two\\n99. More\" flow=demo".into(),
             ],
@@ -372,10 +432,10 @@ fn connector_messages() {
             inbound(3, SessionEvent::Resume, "99"),
             vec![
                 format!(
-                    "save-hop hops=3 flow=demo closing {}",
+                    "save-hop hops=3 flow=demo closing active=30s {}",
                     SPENT_AFTER_1.replace("hops=1", "hops=2")
                 ),
-                "track 150s hops=3 flow=demo closing".into(),
+                "track 150s hops=3 flow=demo closing active=30s".into(),
                 "record hops=3 30000ms 2 slices open".into(),
                 "record hops=3 30000ms 2 slices completed".into(),
                 "remove".into(),
@@ -389,10 +449,10 @@ fn connector_messages() {
             inbound(3, SessionEvent::Resume, "99"),
             vec![
                 format!(
-                    "save-hop hops=3 flow=demo {}",
+                    "save-hop hops=3 flow=demo active=30s {}",
                     SPENT_AFTER_1.replace("hops=1", "hops=2")
                 ),
-                "track 150s hops=3 flow=demo".into(),
+                "track 150s hops=3 flow=demo active=30s".into(),
                 "record hops=3 30000ms 2 slices open".into(),
                 "answer Resume \"Page three\" flow=demo".into(),
             ],
@@ -402,8 +462,8 @@ fn connector_messages() {
             live(paging(state(1, 1), &["Page two"], true), 170.0),
             inbound(2, SessionEvent::Resume, "1"),
             vec![
-                format!("save-hop hops=2 flow=demo closing {SPENT_AFTER_1}"),
-                "track 170s hops=2 flow=demo closing".into(),
+                format!("save-hop hops=2 flow=demo closing active=10s {SPENT_AFTER_1}"),
+                "track 170s hops=2 flow=demo closing active=10s".into(),
                 "record hops=2 10000ms 1 slices open".into(),
                 "to-app resume \"1\"".into(),
             ],
@@ -413,8 +473,8 @@ fn connector_messages() {
             live(state(1, 1), 170.0),
             inbound(2, SessionEvent::Resume, "99"),
             vec![
-                hop_2.clone(),
-                "track 170s hops=2".into(),
+                hop_2("10s"),
+                "track 170s hops=2 active=10s".into(),
                 "record hops=2 10000ms 1 slices open".into(),
                 "to-app resume \"99\"".into(),
             ],
@@ -464,8 +524,18 @@ fn connector_messages() {
             ],
         ),
         (
-            "a close of a session already gone only reaches the flow",
-            gone(Some(state(1, 1))),
+            "a close of a session whose state was lost ends this process's copy with its reason",
+            lost(active(state(2, 2), 6.0), 170.0),
+            closed_by(Some("hop_deadline")),
+            vec![
+                "record hops=2 10000ms 1 slices hop_deadline".into(),
+                "untrack".into(),
+                "to-app close \"\"".into(),
+            ],
+        ),
+        (
+            "a close of a session this process does not know only reaches the flow",
+            gone(),
             closed_by(Some("hop_deadline")),
             vec!["untrack".into(), "to-app close \"\"".into()],
         ),
@@ -506,10 +576,13 @@ fn flow_replies() {
             ],
         ),
         (
-            "later replies of the same flow write nothing",
+            "later replies of the same flow write nothing; this process's copy notes the activity",
             live(with_flow(state(2, 2)), 170.0),
             reply(Some(SessionEvent::Resume), "Next"),
-            &["to-connector resume \"Next\""],
+            &[
+                "track 170s hops=2 flow=demo active=10s",
+                "to-connector resume \"Next\"",
+            ],
         ),
         (
             "a closing reply ends the session as completed, recorded before the reply goes",
@@ -523,8 +596,18 @@ fn flow_replies() {
             ],
         ),
         (
-            "a closing reply for a session already gone is still sent",
-            gone(Some(state(2, 2))),
+            "a closing reply for a session whose state was lost ends this process's copy",
+            lost(with_flow(active(state(2, 2), 12.0)), 150.0),
+            reply(Some(SessionEvent::Close), "Thank you"),
+            &[
+                "record hops=2 30000ms 2 slices completed",
+                "untrack",
+                "to-connector close \"Thank you\"",
+            ],
+        ),
+        (
+            "a closing reply for a session this process does not know is still sent",
+            gone(),
             reply(Some(SessionEvent::Close), "Thank you"),
             &["untrack", "to-connector close \"Thank you\""],
         ),
@@ -533,8 +616,8 @@ fn flow_replies() {
             live(state(1, 1), 175.0),
             reply(Some(SessionEvent::Resume), LONG),
             &[
-                "save hops=1 flow=demo pages=[\"Line three\\nLine four\"]",
-                "track 175s hops=1 flow=demo pages=[\"Line three\\nLine four\"]",
+                "save hops=1 flow=demo pages=[\"Line three\\nLine four\"] active=5s",
+                "track 175s hops=1 flow=demo pages=[\"Line three\\nLine four\"] active=5s",
                 "to-connector resume \"Line one\\nLine two\\n99. More\"",
             ],
         ),
@@ -543,14 +626,14 @@ fn flow_replies() {
             live(state(1, 1), 175.0),
             reply(Some(SessionEvent::Close), LONG),
             &[
-                "save hops=1 flow=demo pages=[\"Line three\\nLine four\"] closing",
-                "track 175s hops=1 flow=demo pages=[\"Line three\\nLine four\"] closing",
+                "save hops=1 flow=demo pages=[\"Line three\\nLine four\"] closing active=5s",
+                "track 175s hops=1 flow=demo pages=[\"Line three\\nLine four\"] closing active=5s",
                 "to-connector resume \"Line one\\nLine two\\n99. More\"",
             ],
         ),
         (
             "a long reply for a session already gone goes out whole",
-            gone(None),
+            gone(),
             reply(Some(SessionEvent::Resume), LONG),
             &["to-connector resume \"Line one\\nLine two\\nLine three\\nLine four\""],
         ),
@@ -569,9 +652,15 @@ fn flow_replies() {
 fn sweeper_ticks() {
     for (row, known, expect) in [
         (
-            "a tracked session gone from the store ends with its budget spent",
-            gone(Some(with_flow(state(2, 2)))),
-            &["record hops=2 180000ms 9 slices budget_exhausted", "untrack"][..],
+            "a tracked session gone from the store when its budget ran out: nobody asked again, \
+             so it ends abandoned with what it used up to its last activity, not the budget",
+            spent(with_flow(active(state(2, 2), 42.5))),
+            &["record hops=2 42500ms 3 slices abandoned", "untrack"][..],
+        ),
+        (
+            "likewise one whose state was lost early on",
+            spent(active(state(1, 1), 3.0)),
+            &["record hops=1 3000ms 1 slices abandoned", "untrack"],
         ),
         (
             "one still stored is looked at again when the store says it runs out",
@@ -585,7 +674,7 @@ fn sweeper_ticks() {
         ),
         (
             "one this process no longer tracks was ended by someone else",
-            gone(None),
+            gone(),
             &[],
         ),
     ] {
@@ -608,6 +697,9 @@ fn a_long_reply_on_a_channel_without_a_screen_limit_is_not_paged() {
     );
     assert_eq!(
         effects.iter().map(show).collect::<Vec<_>>(),
-        [format!("to-connector resume {long:?}")]
+        [
+            "track 170s hops=1 flow=demo active=10s".to_string(),
+            format!("to-connector resume {long:?}")
+        ]
     );
 }
