@@ -25,8 +25,10 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         carrier_id: Option<String>,
     },
-    /// The connector could not hand the message over.
+    /// The connector could not hand the message over (refused, or it gave up retrying).
     Nack { reason: String },
+    /// The message's time ran out (its `expires_at`) before it could be handed over.
+    Expired { reason: String },
     /// The carrier reported on delivery to the phone.
     DeliveryReport { status: DeliveryStatus },
 }
@@ -66,6 +68,7 @@ impl Event {
         match self.kind {
             EventKind::Ack { .. } => "ack",
             EventKind::Nack { .. } => "nack",
+            EventKind::Expired { .. } => "expired",
             EventKind::DeliveryReport { .. } => "delivery_report",
         }
     }

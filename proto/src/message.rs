@@ -196,6 +196,22 @@ impl Message {
     }
 
     /// The session event, if the message belongs to a session.
+    /// When the message stops being worth sending (`metadata.expires_at`, RFC 3339): set by
+    /// the API's `expires_at` and by an SMPP `validity_period`; a connector that gets the
+    /// message later reports it `expired` instead of sending it.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        let text = self.metadata.get("expires_at")?.as_str()?;
+        DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Sets [`Message::expires_at`].
+    pub fn set_expires_at(&mut self, at: DateTime<Utc>) {
+        self.metadata.insert(
+            "expires_at".into(),
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into(),
+        );
+    }
+
     pub fn session_event(&self) -> Option<SessionEvent> {
         self.session.as_ref().map(|s| s.event)
     }

@@ -30,6 +30,7 @@ pub mod channels;
 pub mod contacts;
 mod error;
 pub mod flowfiles;
+pub mod lifecycle;
 pub mod openapi;
 pub mod routes;
 pub mod simulate;

@@ -11,12 +11,14 @@ use crate::{channels, contacts, routes};
     paths(routes::send, routes::get_message, routes::list_messages, routes::list_sessions, routes::get_session,
           channels::list, channels::get, channels::create, channels::put, channels::delete, channels::restart,
           channels::logs, contacts::list, contacts::get, contacts::put, contacts::patch, contacts::delete,
-          routes::create_token, routes::dead_webhooks, routes::replay_webhook),
+          routes::create_token, routes::dead_webhooks, routes::replay_webhook,
+          crate::lifecycle::dead_messages, crate::lifecycle::replay_message),
     components(schemas(routes::SendRequest, routes::MessageView, routes::EventView, routes::MessagePage,
                        routes::SessionView, routes::SessionPage, channels::ChannelView, channels::WebhooksView,
                        channels::ChannelLog, channels::LogLineView, contacts::ContactView, contacts::SubscriptionView, contacts::ContactPage,
                        contacts::ContactBody, contacts::ContactPatch,
-                       routes::TokenRequest, routes::TokenCreated, routes::DeadWebhook)),
+                       routes::TokenRequest, routes::TokenCreated, routes::DeadWebhook,
+                       crate::lifecycle::DeadMessage)),
     modifiers(&Bearer)
 )]
 struct Doc;

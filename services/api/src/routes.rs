@@ -54,6 +54,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/tokens", post(create_token))
         .route("/api/v1/webhooks/dead", get(dead_webhooks))
         .route("/api/v1/webhooks/{id}/replay", post(replay_webhook))
+        .merge(crate::lifecycle::router())
         .merge(crate::flowfiles::router())
         .merge(crate::simulate::router())
         .merge(crate::staff::router())
@@ -132,6 +133,9 @@ pub struct SendRequest {
     pub session_event: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Not worth sending after this time: reported `expired` if it is not out by then.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A message, its status, and (one message at a time) its events.
@@ -163,7 +167,7 @@ pub struct MessageView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
     pub id: Uuid,
-    /// `ack`, `nack` or `delivery_report`.
+    /// `ack`, `nack`, `expired` or `delivery_report`.
     pub kind: String,
     pub created_at: DateTime<Utc>,
     /// The event as it travelled (carrier id, reason, delivery status).
@@ -180,7 +184,7 @@ pub struct MessagePage {
     pub next_cursor: Option<String>,
 }
 
-fn view(m: StoredMessage) -> MessageView {
+pub(crate) fn view(m: StoredMessage) -> MessageView {
     let mut msg = m.message;
     // The API shows a close's reason and a campaign's lane in `metadata`, as it always has
     // (on the bus they are the typed `close_reason` and `priority`).
@@ -317,6 +321,7 @@ pub async fn send(
         }
     };
     msg.metadata.extend(req.metadata);
+    crate::lifecycle::expiry(req.expires_at, &mut msg)?;
     // `metadata.priority = "bulk"` has always put a send in the channel's bulk lane.
     msg.lift_legacy_metadata();
     msg.metadata

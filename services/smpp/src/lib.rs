@@ -31,6 +31,7 @@ pub mod smsc_sim;
 pub mod status;
 pub mod text;
 pub mod tls;
+pub mod time;
 pub mod tlv;
 pub mod ussd;
 

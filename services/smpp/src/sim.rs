@@ -81,6 +81,13 @@ async fn carry(
             .increment(1);
         return Ok(());
     }
+    if let Some(at) = msg.expires_at().filter(|at| *at <= chrono::Utc::now()) {
+        let reason = format!("expired at {at} before it could be sent");
+        let expired = Event::new(msg.channel.clone(), msg.id, EventKind::Expired { reason });
+        bus.publish(&RoutingKey::Event(&msg.channel).render(), &encode(&expired)?)
+            .await?;
+        return Ok(());
+    }
     let carrier_id = format!("sim{:x}", msg.id.as_u128() as u64);
     let ack = Event::new(
         msg.channel.clone(),

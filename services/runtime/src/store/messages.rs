@@ -92,7 +92,8 @@ impl MessageStatus {
             } => Self::Delivered,
             EventKind::DeliveryReport {
                 status: DeliveryStatus::Expired,
-            } => Self::Expired,
+            }
+            | EventKind::Expired { .. } => Self::Expired,
         }
     }
 

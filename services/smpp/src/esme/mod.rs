@@ -137,6 +137,8 @@ pub struct Esme {
     monitor: Arc<Monitor>,
     /// Binds up now, and why the last one went down.
     binds_up: Mutex<(usize, String)>,
+    /// Tries so far of the messages the SMSC answered with a temporary error or not at all.
+    attempts: Mutex<std::collections::HashMap<uuid::Uuid, u32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +186,7 @@ impl Esme {
             sent: seedgate_runtime::dedupe::Recent::default(),
             monitor,
             binds_up: Mutex::new((0, "binding".into())),
+            attempts: Mutex::default(),
         })
     }
 
@@ -450,6 +453,50 @@ impl Esme {
             .await
     }
 
+    /// A temporary failure of `msg`: tried again after a backoff that doubles with each try
+    /// (100 ms up to 10 s), or, after `max_attempts`, failed for good with the last reason.
+    async fn retry_or_give_up(&self, msg: &Message, code: ErrorCode, reason: String) -> Result<(), HandleError> {
+        let tries = {
+            let mut a = self.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if a.len() > 100_000 {
+                a.clear(); // bounded; a forgotten count starts again
+            }
+            let n = a.entry(msg.id).or_default();
+            *n += 1;
+            *n
+        };
+        if tries >= self.cfg.max_attempts.max(1) {
+            self.forget_attempts(msg.id);
+            metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "gave_up").increment(1);
+            tracing::warn!(channel = %self.channel, id = %msg.id, tries, %reason, "giving up on a message");
+            let reason = format!("gave up after {tries} tries: {reason}");
+            self.publish_event(msg.id, EventKind::Nack { reason }).await?;
+            return Ok(());
+        }
+        let pause = Duration::from_millis(100u64.saturating_mul(1 << tries.min(7))).min(Duration::from_secs(10));
+        tokio::time::sleep(pause).await;
+        Err(HandleError::new(code, reason))
+    }
+
+    fn forget_attempts(&self, id: uuid::Uuid) {
+        self.attempts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+    }
+
+    /// The ack of a message handed to the SMSC, named by the message: sent again after a
+    /// redelivery, the store keeps the first.
+    async fn publish_ack(&self, message_id: uuid::Uuid, carrier_id: Option<String>) -> Result<(), BusError> {
+        let mut event = Event::new(self.channel.clone(), message_id, EventKind::Ack { carrier_id });
+        let name = format!("{}:{message_id}:ack", self.channel);
+        event.id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes());
+        let payload = serde_json::to_vec(&event).unwrap_or_default();
+        self.bus
+            .publish(&RoutingKey::Event(&self.channel).render(), &payload)
+            .await
+    }
+
     /// A receipt's event, named by (message, status): a duplicate receipt is the same event,
     /// which the store keeps once.
     async fn publish_receipt(
@@ -474,8 +521,18 @@ impl Esme {
         }
         if self.sent.contains(msg.id) || self.correlator.sent(msg.id).await.map_err(store_trouble)? {
             self.sent.insert(msg.id);
+            // Its ack may never have gone out (a crash or a bus error right after the submit):
+            // again, under the same event id, so the store keeps one.
+            self.publish_ack(msg.id, None).await?;
             tracing::info!(channel = %self.channel, id = %msg.id, "message already sent; dropping the redelivery");
             metrics::counter!("seedgate_connector_duplicates_dropped_total", "channel" => self.channel.clone()).increment(1);
+            return Ok(());
+        }
+        if let Some(at) = msg.expires_at().filter(|at| *at <= chrono::Utc::now()) {
+            self.forget_attempts(msg.id);
+            metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "expired").increment(1);
+            let reason = format!("expired at {at} before it could be sent");
+            self.publish_event(msg.id, EventKind::Expired { reason }).await?;
             return Ok(());
         }
         let reference = self.next_ref.fetch_add(1, Ordering::Relaxed);
@@ -519,6 +576,7 @@ impl Esme {
                 esm_class: if part.udhi { 0x40 } else { 0 },
                 registered_delivery: u8::from(self.cfg.registered_delivery),
                 data_coding: part.data_coding,
+                validity_period: msg.expires_at().map(relative_validity).unwrap_or_default(),
                 ..Sm::default()
             };
             if self.concat() == Concat::Payload {
@@ -552,9 +610,11 @@ impl Esme {
                         );
                         if code == ErrorCode::RateLimited {
                             self.pool.cool_down(&link, Duration::from_secs(1));
+                            metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "throttled").increment(1);
+                            return Err(HandleError::new(code, format!("SMSC answered {}", resp.status)));
                         }
                         metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "retry").increment(1);
-                        return Err(HandleError::new(code, format!("SMSC answered {}", resp.status)));
+                        return self.retry_or_give_up(&msg, code, format!("SMSC answered {}", resp.status)).await;
                     }
                     Some(_) => {
                         metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "rejected").increment(1);
@@ -577,17 +637,15 @@ impl Esme {
                 Err(LinkError::Timeout(t)) => {
                     // Sent, never answered: the retry may be a duplicate at the carrier.
                     metrics::counter!("seedgate_smpp_esme_unanswered_submits_total", "channel" => self.channel.clone()).increment(1);
-                    return Err(HandleError::new(
-                        ErrorCode::Unavailable,
-                        format!("no submit_sm_resp within {t:?}"),
-                    ))
+                    return self
+                        .retry_or_give_up(&msg, ErrorCode::Unavailable, format!("no submit_sm_resp within {t:?}"))
+                        .await;
                 }
                 Err(LinkError::Closed(why)) => {
                     metrics::counter!("seedgate_smpp_esme_unanswered_submits_total", "channel" => self.channel.clone()).increment(1);
-                    return Err(HandleError::new(
-                        ErrorCode::Unavailable,
-                        format!("bind lost mid-submit: {why}"),
-                    ))
+                    return self
+                        .retry_or_give_up(&msg, ErrorCode::Unavailable, format!("bind lost mid-submit: {why}"))
+                        .await;
                 }
             }
         }
@@ -610,7 +668,8 @@ impl Esme {
             ),
         );
         self.sent.insert(msg.id);
-        self.publish_event(msg.id, EventKind::Ack { carrier_id }).await?;
+        self.forget_attempts(msg.id);
+        self.publish_ack(msg.id, carrier_id).await?;
         for early in held {
             self.publish_receipt(msg.id, early.status).await?;
         }
@@ -705,6 +764,13 @@ impl Esme {
         tracing::info!(channel = %self.channel, from = %Masked(&msg.from), id = %msg.id, "MO message");
         Ok(())
     }
+}
+
+/// `validity_period` in SMPP's relative form (`YYMMDDhhmmss000R`) for the time left until `at`.
+fn relative_validity(at: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = (at - chrono::Utc::now()).num_seconds().clamp(60, 99 * 86_400);
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    format!("0000{d:02}{h:02}{m:02}{s:02}000R")
 }
 
 /// The store is away or refused: try again later (the delivery is requeued, or the SMSC is

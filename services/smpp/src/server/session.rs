@@ -245,6 +245,10 @@ async fn submit(server: &Server, account: &Account, sequence: u32, sm: Sm) -> Fr
     if sm.dest.addr.trim().is_empty() {
         return answer(CommandStatus::ESME_RINVDSTADR, String::new());
     }
+    let expires = match crate::time::parse(&sm.validity_period, chrono::Utc::now()) {
+        Ok(at) => at,
+        Err(_) => return answer(CommandStatus::ESME_RINVEXPIRY, String::new()),
+    };
     let udhi = sm.esm_class & 0x40 != 0;
     let (concat, body) = text::split::parse_udh(udhi, sm.payload());
     let route = account.cfg.route.clone();
@@ -259,6 +263,9 @@ async fn submit(server: &Server, account: &Account, sequence: u32, sm: Sm) -> Fr
     msg.metadata
         .insert("smpp_account".into(), account.cfg.system_id.clone().into());
     msg.metadata.insert("data_coding".into(), sm.data_coding.into());
+    if let Some(at) = expires {
+        msg.set_expires_at(at);
+    }
     msg.metadata
         .insert("registered_delivery".into(), sm.registered_delivery.into());
     // The addresses' TON/NPI, for a receipt addressed from the stored message.

@@ -41,6 +41,11 @@ pub struct EsmeConfig {
     pub enquire_link_secs: u64,
     #[serde(default = "EsmeConfig::response_timeout_secs")]
     pub response_timeout_secs: u64,
+    /// Tries of one message that the SMSC answers with a temporary error (queue full, system
+    /// error) or does not answer, before it fails for good (`nack`, on the dead-letter list).
+    /// Throttling and a bind that is down do not count: a message's `expires_at` bounds those.
+    #[serde(default = "EsmeConfig::max_attempts")]
+    pub max_attempts: u32,
     /// Used when a message's `from` is empty.
     #[serde(default)]
     pub source_addr: String,
@@ -114,6 +119,9 @@ impl EsmeConfig {
         30
     }
     fn response_timeout_secs() -> u64 {
+        10
+    }
+    fn max_attempts() -> u32 {
         10
     }
     fn source_ton() -> u8 {
