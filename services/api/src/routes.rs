@@ -59,6 +59,7 @@ pub fn router(api: Api) -> Router {
         .merge(crate::staff::router())
         .fallback(|| async { ApiError::not_found("no such API route") })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(crate::error::json_rejections))
         .with_state(api)
 }
 
