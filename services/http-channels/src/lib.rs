@@ -496,6 +496,19 @@ pub(crate) fn required(name: &str, value: &str) -> Result<(), Malformed> {
     }
 }
 
+/// Fails for a blank required field, or one that is not an MSISDN (`+` and 5 to 15 digits,
+/// spaces and dashes allowed). The value is not echoed: it may be a phone number.
+pub(crate) fn msisdn(name: &str, value: &str) -> Result<(), Malformed> {
+    required(name, value)?;
+    if seedgate_proto::msisdn::is_msisdn(&seedgate_proto::msisdn::normalise(value.trim())) {
+        Ok(())
+    } else {
+        Err(malformed!(
+            "field `{name}` is not an MSISDN (`+` and 5 to 15 digits)"
+        ))
+    }
+}
+
 /// A JSON response.
 pub(crate) fn json_reply(value: serde_json::Value) -> Response {
     (StatusCode::OK, axum::Json(value)).into_response()
