@@ -28,6 +28,7 @@ mod health;
 mod hubtel;
 mod infobip;
 mod nalo;
+mod parse;
 mod pending;
 mod service;
 
@@ -54,6 +55,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{json_error, Malformed};
+pub use parse::parse_callback;
 use pending::Pending;
 pub use service::Service;
 
