@@ -121,6 +121,8 @@ pub struct SendRequest {
     /// The recipient's MSISDN (`+` and 5–15 digits). Taken from the original with `reply_to`.
     #[serde(default)]
     pub to: Option<String>,
+    /// At most 1,600 characters (split into parts by the connector).
+    #[schema(max_length = 1600)]
     pub content: String,
     /// The sender address (a short code or name) where the channel allows one.
     #[serde(default)]
@@ -414,7 +416,7 @@ struct MessageParams {
 #[utoipa::path(get, path = "/api/v1/messages",
     params(("channel" = Option<String>, Query), ("address" = Option<String>, Query, description = "sender or recipient"),
            ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query),
-           ("status" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
+           ("status" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "at most 500; 50 by default")),
     responses((status = 200, body = MessagePage), (status = 400)), security(("bearer" = [])))]
 pub async fn list_messages(
     State(api): State<Api>,
@@ -537,7 +539,7 @@ fn parse_session_cursor(c: &str) -> Result<(DateTime<Utc>, String), ApiError> {
 /// Live and past USSD sessions with their billing, newest first.
 #[utoipa::path(get, path = "/api/v1/sessions",
     params(("channel" = Option<String>, Query), ("since" = Option<String>, Query), ("live" = Option<bool>, Query),
-           ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
+           ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "at most 500; 50 by default")),
     responses((status = 200, body = SessionPage)), security(("bearer" = [])))]
 pub async fn list_sessions(
     State(api): State<Api>,
