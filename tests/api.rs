@@ -102,6 +102,12 @@ async fn contract(backend: &str) {
         assert_eq!(s, status, "{body} -> {b}");
         assert!(error_of(&b).1.contains(needle), "{body} -> {b}");
     }
+    // A body over the limit (64 KiB) is refused unread, in the same JSON shape.
+    let huge = json!({"channel": "demo-sms", "to": "+27820000101", "content": "x".repeat(100 * 1024)});
+    let (s, b) = c
+        .call("POST", "/api/v1/messages", Some(&admin), Some(huge), &[])
+        .await;
+    assert_eq!((s, error_of(&b).0), (413, "too_large"), "{b}");
     let resp = c
         .http
         .post(format!("{}/api/v1/messages", c.base))

@@ -177,7 +177,7 @@ struct ContactParams {
 /// Contacts by MSISDN, optionally in a group or by opt-out.
 #[utoipa::path(get, path = "/api/v1/contacts",
     params(("group" = Option<String>, Query), ("opted_out" = Option<bool>, Query),
-           ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
+           ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "at most 500; 50 by default")),
     responses((status = 200, body = ContactPage), (status = 400)), security(("bearer" = [])))]
 pub async fn list(
     State(api): State<Api>,

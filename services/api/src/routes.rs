@@ -60,6 +60,7 @@ pub fn router(api: Api) -> Router {
         .merge(crate::staff::router())
         .fallback(|| async { ApiError::not_found("no such API route") })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(crate::error::json_rejections))
         .with_state(api)
 }
 
@@ -121,6 +122,8 @@ pub struct SendRequest {
     /// The recipient's MSISDN (`+` and 5–15 digits). Taken from the original with `reply_to`.
     #[serde(default)]
     pub to: Option<String>,
+    /// At most 1,600 characters (split into parts by the connector).
+    #[schema(max_length = 1600)]
     pub content: String,
     /// The sender address (a short code or name) where the channel allows one.
     #[serde(default)]
@@ -418,7 +421,7 @@ struct MessageParams {
 #[utoipa::path(get, path = "/api/v1/messages",
     params(("channel" = Option<String>, Query), ("address" = Option<String>, Query, description = "sender or recipient"),
            ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query),
-           ("status" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
+           ("status" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "at most 500; 50 by default")),
     responses((status = 200, body = MessagePage), (status = 400)), security(("bearer" = [])))]
 pub async fn list_messages(
     State(api): State<Api>,
@@ -541,7 +544,7 @@ fn parse_session_cursor(c: &str) -> Result<(DateTime<Utc>, String), ApiError> {
 /// Live and past USSD sessions with their billing, newest first.
 #[utoipa::path(get, path = "/api/v1/sessions",
     params(("channel" = Option<String>, Query), ("since" = Option<String>, Query), ("live" = Option<bool>, Query),
-           ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query)),
+           ("cursor" = Option<String>, Query), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "at most 500; 50 by default")),
     responses((status = 200, body = SessionPage)), security(("bearer" = [])))]
 pub async fn list_sessions(
     State(api): State<Api>,

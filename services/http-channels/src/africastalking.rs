@@ -14,7 +14,7 @@ use seedgate_proto::{CarrierReport, Message, SessionEndReason, SessionEvent};
 use seedgate_runtime::config::ChannelConfig;
 use serde::Deserialize;
 
-use crate::{closing, plain, required, ussd_inbound, Aggregator, Malformed, Parsed, Request, Screen};
+use crate::{closing, msisdn, plain, required, ussd_inbound, Aggregator, Malformed, Parsed, Request, Screen};
 
 pub(crate) struct AfricasTalking;
 
@@ -57,7 +57,7 @@ impl Aggregator for AfricasTalking {
         let form: Form = serde_urlencoded::from_bytes(req.body).map_err(|e| format!("bad form: {e}"))?;
         required("sessionId", &form.session_id)?;
         required("serviceCode", &form.service_code)?;
-        required("phoneNumber", &form.phone_number)?;
+        msisdn("phoneNumber", &form.phone_number)?;
         if let Some(status) = form.status.as_deref() {
             return end_notification(req.channel, &form, status).map(Parsed::Ended);
         }

@@ -38,7 +38,7 @@ impl Aggregator for Arkesel {
     fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         let body: Body = json_body(req.headers, req.body)?;
         required("sessionID", &body.session_id)?;
-        required("msisdn", &body.msisdn)?;
+        crate::msisdn("msisdn", &body.msisdn)?;
         let mut msg = dial_or_answer(
             req.channel,
             &body.msisdn,

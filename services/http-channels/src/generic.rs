@@ -99,6 +99,7 @@ impl Aggregator for Generic {
         }
         let root = body(map, req)?;
         let msisdn = required_field(&root, &map.msisdn)?;
+        crate::msisdn(&map.msisdn, &msisdn)?;
         let session = match &map.session_id {
             Some(path) => required_field(&root, path)?,
             None => NO_SESSION_ID.to_string(),

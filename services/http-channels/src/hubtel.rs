@@ -42,7 +42,7 @@ impl Aggregator for Hubtel {
 
     fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         let body: Body = json_body(req.headers, req.body)?;
-        required("Mobile", &body.mobile)?;
+        crate::msisdn("Mobile", &body.mobile)?;
         required("SessionId", &body.session_id)?;
         let (event, content) = match body.kind.as_str() {
             "Initiation" => (SessionEvent::New, ""),

@@ -63,7 +63,7 @@ impl Aggregator for Infobip {
         match step {
             "start" => {
                 let start: Start = json_body(req.headers, req.body)?;
-                required("msisdn", &start.msisdn)?;
+                crate::msisdn("msisdn", &start.msisdn)?;
                 required("shortCode", &start.short_code)?;
                 let mut msg = ussd_inbound(
                     req.channel,
@@ -82,6 +82,9 @@ impl Aggregator for Infobip {
                 let reply: Reply = json_body(req.headers, req.body)?;
                 // The MSISDN is optional here: the session engine knows it from the start.
                 let msisdn = reply.msisdn.unwrap_or_default();
+                if !msisdn.trim().is_empty() {
+                    crate::msisdn("msisdn", &msisdn)?;
+                }
                 Ok(Parsed::Hop(ussd_inbound(
                     req.channel,
                     &msisdn,

@@ -28,6 +28,7 @@ mod health;
 mod hubtel;
 mod infobip;
 mod nalo;
+mod parse;
 mod pending;
 mod service;
 
@@ -54,6 +55,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{json_error, Malformed};
+pub use parse::parse_callback;
 use pending::Pending;
 pub use service::Service;
 
@@ -493,6 +495,19 @@ pub(crate) fn required(name: &str, value: &str) -> Result<(), Malformed> {
         Err(malformed!("field `{name}` is empty"))
     } else {
         Ok(())
+    }
+}
+
+/// Fails for a blank required field, or one that is not an MSISDN (`+` and 5 to 15 digits,
+/// spaces and dashes allowed). The value is not echoed: it may be a phone number.
+pub(crate) fn msisdn(name: &str, value: &str) -> Result<(), Malformed> {
+    required(name, value)?;
+    if seedgate_proto::msisdn::is_msisdn(&seedgate_proto::msisdn::normalise(value.trim())) {
+        Ok(())
+    } else {
+        Err(malformed!(
+            "field `{name}` is not an MSISDN (`+` and 5 to 15 digits)"
+        ))
     }
 }
 

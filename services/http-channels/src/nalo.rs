@@ -42,7 +42,7 @@ impl Aggregator for Nalo {
     fn parse(&self, req: &Request<'_>) -> Result<Parsed, Malformed> {
         let body: Body = json_body(req.headers, req.body)?;
         required("USERID", &body.userid)?;
-        required("MSISDN", &body.msisdn)?;
+        crate::msisdn("MSISDN", &body.msisdn)?;
         let session = body
             .sessionid
             .clone()

@@ -38,7 +38,8 @@ pub enum BusError {
 pub struct QueueSpec {
     pub name: String,
     pub bindings: Vec<String>,
-    /// Reject publishes once this many messages are queued (`x-overflow: reject-publish`).
+    /// Reject publishes once this many messages are queued (`x-overflow: reject-publish`; a
+    /// RabbitMQ quorum queue may take one more before it refuses).
     pub max_length: Option<u32>,
 }
 

@@ -4,6 +4,12 @@
 //! The connection is made lazily and remade after a failure, no sooner than an exponential,
 //! jittered backoff (100 ms doubling to 5 s). Queues declared while the broker was away are
 //! remembered and declared on the next connection; consumers resubscribe by themselves.
+//!
+//! Queues are quorum queues unless `bus.queue_type = "classic"`. A broker under a memory or
+//! disk alarm blocks publishing connections (`connection.blocked`) and holds their publishes:
+//! while the connection is blocked a publish is refused at once (`Rejected`, the caller's
+//! "queue full"), and a confirm that does not come within `bus.publish_timeout_ms` fails the
+//! publish as `Unavailable`, so no caller waits on an alarm forever.
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -37,6 +43,9 @@ pub struct RabbitBus {
 struct Inner {
     cfg: BusConfig,
     conn: Mutex<ConnState>,
+    /// Consumers' own connection: a broker under an alarm blocks the publishing one, and
+    /// lapin then writes nothing on it, acks included; consumers must keep acking meanwhile.
+    consumer_conn: Mutex<Option<Arc<Connection>>>,
     declared: StdMutex<Vec<QueueSpec>>,
 }
 
@@ -64,6 +73,7 @@ impl RabbitBus {
                     not_before: None,
                     last_error: String::new(),
                 }),
+                consumer_conn: Mutex::new(None),
                 declared: StdMutex::new(Vec::new()),
             }),
         }
@@ -161,6 +171,10 @@ impl RabbitBus {
 
     async fn declare_on(&self, ch: &Channel, spec: &QueueSpec) -> Result<(), BusError> {
         let mut args = FieldTable::default();
+        args.insert(
+            ShortString::from("x-queue-type"),
+            AMQPValue::LongString(LongString::from(self.inner.cfg.queue_type.as_str())),
+        );
         if let Some(ms) = self.inner.cfg.queue_expires_ms {
             args.insert(ShortString::from("x-expires"), AMQPValue::LongUInt(ms));
         }
@@ -181,7 +195,13 @@ impl RabbitBus {
             args,
         )
         .await
-        .map_err(|e| BusError::Protocol(format!("declaring queue {name}: {e}")))?;
+        .map_err(|e| match &e {
+            lapin::Error::ProtocolError(p) if p.get_id() == 406 => BusError::Protocol(format!(
+                "declaring queue {name}: {e} (a queue's type or limits cannot change: \
+                 set bus.queue_type to the existing queue's type, or delete the queue)"
+            )),
+            _ => BusError::Protocol(format!("declaring queue {name}: {e}")),
+        })?;
         for binding in &spec.bindings {
             ch.queue_bind(
                 &name,
@@ -196,13 +216,31 @@ impl RabbitBus {
         Ok(())
     }
 
+    /// The consumers' connection, made again if it was lost.
+    async fn consumer_connection(&self) -> Result<Arc<Connection>, BusError> {
+        let mut slot = self.inner.consumer_conn.lock().await;
+        if let Some(conn) = slot.as_ref().filter(|c| c.status().connected()) {
+            return Ok(conn.clone());
+        }
+        let props = ConnectionProperties::default().with_connection_name("seedgate-consumers".into());
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(&self.inner.cfg.url, props))
+            .await
+            .map_err(|_| unavailable(format!("connect timed out after {CONNECT_TIMEOUT:?}")))?
+            .map_err(unavailable)?;
+        let conn = Arc::new(conn);
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
     /// Opens a consuming channel on `queue` with `prefetch`.
     async fn open_consumer(
         &self,
         queue: &str,
         prefetch: u16,
     ) -> Result<(Channel, lapin::Consumer), BusError> {
-        let (conn, _) = self.live().await?;
+        // The publishing connection first: it declares what a reconnect must redeclare.
+        self.live().await?;
+        let conn = self.consumer_connection().await?;
         let ch = conn.create_channel().await.map_err(unavailable)?;
         ch.basic_qos(prefetch, BasicQosOptions::default())
             .await
@@ -261,12 +299,18 @@ impl Bus for RabbitBus {
     }
 
     async fn publish(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
-        let (_, ch) = self.live().await?;
+        let (conn, ch) = self.live().await?;
+        if conn.status().blocked() {
+            return Err(BusError::Rejected(format!(
+                "{routing_key}: the broker blocks publishing (memory or disk alarm)"
+            )));
+        }
         let props = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into());
-        let confirm = ch
-            .basic_publish(
+        let wait = Duration::from_millis(self.inner.cfg.publish_timeout_ms);
+        let confirmed = async {
+            ch.basic_publish(
                 &self.inner.cfg.exchange,
                 routing_key,
                 BasicPublishOptions {
@@ -279,7 +323,21 @@ impl Bus for RabbitBus {
             .await
             .map_err(unavailable)?
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)
+        };
+        let confirm = match tokio::time::timeout(wait, confirmed).await {
+            Ok(confirm) => confirm?,
+            Err(_) if conn.status().blocked() => {
+                return Err(BusError::Rejected(format!(
+                    "{routing_key}: the broker blocks publishing (memory or disk alarm)"
+                )))
+            }
+            Err(_) => {
+                return Err(unavailable(format!(
+                    "no publisher confirm for {routing_key} within {wait:?}"
+                )))
+            }
+        };
         match confirm {
             Confirmation::Ack(None) => Ok(()),
             Confirmation::Ack(Some(_)) => Err(BusError::Unroutable(routing_key.to_string())),

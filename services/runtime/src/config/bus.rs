@@ -11,6 +11,26 @@ pub enum BusKind {
     Rabbitmq,
 }
 
+/// The RabbitMQ queue type (`x-queue-type`). Quorum queues are replicated and survive a
+/// node's loss; classic ones are for brokers that already hold classic queues of these names
+/// (a queue's type cannot change once declared).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueType {
+    Quorum,
+    Classic,
+}
+
+impl QueueType {
+    /// The value of `x-queue-type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quorum => "quorum",
+            Self::Classic => "classic",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusConfig {
@@ -24,6 +44,11 @@ pub struct BusConfig {
     pub prefetch: u16,
     /// If set, queues are deleted after this long without consumers (tests, demos).
     pub queue_expires_ms: Option<u32>,
+    /// RabbitMQ queue type: `quorum` (the default) or `classic`.
+    pub queue_type: QueueType,
+    /// How long a publish may wait for the broker's confirm before it fails as unavailable
+    /// (a broker under a resource alarm holds publishes instead of refusing them).
+    pub publish_timeout_ms: u64,
 }
 
 impl Default for BusConfig {
@@ -35,6 +60,8 @@ impl Default for BusConfig {
             queue_prefix: String::new(),
             prefetch: 64,
             queue_expires_ms: None,
+            queue_type: QueueType::Quorum,
+            publish_timeout_ms: 5_000,
         }
     }
 }
@@ -43,6 +70,9 @@ impl BusConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if self.prefetch == 0 {
             return Err(invalid("bus.prefetch", "must be at least 1"));
+        }
+        if self.publish_timeout_ms == 0 {
+            return Err(invalid("bus.publish_timeout_ms", "must be at least 1"));
         }
         Ok(())
     }

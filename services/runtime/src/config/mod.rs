@@ -33,7 +33,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use bus::{BusConfig, BusKind};
+pub use bus::{BusConfig, BusKind, QueueType};
 pub use channels::{
     AggregatorOptions, BindMode, ChannelConfig, ChannelKind, ChannelType, Concat, EsmeConfig, GenericMapping,
     GenericReply, GenericUssdOptions, ReplyFormat, RequestFormat, SessionKey, SimulatedCarrierOptions,

@@ -24,6 +24,11 @@ fn defaults_are_the_embedded_deployment() {
     let c = Config::load(None, env(&[])).unwrap();
     assert_eq!(c.http.listen, "127.0.0.1:8080");
     assert_eq!(c.bus.kind, BusKind::InProcess);
+    assert_eq!(
+        c.bus.queue_type,
+        QueueType::Quorum,
+        "new deployments get quorum queues"
+    );
     assert_eq!(c.session_store.kind, SessionStoreKind::InProcess);
     assert_eq!(c.store.kind, StoreKind::Sqlite);
     assert_eq!(c.sessions.budget_secs, 180);
@@ -107,6 +112,8 @@ fn errors_name_the_key() {
     let cases: &[Case] = &[
         ("[bus]\nprefetch = \"many\"\n", &[], "bus.prefetch"),
         ("[bus]\nkind = \"kafka\"\n", &[], "bus.kind"),
+        ("[bus]\nqueue_type = \"stream\"\n", &[], "bus.queue_type"),
+        ("", &[("SEEDGATE_BUS__PUBLISH_TIMEOUT_MS", "0")], "bus.publish_timeout_ms"),
         ("[bus]\nprefech = 3\n", &[], "prefech"),
         ("", &[("SEEDGATE_STORE__KIND", "oracle")], "store.kind"),
         (

@@ -5,8 +5,8 @@ use crate::error::SetupError;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use argon2::password_hash::PasswordHash;
-use argon2::{Argon2, PasswordVerifier};
+use argon2::password_hash::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use ipnet::IpNet;
 use seedgate_runtime::config::SmppAccount;
 
@@ -76,17 +76,19 @@ impl Account {
         self.nets.iter().any(|n| n.contains(&ip))
     }
 
-    /// Verifies `password` (Argon2 is slow on purpose: run it off the async threads, a few at
-    /// a time, so a flood of wrong binds costs bounded CPU and waits in line).
+    /// Verifies `password` (Argon2 is slow and memory-hard on purpose: it runs off the async
+    /// threads, two at a time, so a flood of wrong binds costs bounded CPU and memory and
+    /// waits in line). The permit travels with the blocking task: a bind abandoned while it
+    /// waits cannot let a third verification start beside the two still running.
     pub async fn password_ok(&self, password: &str) -> bool {
         static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-        let Ok(_slot) = VERIFYING.acquire().await else {
+        let Ok(slot) = VERIFYING.acquire().await else {
             return false;
         };
         let (hash, password) = (self.cfg.password_hash.clone(), password.to_string());
         tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            let _slot = slot;
+            verify(&hash, password.as_bytes())
         })
         .await
         .unwrap_or(false)
@@ -96,6 +98,44 @@ impl Account {
     pub fn take_submit(&self) -> bool {
         self.bucket.try_take()
     }
+}
+
+/// Argon2's working memory (`m_cost` KiB: 19 MiB for the demo account's hash) is reserved
+/// with at least this many 1 KiB blocks of capacity. An allocation that large is always
+/// mapped by the allocator and unmapped when dropped (glibc maps anything above its mmap
+/// threshold, which grows with freed mappings but never past 32 MiB); a smaller one is carved
+/// from the thread's malloc arena after the first, and every blocking thread's arena kept
+/// its 19 MiB for good (50 wrong binds: ~490 MB resident). Capacity past `m_cost` is never
+/// touched, so it is never resident.
+const MAPPED_BLOCKS: usize = 40 * 1024;
+
+/// Checks `password` against a PHC Argon2 string, as `PasswordVerifier` does (the hash's own
+/// algorithm, version and parameters; a constant-time comparison), with memory from
+/// [`MAPPED_BLOCKS`].
+fn verify(hash: &str, password: &[u8]) -> bool {
+    let Ok(hash) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(hash.algorithm), Params::try_from(&hash)) else {
+        return false;
+    };
+    let Ok(version) = hash.version.map_or(Ok(Version::default()), Version::try_from) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut blocks = Vec::with_capacity(params.block_count().max(MAPPED_BLOCKS));
+    blocks.resize(params.block_count(), Block::default());
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut out, blocks.as_mut_slice())
+        .is_ok()
+        && Output::new(&out).is_ok_and(|computed| computed == expected)
 }
 
 /// Every configured account by system_id.
@@ -164,6 +204,32 @@ mod tests {
                 .is_ok(),
             "IPv4-mapped loopback"
         );
+    }
+
+    #[test]
+    fn verification_agrees_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        use argon2::PasswordVerifier;
+        let salt = SaltString::from_b64("c2VlZGdhdGVzYWx0MTIz").unwrap();
+        let params = Params::new(64, 1, 1, None).unwrap();
+        for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i, Algorithm::Argon2d] {
+            let hasher = Argon2::new(algorithm, Version::V0x13, params.clone());
+            let phc = hasher.hash_password(b"s3cret", &salt).unwrap().to_string();
+            let parsed = PasswordHash::new(&phc).unwrap();
+            for (password, right) in [(&b"s3cret"[..], true), (b"s3creT", false), (b"", false)] {
+                assert_eq!(verify(&phc, password), right, "{phc}");
+                assert_eq!(
+                    Argon2::default().verify_password(password, &parsed).is_ok(),
+                    right
+                );
+            }
+        }
+        assert!(verify(seedgate_runtime::config::DEMO_PASSWORD_HASH, b"demo"));
+        assert!(
+            !verify("$argon2id$v=19$m=64,t=1,p=1$bm9zYWx0$", b"demo"),
+            "no hash"
+        );
+        assert!(!verify("plain", b"plain"));
     }
 
     #[tokio::test(start_paused = true)]
