@@ -420,13 +420,19 @@ async fn sigterm_with_a_partner_bound_exits_0_and_its_receipts_owed_come_after_t
     // the drain is answered, not left waiting.
     let started = std::time::Instant::now();
     gw.signal("TERM");
+    // Once the process says it is draining (`/readyz` 503), a new bind is refused.
+    let http = reqwest::Client::new();
+    common::eventually("/readyz says draining", Duration::from_secs(5), || {
+        let (http, url) = (http.clone(), format!("{}/readyz", gw.base()));
+        async move { http.get(url).send().await.map_or(true, |r| r.status() == 503) }
+    })
+    .await;
     let during = tokio::time::timeout(Duration::from_secs(5), partner_bind(gw.smpp_port, "transceiver")).await;
     let exit = gw.wait(Duration::from_secs(12)).await;
     assert!(exit.success(), "{exit:?} {:?}", gw.stderr());
     assert!(started.elapsed() < Duration::from_secs(10), "drained in {:?}", started.elapsed());
-    if let Ok((_, _, status)) = during {
-        assert_eq!(status, seedgate_smpp::CommandStatus::ESME_RBINDFAIL, "a bind during the drain is refused");
-    }
+    let (_, _, status) = during.expect("a bind during the drain is answered");
+    assert_eq!(status, seedgate_smpp::CommandStatus::ESME_RBINDFAIL, "a bind during the drain is refused");
     drop(tx);
 
     // The next process hands the partner every receipt it was owed.

@@ -381,3 +381,91 @@ async fn an_smpplib_ussd_gateway_runs_a_4_hop_dialog_through_the_demo_flow() {
         (4, Some(seedgate_proto::SessionEndReason::Completed))
     );
 }
+
+#[tokio::test]
+async fn messages_that_cannot_go_fail_or_expire_with_their_reason_and_can_be_replayed() {
+    // One SMSC answers every submit with ESME_RSYSERR; the other channel's SMSC is away.
+    let smsc_port = common::free_port();
+    let _smsc = npm_smsc_on(smsc_port, &["--fail-status", "8"]);
+    let away = common::free_port();
+    let dir = temp_dir("lifecycle");
+    let config = dir.join("seedgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[api]\nrate_per_sec = 0\n\n[channels.demo-at]\ntype = \"africastalking-ussd\"\nflow = \"demo\"\n\n\
+             [channels.demo-sms]\ntype = \"simulated-carrier\"\n\n\
+             [channels.sick]\ntype = \"smpp-esme\"\n[channels.sick.smpp]\naddress = \"127.0.0.1:{smsc_port}\"\n\
+             system_id = \"seedgate\"\npassword = \"x\"\nmax_attempts = 3\n\n\
+             [channels.away]\ntype = \"smpp-esme\"\n[channels.away.smpp]\naddress = \"127.0.0.1:{away}\"\n\
+             system_id = \"seedgate\"\npassword = \"x\"\n"
+        ),
+    )
+    .unwrap();
+    let env = vec![(
+        "SEEDGATE_FLOWS__DIR".to_string(),
+        repo_root().join("flows").display().to_string(),
+    )];
+    let token = common::create_token(&dir, &env, "send,read");
+    let mut gw = Gateway::spawn(&["--config", config.to_str().unwrap(), "up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let c = common::Client {
+        base: gw.base(),
+        http: reqwest::Client::new(),
+    };
+    let send = |channel: &str, expires_at: Option<String>| {
+        let mut body = serde_json::json!({"channel": channel, "to": "+27820001234", "content": "Your results are ready."});
+        if let Some(at) = expires_at {
+            body["expires_at"] = at.into();
+        }
+        body
+    };
+    let in_secs = |s: i64| (chrono::Utc::now() + chrono::Duration::seconds(s)).to_rfc3339();
+
+    // An expiry in the past is refused, and nothing is stored.
+    let (s, b) = c.call("POST", "/api/v1/messages", Some(&token), Some(send("sick", Some(in_secs(-5)))), &[]).await;
+    assert_eq!((s, common::error_of(&b).0), (400, "bad_request"), "{b}");
+
+    let (s, failing) = c.call("POST", "/api/v1/messages", Some(&token), Some(send("sick", None)), &[]).await;
+    assert_eq!(s, 202, "{failing}");
+    let (s, late) = c.call("POST", "/api/v1/messages", Some(&token), Some(send("away", Some(in_secs(2)))), &[]).await;
+    assert_eq!(s, 202, "{late}");
+    let (failing, late) = (failing["id"].as_str().unwrap().to_string(), late["id"].as_str().unwrap().to_string());
+    for (id, want) in [(&failing, "failed"), (&late, "expired")] {
+        let (c, token) = (&c, &token);
+        common::eventually(&format!("{id} is {want}"), Duration::from_secs(30), || {
+            let path = format!("/api/v1/messages/{id}");
+            async move {
+                let (_, m) = c.call("GET", &path, Some(token), None, &[]).await;
+                m["status"] == want
+            }
+        })
+        .await;
+    }
+    let (s, dead) = c.call("GET", "/api/v1/messages/dead", Some(&token), None, &[]).await;
+    assert_eq!(s, 200, "{dead}");
+    let reason_of = |id: &str| {
+        dead.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["message"]["id"] == id)
+            .map(|d| d["reason"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{id} is not on the dead-letter list: {dead}"))
+    };
+    let r = reason_of(&failing);
+    assert!(r.contains("gave up after 3 tries") && r.contains("ESME_RSYSERR"), "{r}");
+    assert!(reason_of(&late).contains("expired at"), "{dead}");
+
+    // Replayed: a new message that names the old one; a message still on its way cannot be.
+    let (s, again) = c.call("POST", &format!("/api/v1/messages/{failing}/replay"), Some(&token), None, &[]).await;
+    assert_eq!(s, 202, "{again}");
+    assert_ne!(again["id"], failing.as_str());
+    assert_eq!(again["metadata"]["replay_of"], failing.as_str());
+    let (s, live) = c.call("POST", "/api/v1/messages", Some(&token), Some(send("demo-sms", None)), &[]).await;
+    assert_eq!(s, 202);
+    let (s, b) = c
+        .call("POST", &format!("/api/v1/messages/{}/replay", live["id"].as_str().unwrap()), Some(&token), None, &[])
+        .await;
+    assert_eq!((s, common::error_of(&b).0), (422, "refused"), "{b}");
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+}

@@ -11,6 +11,7 @@
 //   --resp-delay-ms N   answer each submit_sm after N ms
 //   --no-resp           never answer submit_sm
 //   --throttle-tps N    answer ESME_RTHROTTLED above N submits per second
+//   --fail-status N     answer every submit_sm with command_status N (e.g. 8, ESME_RSYSERR)
 //
 // usage: node npm_smsc.js PORT [options]
 'use strict';
@@ -24,6 +25,7 @@ const receiptFirst = flag('--receipt-first');
 const respDelay = Number(opt('--resp-delay-ms') || 0);
 const noResp = flag('--no-resp');
 const throttleTps = Number(opt('--throttle-tps') || 0);
+const failStatus = Number(opt('--fail-status') || 0);
 let second = 0, inSecond = 0;
 const stats = { binds: 0, submits: 0, throttled: 0, receipts_sent: 0, receipts_acked: 0 };
 
@@ -39,6 +41,7 @@ const server = smpp.createServer((session) => {
   session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
   session.on('submit_sm', (pdu) => {
     if (noResp) return;
+    if (failStatus) { stats.refused = (stats.refused || 0) + 1; session.send(pdu.response({ command_status: failStatus })); return; }
     if (throttleTps > 0) {
       const now = Math.floor(Date.now() / 1000);
       if (now !== second) { second = now; inSecond = 0; }

@@ -103,7 +103,7 @@ async fn reason(api: &Api, id: Uuid) -> Result<String, ApiError> {
 /// Send a failed or expired message again, as a new message (`metadata.replay_of` names the
 /// old one); an `expires_at` that has passed is dropped.
 #[utoipa::path(post, path = "/api/v1/messages/{id}/replay", params(("id" = Uuid, Path)),
-    responses((status = 202, body = MessageView), (status = 404), (status = 409)), security(("bearer" = [])))]
+    responses((status = 202, body = MessageView), (status = 404), (status = 422)), security(("bearer" = [])))]
 pub async fn replay_message(
     State(api): State<Api>,
     caller: Caller,

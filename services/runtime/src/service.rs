@@ -66,6 +66,9 @@ pub struct Runtime {
     /// Channel status and traffic logs, written to the session store by [`Runtime::follow`].
     pub monitor: Arc<Monitor>,
     pub clock: WallClock,
+    /// Cancelled when the process starts draining (SIGTERM), before any stage stops: what
+    /// should refuse new work at once (the SMPP server's binds) watches it.
+    pub draining: CancellationToken,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -94,6 +97,7 @@ impl Runtime {
             catalog: crate::catalog::Catalog::default(),
             monitor: Monitor::new(),
             clock: Arc::new(Utc::now),
+            draining: CancellationToken::new(),
         }
     }
 

@@ -145,6 +145,13 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
     seedgate_runtime::shutdown::cancel_on_signal(signal.clone())
         .map_err(|e| Failure::Other(format!("cannot install signal handlers: {e}")))?;
     rt.prepare().await;
+    {
+        let (signal, draining) = (signal.clone(), rt.draining.clone());
+        tokio::spawn(async move {
+            signal.cancelled().await;
+            draining.cancel();
+        });
+    }
 
     let mut app = seedgate_runtime::ops::router(rt.readiness(needs, signal.clone())).merge(routes);
     if matches!(role, Role::All) {

@@ -88,7 +88,7 @@ async fn server(
     shutdown: CancellationToken,
 ) -> Result<impl std::future::Future<Output = Result<(), seedgate_runtime::bus::BusError>>, ServiceError> {
     let config = &rt.config;
-    let server = crate::server::Server::with_store(config.clone(), rt.bus.clone(), rt.monitor.clone(), rt.store.clone())
+    let server = crate::server::Server::for_runtime(rt)
         .map_err(|e| ServiceError::Config(format!("invalid config at `smpp_server.accounts`: {e}")))?;
     let listener = crate::server::bind(config).await.map_err(|e| {
         ServiceError::Failed(format!(

@@ -115,7 +115,7 @@ async fn await_outcomes(
             EventKind::DeliveryReport { status } => {
                 reports.insert(e.message_id, status);
             }
-            EventKind::Nack { reason } => panic!("nack: {reason}"),
+            EventKind::Nack { reason } | EventKind::Expired { reason } => panic!("not sent: {reason}"),
         }
     }
     (acks, reports)

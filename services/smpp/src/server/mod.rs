@@ -57,6 +57,8 @@ pub struct Server {
     submitted: Mutex<HashMap<uuid::Uuid, receipts::Submitted>>,
     /// Where the submitted messages are, to address receipts the cache does not know.
     store: Option<Arc<dyn seedgate_runtime::store::Store>>,
+    /// Cancelled when the process starts draining: binds are refused from then on.
+    pub(crate) draining: CancellationToken,
     /// USSD gateways among the accounts: system_id → their dialogs.
     ussd: HashMap<String, Arc<crate::dialogs::Dialogs>>,
 }
@@ -96,21 +98,19 @@ impl Server {
             next_rr: AtomicU64::new(0),
             submitted: Mutex::default(),
             store: None,
+            draining: CancellationToken::new(),
             ussd,
         }))
     }
 
-    /// [`Server::with_monitor`], finding in `store` who submitted a message the server does not
-    /// remember (after a restart, or when another replica took the submit).
-    pub fn with_store(
-        config: Arc<Config>,
-        bus: Arc<dyn Bus>,
-        monitor: Arc<seedgate_runtime::monitor::Monitor>,
-        store: Arc<dyn seedgate_runtime::store::Store>,
-    ) -> Result<Arc<Self>, SetupError> {
-        let mut server = Self::with_monitor(config, bus, monitor)?;
+    /// The server of a process's runtime: [`Server::with_monitor`], finding in the store who
+    /// submitted a message it does not remember (after a restart, or when another replica took
+    /// the submit), and refusing binds once the process drains.
+    pub fn for_runtime(rt: &seedgate_runtime::Runtime) -> Result<Arc<Self>, SetupError> {
+        let mut server = Self::with_monitor(rt.config.clone(), rt.bus.clone(), rt.monitor.clone())?;
         if let Some(s) = Arc::get_mut(&mut server) {
-            s.store = Some(store);
+            s.store = Some(rt.store.clone());
+            s.draining = rt.draining.clone();
         }
         Ok(server)
     }

@@ -120,14 +120,16 @@ async fn await_bind(
 ) -> Option<(Arc<Account>, Mode, u64)> {
     let mut deadline =
         tokio::time::Instant::now() + Duration::from_secs(server.config.smpp_server.unbound_timeout_secs);
+    let draining = || shutdown.is_cancelled() || server.draining.is_cancelled();
     loop {
-        if shutdown.is_cancelled() {
+        if draining() {
             // Draining: a bind on its way still gets its answer (refused), then the line closes.
             deadline = deadline.min(tokio::time::Instant::now() + DRAIN_BIND_WAIT);
         }
         let next = tokio::select! {
             f = tokio::time::timeout_at(deadline, incoming.requests.recv()) => f,
             () = shutdown.cancelled(), if !shutdown.is_cancelled() => continue,
+            () = server.draining.cancelled(), if !server.draining.is_cancelled() => continue,
         };
         let frame = match next {
             Ok(Some(f)) => f,
@@ -156,7 +158,7 @@ async fn await_bind(
                 continue;
             }
         };
-        if shutdown.is_cancelled() {
+        if draining() {
             metrics::counter!("seedgate_smpp_server_bind_refused_total", "reason" => "draining").increment(1);
             tracing::info!(system_id = %bind.system_id, %peer, "SMPP bind refused: the server is shutting down");
             let pdu = bind_resp(mode, BindResp::default());
