@@ -217,7 +217,7 @@ pub async fn f11_id_reuse(tools: &Tools, size: Size) -> Row {
 /// An SMSC that misbehaves for the whole load (`options`), then a sound one if `replace`.
 async fn bad_smsc(
     tools: &Tools,
-    size: Size,
+    (size, smpp, api): (Size, u64, u64),
     (id, fault, tag): (&'static str, &'static str, &str),
     options: &[&str],
     replace: bool,
@@ -226,7 +226,7 @@ async fn bad_smsc(
         let b = OneBox::new(tools, tag, None, None).await?;
         let bad = tools.npm_smsc(b.smsc_port, options)?;
         let (mut gw, _) = b.up().await?;
-        let load = b.load(size.smpp / 3, size.api / 3, Instant::now() + Duration::from_secs(size.load_secs));
+        let load = b.load(smpp, api, Instant::now() + Duration::from_secs(size.load_secs));
         let mut smscs = vec![bad];
         let mut row = Row {
             id,
@@ -250,17 +250,21 @@ async fn bad_smsc(
 
 /// F7: an SMSC that answers every submit after 2 s.
 pub async fn f7_slow(tools: &Tools, size: Size) -> Row {
-    bad_smsc(tools, size, ("F7", "an SMSC answering after 2 s", "f7"), &["--resp-delay-ms", "2000"], false).await
+    // A window of 50 answered every 2 s carries 25 messages/s: a load it can take in time.
+    let load = (size, 300, 100);
+    bad_smsc(tools, load, ("F7", "an SMSC answering after 2 s", "f7"), &["--resp-delay-ms", "2000"], false).await
 }
 
 /// F8: an SMSC that never answers, replaced half-way by one that does.
 pub async fn f8_silent(tools: &Tools, size: Size) -> Row {
-    bad_smsc(tools, size, ("F8", "an SMSC that never answers, then a sound one", "f8"), &["--no-resp"], true).await
+    let load = (size, size.smpp / 3, size.api / 3);
+    bad_smsc(tools, load, ("F8", "an SMSC that never answers, then a sound one", "f8"), &["--no-resp"], true).await
 }
 
 /// F9: an SMSC that throttles above 200 submits/s.
 pub async fn f9_throttle(tools: &Tools, size: Size) -> Row {
-    bad_smsc(tools, size, ("F9", "an SMSC throttling above 200/s", "f9"), &["--throttle-tps", "200"], false).await
+    let load = (size, 1_500, 500);
+    bad_smsc(tools, load, ("F9", "an SMSC throttling above 200/s", "f9"), &["--throttle-tps", "200"], false).await
 }
 
 /// F10: the SMSC's host freezes (SIGSTOP: its TCP stays open, nothing answers) for 12 s.

@@ -109,6 +109,7 @@ fn classify(e: sqlx::Error) -> StoreError {
                     || c.starts_with("57P")
                     || c == "40001"
                     || c == "40P01"
+                    || sqlite_transient(&c)
             }) =>
         {
             unavailable(db)
@@ -119,6 +120,16 @@ fn classify(e: sqlx::Error) -> StoreError {
         }
         other => unavailable(other),
     }
+}
+
+/// SQLite result codes (primary, of an extended code) that say the disk or the file is in
+/// trouble, not the data: busy or locked, read-only, an I/O error, full, cannot open, no memory.
+/// PostgreSQL's SQLSTATEs are five characters, never all digits of this range.
+pub(crate) fn sqlite_transient(code: &str) -> bool {
+    code.len() <= 4
+        && code
+            .parse::<u32>()
+            .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14))
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {

@@ -649,12 +649,21 @@ impl Esme {
                 }
             }
         }
-        // Recorded (durably) before the ack event, so no receipt can miss it.
-        let held = self
-            .correlator
-            .record(&carrier_ids, msg.id)
-            .await
-            .map_err(store_trouble)?;
+        // Recorded (durably) before the ack event, so no receipt can miss it. The SMSC has the
+        // message: while the store cannot take the record (a full disk), keep trying the
+        // record — not the send, which would be a duplicate — and send nothing else meanwhile.
+        self.sent.insert(msg.id);
+        let mut pause = Duration::from_millis(100);
+        let held = loop {
+            match self.correlator.record(&carrier_ids, msg.id).await {
+                Ok(held) => break held,
+                Err(e) => {
+                    tracing::warn!(channel = %self.channel, id = %msg.id, error = %e, "cannot record a carrier id yet; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
         drop(submitting);
         let carrier_id = Some(carrier_ids.join(",")).filter(|s| !s.is_empty());
         self.monitor.log(

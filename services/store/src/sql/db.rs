@@ -2,6 +2,8 @@
 //! the pool or in a transaction.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use seedgate_runtime::config::{StoreConfig, StoreKind};
@@ -17,7 +19,7 @@ use crate::{classify, unavailable, StoreError};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
@@ -26,7 +28,10 @@ enum Pool {
 /// A database: a pool that connects on first use and migrates once.
 #[derive(Debug)]
 pub(crate) struct Db {
-    pool: Pool,
+    pool: std::sync::RwLock<Pool>,
+    /// SQLite: how to open connections again, and whether to (see [`Db::pool`]).
+    sqlite: Option<SqliteConnectOptions>,
+    recycle: Arc<AtomicBool>,
     /// PostgreSQL only: created if missing, and the connections' `search_path`.
     schema: Option<String>,
     migrated: OnceCell<()>,
@@ -35,14 +40,33 @@ pub(crate) struct Db {
 /// A transaction on either database; dropped without [`Tx::commit`], it rolls back.
 #[derive(Debug)]
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>, Arc<AtomicBool>),
     Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+fn sqlite_pool(opts: SqliteConnectOptions) -> SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(opts)
+}
+
+/// Classifies `e`; a SQLite error that says the disk is in trouble (full, read-only, I/O)
+/// marks the pool for recycling.
+fn noted(e: sqlx::Error, recycle: &AtomicBool) -> StoreError {
+    let transient_disk = matches!(&e, sqlx::Error::Database(db)
+        if db.code().is_some_and(|c| crate::sqlite_transient(&c) && c.parse::<u32>().is_ok_and(|c| c & 0xff != 5)));
+    if transient_disk {
+        recycle.store(true, Ordering::Relaxed);
+    }
+    classify(e)
 }
 
 impl Db {
     /// Parses `cfg.url`; nothing connects until the first query. SQLite: the file and its
     /// folder are created, WAL with full sync so a commit survives a crash.
     pub(crate) fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let mut sqlite = None;
         let pool = match cfg.kind {
             StoreKind::Sqlite => {
                 let opts = SqliteConnectOptions::from_str(&cfg.url)
@@ -57,12 +81,8 @@ impl Db {
                             .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
                     }
                 }
-                Pool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(4)
-                        .acquire_timeout(Duration::from_secs(5))
-                        .connect_lazy_with(opts),
-                )
+                sqlite = Some(opts.clone());
+                Pool::Sqlite(sqlite_pool(opts))
             }
             StoreKind::Postgres => {
                 let mut opts = PgConnectOptions::from_str(&cfg.url)
@@ -81,24 +101,43 @@ impl Db {
             }
         };
         Ok(Self {
-            pool,
+            pool: std::sync::RwLock::new(pool),
+            sqlite,
+            recycle: Arc::default(),
             schema: cfg.schema.clone().filter(|_| cfg.kind == StoreKind::Postgres),
             migrated: OnceCell::new(),
         })
     }
 
     pub(crate) fn dialect(&self) -> Dialect {
-        match self.pool {
-            Pool::Sqlite(_) => Dialect::Sqlite,
-            Pool::Postgres(_) => Dialect::Postgres,
+        if self.sqlite.is_some() {
+            Dialect::Sqlite
+        } else {
+            Dialect::Postgres
         }
     }
 
+    /// The pool. After a SQLite write failed for the disk's sake (full, read-only), its
+    /// connections are replaced: one that failed mid-commit can keep the database's write
+    /// lock, and every other writer would then wait for it ("database is locked") after the
+    /// disk has room again.
+    fn pool(&self) -> Pool {
+        if let Some(opts) = self.sqlite.as_ref().filter(|_| self.recycle.swap(false, Ordering::Relaxed)) {
+            let fresh = Pool::Sqlite(sqlite_pool(opts.clone()));
+            let mut guard = self.pool.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // The old pool closes its connections once the last query holding it is done.
+            drop(std::mem::replace(&mut *guard, fresh));
+            tracing::warn!("a SQLite write failed for the disk's sake; opening fresh connections");
+        }
+        self.pool.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// The pool, migrated.
-    async fn ready(&self) -> Result<&Pool, StoreError> {
+    async fn ready(&self) -> Result<Pool, StoreError> {
+        let pool = self.pool();
         self.migrated
             .get_or_try_init(|| async {
-                match &self.pool {
+                match &pool {
                     Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
                     Pool::Postgres(p) => {
                         if let Some(schema) = &self.schema {
@@ -113,12 +152,15 @@ impl Db {
                 .map_err(|e| unavailable(format!("migrating: {e}")))
             })
             .await?;
-        Ok(&self.pool)
+        Ok(pool)
     }
 
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self.ready().await? {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await.map_err(classify)?),
+            Pool::Sqlite(p) => Tx::Sqlite(
+                p.begin().await.map_err(|e| noted(e, &self.recycle))?,
+                self.recycle.clone(),
+            ),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(classify)?),
         })
     }
@@ -127,17 +169,17 @@ impl Db {
     pub(crate) async fn exec(&self, q: &Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         match self.ready().await? {
-            Pool::Sqlite(p) => q.sqlite(&sql).execute(p).await.map(|r| r.rows_affected()),
-            Pool::Postgres(p) => q.postgres(&sql).execute(p).await.map(|r| r.rows_affected()),
+            Pool::Sqlite(p) => q.sqlite(&sql).execute(&p).await.map(|r| r.rows_affected()),
+            Pool::Postgres(p) => q.postgres(&sql).execute(&p).await.map(|r| r.rows_affected()),
         }
-        .map_err(classify)
+        .map_err(|e| noted(e, &self.recycle))
     }
 
     pub(crate) async fn fetch(&self, q: &Query) -> Result<Vec<Row>, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self.ready().await? {
-            Pool::Sqlite(p) => rows(q.sqlite(&sql).fetch_all(p).await, Row::Sqlite)?,
-            Pool::Postgres(p) => rows(q.postgres(&sql).fetch_all(p).await, Row::Postgres)?,
+            Pool::Sqlite(p) => rows(q.sqlite(&sql).fetch_all(&p).await.map_err(|e| noted(e, &self.recycle)), Row::Sqlite)?,
+            Pool::Postgres(p) => rows(q.postgres(&sql).fetch_all(&p).await.map_err(classify), Row::Postgres)?,
         })
     }
 
@@ -146,14 +188,14 @@ impl Db {
     }
 }
 
-fn rows<R>(r: Result<Vec<R>, sqlx::Error>, wrap: fn(R) -> Row) -> Result<Vec<Row>, StoreError> {
-    Ok(r.map_err(classify)?.into_iter().map(wrap).collect())
+fn rows<R>(r: Result<Vec<R>, StoreError>, wrap: fn(R) -> Row) -> Result<Vec<Row>, StoreError> {
+    Ok(r?.into_iter().map(wrap).collect())
 }
 
 impl Tx {
     pub(crate) fn dialect(&self) -> Dialect {
         match self {
-            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Sqlite(..) => Dialect::Sqlite,
             Self::Postgres(_) => Dialect::Postgres,
         }
     }
@@ -161,21 +203,29 @@ impl Tx {
     pub(crate) async fn exec(&mut self, q: &Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         match self {
-            Self::Sqlite(t) => q.sqlite(&sql).execute(&mut **t).await.map(|r| r.rows_affected()),
+            Self::Sqlite(t, recycle) => q
+                .sqlite(&sql)
+                .execute(&mut **t)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| noted(e, recycle)),
             Self::Postgres(t) => q
                 .postgres(&sql)
                 .execute(&mut **t)
                 .await
-                .map(|r| r.rows_affected()),
+                .map(|r| r.rows_affected())
+                .map_err(classify),
         }
-        .map_err(classify)
     }
 
     pub(crate) async fn fetch(&mut self, q: &Query) -> Result<Vec<Row>, StoreError> {
         let sql = q.render(self.dialect());
         match self {
-            Self::Sqlite(t) => rows(q.sqlite(&sql).fetch_all(&mut **t).await, Row::Sqlite),
-            Self::Postgres(t) => rows(q.postgres(&sql).fetch_all(&mut **t).await, Row::Postgres),
+            Self::Sqlite(t, recycle) => rows(
+                q.sqlite(&sql).fetch_all(&mut **t).await.map_err(|e| noted(e, recycle)),
+                Row::Sqlite,
+            ),
+            Self::Postgres(t) => rows(q.postgres(&sql).fetch_all(&mut **t).await.map_err(classify), Row::Postgres),
         }
     }
 
@@ -195,7 +245,7 @@ impl Tx {
     /// rows and then deletes them takes it first, so the rows read are the rows deleted
     /// (PostgreSQL locks the rows read instead, [`Dialect::for_update`]).
     pub(crate) async fn lock_for_write(&mut self) -> Result<(), StoreError> {
-        if let Self::Sqlite(_) = self {
+        if let Self::Sqlite(..) = self {
             self.exec(&Query::new("DELETE FROM channels WHERE 0")).await?;
         }
         Ok(())
@@ -203,9 +253,8 @@ impl Tx {
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t) => t.commit().await,
-            Self::Postgres(t) => t.commit().await,
+            Self::Sqlite(t, recycle) => t.commit().await.map_err(|e| noted(e, &recycle)),
+            Self::Postgres(t) => t.commit().await.map_err(classify),
         }
-        .map_err(classify)
     }
 }
