@@ -303,7 +303,13 @@ async fn partner_submits_acked_before_a_kill_9_are_all_sent_after_the_restart() 
     let config = partner_config(&dir, smsc);
     let config = config.to_str().unwrap();
     let mut sim = Gateway::spawn(
-        &["smsc-sim", "--listen", &format!("127.0.0.1:{smsc}"), "--dlr-delay-ms", "50"],
+        &[
+            "smsc-sim",
+            "--listen",
+            &format!("127.0.0.1:{smsc}"),
+            "--dlr-delay-ms",
+            "50",
+        ],
         &dir,
         &[],
     );
@@ -352,10 +358,15 @@ async fn partner_submits_acked_before_a_kill_9_are_all_sent_after_the_restart() 
 async fn partner_bind(
     port: u16,
     mode: &str,
-) -> (seedgate_smpp::link::Link, seedgate_smpp::link::Incoming, seedgate_smpp::CommandStatus) {
+) -> (
+    seedgate_smpp::link::Link,
+    seedgate_smpp::link::Incoming,
+    seedgate_smpp::CommandStatus,
+) {
     use seedgate_smpp::pdu::{Bind, Pdu};
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let (link, incoming) = seedgate_smpp::link::Link::spawn(stream, seedgate_smpp::link::LinkConfig::default());
+    let (link, incoming) =
+        seedgate_smpp::link::Link::spawn(stream, seedgate_smpp::link::LinkConfig::default());
     let bind = Bind {
         system_id: "demo".into(),
         password: "demo".into(),
@@ -381,7 +392,13 @@ async fn sigterm_with_a_partner_bound_exits_0_and_its_receipts_owed_come_after_t
     let config = partner_config(&dir, smsc);
     let config = config.to_str().unwrap();
     let mut sim = Gateway::spawn(
-        &["smsc-sim", "--listen", &format!("127.0.0.1:{smsc}"), "--dlr-delay-ms", "50"],
+        &[
+            "smsc-sim",
+            "--listen",
+            &format!("127.0.0.1:{smsc}"),
+            "--dlr-delay-ms",
+            "50",
+        ],
         &dir,
         &[],
     );
@@ -402,17 +419,23 @@ async fn sigterm_with_a_partner_bound_exits_0_and_its_receipts_owed_come_after_t
         };
         let resp = tx.request(Pdu::SubmitSm(sm)).await.unwrap();
         assert!(resp.status.is_ok(), "{}", resp.status);
-        let Pdu::SubmitSmResp(r) = resp.pdu else { panic!("{:?}", resp.pdu) };
+        let Pdu::SubmitSmResp(r) = resp.pdu else {
+            panic!("{:?}", resp.pdu)
+        };
         ids.push(r.message_id);
     }
-    common::eventually("every message reached the carrier", Duration::from_secs(15), || {
-        let (store, ids) = (sqlite_in(&dir), ids.clone());
-        async move {
-            seedgate_loadtests::ledger::not_yet_sent(store.as_ref(), &ids)
-                .await
-                .is_ok_and(|left| left.is_empty())
-        }
-    })
+    common::eventually(
+        "every message reached the carrier",
+        Duration::from_secs(15),
+        || {
+            let (store, ids) = (sqlite_in(&dir), ids.clone());
+            async move {
+                seedgate_loadtests::ledger::not_yet_sent(store.as_ref(), &ids)
+                    .await
+                    .is_ok_and(|left| left.is_empty())
+            }
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await; // the carrier's receipts come in
 
@@ -427,12 +450,21 @@ async fn sigterm_with_a_partner_bound_exits_0_and_its_receipts_owed_come_after_t
         async move { http.get(url).send().await.map_or(true, |r| r.status() == 503) }
     })
     .await;
-    let during = tokio::time::timeout(Duration::from_secs(5), partner_bind(gw.smpp_port, "transceiver")).await;
+    let during =
+        tokio::time::timeout(Duration::from_secs(5), partner_bind(gw.smpp_port, "transceiver")).await;
     let exit = gw.wait(Duration::from_secs(12)).await;
     assert!(exit.success(), "{exit:?} {:?}", gw.stderr());
-    assert!(started.elapsed() < Duration::from_secs(10), "drained in {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "drained in {:?}",
+        started.elapsed()
+    );
     let (_, _, status) = during.expect("a bind during the drain is answered");
-    assert_eq!(status, seedgate_smpp::CommandStatus::ESME_RBINDFAIL, "a bind during the drain is refused");
+    assert_eq!(
+        status,
+        seedgate_smpp::CommandStatus::ESME_RBINDFAIL,
+        "a bind during the drain is refused"
+    );
     drop(tx);
 
     // The next process hands the partner every receipt it was owed.
@@ -451,7 +483,11 @@ async fn sigterm_with_a_partner_bound_exits_0_and_its_receipts_owed_come_after_t
             if let Some(id) = sm.tlvs.receipted_message_id() {
                 got.insert(id);
             }
-            let ok = Frame::response(f.sequence, seedgate_smpp::CommandStatus::ESME_ROK, Pdu::DeliverSmResp(SmResp::default()));
+            let ok = Frame::response(
+                f.sequence,
+                seedgate_smpp::CommandStatus::ESME_ROK,
+                Pdu::DeliverSmResp(SmResp::default()),
+            );
             rx.respond(ok).await.unwrap();
         }
     }

@@ -172,7 +172,9 @@ async fn api_sends(c: &common::Client, token: &str, channel: &str, n: usize) -> 
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let body = serde_json::json!({"channel": channel, "to": format!("+2782{:07}", i), "content": format!("m{i}")});
-        let (s, b) = c.call("POST", "/api/v1/messages", Some(token), Some(body), &[]).await;
+        let (s, b) = c
+            .call("POST", "/api/v1/messages", Some(token), Some(body), &[])
+            .await;
         assert_eq!(s, 202, "{b}");
         ids.push(b["id"].as_str().unwrap().parse().unwrap());
     }
@@ -180,7 +182,11 @@ async fn api_sends(c: &common::Client, token: &str, channel: &str, n: usize) -> 
 }
 
 /// Waits until every message of `ids` has its delivery receipt; each must have exactly one.
-async fn every_one_delivered_once(store: &Arc<dyn seedgate_runtime::store::Store>, ids: &[uuid::Uuid], what: &str) {
+async fn every_one_delivered_once(
+    store: &Arc<dyn seedgate_runtime::store::Store>,
+    ids: &[uuid::Uuid],
+    what: &str,
+) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let mut waiting = 0;
@@ -199,7 +205,11 @@ async fn every_one_delivered_once(store: &Arc<dyn seedgate_runtime::store::Store
                 _ => twice.push(*id),
             }
         }
-        assert!(twice.is_empty(), "{what}: {} messages got another message's receipt too", twice.len());
+        assert!(
+            twice.is_empty(),
+            "{what}: {} messages got another message's receipt too",
+            twice.len()
+        );
         if waiting == 0 {
             return;
         }
@@ -423,14 +433,41 @@ async fn messages_that_cannot_go_fail_or_expire_with_their_reason_and_can_be_rep
     let in_secs = |s: i64| (chrono::Utc::now() + chrono::Duration::seconds(s)).to_rfc3339();
 
     // An expiry in the past is refused, and nothing is stored.
-    let (s, b) = c.call("POST", "/api/v1/messages", Some(&token), Some(send("sick", Some(in_secs(-5)))), &[]).await;
+    let (s, b) = c
+        .call(
+            "POST",
+            "/api/v1/messages",
+            Some(&token),
+            Some(send("sick", Some(in_secs(-5)))),
+            &[],
+        )
+        .await;
     assert_eq!((s, common::error_of(&b).0), (400, "bad_request"), "{b}");
 
-    let (s, failing) = c.call("POST", "/api/v1/messages", Some(&token), Some(send("sick", None)), &[]).await;
+    let (s, failing) = c
+        .call(
+            "POST",
+            "/api/v1/messages",
+            Some(&token),
+            Some(send("sick", None)),
+            &[],
+        )
+        .await;
     assert_eq!(s, 202, "{failing}");
-    let (s, late) = c.call("POST", "/api/v1/messages", Some(&token), Some(send("away", Some(in_secs(2)))), &[]).await;
+    let (s, late) = c
+        .call(
+            "POST",
+            "/api/v1/messages",
+            Some(&token),
+            Some(send("away", Some(in_secs(2)))),
+            &[],
+        )
+        .await;
     assert_eq!(s, 202, "{late}");
-    let (failing, late) = (failing["id"].as_str().unwrap().to_string(), late["id"].as_str().unwrap().to_string());
+    let (failing, late) = (
+        failing["id"].as_str().unwrap().to_string(),
+        late["id"].as_str().unwrap().to_string(),
+    );
     for (id, want) in [(&failing, "failed"), (&late, "expired")] {
         let (c, token) = (&c, &token);
         common::eventually(&format!("{id} is {want}"), Duration::from_secs(30), || {
@@ -442,7 +479,9 @@ async fn messages_that_cannot_go_fail_or_expire_with_their_reason_and_can_be_rep
         })
         .await;
     }
-    let (s, dead) = c.call("GET", "/api/v1/messages/dead", Some(&token), None, &[]).await;
+    let (s, dead) = c
+        .call("GET", "/api/v1/messages/dead", Some(&token), None, &[])
+        .await;
     assert_eq!(s, 200, "{dead}");
     let reason_of = |id: &str| {
         dead.as_array()
@@ -453,18 +492,43 @@ async fn messages_that_cannot_go_fail_or_expire_with_their_reason_and_can_be_rep
             .unwrap_or_else(|| panic!("{id} is not on the dead-letter list: {dead}"))
     };
     let r = reason_of(&failing);
-    assert!(r.contains("gave up after 3 tries") && r.contains("ESME_RSYSERR"), "{r}");
+    assert!(
+        r.contains("gave up after 3 tries") && r.contains("ESME_RSYSERR"),
+        "{r}"
+    );
     assert!(reason_of(&late).contains("expired at"), "{dead}");
 
     // Replayed: a new message that names the old one; a message still on its way cannot be.
-    let (s, again) = c.call("POST", &format!("/api/v1/messages/{failing}/replay"), Some(&token), None, &[]).await;
+    let (s, again) = c
+        .call(
+            "POST",
+            &format!("/api/v1/messages/{failing}/replay"),
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(s, 202, "{again}");
     assert_ne!(again["id"], failing.as_str());
     assert_eq!(again["metadata"]["replay_of"], failing.as_str());
-    let (s, live) = c.call("POST", "/api/v1/messages", Some(&token), Some(send("demo-sms", None)), &[]).await;
+    let (s, live) = c
+        .call(
+            "POST",
+            "/api/v1/messages",
+            Some(&token),
+            Some(send("demo-sms", None)),
+            &[],
+        )
+        .await;
     assert_eq!(s, 202);
     let (s, b) = c
-        .call("POST", &format!("/api/v1/messages/{}/replay", live["id"].as_str().unwrap()), Some(&token), None, &[])
+        .call(
+            "POST",
+            &format!("/api/v1/messages/{}/replay", live["id"].as_str().unwrap()),
+            Some(&token),
+            None,
+            &[],
+        )
         .await;
     assert_eq!((s, common::error_of(&b).0), (422, "refused"), "{b}");
     assert!(gw.terminate().await.success(), "{:?}", gw.stderr());

@@ -28,7 +28,10 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn acked(&self) -> Vec<String> {
-        self.acked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.acked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn refuse(&self, why: String) {
@@ -42,8 +45,14 @@ impl Ledger {
 
     /// Every temporary refusal, `name×count`, comma separated.
     pub fn refusals(&self) -> String {
-        let r = self.refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        r.iter().map(|(k, v)| format!("{k}×{v}")).collect::<Vec<_>>().join(", ")
+        let r = self
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.iter()
+            .map(|(k, v)| format!("{k}×{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -94,7 +103,11 @@ pub async fn smpp_client(
                 while let Some(f) = incoming.requests.recv().await {
                     if let Pdu::DeliverSm(_) = f.pdu {
                         ledger.receipts.fetch_add(1, Ordering::Relaxed);
-                        let resp = Frame::response(f.sequence, CommandStatus::ESME_ROK, Pdu::DeliverSmResp(SmResp::default()));
+                        let resp = Frame::response(
+                            f.sequence,
+                            CommandStatus::ESME_ROK,
+                            Pdu::DeliverSmResp(SmResp::default()),
+                        );
                         let _ = link.respond(resp).await;
                     }
                 }
@@ -172,8 +185,14 @@ pub async fn api_client(
     let next = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..conns.max(1) {
-        let (http, base, token, channel, next, ledger) =
-            (http.clone(), base.clone(), token.clone(), channel.clone(), next.clone(), ledger.clone());
+        let (http, base, token, channel, next, ledger) = (
+            http.clone(),
+            base.clone(),
+            token.clone(),
+            channel.clone(),
+            next.clone(),
+            ledger.clone(),
+        );
         workers.spawn(async move {
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
@@ -218,11 +237,16 @@ pub async fn api_client(
 
 /// The acknowledged ids not yet handed to the carrier: missing from `store`, or still queued.
 /// (Submitted, delivered, failed and expired messages were handled.)
-pub async fn not_yet_sent(store: &dyn seedgate_runtime::store::Store, ids: &[String]) -> Result<Vec<String>, String> {
+pub async fn not_yet_sent(
+    store: &dyn seedgate_runtime::store::Store,
+    ids: &[String],
+) -> Result<Vec<String>, String> {
     use seedgate_runtime::store::MessageStatus;
     let mut out = Vec::new();
     for id in ids {
-        let uuid: uuid::Uuid = id.parse().map_err(|_| format!("acknowledged id `{id}` is not a message id"))?;
+        let uuid: uuid::Uuid = id
+            .parse()
+            .map_err(|_| format!("acknowledged id `{id}` is not a message id"))?;
         let m = store.stored_message(uuid).await.map_err(|e| e.to_string())?;
         if !m.is_some_and(|m| m.status != MessageStatus::Queued) {
             out.push(id.clone());

@@ -201,7 +201,9 @@ impl Message {
     /// message later reports it `expired` instead of sending it.
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         let text = self.metadata.get("expires_at")?.as_str()?;
-        DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     /// Sets [`Message::expires_at`].

@@ -62,7 +62,13 @@ async fn main() {
             if wanted($id) {
                 eprintln!("faults: {} …", $id);
                 let row = $f.await;
-                eprintln!("{}", table(std::slice::from_ref(&row)).lines().last().unwrap_or_default());
+                eprintln!(
+                    "{}",
+                    table(std::slice::from_ref(&row))
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                );
                 rows.push(row);
             }
         };

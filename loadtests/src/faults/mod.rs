@@ -55,7 +55,11 @@ pub fn table(rows: &[Row]) -> String {
             (None, true) => "ok".into(),
             (None, false) => "FAIL".into(),
         };
-        let note = if r.note.is_empty() { String::new() } else { format!(" ({})", r.note) };
+        let note = if r.note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.note)
+        };
         out.push_str(&format!(
             "| {} | {}{} | {} | {} | {} | {} ({}) | {} | {} | {} | {} |\n",
             r.id,
@@ -66,7 +70,11 @@ pub fn table(rows: &[Row]) -> String {
             r.lost,
             r.duplicates,
             r.in_flight,
-            if r.temporary.is_empty() { "–" } else { &r.temporary },
+            if r.temporary.is_empty() {
+                "–"
+            } else {
+                &r.temporary
+            },
             secs(r.detect),
             secs(r.recover),
             result
@@ -93,8 +101,14 @@ pub struct OneBox {
 impl OneBox {
     /// `data` is where the SQLite file goes (default `<dir>/data`); `postgres` uses that
     /// database (a schema of its own) instead.
-    pub async fn new(tools: &Tools, tag: &str, data: Option<&Path>, postgres: Option<&str>) -> Result<Self, String> {
-        let dir = std::env::temp_dir().join(format!("seedgate-faults-{tag}-{}", uuid::Uuid::now_v7().simple()));
+    pub async fn new(
+        tools: &Tools,
+        tag: &str,
+        data: Option<&Path>,
+        postgres: Option<&str>,
+    ) -> Result<Self, String> {
+        let dir =
+            std::env::temp_dir().join(format!("seedgate-faults-{tag}-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let (http, smpp, smsc_port) = (free_port(), free_port(), free_port());
         let data = data.map_or_else(|| dir.join("data"), Path::to_path_buf);
@@ -119,13 +133,25 @@ impl OneBox {
             env.push(("SEEDGATE_FLOWS__DIR".to_string(), flows.display().to_string()));
         }
         let out = std::process::Command::new(&tools.seedgate)
-            .args(["--config", "seedgate.toml", "token", "create", "--scopes", "send,read", "--name", "faults"])
+            .args([
+                "--config",
+                "seedgate.toml",
+                "token",
+                "create",
+                "--scopes",
+                "send,read",
+                "--name",
+                "faults",
+            ])
             .current_dir(&dir)
             .envs(env.iter().cloned())
             .output()
             .map_err(|e| format!("cannot run {}: {e}", tools.seedgate.display()))?;
         if !out.status.success() {
-            return Err(format!("token create failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "token create failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let store = {
@@ -158,10 +184,15 @@ impl OneBox {
 
     /// `seedgate up`, ready (or an error naming its log).
     pub async fn up(&self) -> Result<(Proc, Duration), String> {
-        let p = self.tools.seedgate(&self.dir, &["--config", "seedgate.toml", "up"], &self.env);
+        let p = self
+            .tools
+            .seedgate(&self.dir, &["--config", "seedgate.toml", "up"], &self.env);
         match procs::ready(&self.base(), Duration::from_secs(20)).await {
             Some(took) => Ok((p, took)),
-            None => Err(format!("seedgate up not ready in 20 s; see {}/seedgate.log", self.dir.display())),
+            None => Err(format!(
+                "seedgate up not ready in 20 s; see {}/seedgate.log",
+                self.dir.display()
+            )),
         }
     }
 
@@ -194,7 +225,12 @@ impl OneBox {
     /// Messages the store holds as handed to the carrier (any state past `queued`).
     pub async fn handed_over(&self) -> Result<u64, String> {
         let mut n = 0;
-        for status in [MessageStatus::Submitted, MessageStatus::Delivered, MessageStatus::Failed, MessageStatus::Expired] {
+        for status in [
+            MessageStatus::Submitted,
+            MessageStatus::Delivered,
+            MessageStatus::Failed,
+            MessageStatus::Expired,
+        ] {
             let mut before = None;
             loop {
                 let q = MessageQuery {

@@ -136,7 +136,9 @@ impl Tools {
         }
         if first.trim() != format!("listening {port}") {
             let _ = child.kill();
-            return Err(format!("the npm SMSC did not start: {first:?} (npm ci in tests/interop?)"));
+            return Err(format!(
+                "the npm SMSC did not start: {first:?} (npm ci in tests/interop?)"
+            ));
         }
         Ok(Proc {
             child: Some(child),

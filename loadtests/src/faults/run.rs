@@ -58,7 +58,10 @@ async fn settle(b: &OneBox, mut load: Load, smscs: Vec<Proc>, mut row: Row) -> R
         .sum();
     row.duplicates = carrier.saturating_sub(handed);
     if carrier < handed {
-        row.note = format!("{}carrier counted {carrier} < {handed} handed over", sep(&row.note));
+        row.note = format!(
+            "{}carrier counted {carrier} < {handed} handed over",
+            sep(&row.note)
+        );
     }
     row
 }
@@ -74,7 +77,8 @@ fn sep(s: &str) -> &'static str {
 async fn stop_cleanly(gw: &mut Proc, row: &mut Row) {
     let (code, took) = gw.terminate(Duration::from_secs(15)).await;
     if code != Some(0) || took > Duration::from_secs(11) {
-        row.problem.get_or_insert(format!("the last SIGTERM exited {code:?} after {took:?}"));
+        row.problem
+            .get_or_insert(format!("the last SIGTERM exited {code:?} after {took:?}"));
     }
 }
 
@@ -85,7 +89,11 @@ pub async fn f1_kill9(tools: &Tools, size: Size) -> Row {
         let b = OneBox::new(tools, "f1", None, None).await?;
         let smsc = tools.npm_smsc(b.smsc_port, &[])?;
         let (mut gw, _) = b.up().await?;
-        let load = b.load(size.smpp, size.api, Instant::now() + Duration::from_secs(size.load_secs));
+        let load = b.load(
+            size.smpp,
+            size.api,
+            Instant::now() + Duration::from_secs(size.load_secs),
+        );
         tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
         gw.kill9();
         let at = Instant::now();
@@ -111,7 +119,11 @@ pub async fn f14_sigterm(tools: &Tools, size: Size) -> Row {
         let b = OneBox::new(tools, "f14", None, None).await?;
         let smsc = tools.npm_smsc(b.smsc_port, &[])?;
         let (mut gw, _) = b.up().await?;
-        let load = b.load(size.smpp, size.api, Instant::now() + Duration::from_secs(size.load_secs));
+        let load = b.load(
+            size.smpp,
+            size.api,
+            Instant::now() + Duration::from_secs(size.load_secs),
+        );
         tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
         let (code, took) = gw.terminate(Duration::from_secs(15)).await;
         let at = Instant::now();
@@ -166,7 +178,10 @@ async fn without_their_receipt(b: &OneBox, ids: &[String], within: Duration) -> 
 /// F11: the SMSC restarts and gives the same message ids again, each receipt before its
 /// `submit_sm_resp`: every receipt must reach its own message.
 pub async fn f11_id_reuse(tools: &Tools, size: Size) -> Row {
-    let (id, fault) = ("F11", "SMSC restart reusing message ids, receipts before responses");
+    let (id, fault) = (
+        "F11",
+        "SMSC restart reusing message ids, receipts before responses",
+    );
     let run = async {
         let b = OneBox::new(tools, "f11", None, None).await?;
         let opts = ["--start-id", "1000000", "--receipt-first"];
@@ -252,19 +267,40 @@ async fn bad_smsc(
 pub async fn f7_slow(tools: &Tools, size: Size) -> Row {
     // A window of 50 answered every 2 s carries 25 messages/s: a load it can take in time.
     let load = (size, 300, 100);
-    bad_smsc(tools, load, ("F7", "an SMSC answering after 2 s", "f7"), &["--resp-delay-ms", "2000"], false).await
+    bad_smsc(
+        tools,
+        load,
+        ("F7", "an SMSC answering after 2 s", "f7"),
+        &["--resp-delay-ms", "2000"],
+        false,
+    )
+    .await
 }
 
 /// F8: an SMSC that never answers, replaced half-way by one that does.
 pub async fn f8_silent(tools: &Tools, size: Size) -> Row {
     let load = (size, size.smpp / 3, size.api / 3);
-    bad_smsc(tools, load, ("F8", "an SMSC that never answers, then a sound one", "f8"), &["--no-resp"], true).await
+    bad_smsc(
+        tools,
+        load,
+        ("F8", "an SMSC that never answers, then a sound one", "f8"),
+        &["--no-resp"],
+        true,
+    )
+    .await
 }
 
 /// F9: an SMSC that throttles above 200 submits/s.
 pub async fn f9_throttle(tools: &Tools, size: Size) -> Row {
     let load = (size, 1_500, 500);
-    bad_smsc(tools, load, ("F9", "an SMSC throttling above 200/s", "f9"), &["--throttle-tps", "200"], false).await
+    bad_smsc(
+        tools,
+        load,
+        ("F9", "an SMSC throttling above 200/s", "f9"),
+        &["--throttle-tps", "200"],
+        false,
+    )
+    .await
 }
 
 /// F10: the SMSC's host freezes (SIGSTOP: its TCP stays open, nothing answers) for 12 s.
@@ -274,7 +310,11 @@ pub async fn f10_half_open(tools: &Tools, size: Size) -> Row {
         let b = OneBox::new(tools, "f10", None, None).await?;
         let smsc = tools.npm_smsc(b.smsc_port, &[])?;
         let (mut gw, _) = b.up().await?;
-        let load = b.load(size.smpp / 3, size.api / 3, Instant::now() + Duration::from_secs(size.load_secs + 12));
+        let load = b.load(
+            size.smpp / 3,
+            size.api / 3,
+            Instant::now() + Duration::from_secs(size.load_secs + 12),
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
         smsc.signal("STOP");
         let at = Instant::now();
@@ -290,7 +330,9 @@ pub async fn f10_half_open(tools: &Tools, size: Size) -> Row {
             in_flight: 50,
             ..Row::default()
         };
-        row.recover = channel_ok_within(&b, Duration::from_secs(40)).await.map(|_| back.elapsed());
+        row.recover = channel_ok_within(&b, Duration::from_secs(40))
+            .await
+            .map(|_| back.elapsed());
         row = settle(&b, load, vec![smsc], row).await;
         stop_cleanly(&mut gw, &mut row).await;
         Ok::<_, String>(row)
@@ -338,12 +380,19 @@ async fn channel_ok_within(b: &OneBox, within: Duration) -> Option<Duration> {
 /// F4: PostgreSQL restarted (immediate mode) under load, with `seedgate up` on PostgreSQL
 /// (the bus journal there too).
 pub async fn f4_postgres(tools: &Tools, size: Size, url: &str) -> Row {
-    let (id, fault) = ("F4", "PostgreSQL immediate restart under load (`seedgate up` on PostgreSQL)");
+    let (id, fault) = (
+        "F4",
+        "PostgreSQL immediate restart under load (`seedgate up` on PostgreSQL)",
+    );
     let run = async {
         let b = OneBox::new(tools, "f4", None, Some(url)).await?;
         let smsc = tools.npm_smsc(b.smsc_port, &[])?;
         let (mut gw, _) = b.up().await?;
-        let load = b.load(size.smpp / 2, size.api / 2, Instant::now() + Duration::from_secs(size.load_secs + 5));
+        let load = b.load(
+            size.smpp / 2,
+            size.api / 2,
+            Instant::now() + Duration::from_secs(size.load_secs + 5),
+        );
         tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
         let at = Instant::now();
         restart_postgres()?;
@@ -371,17 +420,27 @@ fn restart_postgres() -> Result<(), String> {
         .next()
         .ok_or("no PostgreSQL cluster")?;
     let ok = std::process::Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", &version, "main", "restart", "-m", "immediate"])
+        .args([
+            "--skip-systemctl-redirect",
+            &version,
+            "main",
+            "restart",
+            "-m",
+            "immediate",
+        ])
         .status()
         .map_err(|e| e.to_string())?;
-    ok.success().then_some(()).ok_or_else(|| "pg_ctlcluster restart failed".into())
+    ok.success()
+        .then_some(())
+        .ok_or_else(|| "pg_ctlcluster restart failed".into())
 }
 
 /// F13: the disk under the SQLite store fills up, then has room again.
 pub async fn f13_disk_full(tools: &Tools, size: Size) -> Row {
     let (id, fault) = ("F13", "the store's disk full, then freed");
     let run = async {
-        let disk = std::env::temp_dir().join(format!("seedgate-faults-disk-{}", uuid::Uuid::now_v7().simple()));
+        let disk =
+            std::env::temp_dir().join(format!("seedgate-faults-disk-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&disk).map_err(|e| e.to_string())?;
         let mounted = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
@@ -395,7 +454,11 @@ pub async fn f13_disk_full(tools: &Tools, size: Size) -> Row {
         let b = OneBox::new(tools, "f13", Some(&disk), None).await?;
         let smsc = tools.npm_smsc(b.smsc_port, &[])?;
         let (mut gw, _) = b.up().await?;
-        let load = b.load(size.smpp / 2, size.api / 2, Instant::now() + Duration::from_secs(size.load_secs + 6));
+        let load = b.load(
+            size.smpp / 2,
+            size.api / 2,
+            Instant::now() + Duration::from_secs(size.load_secs + 6),
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
         let filler = disk.join("filler");
         let _ = std::process::Command::new("dd")
@@ -408,7 +471,9 @@ pub async fn f13_disk_full(tools: &Tools, size: Size) -> Row {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let _ = std::fs::remove_file(&filler);
         let freed = Instant::now();
-        let recover = super::procs::ready(&b.base(), Duration::from_secs(30)).await.map(|_| freed.elapsed());
+        let recover = super::procs::ready(&b.base(), Duration::from_secs(30))
+            .await
+            .map(|_| freed.elapsed());
         let mut row = Row {
             id,
             fault,
@@ -431,15 +496,25 @@ struct Unmount(std::path::PathBuf);
 
 impl Drop for Unmount {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
     }
 }
 
 async fn not_ready_within(b: &OneBox, within: Duration) -> Option<Duration> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().ok()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .ok()?;
     let at = Instant::now();
     while at.elapsed() < within {
-        let code = http.get(format!("{}/readyz", b.base())).send().await.map(|r| r.status().as_u16());
+        let code = http
+            .get(format!("{}/readyz", b.base()))
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
         if code.map_or(true, |c| c != 200) {
             return Some(at.elapsed());
         }
@@ -455,7 +530,11 @@ pub async fn f12_clock(tools: &Tools, size: Size) -> Row {
         let b = OneBox::new(tools, "f12", None, None).await?;
         let smsc = tools.npm_smsc(b.smsc_port, &[])?;
         let (mut gw, _) = b.up().await?;
-        let load = b.load(size.smpp / 3, size.api / 3, Instant::now() + Duration::from_secs(size.load_secs));
+        let load = b.load(
+            size.smpp / 3,
+            size.api / 3,
+            Instant::now() + Duration::from_secs(size.load_secs),
+        );
         tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
         jump("+1 hour")?;
         tokio::time::sleep(Duration::from_secs(size.load_secs / 3)).await;
@@ -479,5 +558,7 @@ fn jump(by: &str) -> Result<(), String> {
         .stdout(std::process::Stdio::null())
         .status()
         .map_err(|e| e.to_string())?;
-    ok.success().then_some(()).ok_or_else(|| format!("date -s '{by}' failed (needs CAP_SYS_TIME)"))
+    ok.success()
+        .then_some(())
+        .ok_or_else(|| format!("date -s '{by}' failed (needs CAP_SYS_TIME)"))
 }

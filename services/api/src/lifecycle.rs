@@ -74,7 +74,7 @@ pub async fn dead_messages(
         dead.extend(api.store.messages(&q).await?);
     }
     dead.retain(|m| m.message.direction == Direction::Outbound);
-    dead.sort_by(|a, b| b.message.id.cmp(&a.message.id));
+    dead.sort_by_key(|m| std::cmp::Reverse(m.message.id));
     dead.truncate(limit as usize);
     let mut out = Vec::with_capacity(dead.len());
     for m in dead {
@@ -94,7 +94,9 @@ async fn reason(api: &Api, id: Uuid) -> Result<String, ApiError> {
         .rev()
         .find_map(|e| match &e.kind {
             EventKind::Nack { reason } | EventKind::Expired { reason } => Some(reason.clone()),
-            EventKind::DeliveryReport { status } => Some(format!("the carrier reported {status:?}").to_lowercase()),
+            EventKind::DeliveryReport { status } => {
+                Some(format!("the carrier reported {status:?}").to_lowercase())
+            }
             EventKind::Ack { .. } => None,
         })
         .unwrap_or_else(|| "no reason recorded".into()))
@@ -121,7 +123,10 @@ pub async fn replay_message(
     if !dead || old.message.direction != Direction::Outbound {
         return Err(ApiError::new(
             ErrorCode::Refused,
-            format!("message {id} is {}: only failed or expired outbound messages are sent again", old.status.as_str()),
+            format!(
+                "message {id} is {}: only failed or expired outbound messages are sent again",
+                old.status.as_str()
+            ),
         ));
     }
     let mut msg = old.message.clone();
@@ -131,7 +136,8 @@ pub async fn replay_message(
         msg.metadata.remove("expires_at");
     }
     msg.metadata.insert("replay_of".into(), id.to_string().into());
-    msg.metadata.insert("api_token".into(), caller.0.id.to_string().into());
+    msg.metadata
+        .insert("api_token".into(), caller.0.id.to_string().into());
     match api.store.accept(&msg, None).await? {
         Accepted::New => {}
         Accepted::Repeat(_) | Accepted::Conflict(_) => {

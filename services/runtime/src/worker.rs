@@ -128,12 +128,14 @@ where
     } else {
         // A durable bus keeps what is not acked: handlers still running after a grace (a
         // peer that does not answer) are stopped, and their deliveries go back to the queue.
-        let finished = tokio::time::timeout(STOP_GRACE, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let finished =
+            tokio::time::timeout(STOP_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
         if finished.is_err() {
-            tracing::info!(service = name, handlers = tasks.len(), "stopping handlers still running; their deliveries stay queued");
+            tracing::info!(
+                service = name,
+                handlers = tasks.len(),
+                "stopping handlers still running; their deliveries stay queued"
+            );
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }

@@ -30,8 +30,8 @@ pub mod sim;
 pub mod smsc_sim;
 pub mod status;
 pub mod text;
-pub mod tls;
 pub mod time;
+pub mod tls;
 pub mod tlv;
 pub mod ussd;
 

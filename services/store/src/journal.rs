@@ -18,7 +18,12 @@ impl Journal for SqlStore {
                 }
                 let payload = std::str::from_utf8(&e.payload)
                     .map_err(|_| StoreError::Rejected("a bus payload is not UTF-8".into()))?;
-                q.push_row([e.id.into(), e.queue.as_str().into(), e.routing_key.as_str().into(), payload.into()]);
+                q.push_row([
+                    e.id.into(),
+                    e.queue.as_str().into(),
+                    e.routing_key.as_str().into(),
+                    payload.into(),
+                ]);
             }
             tx.exec(&q).await?;
         }
@@ -31,7 +36,9 @@ impl Journal for SqlStore {
     }
 
     async fn journal_pending(&self) -> Result<Vec<JournalEntry>, StoreError> {
-        let q = Query::new("SELECT id, queue, routing_key, payload FROM bus_journal WHERE queue <> '' ORDER BY id");
+        let q = Query::new(
+            "SELECT id, queue, routing_key, payload FROM bus_journal WHERE queue <> '' ORDER BY id",
+        );
         self.db
             .fetch(&q)
             .await?

@@ -73,7 +73,11 @@ impl Receipts for SqlStore {
         )
         .bind(channel)
         .bind(Arg::List(forms.iter().map(|f| f.as_str().into()).collect()));
-        self.db.fetch_optional(&q).await?.map(|r| r.uuid("message_id")).transpose()
+        self.db
+            .fetch_optional(&q)
+            .await?
+            .map(|r| r.uuid("message_id"))
+            .transpose()
     }
 
     async fn carrier_sent(&self, channel: &str, message: Uuid) -> Result<bool, StoreError> {

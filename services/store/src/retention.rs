@@ -39,7 +39,9 @@ pub async fn run(
         // Carrier ids and held receipts outlive no receipt worth waiting for.
         let horizon = chrono::Utc::now() - chrono::Duration::days(7);
         match store.receipts_purge(horizon).await {
-            Ok(n) if n > 0 => tracing::info!(rows = n, "purged carrier ids and held receipts older than 7 days"),
+            Ok(n) if n > 0 => {
+                tracing::info!(rows = n, "purged carrier ids and held receipts older than 7 days")
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot purge old carrier ids yet; will retry"),
         }

@@ -16,7 +16,9 @@ use seedgate_runtime::config::{StoreConfig, StoreKind};
 use seedgate_runtime::store::Store;
 
 async fn declare(bus: &dyn Bus) {
-    bus.declare(&QueueSpec::new("store", ["*.outbound"])).await.unwrap();
+    bus.declare(&QueueSpec::new("store", ["*.outbound"]))
+        .await
+        .unwrap();
     bus.declare(&QueueSpec::new("channel.sms.outbound", ["sms.outbound"]))
         .await
         .unwrap();
@@ -48,7 +50,10 @@ async fn what_a_process_accepted_is_delivered_by_the_next(store: Arc<dyn Store>)
     let first = Arc::new(first);
     for i in 0..300 {
         let bus = first.clone();
-        tasks.spawn(async move { bus.publish("sms.outbound", format!("{{\"n\":{i}}}").as_bytes()).await });
+        tasks.spawn(async move {
+            bus.publish("sms.outbound", format!("{{\"n\":{i}}}").as_bytes())
+                .await
+        });
     }
     while let Some(r) = tasks.join_next().await {
         r.unwrap().unwrap();
@@ -97,7 +102,10 @@ async fn what_a_process_accepted_is_delivered_by_the_next(store: Arc<dyn Store>)
         d.ack().await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(store.journal_pending().await.unwrap().is_empty(), "every ack deleted its row");
+    assert!(
+        store.journal_pending().await.unwrap().is_empty(),
+        "every ack deleted its row"
+    );
 }
 
 #[tokio::test]
@@ -116,7 +124,10 @@ async fn a_journal_that_cannot_commit_refuses_publishes_and_readiness() {
     cfg.kind = StoreKind::Postgres;
     cfg.url = "postgres://postgres@127.0.0.1:1/test".into();
     let bus = MemoryBus::journaled(seedgate_store::open(&cfg).unwrap());
-    let err = bus.declare(&QueueSpec::new("store", ["*.outbound"])).await.unwrap_err();
+    let err = bus
+        .declare(&QueueSpec::new("store", ["*.outbound"]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, BusError::Unavailable(_)), "{err:?}");
     assert!(bus.check().await.is_err());
 }
@@ -139,7 +150,10 @@ impl Disk {
 
 impl Drop for Disk {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
     }
 }
 
@@ -165,7 +179,10 @@ async fn a_full_disk_refuses_publishes_until_it_has_room_again() {
     let big = "x".repeat(200_000);
     let mut refused = None;
     for _ in 0..50 {
-        if let Err(e) = bus.publish("sms.outbound", format!("{{\"t\":\"{big}\"}}").as_bytes()).await {
+        if let Err(e) = bus
+            .publish("sms.outbound", format!("{{\"t\":\"{big}\"}}").as_bytes())
+            .await
+        {
             refused = Some(e);
             break;
         }

@@ -137,31 +137,37 @@ impl Journaler {
         let done: Arc<Mutex<Vec<i64>>> = Arc::default();
         let healthy = Arc::new(AtomicBool::new(true));
         let (d, h) = (done.clone(), healthy.clone());
-        let writer = GroupCommit::spawn(GROUP_MAX, Some(DONE_EVERY), move |batches: Vec<Vec<JournalEntry>>| {
-            let store = store.clone();
-            let (d, h) = (d.clone(), h.clone());
-            let n = batches.len();
-            let gone = std::mem::take(&mut *d.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            async move {
-                if n == 0 && gone.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let add: Vec<JournalEntry> = batches.into_iter().flatten().collect();
-                match store.journal_commit(&add, &gone).await {
-                    Ok(()) => {
-                        h.store(true, Ordering::Relaxed);
-                        Ok(vec![(); n])
+        let writer = GroupCommit::spawn(
+            GROUP_MAX,
+            Some(DONE_EVERY),
+            move |batches: Vec<Vec<JournalEntry>>| {
+                let store = store.clone();
+                let (d, h) = (d.clone(), h.clone());
+                let n = batches.len();
+                let gone = std::mem::take(&mut *d.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                async move {
+                    if n == 0 && gone.is_empty() {
+                        return Ok(Vec::new());
                     }
-                    Err(e) => {
-                        h.store(false, Ordering::Relaxed);
-                        d.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(gone);
-                        metrics::counter!("seedgate_bus_journal_failures_total").increment(1);
-                        tracing::warn!(error = %e, "the bus journal cannot commit; publishes are refused until it can");
-                        Err(e)
+                    let add: Vec<JournalEntry> = batches.into_iter().flatten().collect();
+                    match store.journal_commit(&add, &gone).await {
+                        Ok(()) => {
+                            h.store(true, Ordering::Relaxed);
+                            Ok(vec![(); n])
+                        }
+                        Err(e) => {
+                            h.store(false, Ordering::Relaxed);
+                            d.lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .extend(gone);
+                            metrics::counter!("seedgate_bus_journal_failures_total").increment(1);
+                            tracing::warn!(error = %e, "the bus journal cannot commit; publishes are refused until it can");
+                            Err(e)
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         // Ids only need to be unique among live rows: start past the rows left, and past any
         // earlier process's ids (microseconds since the epoch).
         let floor = chrono::Utc::now().timestamp_micros();
@@ -233,7 +239,10 @@ impl MemoryBus {
                     .map_err(|e| BusError::Unavailable(format!("cannot read the bus journal: {e}")))?;
                 let last = rows.iter().map(|r| r.id).max().unwrap_or(0);
                 if !rows.is_empty() {
-                    tracing::info!(messages = rows.len(), "the bus journal holds messages not yet handled; delivering them again");
+                    tracing::info!(
+                        messages = rows.len(),
+                        "the bus journal holds messages not yet handled; delivering them again"
+                    );
                     metrics::counter!("seedgate_bus_journal_recovered_total").increment(rows.len() as u64);
                 }
                 let mut left = j.left.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -386,7 +395,9 @@ impl Bus for MemoryBus {
     }
 
     async fn check(&self) -> Result<(), BusError> {
-        let Some(j) = self.journaler().await? else { return Ok(()) };
+        let Some(j) = self.journaler().await? else {
+            return Ok(());
+        };
         if j.healthy.load(Ordering::Relaxed) {
             return Ok(());
         }

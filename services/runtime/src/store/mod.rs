@@ -56,9 +56,9 @@ pub use webhooks::{WebhookJob, WebhookOutcome, Webhooks};
 /// The concern traits, to call a store's methods: `use seedgate_runtime::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Journal as _, Messages as _, Outbox as _,
-        Receipts as _, Retention as _, Sessions as _, Staff as _, Store as _, Subscriptions as _, Tokens as _,
-        Webhooks as _,
+        ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Journal as _, Messages as _,
+        Outbox as _, Receipts as _, Retention as _, Sessions as _, Staff as _, Store as _,
+        Subscriptions as _, Tokens as _, Webhooks as _,
     };
 }
 

@@ -121,7 +121,9 @@ impl Drop for Submitting<'_> {
 
 impl InFlight {
     fn lock(&self) -> std::sync::MutexGuard<'_, (u64, BTreeSet<u64>)> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A submit starts; hold the guard until its carrier id is recorded.

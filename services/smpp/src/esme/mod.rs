@@ -392,7 +392,12 @@ impl Esme {
     }
 
     /// Handles the SMSC's requests on one bind until it ends.
-    async fn serve(self: &Arc<Self>, link: &Link, mut incoming: Incoming, stop: &CancellationToken) -> String {
+    async fn serve(
+        self: &Arc<Self>,
+        link: &Link,
+        mut incoming: Incoming,
+        stop: &CancellationToken,
+    ) -> String {
         // deliver_sm are handled side by side (answered in any order, as SMPP allows), so a
         // receipt waiting for the submits in flight holds up no other PDU.
         let limit = Arc::new(tokio::sync::Semaphore::new(DELIVER_CONCURRENCY));
@@ -410,12 +415,18 @@ impl Esme {
             let seq = frame.sequence;
             let reply = match frame.pdu {
                 Pdu::DeliverSm(sm) => {
-                    let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                    let Ok(permit) = limit.clone().acquire_owned().await else {
+                        break;
+                    };
                     let (me, link) = (self.clone(), link.clone());
                     handling.spawn(async move {
                         let status = me.on_deliver(sm, &link).await;
                         let _ = link
-                            .respond(Frame::response(seq, status, Pdu::DeliverSmResp(SmResp::default())))
+                            .respond(Frame::response(
+                                seq,
+                                status,
+                                Pdu::DeliverSmResp(SmResp::default()),
+                            ))
                             .await;
                         drop(permit);
                     });
@@ -455,9 +466,17 @@ impl Esme {
 
     /// A temporary failure of `msg`: tried again after a backoff that doubles with each try
     /// (100 ms up to 10 s), or, after `max_attempts`, failed for good with the last reason.
-    async fn retry_or_give_up(&self, msg: &Message, code: ErrorCode, reason: String) -> Result<(), HandleError> {
+    async fn retry_or_give_up(
+        &self,
+        msg: &Message,
+        code: ErrorCode,
+        reason: String,
+    ) -> Result<(), HandleError> {
         let tries = {
-            let mut a = self.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut a = self
+                .attempts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if a.len() > 100_000 {
                 a.clear(); // bounded; a forgotten count starts again
             }
@@ -473,7 +492,8 @@ impl Esme {
             self.publish_event(msg.id, EventKind::Nack { reason }).await?;
             return Ok(());
         }
-        let pause = Duration::from_millis(100u64.saturating_mul(1 << tries.min(7))).min(Duration::from_secs(10));
+        let pause =
+            Duration::from_millis(100u64.saturating_mul(1 << tries.min(7))).min(Duration::from_secs(10));
         tokio::time::sleep(pause).await;
         Err(HandleError::new(code, reason))
     }
@@ -504,7 +524,11 @@ impl Esme {
         message_id: uuid::Uuid,
         status: seedgate_proto::DeliveryStatus,
     ) -> Result<(), BusError> {
-        let mut event = Event::new(self.channel.clone(), message_id, EventKind::DeliveryReport { status });
+        let mut event = Event::new(
+            self.channel.clone(),
+            message_id,
+            EventKind::DeliveryReport { status },
+        );
         let name = format!("{}:{message_id}:{status:?}", self.channel);
         event.id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes());
         let payload = serde_json::to_vec(&event).unwrap_or_default();
@@ -614,7 +638,9 @@ impl Esme {
                             return Err(HandleError::new(code, format!("SMSC answered {}", resp.status)));
                         }
                         metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "retry").increment(1);
-                        return self.retry_or_give_up(&msg, code, format!("SMSC answered {}", resp.status)).await;
+                        return self
+                            .retry_or_give_up(&msg, code, format!("SMSC answered {}", resp.status))
+                            .await;
                     }
                     Some(_) => {
                         metrics::counter!("seedgate_smpp_esme_submits_total", "channel" => self.channel.clone(), "outcome" => "rejected").increment(1);
@@ -638,13 +664,21 @@ impl Esme {
                     // Sent, never answered: the retry may be a duplicate at the carrier.
                     metrics::counter!("seedgate_smpp_esme_unanswered_submits_total", "channel" => self.channel.clone()).increment(1);
                     return self
-                        .retry_or_give_up(&msg, ErrorCode::Unavailable, format!("no submit_sm_resp within {t:?}"))
+                        .retry_or_give_up(
+                            &msg,
+                            ErrorCode::Unavailable,
+                            format!("no submit_sm_resp within {t:?}"),
+                        )
                         .await;
                 }
                 Err(LinkError::Closed(why)) => {
                     metrics::counter!("seedgate_smpp_esme_unanswered_submits_total", "channel" => self.channel.clone()).increment(1);
                     return self
-                        .retry_or_give_up(&msg, ErrorCode::Unavailable, format!("bind lost mid-submit: {why}"))
+                        .retry_or_give_up(
+                            &msg,
+                            ErrorCode::Unavailable,
+                            format!("bind lost mid-submit: {why}"),
+                        )
                         .await;
                 }
             }
@@ -721,7 +755,12 @@ impl Esme {
             return Ok(());
         };
         let wait = Duration::from_secs(self.cfg.response_timeout_secs + 1);
-        match self.correlator.find(&receipt, wait).await.map_err(store_trouble)? {
+        match self
+            .correlator
+            .find(&receipt, wait)
+            .await
+            .map_err(store_trouble)?
+        {
             Some(ours) => {
                 self.publish_receipt(ours, receipt.status).await?;
                 metrics::counter!("seedgate_smpp_esme_receipts_total", "channel" => self.channel.clone(), "outcome" => "matched").increment(1);

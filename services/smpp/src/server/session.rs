@@ -39,7 +39,8 @@ where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
 {
     let (link, mut incoming) = Link::spawn(stream, server.link_config(10));
-    let Some((account, mode, bind_id)) = await_bind(&server, &link, &mut incoming, peer, &shutdown).await else {
+    let Some((account, mode, bind_id)) = await_bind(&server, &link, &mut incoming, peer, &shutdown).await
+    else {
         link.close();
         return;
     };
@@ -163,7 +164,11 @@ async fn await_bind(
             tracing::info!(system_id = %bind.system_id, %peer, "SMPP bind refused: the server is shutting down");
             let pdu = bind_resp(mode, BindResp::default());
             let _ = link
-                .respond(Frame::response(frame.sequence, CommandStatus::ESME_RBINDFAIL, pdu))
+                .respond(Frame::response(
+                    frame.sequence,
+                    CommandStatus::ESME_RBINDFAIL,
+                    pdu,
+                ))
                 .await;
             return None;
         }

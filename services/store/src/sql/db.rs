@@ -122,14 +122,24 @@ impl Db {
     /// lock, and every other writer would then wait for it ("database is locked") after the
     /// disk has room again.
     fn pool(&self) -> Pool {
-        if let Some(opts) = self.sqlite.as_ref().filter(|_| self.recycle.swap(false, Ordering::Relaxed)) {
+        if let Some(opts) = self
+            .sqlite
+            .as_ref()
+            .filter(|_| self.recycle.swap(false, Ordering::Relaxed))
+        {
             let fresh = Pool::Sqlite(sqlite_pool(opts.clone()));
-            let mut guard = self.pool.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = self
+                .pool
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             // The old pool closes its connections once the last query holding it is done.
             drop(std::mem::replace(&mut *guard, fresh));
             tracing::warn!("a SQLite write failed for the disk's sake; opening fresh connections");
         }
-        self.pool.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.pool
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The pool, migrated.
@@ -178,8 +188,17 @@ impl Db {
     pub(crate) async fn fetch(&self, q: &Query) -> Result<Vec<Row>, StoreError> {
         let sql = q.render(self.dialect());
         Ok(match self.ready().await? {
-            Pool::Sqlite(p) => rows(q.sqlite(&sql).fetch_all(&p).await.map_err(|e| noted(e, &self.recycle)), Row::Sqlite)?,
-            Pool::Postgres(p) => rows(q.postgres(&sql).fetch_all(&p).await.map_err(classify), Row::Postgres)?,
+            Pool::Sqlite(p) => rows(
+                q.sqlite(&sql)
+                    .fetch_all(&p)
+                    .await
+                    .map_err(|e| noted(e, &self.recycle)),
+                Row::Sqlite,
+            )?,
+            Pool::Postgres(p) => rows(
+                q.postgres(&sql).fetch_all(&p).await.map_err(classify),
+                Row::Postgres,
+            )?,
         })
     }
 
@@ -222,10 +241,16 @@ impl Tx {
         let sql = q.render(self.dialect());
         match self {
             Self::Sqlite(t, recycle) => rows(
-                q.sqlite(&sql).fetch_all(&mut **t).await.map_err(|e| noted(e, recycle)),
+                q.sqlite(&sql)
+                    .fetch_all(&mut **t)
+                    .await
+                    .map_err(|e| noted(e, recycle)),
                 Row::Sqlite,
             ),
-            Self::Postgres(t) => rows(q.postgres(&sql).fetch_all(&mut **t).await.map_err(classify), Row::Postgres),
+            Self::Postgres(t) => rows(
+                q.postgres(&sql).fetch_all(&mut **t).await.map_err(classify),
+                Row::Postgres,
+            ),
         }
     }
 

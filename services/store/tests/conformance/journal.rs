@@ -13,11 +13,18 @@ fn entry(id: i64, queue: &str, text: &str) -> JournalEntry {
 
 async fn journal_rows_stay_until_done_and_come_back_in_order(store: Arc<dyn Store>) {
     assert!(store.journal_pending().await.unwrap().is_empty());
-    let (a, b, c) = (entry(10, "store", "a"), entry(11, "channel.demo-sms.outbound", "b"), entry(12, "store", "c"));
+    let (a, b, c) = (
+        entry(10, "store", "a"),
+        entry(11, "channel.demo-sms.outbound", "b"),
+        entry(12, "store", "c"),
+    );
     store.journal_commit(&[a.clone(), b.clone()], &[]).await.unwrap();
     // One commit adds and deletes: a row added and done in the same commit leaves nothing.
     let probe = entry(13, "", "");
-    store.journal_commit(&[c.clone(), probe], &[10, 13]).await.unwrap();
+    store
+        .journal_commit(&[c.clone(), probe], &[10, 13])
+        .await
+        .unwrap();
     assert_eq!(store.journal_pending().await.unwrap(), vec![b.clone(), c.clone()]);
     // A batch larger than one statement.
     let many: Vec<JournalEntry> = (100..1_300).map(|i| entry(i, "store", &i.to_string())).collect();
@@ -33,13 +40,16 @@ async fn journal_rows_stay_until_done_and_come_back_in_order(store: Arc<dyn Stor
 
 async fn a_journal_commit_that_fails_writes_nothing(store: Arc<dyn Store>) {
     let a = entry(1, "store", "a");
-    store.journal_commit(&[a.clone()], &[]).await.unwrap();
+    store.journal_commit(std::slice::from_ref(&a), &[]).await.unwrap();
     // The same id again: the whole commit is refused, the done row is not deleted.
     let err = store
         .journal_commit(&[entry(2, "store", "b"), a.clone()], &[1])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Rejected(_) | StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Rejected(_) | StoreError::Unavailable(_)),
+        "{err:?}"
+    );
     assert_eq!(store.journal_pending().await.unwrap(), vec![a]);
 }
 
