@@ -240,14 +240,17 @@ pub async fn api_client(
 pub async fn not_yet_sent(
     store: &dyn seedgate_runtime::store::Store,
     ids: &[String],
-) -> Result<Vec<String>, String> {
+) -> anyhow::Result<Vec<String>> {
     use seedgate_runtime::store::MessageStatus;
     let mut out = Vec::new();
     for id in ids {
         let uuid: uuid::Uuid = id
             .parse()
-            .map_err(|_| format!("acknowledged id `{id}` is not a message id"))?;
-        let m = store.stored_message(uuid).await.map_err(|e| e.to_string())?;
+            .map_err(|_| anyhow::anyhow!("acknowledged id `{id}` is not a message id"))?;
+        let m = store
+            .stored_message(uuid)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if !m.is_some_and(|m| m.status != MessageStatus::Queued) {
             out.push(id.clone());
         }
@@ -261,7 +264,7 @@ pub async fn lost_after(
     store: &dyn seedgate_runtime::store::Store,
     ids: &[String],
     within: Duration,
-) -> Result<Vec<String>, String> {
+) -> anyhow::Result<Vec<String>> {
     let deadline = Instant::now() + within;
     let mut left = ids.to_vec();
     loop {

@@ -106,10 +106,10 @@ impl OneBox {
         tag: &str,
         data: Option<&Path>,
         postgres: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> anyhow::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("seedgate-faults-{tag}-{}", uuid::Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (http, smpp, smsc_port) = (free_port(), free_port(), free_port());
         let data = data.map_or_else(|| dir.join("data"), Path::to_path_buf);
         let schema = format!("f{}", uuid::Uuid::now_v7().simple());
@@ -126,7 +126,7 @@ impl OneBox {
              [[smpp_server.accounts]]\nsystem_id = \"demo\"\npassword_hash = \"{}\"\ntps = 0\nroute = \"sms\"\n",
             seedgate_runtime::config::DEMO_PASSWORD_HASH
         );
-        std::fs::write(dir.join("seedgate.toml"), config).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join("seedgate.toml"), config).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut env = Vec::new();
         let flows = tools.interop.join("../../flows");
         if flows.is_dir() {
@@ -146,9 +146,9 @@ impl OneBox {
             .current_dir(&dir)
             .envs(env.iter().cloned())
             .output()
-            .map_err(|e| format!("cannot run {}: {e}", tools.seedgate.display()))?;
+            .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", tools.seedgate.display()))?;
         if !out.status.success() {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "token create failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             ));
@@ -164,7 +164,7 @@ impl OneBox {
                 }
                 None => cfg.url = format!("sqlite://{}/seedgate.db", data.display()),
             }
-            seedgate_store::open(&cfg).map_err(|e| e.to_string())?
+            seedgate_store::open(&cfg).map_err(|e| anyhow::anyhow!("{e}"))?
         };
         Ok(Self {
             tools: tools.clone(),
@@ -183,13 +183,13 @@ impl OneBox {
     }
 
     /// `seedgate up`, ready (or an error naming its log).
-    pub async fn up(&self) -> Result<(Proc, Duration), String> {
+    pub async fn up(&self) -> anyhow::Result<(Proc, Duration)> {
         let p = self
             .tools
             .seedgate(&self.dir, &["--config", "seedgate.toml", "up"], &self.env);
         match procs::ready(&self.base(), Duration::from_secs(20)).await {
             Some(took) => Ok((p, took)),
-            None => Err(format!(
+            None => Err(anyhow::anyhow!(
                 "seedgate up not ready in 20 s; see {}/seedgate.log",
                 self.dir.display()
             )),
@@ -223,7 +223,7 @@ impl OneBox {
     }
 
     /// Messages the store holds as handed to the carrier (any state past `queued`).
-    pub async fn handed_over(&self) -> Result<u64, String> {
+    pub async fn handed_over(&self) -> anyhow::Result<u64> {
         let mut n = 0;
         for status in [
             MessageStatus::Submitted,
@@ -239,7 +239,11 @@ impl OneBox {
                     limit: 500,
                     ..MessageQuery::default()
                 };
-                let page = self.store.messages(&q).await.map_err(|e| e.to_string())?;
+                let page = self
+                    .store
+                    .messages(&q)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 n += page.len() as u64;
                 match page.last() {
                     Some(m) if page.len() == 500 => before = Some(m.message.id),

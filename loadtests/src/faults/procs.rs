@@ -119,7 +119,7 @@ impl Tools {
     }
 
     /// The npm `smpp` SMSC on `port` with `npm_smsc.js` options, once it listens.
-    pub fn npm_smsc(&self, port: u16, options: &[&str]) -> Result<Proc, String> {
+    pub fn npm_smsc(&self, port: u16, options: &[&str]) -> anyhow::Result<Proc> {
         use std::io::BufRead;
         let mut child = Command::new("node")
             .arg(self.interop.join("npm_smsc.js"))
@@ -129,14 +129,14 @@ impl Tools {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start node (npm smpp SMSC): {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot start node (npm smpp SMSC): {e}"))?;
         let mut first = String::new();
         if let Some(out) = child.stdout.as_mut() {
             let _ = std::io::BufReader::new(out).read_line(&mut first);
         }
         if first.trim() != format!("listening {port}") {
             let _ = child.kill();
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "the npm SMSC did not start: {first:?} (npm ci in tests/interop?)"
             ));
         }

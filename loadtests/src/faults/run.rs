@@ -49,7 +49,7 @@ async fn settle(b: &OneBox, mut load: Load, smscs: Vec<Proc>, mut row: Row) -> R
     row.in_flight = row.in_flight.max(load.unanswered());
     match lost_after(b.store.as_ref(), &acked, Duration::from_secs(90)).await {
         Ok(lost) => row.lost = lost.len() as u64,
-        Err(e) => row.problem = Some(e),
+        Err(e) => row.problem = Some(format!("{e:#}")),
     }
     let handed = b.handed_over().await.unwrap_or(0);
     let carrier: u64 = smscs
@@ -107,9 +107,9 @@ pub async fn f1_kill9(tools: &Tools, size: Size) -> Row {
         };
         row = settle(&b, load, vec![smsc], row).await;
         stop_cleanly(&mut gw, &mut row).await;
-        Ok::<_, String>(row)
+        Ok::<_, anyhow::Error>(row)
     };
-    run.await.unwrap_or_else(|e| failed(id, fault, e))
+    run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
 /// F14: SIGTERM of `seedgate up` under load: exit 0 within the drain, nothing lost.
@@ -142,23 +142,23 @@ pub async fn f14_sigterm(tools: &Tools, size: Size) -> Row {
         }
         row = settle(&b, load, vec![smsc], row).await;
         stop_cleanly(&mut gw, &mut row).await;
-        Ok::<_, String>(row)
+        Ok::<_, anyhow::Error>(row)
     };
-    run.await.unwrap_or_else(|e| failed(id, fault, e))
+    run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
 /// Messages of `ids` without exactly one delivery report (missing, or another's too).
-async fn without_their_receipt(b: &OneBox, ids: &[String], within: Duration) -> Result<(u64, u64), String> {
+async fn without_their_receipt(b: &OneBox, ids: &[String], within: Duration) -> anyhow::Result<(u64, u64)> {
     let deadline = Instant::now() + within;
     loop {
         let (mut missing, mut twice) = (0, 0);
         for id in ids {
-            let uuid: uuid::Uuid = id.parse().map_err(|_| format!("bad id {id}"))?;
+            let uuid: uuid::Uuid = id.parse().map_err(|_| anyhow::anyhow!("bad id {id}"))?;
             let n = b
                 .store
                 .message_events(uuid)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| anyhow::anyhow!("{e}"))?
                 .iter()
                 .filter(|e| matches!(e.kind, EventKind::DeliveryReport { .. }))
                 .count();
@@ -224,9 +224,9 @@ pub async fn f11_id_reuse(tools: &Tools, size: Size) -> Row {
             ..Row::default()
         };
         stop_cleanly(&mut gw, &mut row).await;
-        Ok::<_, String>(row)
+        Ok::<_, anyhow::Error>(row)
     };
-    run.await.unwrap_or_else(|e| failed(id, fault, e))
+    run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
 /// An SMSC that misbehaves for the whole load (`options`), then a sound one if `replace`.
@@ -258,9 +258,9 @@ async fn bad_smsc(
         }
         row = settle(&b, load, smscs, row).await;
         stop_cleanly(&mut gw, &mut row).await;
-        Ok::<_, String>(row)
+        Ok::<_, anyhow::Error>(row)
     };
-    run.await.unwrap_or_else(|e| failed(id, fault, e))
+    run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
 /// F7: an SMSC that answers every submit after 2 s.
@@ -335,9 +335,9 @@ pub async fn f10_half_open(tools: &Tools, size: Size) -> Row {
             .map(|_| back.elapsed());
         row = settle(&b, load, vec![smsc], row).await;
         stop_cleanly(&mut gw, &mut row).await;
-        Ok::<_, String>(row)
+        Ok::<_, anyhow::Error>(row)
     };
-    run.await.unwrap_or_else(|e| failed(id, fault, e))
+    run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
 async fn channel_status(b: &OneBox) -> Option<String> {
@@ -407,18 +407,18 @@ pub async fn f4_postgres(tools: &Tools, size: Size, url: &str) -> Row {
             .map(|_| at.elapsed());
         row = settle(&b, load, vec![smsc], row).await;
         stop_cleanly(&mut gw, &mut row).await;
-        Ok::<_, String>(row)
+        Ok::<_, anyhow::Error>(row)
     };
-    run.await.unwrap_or_else(|e| failed(id, fault, e))
+    run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
-fn restart_postgres() -> Result<(), String> {
+fn restart_postgres() -> anyhow::Result<()> {
     let version = std::fs::read_dir("/etc/postgresql")
-        .map_err(|e| format!("no /etc/postgresql: {e}"))?
+        .map_err(|e| anyhow::anyhow!("no /etc/postgresql: {e}"))?
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().to_string())
         .next()
-        .ok_or("no PostgreSQL cluster")?;
+        .ok_or_else(|| anyhow::anyhow!("no PostgreSQL cluster"))?;
     let ok = std::process::Command::new("pg_ctlcluster")
         .args([
             "--skip-systemctl-redirect",
@@ -429,10 +429,10 @@ fn restart_postgres() -> Result<(), String> {
             "immediate",
         ])
         .status()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     ok.success()
         .then_some(())
-        .ok_or_else(|| "pg_ctlcluster restart failed".into())
+        .ok_or_else(|| anyhow::anyhow!("pg_ctlcluster restart failed"))
 }
 
 /// F13: the disk under the SQLite store fills up, then has room again.
@@ -441,14 +441,14 @@ pub async fn f13_disk_full(tools: &Tools, size: Size) -> Row {
     let run = async {
         let disk =
             std::env::temp_dir().join(format!("seedgate-faults-disk-{}", uuid::Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&disk).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&disk).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mounted = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
             .arg(&disk)
             .status()
             .is_ok_and(|s| s.success());
         if !mounted {
-            return Err("cannot mount a tmpfs (root only)".into());
+            anyhow::bail!("cannot mount a tmpfs (root only)");
         }
         let _unmount = Unmount(disk.clone());
         let b = OneBox::new(tools, "f13", Some(&disk), None).await?;
@@ -487,9 +487,9 @@ pub async fn f13_disk_full(tools: &Tools, size: Size) -> Row {
         }
         row = settle(&b, load, vec![smsc], row).await;
         stop_cleanly(&mut gw, &mut row).await;
-        Ok::<_, String>(row)
+        Ok::<_, anyhow::Error>(row)
     };
-    run.await.unwrap_or_else(|e| failed(id, fault, e))
+    run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
 struct Unmount(std::path::PathBuf);
@@ -547,18 +547,18 @@ pub async fn f12_clock(tools: &Tools, size: Size) -> Row {
         };
         row = settle(&b, load, vec![smsc], row).await;
         stop_cleanly(&mut gw, &mut row).await;
-        Ok::<_, String>(row)
+        Ok::<_, anyhow::Error>(row)
     };
-    run.await.unwrap_or_else(|e| failed(id, fault, e))
+    run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
-fn jump(by: &str) -> Result<(), String> {
+fn jump(by: &str) -> anyhow::Result<()> {
     let ok = std::process::Command::new("date")
         .args(["-s", by])
         .stdout(std::process::Stdio::null())
         .status()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     ok.success()
         .then_some(())
-        .ok_or_else(|| format!("date -s '{by}' failed (needs CAP_SYS_TIME)"))
+        .ok_or_else(|| anyhow::anyhow!("date -s '{by}' failed (needs CAP_SYS_TIME)"))
 }
