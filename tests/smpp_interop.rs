@@ -261,6 +261,14 @@ async fn an_smsc_restart_that_reuses_ids_and_sends_receipts_first_misroutes_no_r
     let after = api_sends(&c, &token, "carrier", 300).await;
     every_one_delivered_once(&store, &after, "after the SMSC restart").await;
     every_one_delivered_once(&store, &before, "the messages from before, again").await;
+    let (s, held) = c
+        .call("GET", "/api/v1/receipts/held", Some(&token), None, &[])
+        .await;
+    assert_eq!(
+        (s, held.clone()),
+        (200, serde_json::json!([])),
+        "every receipt found its message"
+    );
     assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
 }
 

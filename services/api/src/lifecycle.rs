@@ -1,5 +1,6 @@
-//! The end of a message's life: its `expires_at`, and the messages that failed or expired for
-//! good (the dead-letter list) with their reasons, each of which can be sent again.
+//! The end of a message's life: its `expires_at`, the messages that failed or expired for
+//! good (the dead-letter list) with their reasons, each of which can be sent again, and the
+//! delivery receipts no sent message has claimed (yet).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -21,6 +22,45 @@ pub(crate) fn router() -> Router<Api> {
     Router::new()
         .route("/api/v1/messages/dead", get(dead_messages))
         .route("/api/v1/messages/{id}/replay", post(replay_message))
+        .route("/api/v1/receipts/held", get(held_receipts))
+}
+
+/// A delivery receipt whose carrier id no recorded submit has (yet): kept, and given to the
+/// submit that records the id later.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldReceiptView {
+    pub channel: String,
+    /// The carrier's id, normalised (lower case, no leading zeros).
+    pub carrier_id: String,
+    /// `delivered`, `failed`, `expired` or `pending`.
+    pub status: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Receipts held, oldest first: a growing list means a carrier sends receipts for messages
+/// seedgate did not send on that channel, or ids it did not give.
+#[utoipa::path(get, path = "/api/v1/receipts/held",
+    params(("channel" = Option<String>, Query), ("limit" = Option<u32>, Query)),
+    responses((status = 200, body = [HeldReceiptView])), security(("bearer" = [])))]
+pub async fn held_receipts(
+    State(api): State<Api>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<HeldReceiptView>>, ApiError> {
+    caller.require("read")?;
+    let p: DeadParams = crate::routes::query(raw)?;
+    let limit = p.limit.unwrap_or(50).clamp(1, crate::routes::MAX_PAGE);
+    let held = api.store.receipts_held(p.channel.as_deref(), limit).await?;
+    Ok(Json(
+        held.into_iter()
+            .map(|h| HeldReceiptView {
+                channel: h.channel,
+                carrier_id: h.carrier_id,
+                status: h.status,
+                received_at: h.received_at,
+            })
+            .collect(),
+    ))
 }
 
 /// A send's `expires_at`: in the future, kept on the message for its connector.

@@ -13,13 +13,13 @@ use crate::{channels, contacts, routes, ErrorCode};
           channels::list, channels::get, channels::create, channels::put, channels::delete, channels::restart,
           channels::logs, contacts::list, contacts::get, contacts::put, contacts::patch, contacts::delete,
           routes::create_token, routes::dead_webhooks, routes::replay_webhook,
-          crate::lifecycle::dead_messages, crate::lifecycle::replay_message),
+          crate::lifecycle::dead_messages, crate::lifecycle::replay_message, crate::lifecycle::held_receipts),
     components(schemas(routes::SendRequest, routes::MessageView, routes::EventView, routes::MessagePage,
                        routes::SessionView, routes::SessionPage, channels::ChannelView, channels::WebhooksView,
                        channels::ChannelLog, channels::LogLineView, contacts::ContactView, contacts::SubscriptionView, contacts::ContactPage,
                        contacts::ContactBody, contacts::ContactPatch,
                        routes::TokenRequest, routes::TokenCreated, routes::DeadWebhook,
-                       crate::lifecycle::DeadMessage)),
+                       crate::lifecycle::DeadMessage, crate::lifecycle::HeldReceiptView)),
     modifiers(&Bearer)
 )]
 struct Doc;

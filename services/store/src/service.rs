@@ -86,11 +86,12 @@ async fn consume(
     let mut retry = RETRY_MIN;
     loop {
         let first = if shutdown.is_cancelled() {
-            if bus.durable() {
+            if bus.durable() && !bus.in_process() {
                 return Ok(()); // the broker keeps the rest
             }
-            // Draining: write what is still queued (the in-process bus forgets it on exit),
-            // and stop once the queue stays quiet.
+            // Draining: write what is still queued (the in-process bus forgets it on exit, or
+            // its journal keeps it for the next start: written now, a clean stop leaves the
+            // database complete), and stop once the queue stays quiet.
             match tokio::time::timeout(DRAIN_IDLE, sub.next()).await {
                 Ok(Some(d)) => d,
                 _ => return Ok(()),
