@@ -47,6 +47,8 @@ async fn main() {
             .and_then(|p| p.parent().map(|d| d.join("seedgate")))
             .unwrap_or_else(|| PathBuf::from("seedgate"))
     });
+    // Absolute: the processes run in folders of their own.
+    let seedgate = std::fs::canonicalize(&seedgate).unwrap_or(seedgate);
     let interop = std::fs::canonicalize(&args.interop).unwrap_or(args.interop.clone());
     let tools = Tools { seedgate, interop };
     let size = if args.full { Size::FULL } else { Size::QUICK };
