@@ -31,6 +31,9 @@ pub(crate) struct Submitted {
     text_start: String,
 }
 
+/// How long a receipt owed to a partner waits for one of its receiving binds.
+const RECEIPT_KEPT: chrono::Duration = chrono::Duration::days(3);
+
 /// Most messages awaiting a receipt that the server remembers.
 const MAX_REMEMBERED: usize = 1_000_000;
 
@@ -130,6 +133,12 @@ impl Server {
         let EventKind::DeliveryReport { status } = event.kind else {
             return Ok(());
         };
+        if Utc::now() - event.created_at > RECEIPT_KEPT {
+            // A partner that has not bound a receiver for days will not: stop retrying.
+            tracing::warn!(id = %event.message_id, "a receipt owed to a partner for over 3 days is dropped");
+            metrics::counter!("seedgate_smpp_server_receipts_total", "outcome" => "expired").increment(1);
+            return Ok(());
+        }
         let Some(who) = self.recall(&event).await? else {
             return Ok(());
         };
