@@ -48,7 +48,13 @@ async fn settle(b: &OneBox, mut load: Load, smscs: Vec<Proc>, mut row: Row) -> R
     row.temporary = load.temporary();
     row.in_flight = row.in_flight.max(load.unanswered());
     match lost_after(b.store.as_ref(), &acked, Duration::from_secs(90)).await {
-        Ok(lost) => row.lost = lost.len() as u64,
+        Ok(lost) => {
+            row.lost = lost.len() as u64;
+            if !lost.is_empty() {
+                let some: Vec<&str> = lost.iter().take(3).map(String::as_str).collect();
+                row.note = format!("{}lost: {}", sep(&row.note), some.join(", "));
+            }
+        }
         Err(e) => row.problem = Some(format!("{e:#}")),
     }
     let handed = b.handed_over().await.unwrap_or(0);

@@ -32,6 +32,10 @@ pub(crate) struct Db {
     /// SQLite: how to open connections again, and whether to (see [`Db::pool`]).
     sqlite: Option<SqliteConnectOptions>,
     recycle: Arc<AtomicBool>,
+    /// SQLite has one writer at a time: writers of this process queue here, in order, rather
+    /// than in SQLite's busy handler, which sleeps (up to 100 ms a try) while another holds the
+    /// lock — under concurrent group commits that sleeping, not the disk, set the pace.
+    write: Arc<tokio::sync::Mutex<()>>,
     /// PostgreSQL only: created if missing, and the connections' `search_path`.
     schema: Option<String>,
     migrated: OnceCell<()>,
@@ -40,7 +44,12 @@ pub(crate) struct Db {
 /// A transaction on either database; dropped without [`Tx::commit`], it rolls back.
 #[derive(Debug)]
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>, Arc<AtomicBool>),
+    Sqlite(
+        sqlx::Transaction<'static, Sqlite>,
+        Arc<AtomicBool>,
+        // Held for its drop: the writer's turn ends with the transaction.
+        #[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>,
+    ),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -104,6 +113,7 @@ impl Db {
             pool: std::sync::RwLock::new(pool),
             sqlite,
             recycle: Arc::default(),
+            write: Arc::default(),
             schema: cfg.schema.clone().filter(|_| cfg.kind == StoreKind::Postgres),
             migrated: OnceCell::new(),
         })
@@ -167,17 +177,32 @@ impl Db {
 
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self.ready().await? {
-            Pool::Sqlite(p) => Tx::Sqlite(
-                p.begin().await.map_err(|e| noted(e, &self.recycle))?,
-                self.recycle.clone(),
-            ),
+            Pool::Sqlite(p) => {
+                let turn = self.writer_turn().await?;
+                Tx::Sqlite(
+                    p.begin().await.map_err(|e| noted(e, &self.recycle))?,
+                    self.recycle.clone(),
+                    turn,
+                )
+            }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(classify)?),
         })
+    }
+
+    /// This process's turn to write to SQLite (as long as SQLite's own busy timeout).
+    async fn writer_turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
+        tokio::time::timeout(Duration::from_secs(5), self.write.clone().lock_owned())
+            .await
+            .map_err(|_| crate::unavailable("the database is busy: no turn to write within 5 s"))
     }
 
     /// Runs `q`; the number of rows it changed.
     pub(crate) async fn exec(&self, q: &Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
+        let _turn = match self.dialect() {
+            Dialect::Sqlite => Some(self.writer_turn().await?),
+            Dialect::Postgres => None,
+        };
         match self.ready().await? {
             Pool::Sqlite(p) => q.sqlite(&sql).execute(&p).await.map(|r| r.rows_affected()),
             Pool::Postgres(p) => q.postgres(&sql).execute(&p).await.map(|r| r.rows_affected()),
@@ -187,6 +212,15 @@ impl Db {
 
     pub(crate) async fn fetch(&self, q: &Query) -> Result<Vec<Row>, StoreError> {
         let sql = q.render(self.dialect());
+        // A statement that writes (`UPDATE … RETURNING`) waits for its turn; reads do not.
+        let reads = sql
+            .trim_start()
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("select"));
+        let _turn = match self.dialect() {
+            Dialect::Sqlite if !reads => Some(self.writer_turn().await?),
+            _ => None,
+        };
         Ok(match self.ready().await? {
             Pool::Sqlite(p) => rows(
                 q.sqlite(&sql)
@@ -222,7 +256,7 @@ impl Tx {
     pub(crate) async fn exec(&mut self, q: &Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         match self {
-            Self::Sqlite(t, recycle) => q
+            Self::Sqlite(t, recycle, _) => q
                 .sqlite(&sql)
                 .execute(&mut **t)
                 .await
@@ -240,7 +274,7 @@ impl Tx {
     pub(crate) async fn fetch(&mut self, q: &Query) -> Result<Vec<Row>, StoreError> {
         let sql = q.render(self.dialect());
         match self {
-            Self::Sqlite(t, recycle) => rows(
+            Self::Sqlite(t, recycle, _) => rows(
                 q.sqlite(&sql)
                     .fetch_all(&mut **t)
                     .await
@@ -278,7 +312,7 @@ impl Tx {
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t, recycle) => t.commit().await.map_err(|e| noted(e, &recycle)),
+            Self::Sqlite(t, recycle, _) => t.commit().await.map_err(|e| noted(e, &recycle)),
             Self::Postgres(t) => t.commit().await.map_err(classify),
         }
     }
