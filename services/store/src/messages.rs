@@ -98,6 +98,28 @@ async fn insert_events(tx: &mut Tx, events: &[&Event]) -> Result<(), StoreError>
     Ok(())
 }
 
+/// The statuses the stored events of outbound `messages` give them, in the order stored.
+async fn earlier_statuses(
+    tx: &mut Tx,
+    messages: &[&Message],
+) -> Result<Vec<(Uuid, MessageStatus)>, StoreError> {
+    let ids: Vec<Uuid> = messages
+        .iter()
+        .filter(|m| m.direction == seedgate_proto::Direction::Outbound)
+        .map(|m| m.id)
+        .collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let q = Query::new("SELECT body FROM events WHERE message_id IN (?) ORDER BY created_at, id")
+            .bind(Arg::List(chunk.iter().map(|&id| id.into()).collect()));
+        for row in tx.fetch(&q).await? {
+            let e: seedgate_proto::Event = row.json("body")?;
+            out.push((e.message_id, MessageStatus::of_event(&e.kind)));
+        }
+    }
+    Ok(out)
+}
+
 /// Moves each message's status forward (never back), a statement per [`CHUNK`].
 async fn advance_statuses(tx: &mut Tx, statuses: &[(Uuid, MessageStatus)]) -> Result<(), StoreError> {
     for chunk in statuses.chunks(CHUNK) {
@@ -172,7 +194,21 @@ impl Messages for SqlStore {
         let mut tx = self.db.begin().await?;
         insert_messages(&mut tx, &plan.messages, initial_status).await?;
         insert_events(&mut tx, &plan.events).await?;
-        advance_statuses(&mut tx, &plan.statuses).await?;
+        // A message can come after its own events (a batch that failed and was requeued behind
+        // them): the events already stored move it on too.
+        let mut best: std::collections::BTreeMap<Uuid, MessageStatus> = std::collections::BTreeMap::new();
+        for (id, st) in earlier_statuses(&mut tx, &plan.messages)
+            .await?
+            .into_iter()
+            .chain(plan.statuses.iter().copied())
+        {
+            let kept = best.entry(id).or_insert(st);
+            if st.rank() > kept.rank() {
+                *kept = st;
+            }
+        }
+        let statuses: Vec<(Uuid, MessageStatus)> = best.into_iter().collect();
+        advance_statuses(&mut tx, &statuses).await?;
         // An event means the connector has the message: it leaves the outbox.
         let delivered: Vec<Uuid> = plan.statuses.iter().map(|(id, _)| *id).collect();
         delete_outbox(&mut tx, &delivered).await?;

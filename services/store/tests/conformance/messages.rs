@@ -211,7 +211,43 @@ async fn searches_page_newest_first(store: Arc<dyn Store>) {
     assert!(future.is_empty());
 }
 
+async fn a_message_written_after_its_own_events_takes_their_status(store: Arc<dyn Store>) {
+    // A batch with the message failed and was requeued behind its ack and receipt.
+    let (early, late) = (sms_to("+27820000071", "a"), sms_to("+27820000072", "b"));
+    let ack = Event::new("demo-sms", early.id, EventKind::Ack { carrier_id: None });
+    let mut dlr = Event::new(
+        "demo-sms",
+        early.id,
+        EventKind::DeliveryReport {
+            status: DeliveryStatus::Delivered,
+        },
+    );
+    dlr.created_at = ack.created_at + chrono::Duration::milliseconds(5);
+    let late_ack = Event::new("demo-sms", late.id, EventKind::Ack { carrier_id: None });
+    store
+        .write_batch(&[Record::Event(ack), Record::Event(dlr), Record::Event(late_ack)])
+        .await
+        .unwrap();
+    store
+        .write_batch(&[Record::Message(early.clone())])
+        .await
+        .unwrap();
+    let status = |id| {
+        let store = store.clone();
+        async move { store.stored_message(id).await.unwrap().unwrap().status }
+    };
+    assert_eq!(status(early.id).await, MessageStatus::Delivered);
+    // With an event of its own in the same batch, the higher status still wins.
+    let nack = Event::new("demo-sms", late.id, EventKind::Nack { reason: "x".into() });
+    store
+        .write_batch(&[Record::Message(late.clone()), Record::Event(nack)])
+        .await
+        .unwrap();
+    assert_eq!(status(late.id).await, MessageStatus::Failed);
+}
+
 conformance!(
+    a_message_written_after_its_own_events_takes_their_status,
     messages_and_events_round_trip,
     redelivered_batches_write_nothing_twice,
     an_empty_batch_is_fine,
