@@ -492,6 +492,13 @@ pub async fn f13_disk_full(tools: &Tools, size: Size) -> Row {
             row.problem = Some("/readyz stayed 200 with the disk full".into());
         }
         row = settle(&b, load, vec![smsc], row).await;
+        if row.lost > 0 {
+            // Keep the database for a look (the tmpfs goes away): see the issue 14 note on the
+            // one message F13 can still lose at the moment the disk fills.
+            for f in ["seedgate.db", "seedgate.db-wal", "seedgate.db-shm"] {
+                let _ = std::fs::copy(disk.join(f), b.dir.join(f));
+            }
+        }
         stop_cleanly(&mut gw, &mut row).await;
         Ok::<_, anyhow::Error>(row)
     };
