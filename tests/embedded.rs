@@ -295,14 +295,12 @@ fn partner_config(dir: &std::path::Path, smsc: u16) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
-async fn partner_submits_acked_before_a_kill_9_are_all_sent_after_the_restart() {
-    use seedgate_loadtests::ledger::{lost_after, smpp_client, Ledger};
-    let dir = temp_dir("kill9-smpp");
+/// `seedgate up` on [`partner_config`] with `seedgate smsc-sim` as the carrier, ready.
+async fn partner_gateway(tag: &str) -> (std::path::PathBuf, std::path::PathBuf, Gateway, Gateway) {
+    let dir = temp_dir(tag);
     let smsc = common::free_port();
     let config = partner_config(&dir, smsc);
-    let config = config.to_str().unwrap();
-    let mut sim = Gateway::spawn(
+    let sim = Gateway::spawn(
         &[
             "smsc-sim",
             "--listen",
@@ -313,8 +311,16 @@ async fn partner_submits_acked_before_a_kill_9_are_all_sent_after_the_restart() 
         &dir,
         &[],
     );
-    let mut gw = Gateway::spawn(&["--config", config, "up"], &dir, &flows_env());
+    let gw = Gateway::spawn(&["--config", config.to_str().unwrap(), "up"], &dir, &flows_env());
     gw.ready(Duration::from_secs(10)).await;
+    (dir, config, sim, gw)
+}
+
+#[tokio::test]
+async fn partner_submits_acked_before_a_kill_9_are_all_sent_after_the_restart() {
+    use seedgate_loadtests::ledger::{lost_after, smpp_client, Ledger};
+    let (dir, config, mut sim, mut gw) = partner_gateway("kill9-smpp").await;
+    let config = config.to_str().unwrap();
 
     // A partner submits as fast as a window of 50 allows; seedgate is killed mid-stream.
     let ledger = std::sync::Arc::new(Ledger::default());
@@ -387,23 +393,8 @@ async fn partner_bind(
 #[tokio::test]
 async fn sigterm_with_a_partner_bound_exits_0_and_its_receipts_owed_come_after_the_restart() {
     use seedgate_smpp::pdu::{Address, Frame, Pdu, Sm, SmResp};
-    let dir = temp_dir("sigterm-owed");
-    let smsc = common::free_port();
-    let config = partner_config(&dir, smsc);
+    let (dir, config, mut sim, mut gw) = partner_gateway("sigterm-owed").await;
     let config = config.to_str().unwrap();
-    let mut sim = Gateway::spawn(
-        &[
-            "smsc-sim",
-            "--listen",
-            &format!("127.0.0.1:{smsc}"),
-            "--dlr-delay-ms",
-            "50",
-        ],
-        &dir,
-        &[],
-    );
-    let mut gw = Gateway::spawn(&["--config", config, "up"], &dir, &flows_env());
-    gw.ready(Duration::from_secs(10)).await;
 
     // A transmitter-only bind: the receipts the carrier sends back have nowhere to go yet.
     let (tx, _incoming, status) = partner_bind(gw.smpp_port, "transmitter").await;

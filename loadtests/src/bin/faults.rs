@@ -77,9 +77,9 @@ async fn main() {
     }
     fault!("F1", run::f1_kill9(&tools, size));
     fault!("F4", run::f4_postgres(&tools, size, &args.postgres));
-    fault!("F7", run::f7_slow(&tools, size));
-    fault!("F8", run::f8_silent(&tools, size));
-    fault!("F9", run::f9_throttle(&tools, size));
+    fault!("F7", run::misbehaving_smsc(&tools, size, "F7"));
+    fault!("F8", run::misbehaving_smsc(&tools, size, "F8"));
+    fault!("F9", run::misbehaving_smsc(&tools, size, "F9"));
     fault!("F10", run::f10_half_open(&tools, size));
     fault!("F11", run::f11_id_reuse(&tools, size));
     fault!("F12", run::f12_clock(&tools, size));

@@ -269,44 +269,35 @@ async fn bad_smsc(
     run.await.unwrap_or_else(|e| failed(id, fault, format!("{e:#}")))
 }
 
-/// F7: an SMSC that answers every submit after 2 s.
-pub async fn f7_slow(tools: &Tools, size: Size) -> Row {
-    // A window of 50 answered every 2 s carries 25 messages/s: a load it can take in time.
-    let load = (size, 300, 100);
-    bad_smsc(
-        tools,
-        load,
-        ("F7", "an SMSC answering after 2 s", "f7"),
-        &["--resp-delay-ms", "2000"],
-        false,
-    )
-    .await
-}
-
-/// F8: an SMSC that never answers, replaced half-way by one that does.
-pub async fn f8_silent(tools: &Tools, size: Size) -> Row {
-    let load = (size, size.smpp / 3, size.api / 3);
-    bad_smsc(
-        tools,
-        load,
-        ("F8", "an SMSC that never answers, then a sound one", "f8"),
-        &["--no-resp"],
-        true,
-    )
-    .await
-}
-
-/// F9: an SMSC that throttles above 200 submits/s.
-pub async fn f9_throttle(tools: &Tools, size: Size) -> Row {
-    let load = (size, 1_500, 500);
-    bad_smsc(
-        tools,
-        load,
-        ("F9", "an SMSC throttling above 200/s", "f9"),
-        &["--throttle-tps", "200"],
-        false,
-    )
-    .await
+/// F7 (an SMSC answering after 2 s), F8 (one that never answers, replaced half-way by one
+/// that does) and F9 (one throttling above 200/s): the npm SMSC's options and the load.
+pub async fn misbehaving_smsc(tools: &Tools, size: Size, id: &'static str) -> Row {
+    // F7: a window of 50 answered every 2 s carries 25 messages/s, a load it takes in time.
+    let (fault, options, replace, smpp, api): (&'static str, &[&str], bool, u64, u64) = match id {
+        "F7" => (
+            "an SMSC answering after 2 s",
+            &["--resp-delay-ms", "2000"],
+            false,
+            300,
+            100,
+        ),
+        "F8" => (
+            "an SMSC that never answers, then a sound one",
+            &["--no-resp"],
+            true,
+            size.smpp / 3,
+            size.api / 3,
+        ),
+        _ => (
+            "an SMSC throttling above 200/s",
+            &["--throttle-tps", "200"],
+            false,
+            1_500,
+            500,
+        ),
+    };
+    let tag = id.to_ascii_lowercase();
+    bad_smsc(tools, (size, smpp, api), (id, fault, &tag), options, replace).await
 }
 
 /// F10: the SMSC's host freezes (SIGSTOP: its TCP stays open, nothing answers) for 12 s.
