@@ -51,7 +51,12 @@ async fn settle(b: &OneBox, mut load: Load, smscs: Vec<Proc>, mut row: Row) -> R
         Ok(lost) => {
             row.lost = lost.len() as u64;
             if !lost.is_empty() {
-                let some: Vec<&str> = lost.iter().take(3).map(String::as_str).collect();
+                let smpp = load.smpp.acked();
+                let some: Vec<String> = lost
+                    .iter()
+                    .take(3)
+                    .map(|id| format!("{id} ({})", if smpp.contains(id) { "SMPP" } else { "API" }))
+                    .collect();
                 row.note = format!("{}lost: {}", sep(&row.note), some.join(", "));
             }
         }

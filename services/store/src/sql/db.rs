@@ -44,13 +44,30 @@ pub(crate) struct Db {
 /// A transaction on either database; dropped without [`Tx::commit`], it rolls back.
 #[derive(Debug)]
 pub(crate) enum Tx {
-    Sqlite(
-        sqlx::Transaction<'static, Sqlite>,
-        Arc<AtomicBool>,
-        // Held for its drop: the writer's turn ends with the transaction.
-        #[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>,
-    ),
+    Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// A SQLite transaction on a connection of its own (`BEGIN IMMEDIATE` … `COMMIT`, not sqlx's
+/// nesting). One that does not commit (an error, a `COMMIT` the disk refused) closes its
+/// connection instead of giving it back: after `SQLITE_FULL` SQLite may already have rolled
+/// the transaction back (then sqlx's `ROLLBACK` fails and it believes the connection is still
+/// in one), and the next transaction on that connection would "commit" a savepoint that is
+/// rolled back later. An acknowledged message was lost that way (faults F13).
+#[derive(Debug)]
+pub(crate) struct SqliteTx {
+    conn: sqlx::pool::PoolConnection<Sqlite>,
+    recycle: Arc<AtomicBool>,
+    committed: bool,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
+    }
 }
 
 fn sqlite_pool(opts: SqliteConnectOptions) -> SqlitePool {
@@ -179,11 +196,17 @@ impl Db {
         Ok(match self.ready().await? {
             Pool::Sqlite(p) => {
                 let turn = self.writer_turn().await?;
-                Tx::Sqlite(
-                    p.begin().await.map_err(|e| noted(e, &self.recycle))?,
-                    self.recycle.clone(),
-                    turn,
-                )
+                let mut conn = p.acquire().await.map_err(|e| noted(e, &self.recycle))?;
+                if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+                    conn.close_on_drop();
+                    return Err(noted(e, &self.recycle));
+                }
+                Tx::Sqlite(SqliteTx {
+                    conn,
+                    recycle: self.recycle.clone(),
+                    committed: false,
+                    _turn: turn,
+                })
             }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await.map_err(classify)?),
         })
@@ -256,12 +279,12 @@ impl Tx {
     pub(crate) async fn exec(&mut self, q: &Query) -> Result<u64, StoreError> {
         let sql = q.render(self.dialect());
         match self {
-            Self::Sqlite(t, recycle, _) => q
+            Self::Sqlite(t) => q
                 .sqlite(&sql)
-                .execute(&mut **t)
+                .execute(&mut *t.conn)
                 .await
                 .map(|r| r.rows_affected())
-                .map_err(|e| noted(e, recycle)),
+                .map_err(|e| noted(e, &t.recycle)),
             Self::Postgres(t) => q
                 .postgres(&sql)
                 .execute(&mut **t)
@@ -274,11 +297,11 @@ impl Tx {
     pub(crate) async fn fetch(&mut self, q: &Query) -> Result<Vec<Row>, StoreError> {
         let sql = q.render(self.dialect());
         match self {
-            Self::Sqlite(t, recycle, _) => rows(
+            Self::Sqlite(t) => rows(
                 q.sqlite(&sql)
-                    .fetch_all(&mut **t)
+                    .fetch_all(&mut *t.conn)
                     .await
-                    .map_err(|e| noted(e, recycle)),
+                    .map_err(|e| noted(e, &t.recycle)),
                 Row::Sqlite,
             ),
             Self::Postgres(t) => rows(
@@ -312,7 +335,13 @@ impl Tx {
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(t, recycle, _) => t.commit().await.map_err(|e| noted(e, &recycle)),
+            Self::Sqlite(mut t) => match sqlx::query("COMMIT").execute(&mut *t.conn).await {
+                Ok(_) => {
+                    t.committed = true;
+                    Ok(())
+                }
+                Err(e) => Err(noted(e, &t.recycle)),
+            },
             Self::Postgres(t) => t.commit().await.map_err(classify),
         }
     }
