@@ -2,7 +2,7 @@
 //! `smpp` SMSC, PostgreSQL) with a ledger of every acknowledgement, and prints the table:
 //! sent, acknowledged, lost (must be 0), duplicates, temporary codes, detect and recover.
 //!
-//! `--quick` (CI: F1, F11, F14, small counts, a few minutes) or `--full` (every fault
+//! `--quick` (CI: F1, F11, F13, F14, small counts, a few minutes) or `--full` (every fault
 //! it has). Exits 1 if any row lost an acknowledged message or failed a check. Loopback only;
 //! needs `seedgate` built (`--seedgate`, default: beside this binary) and `npm ci` in
 //! `tests/interop`.
@@ -56,7 +56,7 @@ async fn main() {
         if !args.only.is_empty() {
             return args.only.iter().any(|o| o.eq_ignore_ascii_case(id));
         }
-        args.full || ["F1", "F11", "F14"].contains(&id)
+        args.full || ["F1", "F11", "F13", "F14"].contains(&id)
     };
     let mut rows: Vec<Row> = Vec::new();
     macro_rules! fault {
