@@ -80,8 +80,10 @@ fn sqlite_pool(opts: SqliteConnectOptions) -> SqlitePool {
 /// Classifies `e`; a SQLite error that says the disk is in trouble (full, read-only, I/O)
 /// marks the pool for recycling.
 fn noted(e: sqlx::Error, recycle: &AtomicBool) -> StoreError {
+    // READONLY, IOERR, FULL, CANTOPEN (primary codes of an extended one); a busy or locked
+    // database is another writer's turn, not the disk's trouble.
     let transient_disk = matches!(&e, sqlx::Error::Database(db)
-        if db.code().is_some_and(|c| crate::sqlite_transient(&c) && c.parse::<u32>().is_ok_and(|c| c & 0xff != 5)));
+        if db.code().and_then(|c| c.parse::<u32>().ok()).is_some_and(|c| matches!(c & 0xff, 8 | 10 | 13 | 14)));
     if transient_disk {
         recycle.store(true, Ordering::Relaxed);
     }
