@@ -88,9 +88,53 @@ impl FromRequestParts<Api> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
-        bearer(&parts.headers, api.store.as_ref(), &api.limiter)
+        bearer(&parts.headers, &Known(api), &api.limiter)
             .await
             .map(Caller)
+    }
+}
+
+/// How long a token read from the store answers for it without another read. Every API
+/// call names its token, so under load the read would be a store query per request; a token
+/// created elsewhere is found at once (unknown hashes are not remembered).
+const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+/// At most this many tokens remembered (all are forgotten when it is reached).
+const KNOWN_MAX: usize = 10_000;
+
+/// Tokens the API has read lately, by hash.
+#[derive(Debug, Default)]
+pub struct KnownTokens(Mutex<HashMap<String, (ApiToken, Instant)>>);
+
+/// The store's tokens through [`KnownTokens`].
+struct Known<'a>(&'a Api);
+
+#[async_trait::async_trait]
+impl Tokens for Known<'_> {
+    async fn put_token(&self, t: &ApiToken) -> Result<(), StoreError> {
+        self.0.store.put_token(t).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        let known = &self.0.known.0;
+        let now = Instant::now();
+        if let Some((t, at)) = known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(hash)
+        {
+            if now.duration_since(*at) < KNOWN_FOR {
+                return Ok(Some(t.clone()));
+            }
+        }
+        let found = self.0.store.token_by_hash(hash).await?;
+        if let Some(t) = &found {
+            let mut map = known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.len() >= KNOWN_MAX {
+                map.clear();
+            }
+            map.insert(hash.to_string(), (t.clone(), now));
+        }
+        Ok(found)
     }
 }
 

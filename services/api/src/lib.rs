@@ -62,6 +62,8 @@ pub struct Api {
     /// Where connectors report channel status (see `runtime::monitor`).
     pub(crate) sessions: Option<Arc<dyn SessionStore>>,
     pub(crate) limiter: Arc<auth::Limiter>,
+    /// Tokens read lately (see `auth::KnownTokens`).
+    pub(crate) known: Arc<auth::KnownTokens>,
     /// Wakes the outbox relay when a message is accepted.
     pub(crate) outbox_wake: Arc<Notify>,
     /// The live flows, drafts are checked against.
@@ -93,6 +95,7 @@ impl Api {
             bus,
             sessions,
             limiter,
+            known: Arc::default(),
             outbox_wake: Arc::new(Notify::new()),
             catalog: seedgate_runtime::catalog::Catalog::default(),
         }

@@ -87,33 +87,7 @@ pub async fn relay(
             }
             Ok(batch) => {
                 backoff = Duration::from_millis(100);
-                let mut done = Vec::with_capacity(batch.len());
-                for mut msg in batch {
-                    // A row an older process wrote in a sealed store gets its metadata back
-                    // only after decoding: read its old `metadata.priority` too.
-                    msg.lift_legacy_metadata();
-                    let msg = &msg;
-                    let payload = match serde_json::to_vec(msg) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            tracing::error!(id = %msg.id, error = %e, "cannot encode an outbox message");
-                            continue;
-                        }
-                    };
-                    match bus.publish(&routing_key(msg), &payload).await {
-                        Ok(()) => done.push(msg.id),
-                        Err(e @ crate::bus::BusError::Unroutable(_)) => {
-                            // No queue for this channel (yet): it stays in the outbox and is
-                            // tried again when its lease ends; the others go on.
-                            tracing::warn!(id = %msg.id, channel = %msg.channel, error = %e, "no queue for this message's channel; kept in the outbox");
-                        }
-                        Err(e) => {
-                            // The bus is away: everything stays, claimed again when the lease ends.
-                            tracing::warn!(id = %msg.id, channel = %msg.channel, error = %e, "outbox relay cannot publish; will retry");
-                            break;
-                        }
-                    }
-                }
+                let done = publish_all(bus.as_ref(), batch).await;
                 metrics::counter!("seedgate_api_outbox_relayed_total").increment(done.len() as u64);
                 if !bus.durable() {
                     // Kept until the connector's event: a crash now must not lose them.
@@ -133,4 +107,44 @@ pub async fn relay(
             }
         }
     }
+}
+
+/// Publishes a claimed batch, all at once (on the journaled in-process bus they share a
+/// commit; on RabbitMQ their confirms are awaited together), and returns the ids the bus
+/// took. A message with no queue for its channel (yet) stays in the outbox and is tried again
+/// when its lease ends; so does everything when the bus is away.
+async fn publish_all(bus: &dyn Bus, batch: Vec<Message>) -> Vec<uuid::Uuid> {
+    let mut encoded = Vec::with_capacity(batch.len());
+    for mut msg in batch {
+        // A row an older process wrote in a sealed store gets its metadata back only after
+        // decoding: read its old `metadata.priority` too.
+        msg.lift_legacy_metadata();
+        match serde_json::to_vec(&msg) {
+            Ok(p) => encoded.push((msg, p)),
+            Err(e) => tracing::error!(id = %msg.id, error = %e, "cannot encode an outbox message"),
+        }
+    }
+    let results = futures::future::join_all(
+        encoded
+            .iter()
+            .map(|(msg, payload)| async move { (msg, bus.publish(&routing_key(msg), payload).await) }),
+    )
+    .await;
+    let mut done = Vec::with_capacity(results.len());
+    let mut away = 0usize;
+    for (msg, result) in results {
+        match result {
+            Ok(()) => done.push(msg.id),
+            Err(e @ crate::bus::BusError::Unroutable(_)) => {
+                tracing::warn!(id = %msg.id, channel = %msg.channel, error = %e, "no queue for this message's channel; kept in the outbox");
+            }
+            Err(e) => {
+                if away == 0 {
+                    tracing::warn!(id = %msg.id, channel = %msg.channel, error = %e, "outbox relay cannot publish; will retry");
+                }
+                away += 1;
+            }
+        }
+    }
+    done
 }

@@ -167,7 +167,10 @@ impl Runtime {
 /// `store`, so what it accepted outlives the process.
 pub fn bus_for(config: &Config, store: &Arc<dyn Store>) -> Arc<dyn Bus> {
     match config.bus.kind {
-        BusKind::InProcess => Arc::new(MemoryBus::journaled(store.clone())),
+        // The store service's queue is written with the journal (one commit, not three).
+        BusKind::InProcess => {
+            Arc::new(MemoryBus::journaled(store.clone()).write_through(crate::topology::STORE_QUEUE))
+        }
         BusKind::Rabbitmq => Arc::new(RabbitBus::new(config.bus.clone())),
     }
 }

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use seedgate_runtime::store::{Contact, ContactQuery, Contacts, StoreError};
 
-use crate::sql::{Arg, Query};
+use crate::grouped::{Write, Written};
+use crate::sql::{Arg, Query, Tx};
 use crate::SqlStore;
 
 #[async_trait]
@@ -18,50 +19,10 @@ impl Contacts for SqlStore {
     }
 
     async fn contact_put(&self, c: &Contact) -> Result<bool, StoreError> {
-        let mut next = c.clone();
-        next.version = c.version + 1;
-        let mut tx = self.db.begin().await?;
-        // A new contact is inserted unless one exists; a known one is updated if its version
-        // is still the one read.
-        let (sql, read) = if c.version == 0 {
-            (
-                "INSERT INTO contacts (body, opted_out, version, updated_at, msisdn) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (msisdn) DO NOTHING",
-                None,
-            )
-        } else {
-            (
-                "UPDATE contacts SET body = ?, opted_out = ?, version = ?, updated_at = ?
-                 WHERE msisdn = ? AND version = ?",
-                Some(c.version),
-            )
-        };
-        let mut write = Query::new(sql)
-            .bind(Arg::json(&next)?)
-            .bind(c.opted_out_at.is_some())
-            .bind(next.version)
-            .bind(next.updated_at)
-            .bind(&c.msisdn);
-        if let Some(v) = read {
-            write = write.bind(v);
+        match self.grouped(Write::ContactPut(c.clone())).await? {
+            Written::Put(done) => Ok(done),
+            other => Err(crate::grouped::mismatch(&other)),
         }
-        if tx.exec(&write).await? == 0 {
-            return Ok(false);
-        }
-        tx.exec(&Query::new("DELETE FROM contact_groups WHERE msisdn = ?").bind(&c.msisdn))
-            .await?;
-        if !c.groups.is_empty() {
-            let mut q = Query::new("INSERT INTO contact_groups (grp, msisdn) VALUES ");
-            for (i, g) in c.groups.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.push_row([g.into(), (&c.msisdn).into()]);
-            }
-            tx.exec(&q).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
     }
 
     async fn contacts(&self, q: &ContactQuery) -> Result<Vec<Contact>, StoreError> {
@@ -101,4 +62,50 @@ impl Contacts for SqlStore {
         tx.commit().await?;
         Ok(n == 1)
     }
+}
+
+/// Writes `c` in `tx` if its version is still the one read (a new one: unless it exists).
+pub(crate) async fn put(tx: &mut Tx, c: &Contact) -> Result<bool, StoreError> {
+    let mut next = c.clone();
+    next.version = c.version + 1;
+    // A new contact is inserted unless one exists; a known one is updated if its version
+    // is still the one read.
+    let (sql, read) = if c.version == 0 {
+        (
+            "INSERT INTO contacts (body, opted_out, version, updated_at, msisdn) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (msisdn) DO NOTHING",
+            None,
+        )
+    } else {
+        (
+            "UPDATE contacts SET body = ?, opted_out = ?, version = ?, updated_at = ?
+             WHERE msisdn = ? AND version = ?",
+            Some(c.version),
+        )
+    };
+    let mut write = Query::new(sql)
+        .bind(Arg::json(&next)?)
+        .bind(c.opted_out_at.is_some())
+        .bind(next.version)
+        .bind(next.updated_at)
+        .bind(&c.msisdn);
+    if let Some(v) = read {
+        write = write.bind(v);
+    }
+    if tx.exec(&write).await? == 0 {
+        return Ok(false);
+    }
+    tx.exec(&Query::new("DELETE FROM contact_groups WHERE msisdn = ?").bind(&c.msisdn))
+        .await?;
+    if !c.groups.is_empty() {
+        let mut q = Query::new("INSERT INTO contact_groups (grp, msisdn) VALUES ");
+        for (i, g) in c.groups.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_row([g.into(), (&c.msisdn).into()]);
+        }
+        tx.exec(&q).await?;
+    }
+    Ok(true)
 }

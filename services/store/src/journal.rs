@@ -1,7 +1,8 @@
-//! The in-process bus's journal: rows written and deleted in one transaction per group commit.
+//! The in-process bus's journal: rows written and deleted in one transaction per group commit,
+//! with the store's own rows for what was published to its queue.
 
 use async_trait::async_trait;
-use seedgate_runtime::store::{Journal, JournalEntry, StoreError};
+use seedgate_runtime::store::{Journal, JournalEntry, Record, StoreError};
 
 use crate::sql::{Arg, Query};
 use crate::{SqlStore, CHUNK};
@@ -9,6 +10,15 @@ use crate::{SqlStore, CHUNK};
 #[async_trait]
 impl Journal for SqlStore {
     async fn journal_commit(&self, add: &[JournalEntry], done: &[i64]) -> Result<(), StoreError> {
+        self.journal_commit_with(add, done, &[]).await
+    }
+
+    async fn journal_commit_with(
+        &self,
+        add: &[JournalEntry],
+        done: &[i64],
+        records: &[Record],
+    ) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         for chunk in add.chunks(CHUNK) {
             let mut q = Query::new("INSERT INTO bus_journal (id, queue, routing_key, payload) VALUES ");
@@ -32,6 +42,7 @@ impl Journal for SqlStore {
                 .bind(Arg::List(chunk.iter().map(|&id| id.into()).collect()));
             tx.exec(&q).await?;
         }
+        crate::messages::write_records(&mut tx, records).await?;
         tx.commit().await
     }
 

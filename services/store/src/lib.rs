@@ -18,6 +18,7 @@
 mod channels;
 mod contacts;
 mod flowfiles;
+mod grouped;
 mod journal;
 mod messages;
 mod outbox;
@@ -45,14 +46,17 @@ pub use service::{run, Service};
 /// SQLite or PostgreSQL, as configured.
 #[derive(Debug)]
 pub struct SqlStore {
-    db: sql::Db,
+    db: Arc<sql::Db>,
+    /// The writes concurrent callers share commits for, started on first use ([`grouped`]).
+    writer: std::sync::OnceLock<grouped::Writer>,
 }
 
 impl SqlStore {
     /// Parses `cfg.url`; connects and migrates on first use.
     pub fn open(cfg: &StoreConfig) -> Result<Self, StoreError> {
         Ok(Self {
-            db: sql::Db::open(cfg)?,
+            db: Arc::new(sql::Db::open(cfg)?),
+            writer: std::sync::OnceLock::new(),
         })
     }
 }

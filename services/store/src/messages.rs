@@ -54,14 +54,19 @@ pub(crate) async fn insert_messages(
     Ok(())
 }
 
-/// Stores an outbound message with its outbox row: from then on it will be sent.
-pub(crate) async fn queue(tx: &mut Tx, m: &Message) -> Result<(), StoreError> {
-    insert_messages(tx, &[m], |_| MessageStatus::Queued).await?;
-    let q = Query::new("INSERT INTO outbox (message_id, body, created_at) VALUES (?, ?, ?)")
-        .bind(m.id)
-        .bind(Arg::json(m)?)
-        .bind(m.created_at);
-    tx.exec(&q).await?;
+/// Stores outbound messages with their outbox rows: from then on they will be sent.
+pub(crate) async fn queue_all(tx: &mut Tx, messages: &[&Message]) -> Result<(), StoreError> {
+    insert_messages(tx, messages, |_| MessageStatus::Queued).await?;
+    for chunk in messages.chunks(CHUNK) {
+        let mut q = Query::new("INSERT INTO outbox (message_id, body, created_at) VALUES ");
+        for (i, m) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_row([m.id.into(), Arg::json(*m)?, m.created_at.into()]);
+        }
+        tx.exec(&q).await?;
+    }
     Ok(())
 }
 
@@ -171,6 +176,85 @@ async fn upsert_session(tx: &mut Tx, s: &SessionRecord) -> Result<(), StoreError
     Ok(())
 }
 
+/// Writes `records` in `tx` (the store service's batches, and the bus journal's commits):
+/// messages and events already stored are skipped, statuses only move forward, a session's
+/// updates in one batch become one write.
+pub(crate) async fn write_records(tx: &mut Tx, records: &[Record]) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let records = coalesce_sessions(records);
+    let plan = Plan::of(&records);
+    insert_messages(tx, &plan.messages, initial_status).await?;
+    insert_events(tx, &plan.events).await?;
+    // A message can come after its own events (a batch that failed and was requeued behind
+    // them): the events already stored move it on too.
+    let mut best: std::collections::BTreeMap<Uuid, MessageStatus> = std::collections::BTreeMap::new();
+    for (id, st) in earlier_statuses(tx, &plan.messages)
+        .await?
+        .into_iter()
+        .chain(plan.statuses.iter().copied())
+    {
+        let kept = best.entry(id).or_insert(st);
+        if st.rank() > kept.rank() {
+            *kept = st;
+        }
+    }
+    let statuses: Vec<(Uuid, MessageStatus)> = best.into_iter().collect();
+    advance_statuses(tx, &statuses).await?;
+    // An event means the connector has the message: it leaves the outbox.
+    let delivered: Vec<Uuid> = plan.statuses.iter().map(|(id, _)| *id).collect();
+    delete_outbox(tx, &delivered).await?;
+    for session in &plan.sessions {
+        upsert_session(tx, session).await?;
+    }
+    for (session_id, report) in &plan.carriers {
+        // Kept with the session (the message row holds it too).
+        let q = Query::new("UPDATE sessions SET carrier = ? WHERE id = ?")
+            .bind(Arg::json(report)?)
+            .bind(*session_id);
+        tx.exec(&q).await?;
+    }
+    Ok(())
+}
+
+/// Merges the updates of one session within a batch into one record (a session sends one per
+/// hop). The merge keeps what the database's upsert would: the highest counters, the flow once
+/// known, and the end once ended. Messages and events pass through in order.
+fn coalesce_sessions(records: &[Record]) -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::with_capacity(records.len());
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for r in records {
+        let Record::Session(s) = r else {
+            out.push(r.clone());
+            continue;
+        };
+        match at.get(s.id.as_str()) {
+            Some(&i) => {
+                if let Record::Session(merged) = &mut out[i] {
+                    if merged.ended_at.is_none() {
+                        merged.hops = merged.hops.max(s.hops);
+                        merged.duration_ms = merged.duration_ms.max(s.duration_ms);
+                        merged.slices = merged.slices.max(s.slices);
+                        if s.flow.is_some() {
+                            merged.flow.clone_from(&s.flow);
+                        }
+                        if s.ended_at.is_some() {
+                            merged.ended_at = s.ended_at;
+                            merged.end_reason = s.end_reason;
+                        }
+                    }
+                }
+            }
+            None => {
+                at.insert(&s.id, out.len());
+                out.push(r.clone());
+            }
+        }
+    }
+    out
+}
+
 fn stored(r: &Row) -> Result<StoredMessage, StoreError> {
     let status = r.text("status")?;
     Ok(StoredMessage {
@@ -190,38 +274,8 @@ impl SqlStore {
 #[async_trait]
 impl Messages for SqlStore {
     async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError> {
-        let plan = Plan::of(records);
         let mut tx = self.db.begin().await?;
-        insert_messages(&mut tx, &plan.messages, initial_status).await?;
-        insert_events(&mut tx, &plan.events).await?;
-        // A message can come after its own events (a batch that failed and was requeued behind
-        // them): the events already stored move it on too.
-        let mut best: std::collections::BTreeMap<Uuid, MessageStatus> = std::collections::BTreeMap::new();
-        for (id, st) in earlier_statuses(&mut tx, &plan.messages)
-            .await?
-            .into_iter()
-            .chain(plan.statuses.iter().copied())
-        {
-            let kept = best.entry(id).or_insert(st);
-            if st.rank() > kept.rank() {
-                *kept = st;
-            }
-        }
-        let statuses: Vec<(Uuid, MessageStatus)> = best.into_iter().collect();
-        advance_statuses(&mut tx, &statuses).await?;
-        // An event means the connector has the message: it leaves the outbox.
-        let delivered: Vec<Uuid> = plan.statuses.iter().map(|(id, _)| *id).collect();
-        delete_outbox(&mut tx, &delivered).await?;
-        for session in &plan.sessions {
-            upsert_session(&mut tx, session).await?;
-        }
-        for (session_id, report) in &plan.carriers {
-            // Kept with the session (the message row holds it too).
-            let q = Query::new("UPDATE sessions SET carrier = ? WHERE id = ?")
-                .bind(Arg::json(report)?)
-                .bind(*session_id);
-            tx.exec(&q).await?;
-        }
+        write_records(&mut tx, records).await?;
         tx.commit().await
     }
 
@@ -280,5 +334,49 @@ impl Messages for SqlStore {
         }
         sql.push(" ORDER BY id DESC LIMIT ").push_bind(q.limit);
         self.db.fetch(&sql).await?.iter().map(stored).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use seedgate_proto::{SessionEndReason, SessionRecord};
+
+    use super::*;
+
+    fn rec(id: &str, hops: u32, ms: u64, end: Option<SessionEndReason>) -> Record {
+        Record::Session(SessionRecord {
+            id: id.into(),
+            channel: "c".into(),
+            msisdn: "1".into(),
+            flow: (hops > 1).then(|| "demo".to_string()),
+            started_at: Utc::now(),
+            ended_at: end.map(|_| Utc::now()),
+            hops,
+            duration_ms: ms,
+            slices: SessionRecord::slices_for(ms),
+            end_reason: end,
+            carrier: None,
+        })
+    }
+
+    #[test]
+    fn one_sessions_updates_in_a_batch_become_one_write() {
+        let batch = vec![
+            rec("a", 1, 0, None),
+            rec("b", 1, 0, None),
+            rec("a", 2, 9_000, None),
+            rec("a", 3, 25_000, Some(SessionEndReason::Completed)),
+            rec("a", 2, 9_000, None), // a late redelivery must not reopen it
+        ];
+        let out = coalesce_sessions(&batch);
+        assert_eq!(out.len(), 2);
+        let Record::Session(a) = &out[0] else { panic!() };
+        assert_eq!((a.hops, a.duration_ms, a.slices), (3, 25_000, 2));
+        assert_eq!(
+            (a.end_reason, a.flow.as_deref()),
+            (Some(SessionEndReason::Completed), Some("demo"))
+        );
+        assert!(a.ended_at.is_some());
     }
 }

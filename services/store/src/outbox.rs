@@ -1,5 +1,6 @@
 //! Where an API send becomes durable: the message, its outbox row and its idempotency key
-//! commit together; the relay claims rows with a lease and deletes what it published.
+//! commit together, and concurrent accepts share one commit ([`crate::grouped`]). The relay
+//! claims rows with a lease and deletes what it published.
 
 use std::time::Duration;
 
@@ -9,49 +10,56 @@ use seedgate_proto::Message;
 use seedgate_runtime::store::{Accepted, Idempotency, Outbox, StoreError};
 use uuid::Uuid;
 
-use crate::messages::{delete_outbox, queue};
-use crate::sql::{Arg, Query};
+use crate::grouped::{Write, Written};
+use crate::messages::delete_outbox;
+use crate::sql::{Arg, Query, Tx};
 use crate::SqlStore;
+
+/// Records `k` for `msg` unless the key is already known: then the first message's id, as
+/// a repeat of the same request or a conflicting one.
+pub(crate) async fn remember_key(
+    tx: &mut Tx,
+    msg: &Message,
+    k: &Idempotency,
+) -> Result<Accepted, StoreError> {
+    let horizon = Utc::now() - chrono::Duration::from_std(k.window).unwrap_or_default();
+    let forget = Query::new("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?")
+        .bind(&k.scope)
+        .bind(&k.key)
+        .bind(horizon);
+    tx.exec(&forget).await?;
+    let remember = Query::new(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, message_id, created_at)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+    )
+    .bind(&k.scope)
+    .bind(&k.key)
+    .bind(&k.fingerprint)
+    .bind(msg.id)
+    .bind(Arg::Now);
+    if tx.exec(&remember).await? > 0 {
+        return Ok(Accepted::New);
+    }
+    let first =
+        Query::new("SELECT fingerprint, message_id FROM idempotency_keys WHERE scope = ? AND key = ?")
+            .bind(&k.scope)
+            .bind(&k.key);
+    let row = tx.fetch_one(&first).await?;
+    let id = row.uuid("message_id")?;
+    Ok(if row.text("fingerprint")? == k.fingerprint {
+        Accepted::Repeat(id)
+    } else {
+        Accepted::Conflict(id)
+    })
+}
 
 #[async_trait]
 impl Outbox for SqlStore {
     async fn accept(&self, msg: &Message, idem: Option<&Idempotency>) -> Result<Accepted, StoreError> {
-        let mut tx = self.db.begin().await?;
-        if let Some(k) = idem {
-            let horizon = Utc::now() - chrono::Duration::from_std(k.window).unwrap_or_default();
-            let forget =
-                Query::new("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?")
-                    .bind(&k.scope)
-                    .bind(&k.key)
-                    .bind(horizon);
-            tx.exec(&forget).await?;
-            let remember = Query::new(
-                "INSERT INTO idempotency_keys (scope, key, fingerprint, message_id, created_at)
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
-            )
-            .bind(&k.scope)
-            .bind(&k.key)
-            .bind(&k.fingerprint)
-            .bind(msg.id)
-            .bind(Arg::Now);
-            if tx.exec(&remember).await? == 0 {
-                let first = Query::new(
-                    "SELECT fingerprint, message_id FROM idempotency_keys WHERE scope = ? AND key = ?",
-                )
-                .bind(&k.scope)
-                .bind(&k.key);
-                let row = tx.fetch_one(&first).await?;
-                let id = row.uuid("message_id")?;
-                return Ok(if row.text("fingerprint")? == k.fingerprint {
-                    Accepted::Repeat(id)
-                } else {
-                    Accepted::Conflict(id)
-                });
-            }
+        match self.grouped(Write::Accept(msg.clone(), idem.cloned())).await? {
+            Written::Accepted(a) => Ok(a),
+            other => Err(crate::grouped::mismatch(&other)),
         }
-        queue(&mut tx, msg).await?;
-        tx.commit().await?;
-        Ok(Accepted::New)
     }
 
     async fn outbox_claim(&self, limit: u32, lease: Duration) -> Result<Vec<Message>, StoreError> {

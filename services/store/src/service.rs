@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use seedgate_proto::{Event, Message, RoutingKey};
 use seedgate_runtime::bus::{Bus, Delivery};
 use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::Config;
@@ -145,8 +144,7 @@ async fn write(store: &dyn Store, batch: Vec<Delivery>) -> Result<(), StoreError
             }
         }
     }
-    let coalesced = coalesce_sessions(&records);
-    match store.write_batch(&coalesced).await {
+    match store.write_batch(&records).await {
         Ok(()) => {
             count(&records);
             for d in deliveries {
@@ -185,43 +183,6 @@ async fn write(store: &dyn Store, batch: Vec<Delivery>) -> Result<(), StoreError
     }
 }
 
-/// Merges the updates of one session within a batch into one record (a session sends one per
-/// hop). The merge keeps what the database's upsert would: the highest counters, the flow once
-/// known, and the end once ended. Messages and events pass through in order.
-fn coalesce_sessions(records: &[Record]) -> Vec<Record> {
-    let mut out: Vec<Record> = Vec::with_capacity(records.len());
-    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for r in records {
-        let Record::Session(s) = r else {
-            out.push(r.clone());
-            continue;
-        };
-        match at.get(s.id.as_str()) {
-            Some(&i) => {
-                if let Record::Session(merged) = &mut out[i] {
-                    if merged.ended_at.is_none() {
-                        merged.hops = merged.hops.max(s.hops);
-                        merged.duration_ms = merged.duration_ms.max(s.duration_ms);
-                        merged.slices = merged.slices.max(s.slices);
-                        if s.flow.is_some() {
-                            merged.flow.clone_from(&s.flow);
-                        }
-                        if s.ended_at.is_some() {
-                            merged.ended_at = s.ended_at;
-                            merged.end_reason = s.end_reason;
-                        }
-                    }
-                }
-            }
-            None => {
-                at.insert(&s.id, out.len());
-                out.push(r.clone());
-            }
-        }
-    }
-    out
-}
-
 /// Why a delivery cannot become a row (it is dropped and counted).
 #[derive(Debug, thiserror::Error)]
 enum Undecodable {
@@ -232,24 +193,12 @@ enum Undecodable {
 }
 
 fn decode(d: &Delivery) -> Result<Record, Undecodable> {
-    Ok(match RoutingKey::parse(&d.routing_key) {
-        Some(RoutingKey::Event(_)) => Record::Event(serde_json::from_slice::<Event>(&d.payload)?),
-        Some(RoutingKey::Session(_)) => Record::Session(serde_json::from_slice(&d.payload)?),
-        Some(RoutingKey::Inbound(_) | RoutingKey::Outbound(_) | RoutingKey::Bulk(_)) => {
-            Record::Message(serde_json::from_slice::<Message>(&d.payload)?)
-        }
-        _ => return Err(Undecodable::RoutingKey),
-    })
+    Record::decode(&d.routing_key, &d.payload)?.ok_or(Undecodable::RoutingKey)
 }
 
 fn count(records: &[Record]) {
     for r in records {
-        let kind = match r {
-            Record::Message(_) => "message",
-            Record::Event(_) => "event",
-            Record::Session(_) => "session",
-        };
-        metrics::counter!("seedgate_store_rows_written_total", "kind" => kind).increment(1);
+        metrics::counter!("seedgate_store_rows_written_total", "kind" => r.kind()).increment(1);
     }
 }
 
@@ -257,49 +206,5 @@ async fn settle(outcome: impl std::future::Future<Output = Result<(), seedgate_r
     if let Err(e) = outcome.await {
         // The delivery will come back after reconnect; the write is idempotent.
         tracing::warn!(error = %e, "could not settle a delivery");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::Utc;
-    use seedgate_proto::{SessionEndReason, SessionRecord};
-
-    use super::*;
-
-    fn rec(id: &str, hops: u32, ms: u64, end: Option<SessionEndReason>) -> Record {
-        Record::Session(SessionRecord {
-            id: id.into(),
-            channel: "c".into(),
-            msisdn: "1".into(),
-            flow: (hops > 1).then(|| "demo".to_string()),
-            started_at: Utc::now(),
-            ended_at: end.map(|_| Utc::now()),
-            hops,
-            duration_ms: ms,
-            slices: SessionRecord::slices_for(ms),
-            end_reason: end,
-            carrier: None,
-        })
-    }
-
-    #[test]
-    fn one_sessions_updates_in_a_batch_become_one_write() {
-        let batch = vec![
-            rec("a", 1, 0, None),
-            rec("b", 1, 0, None),
-            rec("a", 2, 9_000, None),
-            rec("a", 3, 25_000, Some(SessionEndReason::Completed)),
-            rec("a", 2, 9_000, None), // a late redelivery must not reopen it
-        ];
-        let out = coalesce_sessions(&batch);
-        assert_eq!(out.len(), 2);
-        let Record::Session(a) = &out[0] else { panic!() };
-        assert_eq!((a.hops, a.duration_ms, a.slices), (3, 25_000, 2));
-        assert_eq!(
-            (a.end_reason, a.flow.as_deref()),
-            (Some(SessionEndReason::Completed), Some("demo"))
-        );
-        assert!(a.ended_at.is_some());
     }
 }

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use seedgate_proto::Message;
 use seedgate_runtime::store::{Advance, StoreError, Subscription, SubscriptionCount, Subscriptions};
 
-use crate::messages::queue;
-use crate::sql::{Arg, Query, Row};
+use crate::grouped::{Write, Written};
+use crate::messages::queue_all;
+use crate::sql::{Arg, Query, Row, Tx};
 use crate::SqlStore;
 
 const COLUMNS: &str = "id, key, msisdn, set_name, next_index, next_due, state, created_at";
@@ -30,20 +31,10 @@ fn subscription(r: &Row) -> Result<Subscription, StoreError> {
 #[async_trait]
 impl Subscriptions for SqlStore {
     async fn subscribe(&self, s: &Subscription) -> Result<bool, StoreError> {
-        let q = Query::new(format!(
-            "INSERT INTO subscriptions ({COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT DO NOTHING"
-        ))
-        .bind(s.id)
-        .bind(&s.key)
-        .bind(&s.msisdn)
-        .bind(&s.set)
-        .bind(s.next_index)
-        .bind(s.next_due)
-        .bind(&s.state)
-        .bind(s.created_at)
-        .bind(Arg::Now);
-        Ok(self.db.exec(&q).await? == 1)
+        match self.grouped(Write::Subscribe(s.clone())).await? {
+            Written::Subscribed(new) => Ok(new),
+            other => Err(crate::grouped::mismatch(&other)),
+        }
     }
 
     async fn unsubscribe(&self, key: &str, set: &str) -> Result<bool, StoreError> {
@@ -110,7 +101,7 @@ impl Subscriptions for SqlStore {
             return Ok(false);
         }
         if let Some(m) = send {
-            queue(&mut tx, m).await?;
+            queue_all(&mut tx, &[m]).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -137,4 +128,22 @@ impl Subscriptions for SqlStore {
             })
             .collect()
     }
+}
+
+/// Inserts `s` in `tx` unless its key already has one; whether it is new.
+pub(crate) async fn insert(tx: &mut Tx, s: &Subscription) -> Result<bool, StoreError> {
+    let q = Query::new(format!(
+        "INSERT INTO subscriptions ({COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(s.id)
+    .bind(&s.key)
+    .bind(&s.msisdn)
+    .bind(&s.set)
+    .bind(s.next_index)
+    .bind(s.next_due)
+    .bind(&s.state)
+    .bind(s.created_at)
+    .bind(Arg::Now);
+    Ok(tx.exec(&q).await? == 1)
 }

@@ -193,3 +193,92 @@ async fn a_full_disk_refuses_publishes_until_it_has_room_again() {
     bus.check().await.unwrap();
     bus.publish("sms.outbound", b"{}").await.unwrap();
 }
+
+fn outbound_sms(content: &str) -> seedgate_proto::Message {
+    let mut m = seedgate_proto::Message::inbound(
+        "sms",
+        seedgate_proto::TransportType::Sms,
+        "",
+        "+27820000001",
+        content,
+    );
+    m.direction = seedgate_proto::Direction::Outbound;
+    m
+}
+
+/// Publishes to the store's queue are written to the store in the journal's commit: stored
+/// when the publish returns, never queued for the store service; other queues still get
+/// them. An undecodable payload (and a row the database refuses) is queued for the store
+/// service as before, which logs and drops it.
+async fn the_store_queue_is_written_with_the_journal(store: Arc<dyn Store>, refused: Option<&str>) {
+    let bus = Arc::new(MemoryBus::journaled(store.clone()).write_through("store"));
+    bus.declare(&QueueSpec::new("store", ["*.outbound", "*.event"]))
+        .await
+        .unwrap();
+    bus.declare(&QueueSpec::new("channel.sms.outbound", ["sms.outbound"]))
+        .await
+        .unwrap();
+    let messages: Vec<_> = (0..50).map(|i| outbound_sms(&format!("week {i}"))).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for m in &messages {
+        let (bus, payload) = (bus.clone(), serde_json::to_vec(m).unwrap());
+        tasks.spawn(async move { bus.publish("sms.outbound", &payload).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().unwrap();
+    }
+    for m in &messages {
+        let stored = store
+            .stored_message(m.id)
+            .await
+            .unwrap()
+            .expect("stored when published");
+        assert_eq!(stored.message.content, m.content);
+        assert_eq!(stored.status, seedgate_runtime::store::MessageStatus::Queued);
+    }
+    let ack = seedgate_proto::Event::new(
+        "sms",
+        messages[0].id,
+        seedgate_proto::EventKind::Ack { carrier_id: None },
+    );
+    bus.publish("sms.event", &serde_json::to_vec(&ack).unwrap())
+        .await
+        .unwrap();
+    let first = store.stored_message(messages[0].id).await.unwrap().unwrap();
+    assert_eq!(first.status, seedgate_runtime::store::MessageStatus::Submitted);
+    bus.publish("sms.outbound", b"{\"n\":1}").await.unwrap();
+    let odd = refused.map(|content| outbound_sms(content));
+    if let Some(m) = &odd {
+        bus.publish("sms.outbound", &serde_json::to_vec(m).unwrap())
+            .await
+            .unwrap();
+        assert!(store.stored_message(m.id).await.unwrap().is_none());
+    }
+    let mut conn = bus.consume("channel.sms.outbound", 100).await.unwrap();
+    let queued = 51 + usize::from(odd.is_some());
+    assert_eq!(take(&mut conn, queued).await.len(), queued);
+    let mut st = bus.consume("store", 10).await.unwrap();
+    let for_service = take(&mut st, 1 + usize::from(odd.is_some())).await;
+    assert_eq!(&for_service[0].payload[..], b"{\"n\":1}");
+    if let Some(m) = &odd {
+        let back: seedgate_proto::Message = serde_json::from_slice(&for_service[1].payload).unwrap();
+        assert_eq!(back.id, m.id, "the refused row is queued for the store service");
+    }
+    nothing_more(&mut st).await;
+}
+
+#[tokio::test]
+async fn sqlite_the_store_queue_is_written_with_the_journal() {
+    the_store_queue_is_written_with_the_journal(common::sqlite(), None).await;
+}
+
+#[tokio::test]
+async fn sealed_sqlite_the_store_queue_is_written_with_the_journal() {
+    the_store_queue_is_written_with_the_journal(common::sealed(StoreKind::Sqlite), None).await;
+}
+
+#[tokio::test]
+async fn postgres_the_store_queue_is_written_with_the_journal_and_a_refused_row_is_queued() {
+    // PostgreSQL refuses a NUL in text: that row goes to the store service's queue instead.
+    the_store_queue_is_written_with_the_journal(common::postgres(), Some("a\u{0}b")).await;
+}

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, Notify, OnceCell};
 
 use super::{topic_matches, Acker as AnyAcker, Bus, BusError, Delivery, QueueSpec, Subscription};
 use crate::group::GroupCommit;
-use crate::store::{JournalEntry, Store};
+use crate::store::{JournalEntry, Record, Store};
 
 #[derive(Debug, Clone)]
 struct Envelope {
@@ -117,10 +117,19 @@ impl Acker {
     }
 }
 
+/// One publish waiting for the journal: a row per bound queue, and, when the store's queue
+/// is written through, the row for the store (`through` is then its index in `rows`).
+#[derive(Debug)]
+struct Pending {
+    rows: Vec<JournalEntry>,
+    through: Option<(usize, Record)>,
+}
+
 /// The journal's writer: new rows committed in groups, done rows deleted on the next commit.
+/// Answers, per publish, whether its store record was written through.
 #[derive(Debug)]
 struct Journaler {
-    writer: GroupCommit<Vec<JournalEntry>, ()>,
+    writer: GroupCommit<Pending, bool>,
     done: Arc<Mutex<Vec<i64>>>,
     next_id: AtomicI64,
     /// The last commit succeeded.
@@ -137,37 +146,31 @@ impl Journaler {
         let done: Arc<Mutex<Vec<i64>>> = Arc::default();
         let healthy = Arc::new(AtomicBool::new(true));
         let (d, h) = (done.clone(), healthy.clone());
-        let writer = GroupCommit::spawn(
-            GROUP_MAX,
-            Some(DONE_EVERY),
-            move |batches: Vec<Vec<JournalEntry>>| {
-                let store = store.clone();
-                let (d, h) = (d.clone(), h.clone());
-                let n = batches.len();
-                let gone = std::mem::take(&mut *d.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-                async move {
-                    if n == 0 && gone.is_empty() {
-                        return Ok(Vec::new());
+        let writer = GroupCommit::spawn(GROUP_MAX, Some(DONE_EVERY), move |batches: Vec<Pending>| {
+            let store = store.clone();
+            let (d, h) = (d.clone(), h.clone());
+            let gone = std::mem::take(&mut *d.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            async move {
+                if batches.is_empty() && gone.is_empty() {
+                    return Ok(Vec::new());
+                }
+                match commit(store.as_ref(), &batches, &gone).await {
+                    Ok(through) => {
+                        h.store(true, Ordering::Relaxed);
+                        Ok(through)
                     }
-                    let add: Vec<JournalEntry> = batches.into_iter().flatten().collect();
-                    match store.journal_commit(&add, &gone).await {
-                        Ok(()) => {
-                            h.store(true, Ordering::Relaxed);
-                            Ok(vec![(); n])
-                        }
-                        Err(e) => {
-                            h.store(false, Ordering::Relaxed);
-                            d.lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .extend(gone);
-                            metrics::counter!("seedgate_bus_journal_failures_total").increment(1);
-                            tracing::warn!(error = %e, "the bus journal cannot commit; publishes are refused until it can");
-                            Err(e)
-                        }
+                    Err(e) => {
+                        h.store(false, Ordering::Relaxed);
+                        d.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .extend(gone);
+                        metrics::counter!("seedgate_bus_journal_failures_total").increment(1);
+                        tracing::warn!(error = %e, "the bus journal cannot commit; publishes are refused until it can");
+                        Err(e)
                     }
                 }
-            },
-        );
+            }
+        });
         // Ids only need to be unique among live rows: start past the rows left, and past any
         // earlier process's ids (microseconds since the epoch).
         let floor = chrono::Utc::now().timestamp_micros();
@@ -191,6 +194,51 @@ impl Journaler {
     }
 }
 
+/// One group's commit. Store records go in the same transaction as the other queues' rows
+/// (their own rows are left out); if the database refuses a record, the group is committed
+/// again with every row journaled, and the store service gets those from its queue (it
+/// writes row by row and drops what is refused, saying so).
+async fn commit(
+    store: &dyn Store,
+    batches: &[Pending],
+    gone: &[i64],
+) -> Result<Vec<bool>, crate::store::StoreError> {
+    let mut add = Vec::new();
+    let mut records = Vec::new();
+    for p in batches {
+        match &p.through {
+            Some((at, record)) => {
+                records.push(record.clone());
+                add.extend(
+                    p.rows
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i != at)
+                        .map(|(_, r)| r.clone()),
+                );
+            }
+            None => add.extend(p.rows.iter().cloned()),
+        }
+    }
+    if !records.is_empty() {
+        match store.journal_commit_with(&add, gone, &records).await {
+            Ok(()) => {
+                for r in &records {
+                    metrics::counter!("seedgate_store_rows_written_total", "kind" => r.kind()).increment(1);
+                }
+                return Ok(batches.iter().map(|p| p.through.is_some()).collect());
+            }
+            Err(crate::store::StoreError::Rejected(reason)) => {
+                tracing::warn!(%reason, "the store refused rows written with the bus journal; queueing them for the store service");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let all: Vec<JournalEntry> = batches.iter().flat_map(|p| p.rows.iter().cloned()).collect();
+    store.journal_commit(&all, gone).await?;
+    Ok(vec![false; batches.len()])
+}
+
 /// The journal and what the previous process left in it, loaded on first use.
 #[derive(Debug)]
 struct Journal {
@@ -198,6 +246,9 @@ struct Journal {
     open: OnceCell<Arc<Journaler>>,
     /// Rows left by the previous process, by queue, until the queue is declared.
     left: Mutex<HashMap<String, Vec<Envelope>>>,
+    /// The queue whose messages are written to the store with their journal rows instead of
+    /// queued (the store service's), if any.
+    write_through: Option<String>,
 }
 
 /// The in-process bus.
@@ -221,9 +272,22 @@ impl MemoryBus {
                 store,
                 open: OnceCell::new(),
                 left: Mutex::default(),
+                write_through: None,
             }),
             ..Self::default()
         }
+    }
+
+    /// What is published to `queue` is written to the store in the journal's transaction
+    /// ([`Journal::journal_commit_with`](crate::store::Journal::journal_commit_with)), not
+    /// queued: the store service's queue, whose consumer would only write it there. One commit
+    /// instead of three (journal row, store batch, row deleted), and the store is up to date
+    /// when the publish returns. No effect without a journal.
+    pub fn write_through(mut self, queue: &str) -> Self {
+        if let Some(j) = &mut self.journal {
+            j.write_through = Some(queue.to_string());
+        }
+        self
     }
 
     /// The journal's writer, loading what the previous process left on first use.
@@ -258,6 +322,12 @@ impl MemoryBus {
             })
             .await?;
         Ok(Some(w.clone()))
+    }
+
+    /// Where the written-through queue is among `targets`.
+    fn through_index(&self, targets: &[Arc<Queue>]) -> Option<usize> {
+        let name = self.journal.as_ref()?.write_through.as_deref()?;
+        targets.iter().position(|q| q.name == name)
     }
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Queue>>> {
@@ -358,10 +428,26 @@ impl Bus for MemoryBus {
                     })
                     .collect();
                 let ids = rows.iter().map(|r| Some(r.id)).collect();
-                j.writer.submit(rows).await.map_err(|e| {
+                let through = self.through_index(&targets).and_then(|at| {
+                    // Undecodable: queued, and the store service says why it drops it.
+                    Record::decode(routing_key, payload)
+                        .ok()
+                        .flatten()
+                        .map(|r| (at, r))
+                });
+                let at = through.as_ref().map(|(at, _)| *at);
+                let written = j.writer.submit(Pending { rows, through }).await.map_err(|e| {
                     BusError::Rejected(format!("{routing_key} (the bus journal cannot commit: {e})"))
                 })?;
-                ids
+                if let (true, Some(at)) = (written, at) {
+                    // In the store already: not queued for it.
+                    targets.remove(at);
+                    let mut ids: Vec<Option<i64>> = ids;
+                    ids.remove(at);
+                    ids
+                } else {
+                    ids
+                }
             }
             None => vec![None; targets.len()],
         };
@@ -411,8 +497,12 @@ impl Bus for MemoryBus {
         };
         j.done(probe.id);
         j.writer
-            .submit(vec![probe])
+            .submit(Pending {
+                rows: vec![probe],
+                through: None,
+            })
             .await
+            .map(drop)
             .map_err(|e| BusError::Unavailable(format!("the bus journal cannot commit: {e}")))
     }
 

@@ -35,6 +35,32 @@ pub enum Record {
     Session(SessionRecord),
 }
 
+impl Record {
+    /// The row a bus delivery to the store's queue becomes: a message (`<channel>.inbound`,
+    /// `.outbound`, `.bulk`), an event (`.event`) or a session (`.session`); `None` for a
+    /// routing key outside the store's bindings.
+    pub fn decode(routing_key: &str, payload: &[u8]) -> Result<Option<Self>, serde_json::Error> {
+        use seedgate_proto::RoutingKey;
+        Ok(Some(match RoutingKey::parse(routing_key) {
+            Some(RoutingKey::Event(_)) => Self::Event(serde_json::from_slice(payload)?),
+            Some(RoutingKey::Session(_)) => Self::Session(serde_json::from_slice(payload)?),
+            Some(RoutingKey::Inbound(_) | RoutingKey::Outbound(_) | RoutingKey::Bulk(_)) => {
+                Self::Message(serde_json::from_slice(payload)?)
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Its kind, as the `kind` label of `seedgate_store_rows_written_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Message(_) => "message",
+            Self::Event(_) => "event",
+            Self::Session(_) => "session",
+        }
+    }
+}
+
 /// Where an outbound message stands, derived from its events: `queued` (stored, not yet handed
 /// to the carrier) → `submitted` (acked) → `delivered` | `failed` | `expired` (final). A later
 /// or repeated event never moves a message back; the first final state stays. Inbound

@@ -118,6 +118,11 @@ const DELIVER_CONCURRENCY: usize = 64;
 const LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// One ESME channel.
+
+/// Messages in hand per window slot (see `run`).
+const IN_HAND_PER_SLOT: usize = 8;
+/// Most messages in hand at once on one channel.
+const MAX_IN_HAND: u16 = 2_000;
 #[derive(Debug)]
 pub struct Esme {
     channel: String,
@@ -252,9 +257,13 @@ impl Esme {
                 binds.spawn(self.clone().keep_bound(i, *role, stop.halt.clone()));
             }
         }
-        let prefetch = u16::try_from(self.cfg.window * self.cfg.binds)
+        // The window bounds the submits on the wire; a message also waits before (its send
+        // check) and after (its carrier id and ack committed), so many more than the window
+        // are in hand at once, or the window runs dry while they wait on the disk.
+        let prefetch = u16::try_from((self.cfg.window * self.cfg.binds).saturating_mul(IN_HAND_PER_SLOT))
             .unwrap_or(u16::MAX)
-            .clamp(1, self.prefetch.max(1));
+            .min(MAX_IN_HAND)
+            .max(self.prefetch.max(1));
         let handler = {
             let me = self.clone();
             move |_key: String, payload: Vec<u8>| {

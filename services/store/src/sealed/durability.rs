@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use seedgate_runtime::store::{CarrierId, HeldReceipt, Journal, JournalEntry, Receipts, Store, StoreError};
+use seedgate_runtime::store::{
+    CarrierId, HeldReceipt, Journal, JournalEntry, Receipts, Record, Store, StoreError,
+};
 use uuid::Uuid;
 
 use super::Sealed;
@@ -11,6 +13,15 @@ use super::Sealed;
 #[async_trait]
 impl<S: Store> Journal for Sealed<S> {
     async fn journal_commit(&self, add: &[JournalEntry], done: &[i64]) -> Result<(), StoreError> {
+        self.journal_commit_with(add, done, &[]).await
+    }
+
+    async fn journal_commit_with(
+        &self,
+        add: &[JournalEntry],
+        done: &[i64],
+        records: &[Record],
+    ) -> Result<(), StoreError> {
         let sealed: Vec<JournalEntry> = add
             .iter()
             .map(|e| JournalEntry {
@@ -18,7 +29,9 @@ impl<S: Store> Journal for Sealed<S> {
                 ..e.clone()
             })
             .collect();
-        self.inner.journal_commit(&sealed, done).await
+        self.inner
+            .journal_commit_with(&sealed, done, &self.seal_records(records))
+            .await
     }
 
     async fn journal_pending(&self) -> Result<Vec<JournalEntry>, StoreError> {

@@ -26,15 +26,7 @@ impl<S: Store> Store for Sealed<S> {
 #[async_trait]
 impl<S: Store> Messages for Sealed<S> {
     async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError> {
-        let sealed: Vec<Record> = records
-            .iter()
-            .map(|r| match r {
-                Record::Message(m) => Record::Message(self.seal_message(m)),
-                Record::Session(s) => Record::Session(self.seal_session(s)),
-                Record::Event(e) => Record::Event(e.clone()),
-            })
-            .collect();
-        self.inner.write_batch(&sealed).await
+        self.inner.write_batch(&self.seal_records(records)).await
     }
 
     async fn message(&self, id: Uuid) -> Result<Option<Message>, StoreError> {

@@ -28,7 +28,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use seedgate_proto::{Message, SessionRecord};
 use seedgate_runtime::store::{
-    Contact, Store, StoreError, StoredChannel, StoredMessage, Subscription, WebhookJob,
+    Contact, Record, Store, StoreError, StoredChannel, StoredMessage, Subscription, WebhookJob,
 };
 use sha2::Sha256;
 
@@ -177,6 +177,18 @@ pub struct Sealed<S> {
 impl<S: Store> Sealed<S> {
     pub fn new(inner: S, key: Key) -> Self {
         Self { inner, key }
+    }
+
+    /// Records as they are written: messages and sessions sealed, events as they are.
+    fn seal_records(&self, records: &[Record]) -> Vec<Record> {
+        records
+            .iter()
+            .map(|r| match r {
+                Record::Message(m) => Record::Message(self.seal_message(m)),
+                Record::Session(s) => Record::Session(self.seal_session(s)),
+                Record::Event(e) => Record::Event(e.clone()),
+            })
+            .collect()
     }
 
     fn seal_message(&self, m: &Message) -> Message {

@@ -74,7 +74,57 @@ async fn idempotency_keys_repeat_or_conflict(store: Arc<dyn Store>) {
     assert_eq!(store.accept(&retry, Some(&theirs)).await.unwrap(), Accepted::New);
 }
 
+/// Concurrent accepts share commits (`store/src/grouped.rs`); each still gets its own exact
+/// answer: two requests with one key in the same group are one `New` and one `Repeat` of it.
+async fn concurrent_accepts_each_get_their_own_answer(store: Arc<dyn Store>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..300u32 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let m = sms_to(&format!("+2782{:07}", i % 150), "weekly");
+            let k = (i >= 100).then(|| key(&format!("k{}", if i >= 200 { i % 50 } else { i }), "same"));
+            let answer = store.accept(&m, k.as_ref()).await.unwrap();
+            (i, m.id, answer)
+        });
+    }
+    let mut new = std::collections::HashMap::new();
+    let mut repeats = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (i, id, answer) = r.unwrap();
+        match answer {
+            Accepted::New => {
+                new.insert(id, i);
+            }
+            Accepted::Repeat(first) => repeats.push((i, first)),
+            Accepted::Conflict(_) => panic!("the same fingerprint is a repeat, not a conflict"),
+        }
+    }
+    // 100 without a key, 100 with a key of their own (k100..k199), and 100 sharing 50 keys
+    // (k0..k49, two requests each): 250 new, 50 repeats.
+    assert_eq!((new.len(), repeats.len()), (250, 50));
+    for (_, first) in &repeats {
+        assert!(
+            new.contains_key(first),
+            "a repeat names a message that was stored"
+        );
+    }
+    let mut claimed = 0;
+    loop {
+        let batch = store.outbox_claim(100, Duration::from_secs(30)).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        claimed += batch.len();
+    }
+    assert_eq!(
+        claimed,
+        new.len(),
+        "one outbox row per new message, none for a repeat"
+    );
+}
+
 conformance!(
+    concurrent_accepts_each_get_their_own_answer,
     accepted_messages_wait_in_the_outbox_until_done,
     an_expired_lease_is_claimed_again,
     idempotency_keys_repeat_or_conflict,
