@@ -169,7 +169,7 @@ fn number_value(n: f64) -> Value {
     }
 }
 
-static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+pub(crate) static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_fuel(Some(10_000));
     env.add_function("date_add", |d: String, kw: Kwargs| -> Result<String, Error> {

@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::compiled::Compiled;
 
 use crate::lines::Lines;
 use crate::model::{Flow, FlowFile, MessageSet};
@@ -31,12 +34,14 @@ impl FileInfo {
     }
 }
 
-/// Every loaded flow and message set, by name, with the file each came from.
+/// Every loaded flow and message set, by name, with the file each came from, and the flows'
+/// texts compiled ([`Compiled`], shared by clones).
 #[derive(Debug, Clone, Default)]
 pub struct Flows {
     flows: BTreeMap<String, (Flow, usize)>,
     sets: BTreeMap<String, (MessageSet, usize)>,
     files: Vec<FileInfo>,
+    compiled: Arc<Compiled>,
 }
 
 impl Flows {
@@ -69,6 +74,16 @@ impl Flows {
     /// The file a message set came from.
     pub fn set_file(&self, name: &str) -> Option<&FileInfo> {
         self.sets.get(name).and_then(|(_, i)| self.files.get(*i))
+    }
+
+    /// The flows' texts, compiled when they were loaded.
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    /// The globals of the file a flow came from, as expressions read them.
+    pub(crate) fn globals_value(&self, flow: &str) -> Option<&minijinja::Value> {
+        self.flows.get(flow).and_then(|(_, i)| self.compiled.globals(*i))
     }
 
     pub fn message_sets(&self) -> impl Iterator<Item = (&str, &MessageSet)> {
@@ -140,6 +155,10 @@ pub fn check(sources: &[Source], limits: &Limits) -> (Flows, Report) {
     for (src, lines, file) in &parsed {
         validate::file(&flows, &src.path, lines, file, limits, &mut report);
     }
+    flows.compiled = Arc::new(Compiled::of(
+        flows.flows.values().map(|(f, _)| f),
+        flows.files.iter().map(|f| &f.globals),
+    ));
     (flows, report)
 }
 

@@ -138,7 +138,7 @@ impl Run<'_> {
     pub(super) fn sleep(&mut self, w: &Wait) -> Result<bool, StepError> {
         let until = match (&w.duration, &w.until) {
             (Some(d), _) => crate::model::parse_duration(d).map(|d| self.now + d),
-            (None, Some(e)) => parse_datetime(&crate::expr::value_of(e, &self.scope())),
+            (None, Some(e)) => parse_datetime(&self.value_of(e)),
             (None, None) => None,
         };
         let Some(until) = until.filter(|t| *t > self.now) else {

@@ -1,0 +1,140 @@
+//! The texts of a set of loaded flows, compiled once ([`Template`]) when [`crate::load::check`]
+//! loads them, and each file's `globals` as the value expressions read: a step looks its texts
+//! up here instead of parsing and compiling them again.
+//!
+//! Every text the interpreter renders or evaluates is here: screens, options, errors, end
+//! texts, actions' values, SMS texts and numbers, `switch.on`, case arguments that are
+//! expressions, webhook URLs, headers and bodies, and `wait.until`. A text that is not (flows
+//! built another way) is compiled when it is used, with the same result; a test checks no
+//! transcript of the repository needs that.
+
+use std::collections::{BTreeMap, HashMap};
+
+use minijinja::Value;
+
+use crate::model::{Action, Flow, Node, Text};
+use crate::template::Template;
+
+/// Compiled texts by their source, and each file's globals.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    texts: HashMap<Box<str>, Template>,
+    globals: Vec<Value>,
+}
+
+impl Compiled {
+    /// Compiles every text of `flows` and the `globals` of each file (by file index).
+    pub(crate) fn of<'a>(
+        flows: impl IntoIterator<Item = &'a Flow>,
+        globals: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+    ) -> Compiled {
+        let mut c = Compiled {
+            texts: HashMap::new(),
+            globals: globals.into_iter().map(Value::from_serialize).collect(),
+        };
+        for flow in flows {
+            c.text(&flow.invalid_choice);
+            for node in flow.nodes.values() {
+                c.node(node);
+            }
+        }
+        c
+    }
+
+    /// The compiled form of `text`, if it is one of the flows' texts.
+    pub fn get(&self, text: &str) -> Option<&Template> {
+        self.texts.get(text)
+    }
+
+    /// The globals of the file at `index`, as expressions read them.
+    pub(crate) fn globals(&self, index: usize) -> Option<&Value> {
+        self.globals.get(index)
+    }
+
+    /// How many distinct texts are compiled.
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Whether no text is compiled.
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    fn add(&mut self, s: &str) {
+        if !self.texts.contains_key(s) {
+            self.texts.insert(s.into(), Template::new(s));
+        }
+    }
+
+    fn text(&mut self, t: &Text) {
+        match t {
+            Text::Plain(s) => self.add(s),
+            Text::Translated(m) => m.values().for_each(|s| self.add(s)),
+        }
+    }
+
+    fn args(&mut self, args: &[serde_json::Value]) {
+        for a in args {
+            if let serde_json::Value::String(s) = a {
+                if s.starts_with('@') {
+                    self.add(s);
+                }
+            }
+        }
+    }
+
+    fn node(&mut self, node: &Node) {
+        for a in &node.actions {
+            match a {
+                Action::SetField { value, .. } => self.add(value),
+                Action::SetName(v) | Action::SetLanguage(v) => self.add(v),
+                Action::SendSms { text, to, .. } => {
+                    self.text(text);
+                    if let Some(to) = to {
+                        self.add(to);
+                    }
+                }
+                Action::AddGroup(_)
+                | Action::RemoveGroup(_)
+                | Action::Subscribe(_)
+                | Action::Unsubscribe(_)
+                | Action::OptOut(_) => {}
+            }
+        }
+        if let Some(m) = &node.menu {
+            self.text(&m.text);
+            for o in &m.options {
+                self.text(&o.label);
+            }
+        }
+        if let Some(a) = &node.ask {
+            self.text(&a.text);
+            if let Some(v) = &a.validate {
+                self.text(&v.error);
+            }
+            for c in &a.cases {
+                self.args(&c.args);
+            }
+        }
+        if let Some(s) = &node.switch {
+            self.add(&s.on);
+            for c in &s.cases {
+                self.args(&c.args);
+            }
+        }
+        if let Some(w) = &node.webhook {
+            self.add(&w.url);
+            w.headers.values().for_each(|v| self.add(v));
+            if let Some(b) = &w.body {
+                self.add(b);
+            }
+        }
+        if let Some(e) = &node.end {
+            self.text(&e.text);
+        }
+        if let Some(until) = node.wait.as_ref().and_then(|w| w.until.as_ref()) {
+            self.add(until);
+        }
+    }
+}

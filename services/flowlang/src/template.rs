@@ -1,0 +1,356 @@
+//! Flow texts compiled once: a text split into its literal parts and its `@`-expressions,
+//! each expression compiled by MiniJinja, when the flows are loaded (see [`crate::compiled`])
+//! rather than at every step.
+//!
+//! [`Template::render`] and [`Template::value`] give exactly what [`expr::render`] and
+//! [`expr::value_of`] give for the same text and names (the tests below, and the
+//! interpreter's, compare them). The one difference is in how the names reach an expression:
+//! it is handed only the names it reads (`results`, `globals`, …), each asked of [`Vars`] when
+//! it is evaluated, instead of the whole [`Scope`] serialised for every expression. An
+//! expression that calls `debug()` (which shows every name) still gets the whole scope.
+
+use std::sync::Arc;
+
+use minijinja::value::{Object, Value};
+use minijinja::Expression;
+
+use crate::expr::{self, Piece, Scope, ENV};
+
+/// The names an expression can read (the fields of [`Scope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    Contact,
+    Fields,
+    Results,
+    Categories,
+    Globals,
+    Input,
+    Today,
+    Now,
+}
+
+impl Root {
+    /// Every name, in the order of [`Scope`]'s fields.
+    pub const ALL: [Root; 8] = [
+        Root::Contact,
+        Root::Fields,
+        Root::Results,
+        Root::Categories,
+        Root::Globals,
+        Root::Input,
+        Root::Today,
+        Root::Now,
+    ];
+
+    /// The name as expressions write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Root::Contact => "contact",
+            Root::Fields => "fields",
+            Root::Results => "results",
+            Root::Categories => "categories",
+            Root::Globals => "globals",
+            Root::Input => "input",
+            Root::Today => "today",
+            Root::Now => "now",
+        }
+    }
+
+    fn of(name: &str) -> Option<Root> {
+        Root::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// Where an expression's names come from: the interpreter's run, or a [`Scope`].
+pub trait Vars {
+    /// The value of one name, as `Value::from_serialize` of that field of the [`Scope`]
+    /// [`Vars::scope`] gives.
+    fn var(&self, root: Root) -> Value;
+    /// Every name at once.
+    fn scope(&self) -> Scope;
+}
+
+impl Vars for Scope {
+    fn var(&self, root: Root) -> Value {
+        match root {
+            Root::Contact => Value::from_serialize(&self.contact),
+            Root::Fields => Value::from_serialize(&self.fields),
+            Root::Results => Value::from_serialize(&self.results),
+            Root::Categories => Value::from_serialize(&self.categories),
+            Root::Globals => Value::from_serialize(&self.globals),
+            Root::Input => Value::from(self.input.as_str()),
+            Root::Today => Value::from(self.today.as_str()),
+            Root::Now => Value::from(self.now.as_str()),
+        }
+    }
+
+    fn scope(&self) -> Scope {
+        self.clone()
+    }
+}
+
+/// The names an expression reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// These (a bit per [`Root`]).
+    Roots(u8),
+    /// The whole scope (`debug()` shows it).
+    Everything,
+}
+
+/// The context an expression is evaluated in: the names it reads, looked up by name.
+#[derive(Debug)]
+struct Context([Option<Value>; 8]);
+
+impl Object for Context {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let root = Root::of(key.as_str()?)?;
+        self.0[root as usize].clone()
+    }
+}
+
+/// One compiled `@`-expression.
+struct Compiled {
+    src: Box<str>,
+    /// The expression, or why it does not compile (as [`expr::eval`] words it).
+    expr: Result<Expression<'static, 'static>, String>,
+    needs: Needs,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("src", &self.src)
+            .field("compiles", &self.expr.is_ok())
+            .field("needs", &self.needs)
+            .finish()
+    }
+}
+
+impl Compiled {
+    fn new(src: &str) -> Compiled {
+        let expr = ENV
+            .compile_expression_owned(src.to_string())
+            .map_err(|e| e.to_string());
+        let needs = match &expr {
+            Ok(e) => {
+                let names = e.undeclared_variables(false);
+                if names.contains("debug") {
+                    Needs::Everything
+                } else {
+                    Needs::Roots(
+                        names
+                            .iter()
+                            .filter_map(|n| Root::of(n))
+                            .fold(0, |m, r| m | r.bit()),
+                    )
+                }
+            }
+            Err(_) => Needs::Roots(0),
+        };
+        Compiled {
+            src: src.into(),
+            expr,
+            needs,
+        }
+    }
+
+    fn eval(&self, vars: &dyn Vars) -> Result<Value, expr::ExprError> {
+        let e = self.expr.as_ref().map_err(|e| expr::ExprError(e.clone()))?;
+        let ctx = match self.needs {
+            Needs::Everything => Value::from_serialize(vars.scope()),
+            Needs::Roots(mask) => {
+                let mut names: [Option<Value>; 8] = Default::default();
+                for r in Root::ALL.into_iter().filter(|r| mask & r.bit() != 0) {
+                    names[r as usize] = Some(vars.var(r));
+                }
+                Value::from_object(Context(names))
+            }
+        };
+        e.eval(ctx).map_err(|e| expr::ExprError(e.to_string()))
+    }
+}
+
+#[derive(Debug)]
+enum Part {
+    Text(Box<str>),
+    Expr(Compiled),
+}
+
+/// A text with its expressions compiled.
+#[derive(Debug)]
+pub struct Template {
+    text: Box<str>,
+    /// The parts, adjacent literals joined; `None` when the text does not split
+    /// ([`expr::pieces`] fails): it shows as it is.
+    parts: Option<Vec<Part>>,
+}
+
+impl Template {
+    /// Splits and compiles `text` (an expression that does not compile is kept as such: it
+    /// shows as empty, as [`expr::render`] shows it).
+    pub fn new(text: &str) -> Template {
+        let parts = expr::pieces(text).ok().map(|pieces| {
+            let mut parts: Vec<Part> = Vec::with_capacity(pieces.len());
+            for p in pieces {
+                let literal = match p {
+                    Piece::Expr(src) => {
+                        parts.push(Part::Expr(Compiled::new(src)));
+                        continue;
+                    }
+                    Piece::Text(t) => t,
+                    Piece::Literal(l) => l,
+                };
+                match parts.last_mut() {
+                    Some(Part::Text(before)) => *before = format!("{before}{literal}").into(),
+                    _ => parts.push(Part::Text(literal.into())),
+                }
+            }
+            parts
+        });
+        Template {
+            text: text.into(),
+            parts,
+        }
+    }
+
+    /// The text it was made from.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The text, each expression replaced by its value ([`expr::render`]).
+    pub fn render(&self, vars: &dyn Vars) -> String {
+        let Some(parts) = &self.parts else {
+            return self.text.to_string();
+        };
+        let mut out = String::with_capacity(self.text.len());
+        for p in parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Expr(c) => match c.eval(vars) {
+                    Ok(v) => out.push_str(&expr::show(&v)),
+                    Err(e) => {
+                        tracing::warn!(expression = &*c.src, error = %e, "a flow expression failed; it shows as empty")
+                    }
+                },
+            }
+        }
+        out
+    }
+
+    /// A value that may be an expression ([`expr::value_of`]): a text that is exactly one
+    /// expression gives its value, any other text is rendered.
+    pub fn value(&self, vars: &dyn Vars) -> String {
+        match self.parts.as_deref() {
+            Some([Part::Expr(c)]) => c.eval(vars).map(|v| expr::show(&v)).unwrap_or_default(),
+            _ => self.render(vars),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Texts that exercise every kind of piece, every name, the function library, failures
+    /// to parse, compile and evaluate, and `debug()`.
+    pub(crate) const TEXTS: &[&str] = &[
+        "",
+        "plain text",
+        "Hi @contact.name. Mail me@ x@@y @(a + (b))!",
+        "@@",
+        "@@@results.weeks@@",
+        "@contact.name",
+        "@contact.msisdn @contact.language @contact.groups @contact.fields.edd",
+        "@(contact.groups|join(','))",
+        "@(contact.fields|length) @(fields|length) @(results|length) @(categories|length)",
+        "@fields.edd",
+        "@results.weeks",
+        "@results.missing",
+        "@categories.weeks",
+        "@globals.programme @globals.registry_url",
+        "@input",
+        "@today / @now",
+        "@(title(contact.name))",
+        "@(results.weeks|int + 1) weeks",
+        "@(date_add(today, weeks=40 - results.weeks|int))",
+        "@(weeks_between(today, fields.edd))",
+        "@(format_date(fields.edd, '%d %B %Y'))",
+        "@(json(results.registry).id)",
+        "@(number(input))",
+        "@(word(input, 2))",
+        "@(parse_date(input))",
+        "@(results.weeks|int > 20 and categories.weeks == 'valid')",
+        "@(results)",
+        "@(globals)",
+        "@(contact)",
+        "@(fields.items()|list)",
+        "@(date_add('x', days=1))",
+        "@(1 +)",
+        "@(unclosed",
+        "email@example.org, @ alone, end with @",
+        "@nosuchname and @(nosuch.thing|default('d'))",
+        "@(debug())",
+        "@(range(3)|list)",
+        "@(dict(a=1))",
+        "@(upper(contact.name) ~ lower(globals.programme))",
+    ];
+
+    pub(crate) fn scope() -> Scope {
+        let mut s = Scope {
+            today: "2026-12-02".into(),
+            now: "2026-12-02T10:00:00+00:00".into(),
+            input: "about 24 weeks, 17/03/2027".into(),
+            ..Default::default()
+        };
+        s.contact.msisdn = "+27820000001".into();
+        s.contact.name = "thandi nkosi".into();
+        s.contact.language = "zul".into();
+        s.contact.groups = vec!["mothers".into(), "registered".into()];
+        for (k, v) in [("edd", "2027-03-17"), ("consent", "yes")] {
+            s.fields.insert(k.into(), v.into());
+            s.contact.fields.insert(k.into(), v.into());
+        }
+        for (k, v, c) in [
+            ("weeks", "24", "valid"),
+            ("registry", "{\"id\": \"REG-1\"}", "success"),
+        ] {
+            s.results.insert(k.into(), v.into());
+            s.categories.insert(k.into(), c.into());
+        }
+        s.globals.insert("programme".into(), "MomConnect".into());
+        s.globals
+            .insert("registry_url".into(), "http://127.0.0.1/r".into());
+        s
+    }
+
+    #[test]
+    fn compiled_texts_render_as_the_text_does() {
+        for s in [scope(), Scope::default()] {
+            for text in TEXTS {
+                let t = Template::new(text);
+                assert_eq!(t.render(&s), expr::render(text, &s), "render {text:?}");
+                assert_eq!(t.value(&s), expr::value_of(text, &s), "value {text:?}");
+                assert_eq!(t.text(), *text);
+            }
+        }
+    }
+
+    #[test]
+    fn an_expression_is_given_only_the_names_it_reads() {
+        let needs = |src: &str| Compiled::new(src).needs;
+        assert_eq!(needs("globals.programme"), Needs::Roots(Root::Globals.bit()));
+        assert_eq!(
+            needs("date_add(today, weeks=40 - results.weeks|int)"),
+            Needs::Roots(Root::Today.bit() | Root::Results.bit())
+        );
+        assert_eq!(needs("1 + 2"), Needs::Roots(0));
+        assert_eq!(needs("debug()"), Needs::Everything);
+        assert_eq!(needs("1 +"), Needs::Roots(0));
+    }
+}
