@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{Datelike, Months, NaiveDate};
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind};
@@ -121,8 +122,23 @@ pub fn pieces(text: &str) -> Result<Vec<Piece<'_>>, ExprError> {
     Ok(out)
 }
 
+/// `%Y-%m-%d`, parsed once: what `NaiveDate::parse_from_str(s, "%Y-%m-%d")` and
+/// `format("%Y-%m-%d")` parse again at every call.
+static ISO_DATE: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| {
+    StrftimeItems::new("%Y-%m-%d")
+        .parse_to_owned()
+        .expect("a valid format")
+});
+
+/// `NaiveDate::parse_from_str(s, "%Y-%m-%d")`.
+fn parse_iso(s: &str) -> chrono::ParseResult<NaiveDate> {
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, s, ISO_DATE.iter())?;
+    parsed.to_naive_date()
+}
+
 fn date(s: &str) -> Result<NaiveDate, Error> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+    parse_iso(s.trim()).map_err(|_| {
         Error::new(
             ErrorKind::InvalidOperation,
             format!("`{s}` is not a date (YYYY-MM-DD)"),
@@ -131,13 +147,13 @@ fn date(s: &str) -> Result<NaiveDate, Error> {
 }
 
 fn iso(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    d.format_with_items(ISO_DATE.iter()).to_string()
 }
 
 /// Reads a date as people type it: `2027-03-01`, `01/03/2027`, `1-3-2027`, `1 3 2027`.
 pub fn parse_date_text(text: &str) -> Option<NaiveDate> {
     let t = text.trim();
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+    if let Ok(d) = parse_iso(t) {
         return Some(d);
     }
     let parts: Vec<&str> = t
@@ -315,6 +331,37 @@ mod tests {
         s.results.insert("weeks".into(), "24".into());
         s.fields.insert("edd".into(), "2027-03-17".into());
         s
+    }
+
+    #[test]
+    fn iso_dates_parse_and_show_as_with_the_format_string() {
+        for s in [
+            "2027-03-17",
+            "2027-3-7",
+            "0001-01-01",
+            "0000-01-01",
+            "9999-12-31",
+            "+10000-01-01",
+            "-0001-01-01",
+            "2027-02-29",
+            "2028-02-29",
+            "2027-13-01",
+            "27-03-17",
+            "2027-03-17x",
+            "2027/03/17",
+            " 2027-03-17",
+            "",
+            "x",
+        ] {
+            let want = NaiveDate::parse_from_str(s, "%Y-%m-%d");
+            assert_eq!(parse_iso(s), want, "{s:?}");
+            if let Ok(d) = want {
+                assert_eq!(iso(d), d.format("%Y-%m-%d").to_string(), "{s:?}");
+            }
+        }
+        for d in [NaiveDate::MIN, NaiveDate::MAX] {
+            assert_eq!(iso(d), d.format("%Y-%m-%d").to_string());
+        }
     }
 
     #[test]

@@ -70,6 +70,11 @@ pub trait Vars {
     /// The value of one name, as `Value::from_serialize` of that field of the [`Scope`]
     /// [`Vars::scope`] gives.
     fn var(&self, root: Root) -> Value;
+    /// `root.name`: what `var(root).get_attr(name)` gives (undefined when it has no `name`);
+    /// a run reads it without building the rest of `root`.
+    fn attr(&self, root: Root, name: &str) -> Value {
+        self.var(root).get_attr(name).unwrap_or(Value::UNDEFINED)
+    }
     /// Every name at once.
     fn scope(&self) -> Scope;
 }
@@ -113,12 +118,51 @@ impl Object for Context {
     }
 }
 
+/// An expression that is a name and attributes (`results.weeks`, `contact.fields.edd`): read
+/// as MiniJinja reads it (a lookup, then `get_attr` for each attribute) without MiniJinja.
+#[derive(Debug)]
+struct Path {
+    root: Root,
+    attrs: Vec<Box<str>>,
+}
+
+impl Path {
+    fn of(src: &str) -> Option<Path> {
+        let ident = |s: &str| {
+            s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
+        let mut names = src.trim().split('.');
+        let root = Root::of(names.next()?)?;
+        let attrs = names
+            .map(|a| ident(a).then(|| a.into()))
+            .collect::<Option<Vec<Box<str>>>>()?;
+        Some(Path { root, attrs })
+    }
+
+    /// The value, or `None` for an attribute of an undefined value (an error, which
+    /// MiniJinja words).
+    fn read(&self, vars: &dyn Vars) -> Option<Value> {
+        let mut attrs = self.attrs.iter();
+        let mut v = match attrs.next() {
+            Some(a) => vars.attr(self.root, a),
+            None => vars.var(self.root),
+        };
+        for a in attrs {
+            v = v.get_attr(a).ok()?;
+        }
+        Some(v)
+    }
+}
+
 /// One compiled `@`-expression.
 struct Compiled {
     src: Box<str>,
     /// The expression, or why it does not compile (as [`expr::eval`] words it).
     expr: Result<Expression<'static, 'static>, String>,
     needs: Needs,
+    /// Set when the expression (which compiles) is only a name and attributes.
+    path: Option<Path>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -127,6 +171,7 @@ impl std::fmt::Debug for Compiled {
             .field("src", &self.src)
             .field("compiles", &self.expr.is_ok())
             .field("needs", &self.needs)
+            .field("path", &self.path)
             .finish()
     }
 }
@@ -154,12 +199,16 @@ impl Compiled {
         };
         Compiled {
             src: src.into(),
+            path: expr.as_ref().ok().and_then(|_| Path::of(src)),
             expr,
             needs,
         }
     }
 
     fn eval(&self, vars: &dyn Vars) -> Result<Value, expr::ExprError> {
+        if let Some(v) = self.path.as_ref().and_then(|p| p.read(vars)) {
+            return Ok(v);
+        }
         let e = self.expr.as_ref().map_err(|e| expr::ExprError(e.clone()))?;
         let ctx = match self.needs {
             Needs::Everything => Value::from_serialize(vars.scope()),
@@ -270,6 +319,12 @@ pub(crate) mod tests {
         "@(contact.groups|join(','))",
         "@(contact.fields|length) @(fields|length) @(results|length) @(categories|length)",
         "@fields.edd",
+        "@fields.missing @fields.edd.x @fields.edd.x.y @fields.missing.x",
+        "@results.weeks.x @results.missing.x @categories.registry @globals.missing",
+        "@contact.fields.edd @contact.fields.missing @contact.nosuch @contact.groups.x",
+        "@input.x @today.year @now.x.y",
+        "@( results.weeks ) @(results.not) @(results.none) @(results.weeks.is)",
+        "@(results._x) @(results.weeks2) @(contact . name)",
         "@results.weeks",
         "@results.missing",
         "@categories.weeks",
@@ -352,5 +407,13 @@ pub(crate) mod tests {
         assert_eq!(needs("1 + 2"), Needs::Roots(0));
         assert_eq!(needs("debug()"), Needs::Everything);
         assert_eq!(needs("1 +"), Needs::Roots(0));
+        let path = |src: &str| Compiled::new(src).path.map(|p| (p.root, p.attrs.len()));
+        assert_eq!(path("results.weeks"), Some((Root::Results, 1)));
+        assert_eq!(path(" contact.fields.edd "), Some((Root::Contact, 2)));
+        assert_eq!(path("input"), Some((Root::Input, 0)));
+        assert_eq!(path("results.weeks|int"), None);
+        assert_eq!(path("nosuch.name"), None);
+        assert_eq!(path("results.0"), None);
+        assert_eq!(path("results."), None);
     }
 }

@@ -62,6 +62,25 @@ impl Vars for Run<'_> {
         }
     }
 
+    fn attr(&self, root: Root, name: &str) -> Value {
+        let c = &self.state.contact;
+        let text = |t: Option<&String>| t.map_or(Value::UNDEFINED, |t| Value::from(t.as_str()));
+        match (root, name) {
+            (Root::Fields, _) => text(c.fields.get(name)),
+            (Root::Results, _) => text(self.state.results.get(name).map(|r| &r.value)),
+            (Root::Categories, _) => text(self.state.results.get(name).map(|r| &r.category)),
+            (Root::Globals, _) => self
+                .flows
+                .globals_value(&self.state.flow)
+                .and_then(|g| g.get_attr(name).ok())
+                .unwrap_or(Value::UNDEFINED),
+            (Root::Contact, "msisdn") => Value::from(c.msisdn.as_str()),
+            (Root::Contact, "name") => Value::from(c.name.as_deref().unwrap_or_default()),
+            (Root::Contact, "language") => Value::from(c.language.as_deref().unwrap_or_default()),
+            _ => self.var(root).get_attr(name).unwrap_or(Value::UNDEFINED),
+        }
+    }
+
     fn scope(&self) -> Scope {
         Run::scope(self)
     }
