@@ -250,6 +250,31 @@ pub(crate) static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
+/// The names of the function library (MiniJinja's own globals, `range`, `dict`, `debug` and
+/// `namespace`, are not among them).
+const LIBRARY: &[&str] = &[
+    "date_add",
+    "days_between",
+    "weeks_between",
+    "format_date",
+    "parse_date",
+    "weekday",
+    "number",
+    "json",
+    "word",
+    "upper",
+    "lower",
+    "title",
+];
+
+/// A function of the library, as the VM looks it up.
+pub(crate) fn function(name: &str) -> Option<Value> {
+    if !LIBRARY.contains(&name) {
+        return None;
+    }
+    ENV.globals().find(|(n, _)| *n == name).map(|(_, f)| f)
+}
+
 /// Checks every expression of a text compiles; the error names the expression.
 pub fn check(text: &str) -> Result<(), ExprError> {
     for p in pieces(text)? {
@@ -331,6 +356,21 @@ mod tests {
         s.results.insert("weeks".into(), "24".into());
         s.fields.insert("edd".into(), "2027-03-17".into());
         s
+    }
+
+    #[test]
+    fn the_library_is_every_global_but_minijinjas_own() {
+        let mut globals: Vec<&str> = ENV
+            .globals()
+            .map(|(n, _)| n)
+            .filter(|n| !["range", "dict", "debug", "namespace"].contains(n))
+            .collect();
+        let mut library = LIBRARY.to_vec();
+        globals.sort_unstable();
+        library.sort_unstable();
+        assert_eq!(globals, library);
+        assert!(LIBRARY.iter().all(|n| function(n).is_some()));
+        assert!(function("range").is_none());
     }
 
     #[test]

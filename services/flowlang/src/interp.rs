@@ -165,6 +165,11 @@ impl<'a> Run<'a> {
         self.template(text, |t| t.render(self))
     }
 
+    /// A text rendered onto the end of `out`.
+    fn render_to(&self, text: &str, out: &mut String) {
+        self.template(text, |t| t.render_to(self, out));
+    }
+
     /// A value that may be an expression ([`crate::expr::value_of`]).
     fn value_of(&self, text: &str) -> String {
         self.template(text, |t| t.value(self))
@@ -322,7 +327,7 @@ impl<'a> Run<'a> {
 
     /// Enters `id` and goes on until the run waits, calls out or ends.
     fn enter(&mut self, id: &str) -> Result<Output, StepError> {
-        let mut at = id.to_string();
+        let mut at = id;
         loop {
             self.steps += 1;
             if self.steps > STEP_LIMIT {
@@ -333,26 +338,25 @@ impl<'a> Run<'a> {
                     return Err(StepError::UnknownFlow(other.into()));
                 }
                 self.state.flow = other.to_string();
-                at = self.flow()?.start.clone();
+                at = &self.flow()?.start;
                 continue;
             }
-            let node = self.node(&at)?;
-            self.state.node.clone_from(&at);
-            self.entered.push((self.state.flow.clone(), at.clone()));
+            let node = self.node(at)?;
+            self.state.node.clear();
+            self.state.node.push_str(at);
+            self.entered.push((self.state.flow.clone(), at.to_string()));
             self.state.retries = 0;
             self.state.wait_until = None;
             for action in &node.actions {
                 self.act(action);
             }
             if let Some(next) = &node.goto {
-                at.clone_from(next);
+                at = next;
                 continue;
             }
             if let Some(sw) = &node.switch {
                 let value = self.value_of(&sw.on);
-                at = self
-                    .route(&sw.cases, &value)
-                    .map_or_else(|| sw.other.clone(), |(c, _)| c.goto.clone());
+                at = self.route(&sw.cases, &value).map_or(&sw.other, |(c, _)| &c.goto);
                 continue;
             }
             if let Some(sub) = &node.subflow {
@@ -371,12 +375,12 @@ impl<'a> Run<'a> {
                 if self.sleep(w)? {
                     return Ok(self.output(None, false, None));
                 }
-                at.clone_from(&w.goto);
+                at = &w.goto;
                 continue;
             }
             if let Some(w) = &node.webhook {
                 let call = WebhookCall {
-                    node: at.clone(),
+                    node: at.to_string(),
                     method: w.method.to_uppercase(),
                     url: self.render(&w.url),
                     headers: w
@@ -405,7 +409,7 @@ impl<'a> Run<'a> {
             }
             return Err(StepError::UnknownNode {
                 flow: self.state.flow.clone(),
-                node: at,
+                node: at.to_string(),
             });
         }
     }
@@ -419,7 +423,7 @@ impl<'a> Run<'a> {
                 text.push('\n');
                 text.push_str(opt.key.trim());
                 text.push_str(". ");
-                text.push_str(&self.render(opt.label.get(lang, base)));
+                self.render_to(opt.label.get(lang, base), &mut text);
             }
             return text;
         }

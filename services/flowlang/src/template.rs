@@ -9,12 +9,16 @@
 //! it is evaluated, instead of the whole [`Scope`] serialised for every expression. An
 //! expression that calls `debug()` (which shows every name) still gets the whole scope.
 
+use std::fmt::Write;
 use std::sync::Arc;
 
 use minijinja::value::{Object, Value};
 use minijinja::Expression;
 
 use crate::expr::{self, Piece, Scope, ENV};
+
+mod native;
+use native::Native;
 
 /// The names an expression can read (the fields of [`Scope`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,51 +122,14 @@ impl Object for Context {
     }
 }
 
-/// An expression that is a name and attributes (`results.weeks`, `contact.fields.edd`): read
-/// as MiniJinja reads it (a lookup, then `get_attr` for each attribute) without MiniJinja.
-#[derive(Debug)]
-struct Path {
-    root: Root,
-    attrs: Vec<Box<str>>,
-}
-
-impl Path {
-    fn of(src: &str) -> Option<Path> {
-        let ident = |s: &str| {
-            s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        };
-        let mut names = src.trim().split('.');
-        let root = Root::of(names.next()?)?;
-        let attrs = names
-            .map(|a| ident(a).then(|| a.into()))
-            .collect::<Option<Vec<Box<str>>>>()?;
-        Some(Path { root, attrs })
-    }
-
-    /// The value, or `None` for an attribute of an undefined value (an error, which
-    /// MiniJinja words).
-    fn read(&self, vars: &dyn Vars) -> Option<Value> {
-        let mut attrs = self.attrs.iter();
-        let mut v = match attrs.next() {
-            Some(a) => vars.attr(self.root, a),
-            None => vars.var(self.root),
-        };
-        for a in attrs {
-            v = v.get_attr(a).ok()?;
-        }
-        Some(v)
-    }
-}
-
 /// One compiled `@`-expression.
 struct Compiled {
     src: Box<str>,
     /// The expression, or why it does not compile (as [`expr::eval`] words it).
     expr: Result<Expression<'static, 'static>, String>,
     needs: Needs,
-    /// Set when the expression (which compiles) is only a name and attributes.
-    path: Option<Path>,
+    /// The expression, when it (compiles and) is of the subset evaluated without the VM.
+    native: Option<Native>,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -171,7 +138,7 @@ impl std::fmt::Debug for Compiled {
             .field("src", &self.src)
             .field("compiles", &self.expr.is_ok())
             .field("needs", &self.needs)
-            .field("path", &self.path)
+            .field("native", &self.native)
             .finish()
     }
 }
@@ -199,14 +166,14 @@ impl Compiled {
         };
         Compiled {
             src: src.into(),
-            path: expr.as_ref().ok().and_then(|_| Path::of(src)),
+            native: expr.as_ref().ok().and_then(|_| Native::parse(src)),
             expr,
             needs,
         }
     }
 
     fn eval(&self, vars: &dyn Vars) -> Result<Value, expr::ExprError> {
-        if let Some(v) = self.path.as_ref().and_then(|p| p.read(vars)) {
+        if let Some(v) = self.native.as_ref().and_then(|n| n.eval(vars)) {
             return Ok(v);
         }
         let e = self.expr.as_ref().map_err(|e| expr::ExprError(e.clone()))?;
@@ -274,22 +241,32 @@ impl Template {
 
     /// The text, each expression replaced by its value ([`expr::render`]).
     pub fn render(&self, vars: &dyn Vars) -> String {
-        let Some(parts) = &self.parts else {
-            return self.text.to_string();
-        };
         let mut out = String::with_capacity(self.text.len());
+        self.render_to(vars, &mut out);
+        out
+    }
+
+    /// [`Template::render`] onto the end of `out`.
+    pub fn render_to(&self, vars: &dyn Vars, out: &mut String) {
+        let Some(parts) = &self.parts else {
+            out.push_str(&self.text);
+            return;
+        };
         for p in parts {
             match p {
                 Part::Text(t) => out.push_str(t),
                 Part::Expr(c) => match c.eval(vars) {
-                    Ok(v) => out.push_str(&expr::show(&v)),
+                    // What `expr::show` gives, written in place.
+                    Ok(v) if v.is_undefined() || v.is_none() => {}
+                    Ok(v) => {
+                        let _ = write!(out, "{v}");
+                    }
                     Err(e) => {
                         tracing::warn!(expression = &*c.src, error = %e, "a flow expression failed; it shows as empty")
                     }
                 },
             }
         }
-        out
     }
 
     /// A value that may be an expression ([`expr::value_of`]): a text that is exactly one
@@ -303,117 +280,4 @@ impl Template {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// Texts that exercise every kind of piece, every name, the function library, failures
-    /// to parse, compile and evaluate, and `debug()`.
-    pub(crate) const TEXTS: &[&str] = &[
-        "",
-        "plain text",
-        "Hi @contact.name. Mail me@ x@@y @(a + (b))!",
-        "@@",
-        "@@@results.weeks@@",
-        "@contact.name",
-        "@contact.msisdn @contact.language @contact.groups @contact.fields.edd",
-        "@(contact.groups|join(','))",
-        "@(contact.fields|length) @(fields|length) @(results|length) @(categories|length)",
-        "@fields.edd",
-        "@fields.missing @fields.edd.x @fields.edd.x.y @fields.missing.x",
-        "@results.weeks.x @results.missing.x @categories.registry @globals.missing",
-        "@contact.fields.edd @contact.fields.missing @contact.nosuch @contact.groups.x",
-        "@input.x @today.year @now.x.y",
-        "@( results.weeks ) @(results.not) @(results.none) @(results.weeks.is)",
-        "@(results._x) @(results.weeks2) @(contact . name)",
-        "@results.weeks",
-        "@results.missing",
-        "@categories.weeks",
-        "@globals.programme @globals.registry_url",
-        "@input",
-        "@today / @now",
-        "@(title(contact.name))",
-        "@(results.weeks|int + 1) weeks",
-        "@(date_add(today, weeks=40 - results.weeks|int))",
-        "@(weeks_between(today, fields.edd))",
-        "@(format_date(fields.edd, '%d %B %Y'))",
-        "@(json(results.registry).id)",
-        "@(number(input))",
-        "@(word(input, 2))",
-        "@(parse_date(input))",
-        "@(results.weeks|int > 20 and categories.weeks == 'valid')",
-        "@(results)",
-        "@(globals)",
-        "@(contact)",
-        "@(fields.items()|list)",
-        "@(date_add('x', days=1))",
-        "@(1 +)",
-        "@(unclosed",
-        "email@example.org, @ alone, end with @",
-        "@nosuchname and @(nosuch.thing|default('d'))",
-        "@(debug())",
-        "@(range(3)|list)",
-        "@(dict(a=1))",
-        "@(upper(contact.name) ~ lower(globals.programme))",
-    ];
-
-    pub(crate) fn scope() -> Scope {
-        let mut s = Scope {
-            today: "2026-12-02".into(),
-            now: "2026-12-02T10:00:00+00:00".into(),
-            input: "about 24 weeks, 17/03/2027".into(),
-            ..Default::default()
-        };
-        s.contact.msisdn = "+27820000001".into();
-        s.contact.name = "thandi nkosi".into();
-        s.contact.language = "zul".into();
-        s.contact.groups = vec!["mothers".into(), "registered".into()];
-        for (k, v) in [("edd", "2027-03-17"), ("consent", "yes")] {
-            s.fields.insert(k.into(), v.into());
-            s.contact.fields.insert(k.into(), v.into());
-        }
-        for (k, v, c) in [
-            ("weeks", "24", "valid"),
-            ("registry", "{\"id\": \"REG-1\"}", "success"),
-        ] {
-            s.results.insert(k.into(), v.into());
-            s.categories.insert(k.into(), c.into());
-        }
-        s.globals.insert("programme".into(), "MomConnect".into());
-        s.globals
-            .insert("registry_url".into(), "http://127.0.0.1/r".into());
-        s
-    }
-
-    #[test]
-    fn compiled_texts_render_as_the_text_does() {
-        for s in [scope(), Scope::default()] {
-            for text in TEXTS {
-                let t = Template::new(text);
-                assert_eq!(t.render(&s), expr::render(text, &s), "render {text:?}");
-                assert_eq!(t.value(&s), expr::value_of(text, &s), "value {text:?}");
-                assert_eq!(t.text(), *text);
-            }
-        }
-    }
-
-    #[test]
-    fn an_expression_is_given_only_the_names_it_reads() {
-        let needs = |src: &str| Compiled::new(src).needs;
-        assert_eq!(needs("globals.programme"), Needs::Roots(Root::Globals.bit()));
-        assert_eq!(
-            needs("date_add(today, weeks=40 - results.weeks|int)"),
-            Needs::Roots(Root::Today.bit() | Root::Results.bit())
-        );
-        assert_eq!(needs("1 + 2"), Needs::Roots(0));
-        assert_eq!(needs("debug()"), Needs::Everything);
-        assert_eq!(needs("1 +"), Needs::Roots(0));
-        let path = |src: &str| Compiled::new(src).path.map(|p| (p.root, p.attrs.len()));
-        assert_eq!(path("results.weeks"), Some((Root::Results, 1)));
-        assert_eq!(path(" contact.fields.edd "), Some((Root::Contact, 2)));
-        assert_eq!(path("input"), Some((Root::Input, 0)));
-        assert_eq!(path("results.weeks|int"), None);
-        assert_eq!(path("nosuch.name"), None);
-        assert_eq!(path("results.0"), None);
-        assert_eq!(path("results."), None);
-    }
-}
+pub(crate) mod tests;
