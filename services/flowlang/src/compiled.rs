@@ -50,15 +50,28 @@ impl Hasher for TextHasher {
         self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56));
     }
 
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
     fn finish(&self) -> u64 {
         self.0
     }
 }
 
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<TextHasher>>;
+
 /// Compiled texts by their source, and each file's globals.
 #[derive(Debug, Default)]
 pub struct Compiled {
-    texts: HashMap<Box<str>, Template, BuildHasherDefault<TextHasher>>,
+    templates: Vec<Template>,
+    /// Templates by source.
+    texts: FxMap<Box<str>, usize>,
+    /// Templates by where the loaded flows hold their source (address and length): the
+    /// interpreter's texts are found without hashing them. A text found there is compared
+    /// with the template's source before it is trusted (once those flows are dropped, an
+    /// address may hold another text), and looked up by source when it is not.
+    places: FxMap<(usize, usize), usize>,
     globals: Vec<Value>,
 }
 
@@ -69,7 +82,9 @@ impl Compiled {
         globals: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
     ) -> Compiled {
         let mut c = Compiled {
+            templates: Vec::new(),
             texts: HashMap::default(),
+            places: HashMap::default(),
             globals: globals.into_iter().map(Value::from_serialize).collect(),
         };
         for flow in flows {
@@ -83,7 +98,13 @@ impl Compiled {
 
     /// The compiled form of `text`, if it is one of the flows' texts.
     pub fn get(&self, text: &str) -> Option<&Template> {
-        self.texts.get(text)
+        let place = (text.as_ptr() as usize, text.len());
+        if let Some(t) = self.places.get(&place).map(|i| &self.templates[*i]) {
+            if t.text() == text {
+                return Some(t);
+            }
+        }
+        self.texts.get(text).map(|i| &self.templates[*i])
     }
 
     /// The globals of the file at `index`, as expressions read them.
@@ -102,9 +123,15 @@ impl Compiled {
     }
 
     fn add(&mut self, s: &str) {
-        if !self.texts.contains_key(s) {
-            self.texts.insert(s.into(), Template::new(s));
-        }
+        let i = match self.texts.get(s) {
+            Some(i) => *i,
+            None => {
+                self.templates.push(Template::new(s));
+                self.texts.insert(s.into(), self.templates.len() - 1);
+                self.templates.len() - 1
+            }
+        };
+        self.places.insert((s.as_ptr() as usize, s.len()), i);
     }
 
     fn text(&mut self, t: &Text) {

@@ -21,7 +21,9 @@
 //! Evaluation is bounded (MiniJinja's fuel), and an expression that fails renders as empty
 //! text: a nurse's typo never crashes a session (the validator catches syntax errors first).
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use chrono::format::{Item, Parsed, StrftimeItems};
@@ -146,6 +148,35 @@ fn date(s: &str) -> Result<NaiveDate, Error> {
     })
 }
 
+thread_local! {
+    /// Date formats parsed once per thread: what `format(fmt)` parses at every call.
+    static FORMATS: RefCell<HashMap<String, Rc<[Item<'static>]>>> = RefCell::new(HashMap::new());
+}
+
+/// Formats kept parsed per thread at most (a flow has a few).
+const MAX_FORMATS: usize = 64;
+
+/// `day.format(fmt).to_string()`, with `fmt` parsed once.
+fn format_day(day: NaiveDate, fmt: &str) -> String {
+    let items = FORMATS.with(|formats| {
+        let mut formats = formats.borrow_mut();
+        if let Some(items) = formats.get(fmt) {
+            return Some(items.clone());
+        }
+        let items: Rc<[Item<'static>]> = StrftimeItems::new(fmt).parse_to_owned().ok()?.into();
+        if formats.len() >= MAX_FORMATS {
+            formats.clear();
+        }
+        formats.insert(fmt.to_string(), items.clone());
+        Some(items)
+    });
+    match items {
+        Some(items) => day.format_with_items(items.iter()).to_string(),
+        // A format chrono does not parse: formatted as it always was.
+        None => day.format(fmt).to_string(),
+    }
+}
+
 fn iso(d: NaiveDate) -> String {
     d.format_with_items(ISO_DATE.iter()).to_string()
 }
@@ -212,7 +243,7 @@ pub(crate) static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         "format_date",
         |d: String, fmt: Option<String>| -> Result<String, Error> {
             let day = date(&d)?;
-            Ok(day.format(fmt.as_deref().unwrap_or("%d %B %Y")).to_string())
+            Ok(format_day(day, fmt.as_deref().unwrap_or("%d %B %Y")))
         },
     );
     env.add_function("parse_date", |t: String| -> Value {
@@ -401,6 +432,36 @@ mod tests {
         }
         for d in [NaiveDate::MIN, NaiveDate::MAX] {
             assert_eq!(iso(d), d.format("%Y-%m-%d").to_string());
+        }
+    }
+
+    #[test]
+    fn dates_format_as_with_the_format_string() {
+        let formats = [
+            "%d %B %Y",
+            "%d/%m/%Y",
+            "%A %e %b",
+            "%-d %B",
+            "%%",
+            "week %W of %G",
+            "",
+            "plain",
+            "%Y-%m-%d",
+            "%j %U %u %w",
+            "%C%y %h",
+            "%Y年%m月%d日",
+        ];
+        for d in ["2027-03-17", "2026-12-02", "0001-01-01", "2028-02-29"] {
+            let day = date(d).unwrap();
+            // Twice round: parsed, then from the per-thread cache.
+            for fmt in formats.iter().chain(formats.iter()) {
+                assert_eq!(format_day(day, fmt), day.format(fmt).to_string(), "{d} {fmt:?}");
+            }
+        }
+        for i in 0..(2 * MAX_FORMATS) {
+            let fmt = format!("%d {i}");
+            let day = date("2027-03-17").unwrap();
+            assert_eq!(format_day(day, &fmt), day.format(&fmt).to_string());
         }
     }
 

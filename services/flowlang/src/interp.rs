@@ -20,12 +20,13 @@ pub use state::{
     WebhookResponse,
 };
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
 use crate::expr::Scope;
-use crate::load::Flows;
+use crate::load::{Entry, Flows};
 use crate::model::{Action, Case, Flow, Node, Text};
 use crate::template::Template;
 
@@ -72,6 +73,7 @@ pub fn step_seeded(
     let resumed = state.is_some();
     let mut run = Run {
         flows,
+        here: Cell::new(None),
         state: state.unwrap_or_else(|| fresh(contact)),
         now,
         seed,
@@ -115,6 +117,8 @@ pub fn scope_of(c: &RunContact, globals: BTreeMap<String, String>, now: DateTime
 
 struct Run<'a> {
     flows: &'a Flows,
+    /// The flow the run is in, as last looked up (checked against `state.flow` at each use).
+    here: Cell<Option<Entry<'a>>>,
     state: RunState,
     now: DateTime<Utc>,
     seed: u64,
@@ -124,9 +128,19 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
+    /// The flow the run is in, with its file.
+    fn here(&self) -> Option<Entry<'a>> {
+        if let Some(e) = self.here.get().filter(|e| e.name == self.state.flow) {
+            return Some(e);
+        }
+        let e = self.flows.entry(&self.state.flow);
+        self.here.set(e);
+        e
+    }
+
     fn flow(&self) -> Result<&'a Flow, StepError> {
-        self.flows
-            .get(&self.state.flow)
+        self.here()
+            .map(|e| e.flow)
             .ok_or_else(|| StepError::UnknownFlow(self.state.flow.clone()))
     }
 
@@ -139,7 +153,7 @@ impl<'a> Run<'a> {
 
     /// The language texts are shown in: the contact's, if the flow's file has it.
     fn lang(&self) -> (&'a str, &'a str) {
-        let file = self.flows.file_of(&self.state.flow);
+        let file = self.here().and_then(|e| e.file);
         let base = file.map_or("eng", |f| f.base());
         let lang = match (file, self.state.contact.language.as_deref()) {
             (Some(f), Some(l)) => f.languages.iter().find(|k| *k == l).map_or(base, String::as_str),
@@ -178,8 +192,8 @@ impl<'a> Run<'a> {
     /// Everything expressions read, at once.
     fn scope(&self) -> Scope {
         let globals = self
-            .flows
-            .file_of(&self.state.flow)
+            .here()
+            .and_then(|e| e.file)
             .map(|f| f.globals.clone())
             .unwrap_or_default();
         let mut s = scope_of(&self.state.contact, globals, self.now);

@@ -81,9 +81,15 @@ impl Flows {
         &self.compiled
     }
 
-    /// The globals of the file a flow came from, as expressions read them.
-    pub(crate) fn globals_value(&self, flow: &str) -> Option<&minijinja::Value> {
-        self.flows.get(flow).and_then(|(_, i)| self.compiled.globals(*i))
+    /// A flow with what a step reads of its file, found with one lookup.
+    pub(crate) fn entry(&self, name: &str) -> Option<Entry<'_>> {
+        let (name, (flow, i)) = self.flows.get_key_value(name)?;
+        Some(Entry {
+            name,
+            flow,
+            file: self.files.get(*i),
+            globals: self.compiled.globals(*i),
+        })
     }
 
     pub fn message_sets(&self) -> impl Iterator<Item = (&str, &MessageSet)> {
@@ -121,6 +127,15 @@ impl Flows {
             self.sets.insert(name, (set, index));
         }
     }
+}
+
+/// A loaded flow, its file and its file's globals as expressions read them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry<'f> {
+    pub name: &'f str,
+    pub flow: &'f Flow,
+    pub file: Option<&'f FileInfo>,
+    pub globals: Option<&'f minijinja::Value>,
 }
 
 /// One file's text, named as errors will name it.

@@ -258,9 +258,14 @@ impl Template {
                 Part::Expr(c) => match c.eval(vars) {
                     // What `expr::show` gives, written in place.
                     Ok(v) if v.is_undefined() || v.is_none() => {}
-                    Ok(v) => {
-                        let _ = write!(out, "{v}");
-                    }
+                    Ok(v) => match v.as_str() {
+                        // A string shows as itself (a `Bytes` value only has a `str` when it
+                        // is UTF-8, which is then what it shows).
+                        Some(s) => out.push_str(s),
+                        None => {
+                            let _ = write!(out, "{v}");
+                        }
+                    },
                     Err(e) => {
                         tracing::warn!(expression = &*c.src, error = %e, "a flow expression failed; it shows as empty")
                     }

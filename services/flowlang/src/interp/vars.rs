@@ -52,7 +52,7 @@ impl Vars for Run<'_> {
             Root::Fields => Value::from_serialize(&c.fields),
             Root::Results => Value::from_serialize(Column(&self.state.results, |r| &r.value)),
             Root::Categories => Value::from_serialize(Column(&self.state.results, |r| &r.category)),
-            Root::Globals => match self.flows.globals_value(&self.state.flow) {
+            Root::Globals => match self.here().and_then(|e| e.globals) {
                 Some(g) => g.clone(),
                 None => Value::from_serialize(BTreeMap::<String, String>::new()),
             },
@@ -70,8 +70,8 @@ impl Vars for Run<'_> {
             (Root::Results, _) => text(self.state.results.get(name).map(|r| &r.value)),
             (Root::Categories, _) => text(self.state.results.get(name).map(|r| &r.category)),
             (Root::Globals, _) => self
-                .flows
-                .globals_value(&self.state.flow)
+                .here()
+                .and_then(|e| e.globals)
                 .and_then(|g| g.get_attr(name).ok())
                 .unwrap_or(Value::UNDEFINED),
             (Root::Contact, "msisdn") => Value::from(c.msisdn.as_str()),
@@ -144,6 +144,7 @@ mod tests {
         let flows = crate::builtin().unwrap();
         let run = |state: RunState| Run {
             flows: &flows,
+            here: std::cell::Cell::new(None),
             state,
             now: now(),
             seed: 0,

@@ -97,16 +97,24 @@ impl Native {
             Native::Const(v) => v.clone(),
             Native::Attr(e, name) => e.eval(vars)?.get_attr(name).ok()?,
             Native::Call { func, args, kwargs } => {
-                let mut values = args
-                    .iter()
-                    .map(|a| a.eval(vars))
-                    .collect::<Option<Vec<Value>>>()?;
+                let mut values = Vec::with_capacity(args.len() + 1);
+                for a in args {
+                    values.push(a.eval(vars)?);
+                }
                 if !kwargs.is_empty() {
-                    let kw = kwargs
+                    let mut failed = false;
+                    let kw: Kwargs = kwargs
                         .iter()
-                        .map(|(k, e)| Some((&**k, e.eval(vars)?)))
-                        .collect::<Option<Vec<(&str, Value)>>>()?;
-                    values.push(Value::from(kw.into_iter().collect::<Kwargs>()));
+                        .map_while(|(k, e)| {
+                            let v = e.eval(vars);
+                            failed |= v.is_none();
+                            Some((&**k, v?))
+                        })
+                        .collect();
+                    if failed {
+                        return None;
+                    }
+                    values.push(Value::from(kw));
                 }
                 STATE.with(|s| func.call(s, &values)).ok()?
             }

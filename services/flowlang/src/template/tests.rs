@@ -59,6 +59,7 @@ pub(crate) const TEXTS: &[&str] = &[
     "@(date_add(today, days=1, weeks=2, months=-1)) @(date_add(today, years=1))",
     "@(date_add(today)) @(date_add()) @(date_add(today, 5)) @(date_add(today, weeks=input))",
     "@(date_add(today, weeks=1, weeks=2)) @(date_add(today,)) @(date_add(weeks=1, today))",
+    "@(date_add(today, days=1, weeks=results.missing.x)) @(date_add(results.missing.x, days=1))",
     "@( date_add( today , weeks = 2 ) ) @(date_add(today,weeks=2))",
     "@(json(results.registry).nosuch) @(json(results.weeks).id) @(json(input).id.x)",
     "@(json('{\"a\": {\"b\": 2}}').a.b) @(json('[1, 2]')) @(json(results.registry))",
