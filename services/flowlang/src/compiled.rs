@@ -67,12 +67,26 @@ pub struct Compiled {
     templates: Vec<Template>,
     /// Templates by source.
     texts: FxMap<Box<str>, usize>,
-    /// Templates by where the loaded flows hold their source (address and length): the
-    /// interpreter's texts are found without hashing them. A text found there is compared
-    /// with the template's source before it is trusted (once those flows are dropped, an
-    /// address may hold another text), and looked up by source when it is not.
-    places: FxMap<(usize, usize), usize>,
     globals: Vec<Value>,
+}
+
+/// Templates by where one [`crate::Flows`] holds their source (address and length), so the
+/// interpreter finds its texts without hashing or comparing them: while those flows are
+/// alive (and they never change), no other text can be at the same address with the same
+/// length. Each `Flows` has its own (a clone makes its own, for its own copies of the texts).
+#[derive(Debug, Default)]
+pub(crate) struct Places(FxMap<(usize, usize), usize>);
+
+impl Places {
+    /// Whether a text of these flows is held at `ptr` with length `len`.
+    #[cfg(test)]
+    pub(crate) fn holds(&self, ptr: usize, len: usize) -> bool {
+        self.0.contains_key(&(ptr, len))
+    }
+}
+
+fn place(s: &str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
 }
 
 impl Compiled {
@@ -84,27 +98,43 @@ impl Compiled {
         let mut c = Compiled {
             templates: Vec::new(),
             texts: HashMap::default(),
-            places: HashMap::default(),
             globals: globals.into_iter().map(Value::from_serialize).collect(),
         };
         for flow in flows {
-            c.text(&flow.invalid_choice);
-            for node in flow.nodes.values() {
-                c.node(node);
-            }
+            texts_of(flow, &mut |s| {
+                if !c.texts.contains_key(s) {
+                    c.templates.push(Template::new(s));
+                    c.texts.insert(s.into(), c.templates.len() - 1);
+                }
+            });
         }
         c
     }
 
     /// The compiled form of `text`, if it is one of the flows' texts.
     pub fn get(&self, text: &str) -> Option<&Template> {
-        let place = (text.as_ptr() as usize, text.len());
-        if let Some(t) = self.places.get(&place).map(|i| &self.templates[*i]) {
-            if t.text() == text {
-                return Some(t);
-            }
-        }
         self.texts.get(text).map(|i| &self.templates[*i])
+    }
+
+    /// Where `flows` (the flows these were compiled from, or a copy) hold each text.
+    pub(crate) fn places<'a>(&self, flows: impl IntoIterator<Item = &'a Flow>) -> Places {
+        let mut places = Places::default();
+        for flow in flows {
+            texts_of(flow, &mut |s| {
+                if let Some(i) = self.texts.get(s) {
+                    places.0.insert(place(s), *i);
+                }
+            });
+        }
+        places
+    }
+
+    /// The compiled form of `text`, a text of the flows `places` were made for.
+    pub(crate) fn at(&self, places: &Places, text: &str) -> Option<&Template> {
+        match places.0.get(&place(text)) {
+            Some(i) => self.templates.get(*i),
+            None => self.get(text),
+        }
     }
 
     /// The globals of the file at `index`, as expressions read them.
@@ -121,87 +151,83 @@ impl Compiled {
     pub fn is_empty(&self) -> bool {
         self.texts.is_empty()
     }
+}
 
-    fn add(&mut self, s: &str) {
-        let i = match self.texts.get(s) {
-            Some(i) => *i,
-            None => {
-                self.templates.push(Template::new(s));
-                self.texts.insert(s.into(), self.templates.len() - 1);
-                self.templates.len() - 1
-            }
-        };
-        self.places.insert((s.as_ptr() as usize, s.len()), i);
+/// Calls `f` with every text of `flow` the interpreter renders or evaluates.
+pub(crate) fn texts_of(flow: &Flow, f: &mut impl FnMut(&str)) {
+    text(&flow.invalid_choice, f);
+    for n in flow.nodes.values() {
+        node(n, f);
     }
+}
 
-    fn text(&mut self, t: &Text) {
-        match t {
-            Text::Plain(s) => self.add(s),
-            Text::Translated(m) => m.values().for_each(|s| self.add(s)),
+fn text(t: &Text, f: &mut impl FnMut(&str)) {
+    match t {
+        Text::Plain(s) => f(s),
+        Text::Translated(m) => m.values().for_each(|s| f(s)),
+    }
+}
+
+fn args(args: &[serde_json::Value], f: &mut impl FnMut(&str)) {
+    for a in args {
+        if let serde_json::Value::String(s) = a {
+            if s.starts_with('@') {
+                f(s);
+            }
         }
     }
+}
 
-    fn args(&mut self, args: &[serde_json::Value]) {
-        for a in args {
-            if let serde_json::Value::String(s) = a {
-                if s.starts_with('@') {
-                    self.add(s);
+fn node(node: &Node, f: &mut impl FnMut(&str)) {
+    for a in &node.actions {
+        match a {
+            Action::SetField { value, .. } => f(value),
+            Action::SetName(v) | Action::SetLanguage(v) => f(v),
+            Action::SendSms { text: sms, to, .. } => {
+                text(sms, f);
+                if let Some(to) = to {
+                    f(to);
                 }
             }
+            Action::AddGroup(_)
+            | Action::RemoveGroup(_)
+            | Action::Subscribe(_)
+            | Action::Unsubscribe(_)
+            | Action::OptOut(_) => {}
         }
     }
-
-    fn node(&mut self, node: &Node) {
-        for a in &node.actions {
-            match a {
-                Action::SetField { value, .. } => self.add(value),
-                Action::SetName(v) | Action::SetLanguage(v) => self.add(v),
-                Action::SendSms { text, to, .. } => {
-                    self.text(text);
-                    if let Some(to) = to {
-                        self.add(to);
-                    }
-                }
-                Action::AddGroup(_)
-                | Action::RemoveGroup(_)
-                | Action::Subscribe(_)
-                | Action::Unsubscribe(_)
-                | Action::OptOut(_) => {}
-            }
+    if let Some(m) = &node.menu {
+        text(&m.text, f);
+        for o in &m.options {
+            text(&o.label, f);
         }
-        if let Some(m) = &node.menu {
-            self.text(&m.text);
-            for o in &m.options {
-                self.text(&o.label);
-            }
+    }
+    if let Some(a) = &node.ask {
+        text(&a.text, f);
+        if let Some(v) = &a.validate {
+            text(&v.error, f);
         }
-        if let Some(a) = &node.ask {
-            self.text(&a.text);
-            if let Some(v) = &a.validate {
-                self.text(&v.error);
-            }
-            for c in &a.cases {
-                self.args(&c.args);
-            }
+        for c in &a.cases {
+            args(&c.args, f);
         }
-        if let Some(s) = &node.switch {
-            self.add(&s.on);
-            for c in &s.cases {
-                self.args(&c.args);
-            }
+    }
+    if let Some(s) = &node.switch {
+        f(&s.on);
+        for c in &s.cases {
+            args(&c.args, f);
         }
-        if let Some(w) = &node.webhook {
-            self.add(&w.url);
-            w.headers.values().for_each(|v| self.add(v));
-            if let Some(b) = &w.body {
-                self.add(b);
-            }
+    }
+    if let Some(w) = &node.webhook {
+        f(&w.url);
+        w.headers.values().for_each(|v| f(v));
+        if let Some(b) = &w.body {
+            f(b);
         }
-        if let Some(e) = &node.end {
-            self.text(&e.text);
-        }
-        if let Some(until) = node.wait.as_ref().and_then(|w| w.until.as_ref()) {
-            self.add(until);
-        }
+    }
+    if let Some(e) = &node.end {
+        text(&e.text, f);
+    }
+    if let Some(until) = node.wait.as_ref().and_then(|w| w.until.as_ref()) {
+        f(until);
     }
 }

@@ -134,6 +134,9 @@ static ISO_DATE: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| {
 
 /// `NaiveDate::parse_from_str(s, "%Y-%m-%d")`.
 fn parse_iso(s: &str) -> chrono::ParseResult<NaiveDate> {
+    if let Some(d) = plain_iso(s) {
+        return Ok(d);
+    }
     let mut parsed = Parsed::new();
     chrono::format::parse(&mut parsed, s, ISO_DATE.iter())?;
     parsed.to_naive_date()
@@ -177,8 +180,40 @@ fn format_day(day: NaiveDate, fmt: &str) -> String {
     }
 }
 
+/// A valid date written exactly `YYYY-MM-DD`, read without the format machinery (as
+/// `%Y-%m-%d` reads it); anything else is left to chrono.
+fn plain_iso(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(number(&b[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(&b[5..7])?, number(&b[8..])?)
+}
+
+/// `d.format("%Y-%m-%d")`: years 0 to 9999 written directly, others by chrono (a sign, more
+/// digits).
 fn iso(d: NaiveDate) -> String {
-    d.format_with_items(ISO_DATE.iter()).to_string()
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return d.format_with_items(ISO_DATE.iter()).to_string();
+    }
+    let mut s = String::with_capacity(10);
+    for (n, width) in [(year as u32, 4), (d.month(), 2), (d.day(), 2)] {
+        if width == 2 {
+            s.push('-');
+        }
+        for shift in (0..width).rev() {
+            let digit = n / 10u32.pow(shift) % 10;
+            s.push(char::from(b'0' + digit as u8));
+        }
+    }
+    s
 }
 
 /// Reads a date as people type it: `2027-03-01`, `01/03/2027`, `1-3-2027`, `1 3 2027`.
@@ -221,9 +256,17 @@ pub(crate) static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_fuel(Some(10_000));
     env.add_function("date_add", |d: String, kw: Kwargs| -> Result<String, Error> {
         let mut day = date(&d)?;
-        let days: i64 = kw.get::<Option<i64>>("days")?.unwrap_or(0);
-        let weeks: i64 = kw.get::<Option<i64>>("weeks")?.unwrap_or(0);
-        let months: i64 = kw.get::<Option<i64>>("months")?.unwrap_or(0);
+        // `get` of an absent key gives none (and marks it used, which `assert_all_used`, over
+        // the keys given, never asks): only the keys given are read, each once.
+        let arg = |k: &str| -> Result<i64, Error> {
+            Ok(if kw.has(k) {
+                kw.get::<Option<i64>>(k)?
+            } else {
+                None
+            }
+            .unwrap_or(0))
+        };
+        let (days, weeks, months) = (arg("days")?, arg("weeks")?, arg("months")?);
         kw.assert_all_used()?;
         day = match months {
             m if m >= 0 => day.checked_add_months(Months::new(m as u32)),
@@ -432,6 +475,73 @@ mod tests {
         }
         for d in [NaiveDate::MIN, NaiveDate::MAX] {
             assert_eq!(iso(d), d.format("%Y-%m-%d").to_string());
+        }
+        // Every 97th day from 5 BCE to 10001, both ways.
+        let mut d = NaiveDate::from_ymd_opt(-5, 1, 1).unwrap();
+        while d.year() <= 10001 {
+            let shown = d.format("%Y-%m-%d").to_string();
+            assert_eq!(iso(d), shown);
+            assert_eq!(parse_iso(&shown), NaiveDate::parse_from_str(&shown, "%Y-%m-%d"));
+            assert_eq!(parse_iso(&shown), Ok(d), "{shown}");
+            d += chrono::Duration::days(97);
+        }
+        for s in [
+            "2027-00-10",
+            "2027-12-32",
+            "2027-04-31",
+            "0000-02-29",
+            "0001-02-29",
+            "2027-1a-01",
+        ] {
+            assert_eq!(parse_iso(s), NaiveDate::parse_from_str(s, "%Y-%m-%d"), "{s}");
+        }
+    }
+
+    /// `date_add` reads only the keyword arguments it is given; it answers as the version
+    /// that asked for all three did, errors included.
+    #[test]
+    fn date_add_answers_as_when_it_read_every_keyword() {
+        let mut before = Environment::new();
+        before.add_function("date_add", |d: String, kw: Kwargs| -> Result<String, Error> {
+            let mut day = date(&d)?;
+            let days: i64 = kw.get::<Option<i64>>("days")?.unwrap_or(0);
+            let weeks: i64 = kw.get::<Option<i64>>("weeks")?.unwrap_or(0);
+            let months: i64 = kw.get::<Option<i64>>("months")?.unwrap_or(0);
+            kw.assert_all_used()?;
+            day = match months {
+                m if m >= 0 => day.checked_add_months(Months::new(m as u32)),
+                m => day.checked_sub_months(Months::new(m.unsigned_abs() as u32)),
+            }
+            .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "date out of range"))?;
+            day += chrono::Duration::days(days + 7 * weeks);
+            Ok(iso(day))
+        });
+        let calls = [
+            "date_add('2026-12-02')",
+            "date_add('2026-12-02', days=3)",
+            "date_add('2026-12-02', weeks=2, days=-1)",
+            "date_add('2026-12-02', months=-13, weeks=1, days=1)",
+            "date_add('2026-01-31', months=1)",
+            "date_add('2026-12-02', years=1)",
+            "date_add('2026-12-02', days='x')",
+            "date_add('2026-12-02', days='x', years=1)",
+            "date_add('2026-12-02', years=1, days='x')",
+            "date_add('2026-12-02', weeks=none)",
+            "date_add('2026-12-02', days=1.0)",
+            "date_add('2026-12-02', days=1.5)",
+            "date_add('2026-12-02', months=99999999999)",
+            "date_add('x', days=1)",
+            "date_add('2026-12-02', 1)",
+            "date_add()",
+        ];
+        for call in calls {
+            let got = ENV.compile_expression(call).unwrap().eval(());
+            let want = before.compile_expression(call).unwrap().eval(());
+            match (got, want) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{call}"),
+                (Err(g), Err(w)) => assert_eq!(g.to_string(), w.to_string(), "{call}"),
+                (g, w) => panic!("{call}: {g:?} but before {w:?}"),
+            }
         }
     }
 

@@ -20,7 +20,7 @@ pub use state::{
     WebhookResponse,
 };
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -74,6 +74,7 @@ pub fn step_seeded(
     let mut run = Run {
         flows,
         here: Cell::new(None),
+        today: OnceCell::new(),
         state: state.unwrap_or_else(|| fresh(contact)),
         now,
         seed,
@@ -81,7 +82,7 @@ pub fn step_seeded(
         steps: 0,
         entered: Vec::new(),
     };
-    if !flows.has(&run.state.flow) {
+    if run.here().is_none() {
         return Err(StepError::UnknownFlow(run.state.flow.clone()));
     }
     match (input, resumed) {
@@ -119,6 +120,8 @@ struct Run<'a> {
     flows: &'a Flows,
     /// The flow the run is in, as last looked up (checked against `state.flow` at each use).
     here: Cell<Option<Entry<'a>>>,
+    /// `today` as expressions read it, made when one first does.
+    today: OnceCell<minijinja::Value>,
     state: RunState,
     now: DateTime<Utc>,
     seed: u64,
@@ -164,7 +167,7 @@ impl<'a> Run<'a> {
 
     /// The compiled form of a text of the flows (compiled now if it is not one).
     fn template<R>(&self, text: &str, f: impl FnOnce(&Template) -> R) -> R {
-        match self.flows.compiled().get(text) {
+        match self.flows.template(text) {
             Some(t) => f(t),
             None => {
                 #[cfg(test)]
@@ -433,6 +436,12 @@ impl<'a> Run<'a> {
         let (lang, base) = self.lang();
         if let Some(menu) = &node.menu {
             let mut text = self.text(&menu.text);
+            let labels: usize = menu
+                .options
+                .iter()
+                .map(|o| o.key.len() + 3 + o.label.get(lang, base).len())
+                .sum();
+            text.reserve(labels);
             for opt in &menu.options {
                 text.push('\n');
                 text.push_str(opt.key.trim());
@@ -466,7 +475,8 @@ impl<'a> Run<'a> {
             // Waiting for the clock, not for the user: the message changes nothing.
             return Ok(self.output(None, false, None));
         }
-        self.state.input = text.trim().to_string();
+        self.state.input.clear();
+        self.state.input.push_str(text.trim());
         if let Some(menu) = &node.menu {
             return match menu.options.iter().find(|o| o.key.trim() == text.trim()) {
                 Some(opt) => {

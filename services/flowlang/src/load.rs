@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::compiled::Compiled;
+use crate::compiled::{Compiled, Places};
+use crate::template::Template;
 
 use crate::lines::Lines;
 use crate::model::{Flow, FlowFile, MessageSet};
@@ -36,12 +37,32 @@ impl FileInfo {
 
 /// Every loaded flow and message set, by name, with the file each came from, and the flows'
 /// texts compiled ([`Compiled`], shared by clones).
-#[derive(Debug, Clone, Default)]
+///
+/// Nothing changes a `Flows` once [`check`] has made it: [`Places`] relies on its texts
+/// staying where they are.
+#[derive(Debug, Default)]
 pub struct Flows {
     flows: BTreeMap<String, (Flow, usize)>,
     sets: BTreeMap<String, (MessageSet, usize)>,
     files: Vec<FileInfo>,
     compiled: Arc<Compiled>,
+    /// Where these flows hold each compiled text.
+    places: Places,
+}
+
+impl Clone for Flows {
+    /// A copy, with the compiled texts shared and the places of its own copies of them.
+    fn clone(&self) -> Flows {
+        let mut copy = Flows {
+            flows: self.flows.clone(),
+            sets: self.sets.clone(),
+            files: self.files.clone(),
+            compiled: Arc::clone(&self.compiled),
+            places: Places::default(),
+        };
+        copy.places = copy.compiled.places(copy.flows.values().map(|(f, _)| f));
+        copy
+    }
 }
 
 impl Flows {
@@ -79,6 +100,11 @@ impl Flows {
     /// The flows' texts, compiled when they were loaded.
     pub fn compiled(&self) -> &Compiled {
         &self.compiled
+    }
+
+    /// The compiled form of one of these flows' texts (found by where it is held).
+    pub(crate) fn template(&self, text: &str) -> Option<&Template> {
+        self.compiled.at(&self.places, text)
     }
 
     /// A flow with what a step reads of its file, found with one lookup.
@@ -174,6 +200,7 @@ pub fn check(sources: &[Source], limits: &Limits) -> (Flows, Report) {
         flows.flows.values().map(|(f, _)| f),
         flows.files.iter().map(|f| &f.globals),
     ));
+    flows.places = flows.compiled.places(flows.flows.values().map(|(f, _)| f));
     (flows, report)
 }
 
@@ -238,4 +265,39 @@ pub fn load_checked(path: &Path, limits: &Limits) -> Result<(Flows, Report), Flo
 pub fn load_path(path: &Path, limits: &Limits) -> Result<Flows, FlowError> {
     let (flows, report) = load_checked(path, limits)?;
     first_error(flows, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where each text a flow renders is held.
+    fn places(flows: &Flows) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (flow, _) in flows.flows.values() {
+            crate::compiled::texts_of(flow, &mut |s| out.push((s.as_ptr() as usize, s.len())));
+        }
+        out
+    }
+
+    #[test]
+    fn flows_and_their_copies_find_their_own_texts_by_place() {
+        let flows = crate::builtin().unwrap();
+        let copy = flows.clone();
+        for f in [&flows, &copy] {
+            let mut n = 0;
+            for (flow, _) in f.flows.values() {
+                crate::compiled::texts_of(flow, &mut |s| {
+                    assert!(f.places.holds(s.as_ptr() as usize, s.len()), "{s:?}");
+                    assert_eq!(f.template(s).map(Template::text), Some(s));
+                    n += 1;
+                });
+            }
+            assert!(n > 20, "{n} texts");
+        }
+        // The copy's texts are its own: none is where the original's are.
+        let (a, b) = (places(&flows), places(&copy));
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.0 != y.0 || x.1 == 0));
+    }
 }

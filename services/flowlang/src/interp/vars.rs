@@ -57,7 +57,10 @@ impl Vars for Run<'_> {
                 None => Value::from_serialize(BTreeMap::<String, String>::new()),
             },
             Root::Input => Value::from(self.state.input.as_str()),
-            Root::Today => Value::from(self.now.date_naive().to_string()),
+            Root::Today => self
+                .today
+                .get_or_init(|| Value::from(self.now.date_naive().to_string()))
+                .clone(),
             Root::Now => Value::from(self.now.to_rfc3339()),
         }
     }
@@ -145,6 +148,7 @@ mod tests {
         let run = |state: RunState| Run {
             flows: &flows,
             here: std::cell::Cell::new(None),
+            today: std::cell::OnceCell::new(),
             state,
             now: now(),
             seed: 0,
