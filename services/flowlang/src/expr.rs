@@ -32,6 +32,8 @@ use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
+mod json;
+
 /// Everything an expression can read.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Scope {
@@ -299,9 +301,7 @@ pub(crate) static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         let text = t.to_string();
         first_number(&text).map_or(Value::from(()), number_value)
     });
-    env.add_function("json", |t: String| -> Value {
-        serde_json::from_str::<serde_json::Value>(&t).map_or(Value::from(()), Value::from_serialize)
-    });
+    env.add_function("json", |t: String| -> Value { json::parse(&t) });
     env.add_function("word", |t: String, n: usize| -> String {
         t.split_whitespace()
             .nth(n.saturating_sub(1))
@@ -381,6 +381,8 @@ pub struct ExprError(pub String);
 pub fn show(v: &Value) -> String {
     if v.is_undefined() || v.is_none() {
         String::new()
+    } else if let Some(s) = v.as_str() {
+        s.to_string() // what Display shows of a string
     } else {
         v.to_string()
     }

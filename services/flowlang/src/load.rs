@@ -280,6 +280,13 @@ mod tests {
         out
     }
 
+    /// Runners share one `Flows` between tasks and threads.
+    #[test]
+    fn flows_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync + Clone + std::fmt::Debug + Default>() {}
+        shared::<Flows>();
+    }
+
     #[test]
     fn flows_and_their_copies_find_their_own_texts_by_place() {
         let flows = crate::builtin().unwrap();
