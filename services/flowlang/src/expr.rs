@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use chrono::{Datelike, Months};
+use chrono::{Datelike, Months, NaiveDate};
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
@@ -32,8 +32,9 @@ use serde::Serialize;
 mod dates;
 mod json;
 
+pub(crate) use dates::date;
 pub use dates::parse_date_text;
-use dates::{date, format_day, iso};
+use dates::{format_day, iso};
 
 /// Everything an expression can read.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -127,11 +128,46 @@ pub fn pieces(text: &str) -> Result<Vec<Piece<'_>>, ExprError> {
     Ok(out)
 }
 
-/// The first number in a text (`24`, `24 weeks`, `about 7.5`), if any.
+/// `date_add`'s arithmetic, once its arguments are read: months, then days and weeks.
+pub(crate) fn date_add(day: NaiveDate, days: i64, weeks: i64, months: i64) -> Result<String, Error> {
+    let mut day = match months {
+        m if m >= 0 => day.checked_add_months(Months::new(m as u32)),
+        m => day.checked_sub_months(Months::new(m.unsigned_abs() as u32)),
+    }
+    .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "date out of range"))?;
+    day += chrono::Duration::days(days + 7 * weeks);
+    Ok(iso(day))
+}
+
+/// The first number in a text (`24`, `24 weeks`, `about 7.5`), if any: the first match of
+/// `-?\d+(?:[.,]\d+)?`, with a comma read as a point.
 pub fn first_number(text: &str) -> Option<f64> {
-    let re = NUMBER.get_or_init(|| regex::Regex::new(r"-?\d+(?:[.,]\d+)?").expect("a valid pattern"));
-    re.find(text)
-        .and_then(|m| m.as_str().replace(',', ".").parse().ok())
+    let found = if text.is_ascii() {
+        first_ascii_number(text)
+    } else {
+        // `\d` is any Unicode digit.
+        let re = NUMBER.get_or_init(|| regex::Regex::new(r"-?\d+(?:[.,]\d+)?").expect("a valid pattern"));
+        re.find(text).map(|m| m.as_str())
+    };
+    found.and_then(|m| m.replace(',', ".").parse().ok())
+}
+
+/// The pattern's first (leftmost, longest) match in ASCII text, found without the regex.
+fn first_ascii_number(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let start = (0..b.len()).find(|&i| digit(i) || (b[i] == b'-' && digit(i + 1)))?;
+    let mut end = start + usize::from(b[start] == b'-');
+    while digit(end) {
+        end += 1;
+    }
+    if matches!(b.get(end), Some(b'.' | b',')) && digit(end + 1) {
+        end += 1;
+        while digit(end) {
+            end += 1;
+        }
+    }
+    Some(&text[start..end])
 }
 
 static NUMBER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
@@ -148,7 +184,7 @@ pub(crate) static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_fuel(Some(10_000));
     env.add_function("date_add", |d: String, kw: Kwargs| -> Result<String, Error> {
-        let mut day = date(&d)?;
+        let day = date(&d)?;
         // `get` of an absent key gives none (and marks it used, which `assert_all_used`, over
         // the keys given, never asks): only the keys given are read, each once.
         let arg = |k: &str| -> Result<i64, Error> {
@@ -161,13 +197,7 @@ pub(crate) static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         };
         let (days, weeks, months) = (arg("days")?, arg("weeks")?, arg("months")?);
         kw.assert_all_used()?;
-        day = match months {
-            m if m >= 0 => day.checked_add_months(Months::new(m as u32)),
-            m => day.checked_sub_months(Months::new(m.unsigned_abs() as u32)),
-        }
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "date out of range"))?;
-        day += chrono::Duration::days(days + 7 * weeks);
-        Ok(iso(day))
+        date_add(day, days, weeks, months)
     });
     env.add_function("days_between", |a: String, b: String| -> Result<i64, Error> {
         Ok((date(&b)? - date(&a)?).num_days())
@@ -313,6 +343,47 @@ pub fn value_of(text: &str, scope: &Scope) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_found_as_the_pattern_finds_them() {
+        let re = regex::Regex::new(r"-?\d+(?:[.,]\d+)?").unwrap();
+        let texts = [
+            "24",
+            "24 weeks",
+            "about 7.5",
+            "-3",
+            "--5",
+            "a-5",
+            "5-",
+            "1.",
+            "1.2.3",
+            "1,5",
+            "-0.5",
+            ".5",
+            "abc",
+            "",
+            "12 34",
+            "99999999999999999999999",
+            "1e5",
+            "x-",
+            "-",
+            "3,",
+            ",3",
+            "-.5",
+            "0007",
+            "about 30 weeks",
+            "weeks: -2,25 or so",
+            "1-2",
+            "a1b2",
+            "\t\n9",
+        ];
+        for t in texts {
+            assert_eq!(first_ascii_number(t), re.find(t).map(|m| m.as_str()), "{t:?}");
+        }
+        // Other digits than ASCII go to the pattern.
+        assert_eq!(first_number("٢٤ weeks"), None);
+        assert_eq!(first_number("é 24,5"), Some(24.5));
+    }
 
     fn scope() -> Scope {
         let mut s = Scope {

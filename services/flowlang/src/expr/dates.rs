@@ -30,7 +30,7 @@ fn parse_iso(s: &str) -> chrono::ParseResult<NaiveDate> {
     parsed.to_naive_date()
 }
 
-pub(super) fn date(s: &str) -> Result<NaiveDate, Error> {
+pub(crate) fn date(s: &str) -> Result<NaiveDate, Error> {
     parse_iso(s.trim()).map_err(|_| {
         Error::new(
             ErrorKind::InvalidOperation,

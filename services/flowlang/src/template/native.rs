@@ -13,7 +13,7 @@
 //! own result and words its own error. An expression is only taken here when MiniJinja
 //! compiled it, so it parses the same way in both.
 
-use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::value::{ArgType, Kwargs, Value, ValueKind};
 use minijinja::State;
 
 use super::{Root, Vars};
@@ -53,9 +53,15 @@ pub(super) enum Native {
         args: Vec<Native>,
         kwargs: Vec<(Box<str>, Native)>,
     },
+    /// `date_add(d, days=…, weeks=…, months=…)`: its arguments read as the function reads
+    /// them (`String` and `Option<i64>` from the values), without building keyword arguments.
+    DateAdd(Box<Native>, [Option<Box<Native>>; 3]),
     Int(Box<Native>),
     Arith(Op, Box<Native>, Box<Native>),
 }
+
+/// `date_add`'s keywords, in the order it reads them.
+const DATE_ADD_KEYWORDS: [&str; 3] = ["days", "weeks", "months"];
 
 impl Native {
     /// `src` parsed, if it is in the subset (`src` compiled with MiniJinja).
@@ -118,6 +124,18 @@ impl Native {
                 }
                 STATE.with(|s| func.call(s, &values)).ok()?
             }
+            Native::DateAdd(d, keywords) => {
+                let d = arg_string(&d.eval(vars)?)?;
+                let day = crate::expr::date(&d).ok()?;
+                let mut n = [0i64; 3];
+                for (n, e) in n.iter_mut().zip(keywords) {
+                    if let Some(e) = e {
+                        let v = e.eval(vars)?;
+                        *n = <Option<i64> as ArgType>::from_value(Some(&v)).ok()?.unwrap_or(0);
+                    }
+                }
+                Value::from(crate::expr::date_add(day, n[0], n[1], n[2]).ok()?)
+            }
             Native::Int(e) => {
                 let v = e.eval(vars)?;
                 STATE.with(|s| minijinja::filters::int(s, &v)).ok()?
@@ -141,6 +159,36 @@ impl Native {
         };
         (v.kind() != ValueKind::Invalid).then_some(v)
     }
+}
+
+/// A `String` argument as the library's functions read it.
+fn arg_string(v: &Value) -> Option<String> {
+    <String as ArgType>::from_value(Some(v)).ok()
+}
+
+/// A call of `date_add` with one date and known keywords, as [`Native::DateAdd`].
+fn date_add(call: Native) -> Native {
+    let Native::Call {
+        func,
+        mut args,
+        kwargs,
+    } = call
+    else {
+        return call;
+    };
+    let known = kwargs.iter().all(|(k, _)| DATE_ADD_KEYWORDS.contains(&&**k));
+    if args.len() != 1 || !known {
+        return Native::Call { func, args, kwargs };
+    }
+    let mut keywords: [Option<Box<Native>>; 3] = Default::default();
+    for (k, e) in kwargs {
+        let i = DATE_ADD_KEYWORDS
+            .iter()
+            .position(|n| *n == &*k)
+            .unwrap_or_default();
+        keywords[i] = Some(Box::new(e));
+    }
+    Native::DateAdd(Box::new(args.remove(0)), keywords)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,7 +347,8 @@ impl<'s> Parser<'_, 's> {
                 Some(root) => Native::Path(root, Vec::new()),
                 None => {
                     let func = crate::expr::function(name)?;
-                    return self.nested(|p| p.call(func));
+                    let call = self.nested(|p| p.call(func))?;
+                    return Some(if name == "date_add" { date_add(call) } else { call });
                 }
             },
             _ => return None,

@@ -61,6 +61,9 @@ pub(crate) const TEXTS: &[&str] = &[
     "@(date_add(today, weeks=1, weeks=2)) @(date_add(today,)) @(date_add(weeks=1, today))",
     "@(date_add(today, days=1, weeks=results.missing.x)) @(date_add(results.missing.x, days=1))",
     "@( date_add( today , weeks = 2 ) ) @(date_add(today,weeks=2))",
+    "@(date_add(today, months=results.weeks|int)) @(date_add(today, months=0 - 1))",
+    "@(date_add(today, days='2')) @(date_add(input, days=1)) @(date_add(fields.edd))",
+    "@(date_add(today, weeks=2, days=1, months=1)) @(date_add(today, days=1, x=2))",
     "@(json(results.registry).nosuch) @(json(results.weeks).id) @(json(input).id.x)",
     "@(json('{\"a\": {\"b\": 2}}').a.b) @(json('[1, 2]')) @(json(results.registry))",
     "@(json(results.registry).id|int) @(json) @(json(results.registry)(1))",
@@ -224,5 +227,15 @@ fn the_subset_gives_the_vms_values() {
     }
     for src in OUTSIDE {
         assert!(Compiled::new(src).native.is_none(), "{src}");
+    }
+    for (src, direct) in [
+        ("date_add(today, weeks=40 - results.weeks|int)", true),
+        ("date_add(today)", true),
+        ("date_add(today, months=1, days=2)", true),
+        ("date_add(today, years=1)", false),
+        ("date_add(today, 1)", false),
+    ] {
+        let native = Compiled::new(src).native;
+        assert_eq!(matches!(native, Some(Native::DateAdd(..))), direct, "{src}");
     }
 }
