@@ -3,11 +3,13 @@
 //! rather than at every step.
 //!
 //! [`Template::render`] and [`Template::value`] give exactly what [`expr::render`] and
-//! [`expr::value_of`] give for the same text and names (the tests below, and the
-//! interpreter's, compare them). The one difference is in how the names reach an expression:
-//! it is handed only the names it reads (`results`, `globals`, …), each asked of [`Vars`] when
-//! it is evaluated, instead of the whole [`Scope`] serialised for every expression. An
-//! expression that calls `debug()` (which shows every name) still gets the whole scope.
+//! [`expr::value_of`] give for the same text and names (`template/tests.rs` and the
+//! interpreter's tests compare them). What differs is how they get there: an expression is
+//! handed only the names it reads (`results`, `globals`, …), each asked of [`Vars`] when it is
+//! evaluated, instead of the whole [`Scope`] serialised for every expression (one that calls
+//! `debug()`, which shows every name, still gets the whole scope); and the common expressions
+//! (names, library calls, `|int`, `+`, `-`) are evaluated without MiniJinja's VM
+//! (`template/native.rs`), the others by the VM.
 
 use std::fmt::Write;
 use std::sync::Arc;
