@@ -29,6 +29,13 @@ use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
+mod dates;
+mod json;
+
+pub(crate) use dates::date;
+pub use dates::parse_date_text;
+use dates::{format_day, iso};
+
 /// Everything an expression can read.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Scope {
@@ -121,42 +128,46 @@ pub fn pieces(text: &str) -> Result<Vec<Piece<'_>>, ExprError> {
     Ok(out)
 }
 
-fn date(s: &str) -> Result<NaiveDate, Error> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        Error::new(
-            ErrorKind::InvalidOperation,
-            format!("`{s}` is not a date (YYYY-MM-DD)"),
-        )
-    })
-}
-
-fn iso(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-/// Reads a date as people type it: `2027-03-01`, `01/03/2027`, `1-3-2027`, `1 3 2027`.
-pub fn parse_date_text(text: &str) -> Option<NaiveDate> {
-    let t = text.trim();
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Some(d);
+/// `date_add`'s arithmetic, once its arguments are read: months, then days and weeks.
+pub(crate) fn date_add(day: NaiveDate, days: i64, weeks: i64, months: i64) -> Result<String, Error> {
+    let mut day = match months {
+        m if m >= 0 => day.checked_add_months(Months::new(m as u32)),
+        m => day.checked_sub_months(Months::new(m.unsigned_abs() as u32)),
     }
-    let parts: Vec<&str> = t
-        .split(|c: char| c == '/' || c == '-' || c == '.' || c.is_whitespace())
-        .filter(|p| !p.is_empty())
-        .collect();
-    if let [d, m, y] = parts.as_slice() {
-        let (d, m, y): (u32, u32, i32) = (d.parse().ok()?, m.parse().ok()?, y.parse().ok()?);
-        let y = if y < 100 { 2000 + y } else { y };
-        return NaiveDate::from_ymd_opt(y, m, d);
-    }
-    None
+    .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "date out of range"))?;
+    day += chrono::Duration::days(days + 7 * weeks);
+    Ok(iso(day))
 }
 
-/// The first number in a text (`24`, `24 weeks`, `about 7.5`), if any.
+/// The first number in a text (`24`, `24 weeks`, `about 7.5`), if any: the first match of
+/// `-?\d+(?:[.,]\d+)?`, with a comma read as a point.
 pub fn first_number(text: &str) -> Option<f64> {
-    let re = NUMBER.get_or_init(|| regex::Regex::new(r"-?\d+(?:[.,]\d+)?").expect("a valid pattern"));
-    re.find(text)
-        .and_then(|m| m.as_str().replace(',', ".").parse().ok())
+    let found = if text.is_ascii() {
+        first_ascii_number(text)
+    } else {
+        // `\d` is any Unicode digit.
+        let re = NUMBER.get_or_init(|| regex::Regex::new(r"-?\d+(?:[.,]\d+)?").expect("a valid pattern"));
+        re.find(text).map(|m| m.as_str())
+    };
+    found.and_then(|m| m.replace(',', ".").parse().ok())
+}
+
+/// The pattern's first (leftmost, longest) match in ASCII text, found without the regex.
+fn first_ascii_number(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let start = (0..b.len()).find(|&i| digit(i) || (b[i] == b'-' && digit(i + 1)))?;
+    let mut end = start + usize::from(b[start] == b'-');
+    while digit(end) {
+        end += 1;
+    }
+    if matches!(b.get(end), Some(b'.' | b',')) && digit(end + 1) {
+        end += 1;
+        while digit(end) {
+            end += 1;
+        }
+    }
+    Some(&text[start..end])
 }
 
 static NUMBER: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
@@ -169,22 +180,24 @@ fn number_value(n: f64) -> Value {
     }
 }
 
-static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+pub(crate) static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_fuel(Some(10_000));
     env.add_function("date_add", |d: String, kw: Kwargs| -> Result<String, Error> {
-        let mut day = date(&d)?;
-        let days: i64 = kw.get::<Option<i64>>("days")?.unwrap_or(0);
-        let weeks: i64 = kw.get::<Option<i64>>("weeks")?.unwrap_or(0);
-        let months: i64 = kw.get::<Option<i64>>("months")?.unwrap_or(0);
+        let day = date(&d)?;
+        // `get` of an absent key gives none (and marks it used, which `assert_all_used`, over
+        // the keys given, never asks): only the keys given are read, each once.
+        let arg = |k: &str| -> Result<i64, Error> {
+            Ok(if kw.has(k) {
+                kw.get::<Option<i64>>(k)?
+            } else {
+                None
+            }
+            .unwrap_or(0))
+        };
+        let (days, weeks, months) = (arg("days")?, arg("weeks")?, arg("months")?);
         kw.assert_all_used()?;
-        day = match months {
-            m if m >= 0 => day.checked_add_months(Months::new(m as u32)),
-            m => day.checked_sub_months(Months::new(m.unsigned_abs() as u32)),
-        }
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "date out of range"))?;
-        day += chrono::Duration::days(days + 7 * weeks);
-        Ok(iso(day))
+        date_add(day, days, weeks, months)
     });
     env.add_function("days_between", |a: String, b: String| -> Result<i64, Error> {
         Ok((date(&b)? - date(&a)?).num_days())
@@ -196,7 +209,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         "format_date",
         |d: String, fmt: Option<String>| -> Result<String, Error> {
             let day = date(&d)?;
-            Ok(day.format(fmt.as_deref().unwrap_or("%d %B %Y")).to_string())
+            Ok(format_day(day, fmt.as_deref().unwrap_or("%d %B %Y")))
         },
     );
     env.add_function("parse_date", |t: String| -> Value {
@@ -209,9 +222,7 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         let text = t.to_string();
         first_number(&text).map_or(Value::from(()), number_value)
     });
-    env.add_function("json", |t: String| -> Value {
-        serde_json::from_str::<serde_json::Value>(&t).map_or(Value::from(()), Value::from_serialize)
-    });
+    env.add_function("json", |t: String| -> Value { json::parse(&t) });
     env.add_function("word", |t: String, n: usize| -> String {
         t.split_whitespace()
             .nth(n.saturating_sub(1))
@@ -233,6 +244,31 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     });
     env
 });
+
+/// The names of the function library (MiniJinja's own globals, `range`, `dict`, `debug` and
+/// `namespace`, are not among them).
+const LIBRARY: &[&str] = &[
+    "date_add",
+    "days_between",
+    "weeks_between",
+    "format_date",
+    "parse_date",
+    "weekday",
+    "number",
+    "json",
+    "word",
+    "upper",
+    "lower",
+    "title",
+];
+
+/// A function of the library, as the VM looks it up.
+pub(crate) fn function(name: &str) -> Option<Value> {
+    if !LIBRARY.contains(&name) {
+        return None;
+    }
+    ENV.globals().find(|(n, _)| *n == name).map(|(_, f)| f)
+}
 
 /// Checks every expression of a text compiles; the error names the expression.
 pub fn check(text: &str) -> Result<(), ExprError> {
@@ -266,6 +302,8 @@ pub struct ExprError(pub String);
 pub fn show(v: &Value) -> String {
     if v.is_undefined() || v.is_none() {
         String::new()
+    } else if let Some(s) = v.as_str() {
+        s.to_string() // what Display shows of a string
     } else {
         v.to_string()
     }
@@ -306,6 +344,47 @@ pub fn value_of(text: &str, scope: &Scope) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn numbers_are_found_as_the_pattern_finds_them() {
+        let re = regex::Regex::new(r"-?\d+(?:[.,]\d+)?").unwrap();
+        let texts = [
+            "24",
+            "24 weeks",
+            "about 7.5",
+            "-3",
+            "--5",
+            "a-5",
+            "5-",
+            "1.",
+            "1.2.3",
+            "1,5",
+            "-0.5",
+            ".5",
+            "abc",
+            "",
+            "12 34",
+            "99999999999999999999999",
+            "1e5",
+            "x-",
+            "-",
+            "3,",
+            ",3",
+            "-.5",
+            "0007",
+            "about 30 weeks",
+            "weeks: -2,25 or so",
+            "1-2",
+            "a1b2",
+            "\t\n9",
+        ];
+        for t in texts {
+            assert_eq!(first_ascii_number(t), re.find(t).map(|m| m.as_str()), "{t:?}");
+        }
+        // Other digits than ASCII go to the pattern.
+        assert_eq!(first_number("٢٤ weeks"), None);
+        assert_eq!(first_number("é 24,5"), Some(24.5));
+    }
+
     fn scope() -> Scope {
         let mut s = Scope {
             today: "2026-12-02".into(),
@@ -315,6 +394,69 @@ mod tests {
         s.results.insert("weeks".into(), "24".into());
         s.fields.insert("edd".into(), "2027-03-17".into());
         s
+    }
+
+    #[test]
+    fn the_library_is_every_global_but_minijinjas_own() {
+        let mut globals: Vec<&str> = ENV
+            .globals()
+            .map(|(n, _)| n)
+            .filter(|n| !["range", "dict", "debug", "namespace"].contains(n))
+            .collect();
+        let mut library = LIBRARY.to_vec();
+        globals.sort_unstable();
+        library.sort_unstable();
+        assert_eq!(globals, library);
+        assert!(LIBRARY.iter().all(|n| function(n).is_some()));
+        assert!(function("range").is_none());
+    }
+
+    /// `date_add` reads only the keyword arguments it is given; it answers as the version
+    /// that asked for all three did, errors included.
+    #[test]
+    fn date_add_answers_as_when_it_read_every_keyword() {
+        let mut before = Environment::new();
+        before.add_function("date_add", |d: String, kw: Kwargs| -> Result<String, Error> {
+            let mut day = date(&d)?;
+            let days: i64 = kw.get::<Option<i64>>("days")?.unwrap_or(0);
+            let weeks: i64 = kw.get::<Option<i64>>("weeks")?.unwrap_or(0);
+            let months: i64 = kw.get::<Option<i64>>("months")?.unwrap_or(0);
+            kw.assert_all_used()?;
+            day = match months {
+                m if m >= 0 => day.checked_add_months(Months::new(m as u32)),
+                m => day.checked_sub_months(Months::new(m.unsigned_abs() as u32)),
+            }
+            .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "date out of range"))?;
+            day += chrono::Duration::days(days + 7 * weeks);
+            Ok(iso(day))
+        });
+        let calls = [
+            "date_add('2026-12-02')",
+            "date_add('2026-12-02', days=3)",
+            "date_add('2026-12-02', weeks=2, days=-1)",
+            "date_add('2026-12-02', months=-13, weeks=1, days=1)",
+            "date_add('2026-01-31', months=1)",
+            "date_add('2026-12-02', years=1)",
+            "date_add('2026-12-02', days='x')",
+            "date_add('2026-12-02', days='x', years=1)",
+            "date_add('2026-12-02', years=1, days='x')",
+            "date_add('2026-12-02', weeks=none)",
+            "date_add('2026-12-02', days=1.0)",
+            "date_add('2026-12-02', days=1.5)",
+            "date_add('2026-12-02', months=99999999999)",
+            "date_add('x', days=1)",
+            "date_add('2026-12-02', 1)",
+            "date_add()",
+        ];
+        for call in calls {
+            let got = ENV.compile_expression(call).unwrap().eval(());
+            let want = before.compile_expression(call).unwrap().eval(());
+            match (got, want) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{call}"),
+                (Err(g), Err(w)) => assert_eq!(g.to_string(), w.to_string(), "{call}"),
+                (g, w) => panic!("{call}: {g:?} but before {w:?}"),
+            }
+        }
     }
 
     #[test]

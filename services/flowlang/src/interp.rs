@@ -13,19 +13,22 @@
 
 mod routing;
 mod state;
+mod vars;
 pub use routing::{roll, MAX_SUBFLOW_DEPTH};
 pub use state::{
     ContactChange, Effect, Frame, Input, Output, RunContact, RunResult, RunState, StepError, WebhookCall,
     WebhookResponse,
 };
 
+use std::cell::{Cell, OnceCell};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::expr::{self, Scope};
-use crate::load::Flows;
+use crate::expr::Scope;
+use crate::load::{Entry, Flows};
 use crate::model::{Action, Case, Flow, Node, Text};
+use crate::template::Template;
 
 /// Nodes entered in one step at most.
 pub const STEP_LIMIT: usize = 100;
@@ -67,27 +70,32 @@ pub fn step_seeded(
         stack: Vec::new(),
         carry: None,
     };
+    let resumed = state.is_some();
     let mut run = Run {
         flows,
-        state: state.clone().unwrap_or_else(|| fresh(contact)),
+        here: Cell::new(None),
+        today: OnceCell::new(),
+        state: state.unwrap_or_else(|| fresh(contact)),
         now,
         seed,
         effects: Vec::new(),
         steps: 0,
         entered: Vec::new(),
     };
-    if !flows.has(&run.state.flow) {
+    if run.here().is_none() {
         return Err(StepError::UnknownFlow(run.state.flow.clone()));
     }
-    match (input, state) {
-        (Input::Start, _) | (_, None) => {
-            run.state = fresh(contact);
-            let start = run.flow()?.start.clone();
-            run.enter(&start)
+    match (input, resumed) {
+        (Input::Start, _) | (_, false) => {
+            if resumed {
+                run.state = fresh(contact);
+            }
+            let start = run.flow()?.start.as_str();
+            run.enter(start)
         }
-        (Input::Reply(text), Some(_)) => run.answer(text),
-        (Input::Timeout, Some(_)) => run.timeout(),
-        (Input::Webhook(resp), Some(_)) => run.webhook_answer(resp),
+        (Input::Reply(text), true) => run.answer(text),
+        (Input::Timeout, true) => run.timeout(),
+        (Input::Webhook(resp), true) => run.webhook_answer(resp),
     }
 }
 
@@ -110,6 +118,10 @@ pub fn scope_of(c: &RunContact, globals: BTreeMap<String, String>, now: DateTime
 
 struct Run<'a> {
     flows: &'a Flows,
+    /// The flow the run is in, as last looked up (checked against `state.flow` at each use).
+    here: Cell<Option<Entry<'a>>>,
+    /// `today` as expressions read it, made when one first does.
+    today: OnceCell<minijinja::Value>,
     state: RunState,
     now: DateTime<Utc>,
     seed: u64,
@@ -118,14 +130,24 @@ struct Run<'a> {
     entered: Vec<(String, String)>,
 }
 
-impl Run<'_> {
-    fn flow(&self) -> Result<&Flow, StepError> {
-        self.flows
-            .get(&self.state.flow)
+impl<'a> Run<'a> {
+    /// The flow the run is in, with its file.
+    fn here(&self) -> Option<Entry<'a>> {
+        if let Some(e) = self.here.get().filter(|e| e.name == self.state.flow) {
+            return Some(e);
+        }
+        let e = self.flows.entry(&self.state.flow);
+        self.here.set(e);
+        e
+    }
+
+    fn flow(&self) -> Result<&'a Flow, StepError> {
+        self.here()
+            .map(|e| e.flow)
             .ok_or_else(|| StepError::UnknownFlow(self.state.flow.clone()))
     }
 
-    fn node(&self, id: &str) -> Result<&Node, StepError> {
+    fn node(&self, id: &str) -> Result<&'a Node, StepError> {
         self.flow()?.nodes.get(id).ok_or_else(|| StepError::UnknownNode {
             flow: self.state.flow.clone(),
             node: id.into(),
@@ -133,23 +155,48 @@ impl Run<'_> {
     }
 
     /// The language texts are shown in: the contact's, if the flow's file has it.
-    fn lang(&self) -> (String, String) {
-        let file = self.flows.file_of(&self.state.flow);
-        let base = file.map_or("eng", |f| f.base()).to_string();
-        let lang = self
-            .state
-            .contact
-            .language
-            .clone()
-            .filter(|l| file.is_some_and(|f| f.languages.contains(l)))
-            .unwrap_or_else(|| base.clone());
+    fn lang(&self) -> (&'a str, &'a str) {
+        let file = self.here().and_then(|e| e.file);
+        let base = file.map_or("eng", |f| f.base());
+        let lang = match (file, self.state.contact.language.as_deref()) {
+            (Some(f), Some(l)) => f.languages.iter().find(|k| *k == l).map_or(base, String::as_str),
+            _ => base,
+        };
         (lang, base)
     }
 
+    /// The compiled form of a text of the flows (compiled now if it is not one).
+    fn template<R>(&self, text: &str, f: impl FnOnce(&Template) -> R) -> R {
+        match self.flows.template(text) {
+            Some(t) => f(t),
+            None => {
+                #[cfg(test)]
+                vars::MISSES.with(|m| m.set(m.get() + 1));
+                f(&Template::new(text))
+            }
+        }
+    }
+
+    /// A text rendered ([`crate::expr::render`]).
+    fn render(&self, text: &str) -> String {
+        self.template(text, |t| t.render(self))
+    }
+
+    /// A text rendered onto the end of `out`.
+    fn render_to(&self, text: &str, out: &mut String) {
+        self.template(text, |t| t.render_to(self, out));
+    }
+
+    /// A value that may be an expression ([`crate::expr::value_of`]).
+    fn value_of(&self, text: &str) -> String {
+        self.template(text, |t| t.value(self))
+    }
+
+    /// Everything expressions read, at once.
     fn scope(&self) -> Scope {
         let globals = self
-            .flows
-            .file_of(&self.state.flow)
+            .here()
+            .and_then(|e| e.file)
             .map(|f| f.globals.clone())
             .unwrap_or_default();
         let mut s = scope_of(&self.state.contact, globals, self.now);
@@ -171,7 +218,7 @@ impl Run<'_> {
 
     fn text(&self, t: &Text) -> String {
         let (lang, base) = self.lang();
-        expr::render(t.get(&lang, &base), &self.scope())
+        self.render(t.get(lang, base))
     }
 
     fn save(&mut self, name: &Option<String>, value: String, category: String) {
@@ -195,66 +242,71 @@ impl Run<'_> {
             (Some(carried), Some(t)) => Some(format!("{carried}\n{t}")),
             (carried, t) => t.or(carried),
         };
+        // The step is over: the state moves into the output.
+        let state = std::mem::replace(&mut self.state, RunState::empty());
+        let (state, contact) = if end {
+            (None, state.contact)
+        } else {
+            let contact = state.contact.clone();
+            (Some(state), contact)
+        };
         Output {
             text,
             end,
-            state: (!end).then(|| self.state.clone()),
+            state,
             call,
             effects: std::mem::take(&mut self.effects),
-            contact: self.state.contact.clone(),
+            contact,
             steps: self.steps,
             entered: std::mem::take(&mut self.entered),
         }
     }
 
     fn act(&mut self, action: &Action) {
-        let scope = self.scope();
-        let c = &mut self.state.contact;
         let change = match action {
             Action::SetField { name, value } => {
-                let v = expr::value_of(value, &scope);
-                c.fields.insert(name.clone(), v.clone());
+                let v = self.value_of(value);
+                self.state.contact.fields.insert(name.clone(), v.clone());
                 Some(ContactChange::Field(name.clone(), v))
             }
             Action::SetName(n) => {
-                let v = expr::value_of(n, &scope);
-                c.name = Some(v.clone());
+                let v = self.value_of(n);
+                self.state.contact.name = Some(v.clone());
                 Some(ContactChange::Name(v))
             }
             Action::SetLanguage(l) => {
-                let v = expr::value_of(l, &scope);
-                c.language = Some(v.clone());
+                let v = self.value_of(l);
+                self.state.contact.language = Some(v.clone());
                 Some(ContactChange::Language(v))
             }
             Action::AddGroup(g) => {
-                c.groups.insert(g.clone());
+                self.state.contact.groups.insert(g.clone());
                 Some(ContactChange::AddGroup(g.clone()))
             }
             Action::RemoveGroup(g) => {
-                c.groups.remove(g);
+                self.state.contact.groups.remove(g);
                 Some(ContactChange::RemoveGroup(g.clone()))
             }
             Action::OptOut(true) => {
-                c.opted_out = true;
+                self.state.contact.opted_out = true;
                 Some(ContactChange::OptOut)
             }
             Action::OptOut(false) => None,
             Action::Subscribe(set) => {
-                c.subscriptions.insert(set.clone());
+                self.state.contact.subscriptions.insert(set.clone());
                 self.effects.push(Effect::Subscribe(set.clone()));
                 None
             }
             Action::Unsubscribe(set) => {
-                c.subscriptions.remove(set);
+                self.state.contact.subscriptions.remove(set);
                 self.effects.push(Effect::Unsubscribe(set.clone()));
                 None
             }
             Action::SendSms { text, to, channel } => {
-                let (lang, base) = self.lang();
-                let body = expr::render(text.get(&lang, &base), &scope);
+                let body = self.text(text);
                 let to = to
                     .as_deref()
-                    .map_or_else(|| scope.contact.msisdn.clone(), |t| expr::value_of(t, &scope));
+                    .map_or_else(|| self.state.contact.msisdn.clone(), |t| self.value_of(t));
                 self.effects.push(Effect::SendSms {
                     to,
                     text: body,
@@ -270,26 +322,29 @@ impl Run<'_> {
 
     /// The first case `value` passes, with the value it matched.
     fn route<'c>(&self, cases: &'c [Case], value: &str) -> Option<(&'c Case, String)> {
-        let scope = self.scope();
         let today = self.now.date_naive();
+        let is_expr = |a: &serde_json::Value| matches!(a, serde_json::Value::String(s) if s.starts_with('@'));
         cases.iter().find_map(|c| {
-            let args: Vec<serde_json::Value> = c
-                .args
-                .iter()
-                .map(|a| match a {
-                    serde_json::Value::String(s) if s.starts_with('@') => {
-                        serde_json::Value::String(expr::value_of(s, &scope))
-                    }
-                    other => other.clone(),
-                })
-                .collect();
+            let args: std::borrow::Cow<'_, [serde_json::Value]> = if c.args.iter().any(is_expr) {
+                c.args
+                    .iter()
+                    .map(|a| match a {
+                        serde_json::Value::String(s) if s.starts_with('@') => {
+                            serde_json::Value::String(self.value_of(s))
+                        }
+                        other => other.clone(),
+                    })
+                    .collect()
+            } else {
+                c.args.as_slice().into()
+            };
             crate::cases::apply(&c.test, &args, value, today).map(|m| (c, m))
         })
     }
 
     /// Enters `id` and goes on until the run waits, calls out or ends.
     fn enter(&mut self, id: &str) -> Result<Output, StepError> {
-        let mut at = id.to_string();
+        let mut at = id;
         loop {
             self.steps += 1;
             if self.steps > STEP_LIMIT {
@@ -300,26 +355,25 @@ impl Run<'_> {
                     return Err(StepError::UnknownFlow(other.into()));
                 }
                 self.state.flow = other.to_string();
-                at = self.flow()?.start.clone();
+                at = &self.flow()?.start;
                 continue;
             }
-            let node = self.node(&at)?.clone();
-            self.state.node.clone_from(&at);
-            self.entered.push((self.state.flow.clone(), at.clone()));
+            let node = self.node(at)?;
+            self.state.node.clear();
+            self.state.node.push_str(at);
+            self.entered.push((self.state.flow.clone(), at.to_string()));
             self.state.retries = 0;
             self.state.wait_until = None;
             for action in &node.actions {
                 self.act(action);
             }
             if let Some(next) = &node.goto {
-                at.clone_from(next);
+                at = next;
                 continue;
             }
             if let Some(sw) = &node.switch {
-                let value = expr::value_of(&sw.on, &self.scope());
-                at = self
-                    .route(&sw.cases, &value)
-                    .map_or_else(|| sw.other.clone(), |(c, _)| c.goto.clone());
+                let value = self.value_of(&sw.on);
+                at = self.route(&sw.cases, &value).map_or(&sw.other, |(c, _)| &c.goto);
                 continue;
             }
             if let Some(sub) = &node.subflow {
@@ -338,21 +392,20 @@ impl Run<'_> {
                 if self.sleep(w)? {
                     return Ok(self.output(None, false, None));
                 }
-                at.clone_from(&w.goto);
+                at = &w.goto;
                 continue;
             }
             if let Some(w) = &node.webhook {
-                let scope = self.scope();
                 let call = WebhookCall {
-                    node: at.clone(),
+                    node: at.to_string(),
                     method: w.method.to_uppercase(),
-                    url: expr::render(&w.url, &scope),
+                    url: self.render(&w.url),
                     headers: w
                         .headers
                         .iter()
-                        .map(|(k, v)| (k.clone(), expr::render(v, &scope)))
+                        .map(|(k, v)| (k.clone(), self.render(v)))
                         .collect(),
-                    body: w.body.as_deref().map(|b| expr::render(b, &scope)),
+                    body: w.body.as_deref().map(|b| self.render(b)),
                     timeout_ms: w.timeout_ms.unwrap_or(3000),
                 };
                 return Ok(self.output(None, false, Some(call)));
@@ -362,7 +415,7 @@ impl Run<'_> {
                 return self.finish(Some(text));
             }
             if node.waits() {
-                let text = self.screen(&node);
+                let text = self.screen(node);
                 let timeout = node
                     .ask
                     .as_ref()
@@ -373,7 +426,7 @@ impl Run<'_> {
             }
             return Err(StepError::UnknownNode {
                 flow: self.state.flow.clone(),
-                node: at,
+                node: at.to_string(),
             });
         }
     }
@@ -383,12 +436,17 @@ impl Run<'_> {
         let (lang, base) = self.lang();
         if let Some(menu) = &node.menu {
             let mut text = self.text(&menu.text);
-            let scope = self.scope();
+            let labels: usize = menu
+                .options
+                .iter()
+                .map(|o| o.key.len() + 3 + o.label.get(lang, base).len())
+                .sum();
+            text.reserve(labels);
             for opt in &menu.options {
                 text.push('\n');
                 text.push_str(opt.key.trim());
                 text.push_str(". ");
-                text.push_str(&expr::render(opt.label.get(&lang, &base), &scope));
+                self.render_to(opt.label.get(lang, base), &mut text);
             }
             return text;
         }
@@ -406,18 +464,19 @@ impl Run<'_> {
     /// Shows the node the run waits at again, with a notice above it (its actions do not
     /// run again, its timeout stays).
     fn again(&mut self, notice: &str) -> Result<Output, StepError> {
-        let node = self.node(&self.state.node.clone())?.clone();
-        let text = format!("{notice}\n{}", self.screen(&node));
+        let node = self.node(&self.state.node)?;
+        let text = format!("{notice}\n{}", self.screen(node));
         Ok(self.output(Some(text), false, None))
     }
 
     fn answer(&mut self, text: &str) -> Result<Output, StepError> {
-        let node = self.node(&self.state.node.clone())?.clone();
+        let node = self.node(&self.state.node)?;
         if node.wait.is_some() {
             // Waiting for the clock, not for the user: the message changes nothing.
             return Ok(self.output(None, false, None));
         }
-        self.state.input = text.trim().to_string();
+        self.state.input.clear();
+        self.state.input.push_str(text.trim());
         if let Some(menu) = &node.menu {
             return match menu.options.iter().find(|o| o.key.trim() == text.trim()) {
                 Some(opt) => {
@@ -426,7 +485,7 @@ impl Run<'_> {
                     self.enter(&opt.goto)
                 }
                 None => {
-                    let notice = self.text(&self.flow()?.invalid_choice.clone());
+                    let notice = self.text(&self.flow()?.invalid_choice);
                     self.again(&notice)
                 }
             };
@@ -460,7 +519,7 @@ impl Run<'_> {
                     Some((case, matched)) => {
                         let category = case.category.clone().unwrap_or_else(|| case.test.clone());
                         self.save(&ask.result, matched, category);
-                        self.enter(&case.goto.clone())
+                        self.enter(&case.goto)
                     }
                     None => match &ask.other {
                         Some(other) => {
@@ -468,7 +527,7 @@ impl Run<'_> {
                             self.enter(other)
                         }
                         None => {
-                            let notice = self.text(&self.flow()?.invalid_choice.clone());
+                            let notice = self.text(&self.flow()?.invalid_choice);
                             self.again(&notice)
                         }
                     },
@@ -486,18 +545,18 @@ impl Run<'_> {
     }
 
     fn timeout(&mut self) -> Result<Output, StepError> {
-        let node = self.node(&self.state.node.clone())?.clone();
+        let node = self.node(&self.state.node)?;
         if let Some(w) = &node.wait {
             return self.enter(&w.goto);
         }
-        match node.ask.and_then(|a| a.timeout) {
+        match node.ask.as_ref().and_then(|a| a.timeout.as_ref()) {
             Some(t) => self.enter(&t.goto),
             None => Ok(self.output(None, true, None)),
         }
     }
 
     fn webhook_answer(&mut self, resp: &WebhookResponse) -> Result<Output, StepError> {
-        let node = self.node(&self.state.node.clone())?.clone();
+        let node = self.node(&self.state.node)?;
         let Some(w) = &node.webhook else {
             let at = self.state.node.clone();
             return self.enter(&at);
@@ -506,6 +565,6 @@ impl Run<'_> {
         let category = if ok { "success" } else { "failure" };
         self.save(&w.result, resp.body.clone(), category.into());
         let next = if ok { &w.on_success } else { &w.on_failure };
-        self.enter(&next.clone())
+        self.enter(next)
     }
 }

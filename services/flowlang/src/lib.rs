@@ -8,6 +8,8 @@
 //!   each problem with file, line ([`lines`]) and reason.
 //! - [`expr`]: `@`-expressions (MiniJinja's expression language and a function library);
 //!   [`cases`]: the tests answers are routed by (`has_number_between`, …).
+//!   [`template`]: a text with its expressions compiled; [`compiled`]: every text of the
+//!   loaded flows compiled once, at load, for the interpreter.
 //! - [`interp`]: `(flows, state, input, now) → (screen, effects, new state)`, pure, bounded.
 //! - [`transcript`]: runs the `tests:` of flow files against the interpreter.
 //! - [`schedule`]: when message-set messages are due.
@@ -15,6 +17,7 @@
 //!   split as a phone sees them) and [`lines::locate`] (the flow and node a report line is in).
 
 pub mod cases;
+pub mod compiled;
 pub mod expr;
 pub mod interp;
 pub mod lines;
@@ -23,6 +26,7 @@ pub mod model;
 pub mod pages;
 pub mod paths;
 pub mod schedule;
+pub mod template;
 pub mod transcript;
 pub mod validate;
 

@@ -2,6 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::compiled::{Compiled, Places};
+use crate::template::Template;
 
 use crate::lines::Lines;
 use crate::model::{Flow, FlowFile, MessageSet};
@@ -31,12 +35,34 @@ impl FileInfo {
     }
 }
 
-/// Every loaded flow and message set, by name, with the file each came from.
-#[derive(Debug, Clone, Default)]
+/// Every loaded flow and message set, by name, with the file each came from, and the flows'
+/// texts compiled ([`Compiled`], shared by clones).
+///
+/// Nothing changes a `Flows` once [`check`] has made it: [`Places`] relies on its texts
+/// staying where they are.
+#[derive(Debug, Default)]
 pub struct Flows {
     flows: BTreeMap<String, (Flow, usize)>,
     sets: BTreeMap<String, (MessageSet, usize)>,
     files: Vec<FileInfo>,
+    compiled: Arc<Compiled>,
+    /// Where these flows hold each compiled text.
+    places: Places,
+}
+
+impl Clone for Flows {
+    /// A copy, with the compiled texts shared and the places of its own copies of them.
+    fn clone(&self) -> Flows {
+        let mut copy = Flows {
+            flows: self.flows.clone(),
+            sets: self.sets.clone(),
+            files: self.files.clone(),
+            compiled: Arc::clone(&self.compiled),
+            places: Places::default(),
+        };
+        copy.places = copy.compiled.places(copy.flows.values().map(|(f, _)| f));
+        copy
+    }
 }
 
 impl Flows {
@@ -69,6 +95,27 @@ impl Flows {
     /// The file a message set came from.
     pub fn set_file(&self, name: &str) -> Option<&FileInfo> {
         self.sets.get(name).and_then(|(_, i)| self.files.get(*i))
+    }
+
+    /// The flows' texts, compiled when they were loaded.
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    /// The compiled form of one of these flows' texts (found by where it is held).
+    pub(crate) fn template(&self, text: &str) -> Option<&Template> {
+        self.compiled.at(&self.places, text)
+    }
+
+    /// A flow with what a step reads of its file, found with one lookup.
+    pub(crate) fn entry(&self, name: &str) -> Option<Entry<'_>> {
+        let (name, (flow, i)) = self.flows.get_key_value(name)?;
+        Some(Entry {
+            name,
+            flow,
+            file: self.files.get(*i),
+            globals: self.compiled.globals(*i),
+        })
     }
 
     pub fn message_sets(&self) -> impl Iterator<Item = (&str, &MessageSet)> {
@@ -108,6 +155,15 @@ impl Flows {
     }
 }
 
+/// A loaded flow, its file and its file's globals as expressions read them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry<'f> {
+    pub name: &'f str,
+    pub flow: &'f Flow,
+    pub file: Option<&'f FileInfo>,
+    pub globals: Option<&'f minijinja::Value>,
+}
+
 /// One file's text, named as errors will name it.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -140,6 +196,11 @@ pub fn check(sources: &[Source], limits: &Limits) -> (Flows, Report) {
     for (src, lines, file) in &parsed {
         validate::file(&flows, &src.path, lines, file, limits, &mut report);
     }
+    flows.compiled = Arc::new(Compiled::of(
+        flows.flows.values().map(|(f, _)| f),
+        flows.files.iter().map(|f| &f.globals),
+    ));
+    flows.places = flows.compiled.places(flows.flows.values().map(|(f, _)| f));
     (flows, report)
 }
 
@@ -204,4 +265,46 @@ pub fn load_checked(path: &Path, limits: &Limits) -> Result<(Flows, Report), Flo
 pub fn load_path(path: &Path, limits: &Limits) -> Result<Flows, FlowError> {
     let (flows, report) = load_checked(path, limits)?;
     first_error(flows, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where each text a flow renders is held.
+    fn places(flows: &Flows) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (flow, _) in flows.flows.values() {
+            crate::compiled::texts_of(flow, &mut |s| out.push((s.as_ptr() as usize, s.len())));
+        }
+        out
+    }
+
+    /// Runners share one `Flows` between tasks and threads.
+    #[test]
+    fn flows_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync + Clone + std::fmt::Debug + Default>() {}
+        shared::<Flows>();
+    }
+
+    #[test]
+    fn flows_and_their_copies_find_their_own_texts_by_place() {
+        let flows = crate::builtin().unwrap();
+        let copy = flows.clone();
+        for f in [&flows, &copy] {
+            let mut n = 0;
+            for (flow, _) in f.flows.values() {
+                crate::compiled::texts_of(flow, &mut |s| {
+                    assert!(f.places.holds(s.as_ptr() as usize, s.len()), "{s:?}");
+                    assert_eq!(f.template(s).map(Template::text), Some(s));
+                    n += 1;
+                });
+            }
+            assert!(n > 20, "{n} texts");
+        }
+        // The copy's texts are its own: none is where the original's are.
+        let (a, b) = (places(&flows), places(&copy));
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.0 != y.0 || x.1 == 0));
+    }
 }

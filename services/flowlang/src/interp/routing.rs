@@ -59,9 +59,9 @@ pub(crate) fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.and_utc())
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
     /// Enters a subflow: the caller's place goes on the stack; the node to enter next.
-    pub(super) fn call(&mut self, sub: &Subflow) -> Result<String, StepError> {
+    pub(super) fn call(&mut self, sub: &Subflow) -> Result<&'a str, StepError> {
         if !self.flows.has(&sub.flow) {
             return Err(StepError::UnknownFlow(sub.flow.clone()));
         }
@@ -72,7 +72,7 @@ impl Run<'_> {
             flow: std::mem::replace(&mut self.state.flow, sub.flow.clone()),
             then: sub.then.clone(),
         });
-        Ok(self.flow()?.start.clone())
+        Ok(&self.flow()?.start)
     }
 
     /// The flow ends with `text`: inside a subflow the run goes back to the caller's `then`
@@ -92,7 +92,7 @@ impl Run<'_> {
     }
 
     /// The branch a `random` node takes.
-    pub(super) fn pick(&mut self, r: &Random) -> String {
+    pub(super) fn pick(&mut self, r: &'a Random) -> &'a str {
         let total: u64 = r.branches.iter().map(|b| u64::from(b.weight)).sum();
         let rolled = roll(
             self.seed,
@@ -108,15 +108,15 @@ impl Run<'_> {
             rolled < upto
         });
         let Some(branch) = branch.or(r.branches.first()) else {
-            return String::new(); // the validator refuses a random node without branches
+            return ""; // the validator refuses a random node without branches
         };
         let category = branch.category.clone().unwrap_or_else(|| branch.goto.clone());
         self.save(&r.result, category.clone(), category);
-        branch.goto.clone()
+        &branch.goto
     }
 
     /// Where a `group` split sends the contact: the first case whose group it is in.
-    pub(super) fn split_by_group(&mut self, g: &GroupSplit) -> String {
+    pub(super) fn split_by_group(&mut self, g: &'a GroupSplit) -> &'a str {
         match g
             .cases
             .iter()
@@ -124,11 +124,11 @@ impl Run<'_> {
         {
             Some(case) => {
                 self.save(&g.result, case.group.clone(), case.group.clone());
-                case.goto.clone()
+                &case.goto
             }
             None => {
                 self.save(&g.result, "other".into(), "other".into());
-                g.other.clone()
+                &g.other
             }
         }
     }
@@ -138,7 +138,7 @@ impl Run<'_> {
     pub(super) fn sleep(&mut self, w: &Wait) -> Result<bool, StepError> {
         let until = match (&w.duration, &w.until) {
             (Some(d), _) => crate::model::parse_duration(d).map(|d| self.now + d),
-            (None, Some(e)) => parse_datetime(&crate::expr::value_of(e, &self.scope())),
+            (None, Some(e)) => parse_datetime(&self.value_of(e)),
             (None, None) => None,
         };
         let Some(until) = until.filter(|t| *t > self.now) else {

@@ -64,6 +64,24 @@ pub struct RunState {
     pub carry: Option<String>,
 }
 
+impl RunState {
+    /// A state with nothing in it (allocates nothing): what a finished step leaves behind.
+    pub(super) fn empty() -> RunState {
+        RunState {
+            flow: String::new(),
+            node: String::new(),
+            contact: RunContact::default(),
+            results: BTreeMap::new(),
+            retries: 0,
+            input: String::new(),
+            wait_until: None,
+            expires_at: None,
+            stack: Vec::new(),
+            carry: None,
+        }
+    }
+}
+
 /// Where a run goes back to when the flow a `subflow` node called ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {
