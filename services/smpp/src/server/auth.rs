@@ -154,6 +154,11 @@ impl Accounts {
         Ok(Self(map))
     }
 
+    /// Whether some account's submits go to `channel` (only those can owe a partner a receipt).
+    pub fn route_to(&self, channel: &str) -> bool {
+        self.0.values().any(|a| a.cfg.route == channel)
+    }
+
     /// Checks a bind's credentials and address (not the bind count: the registry does that).
     pub async fn check(
         &self,

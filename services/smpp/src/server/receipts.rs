@@ -133,6 +133,10 @@ impl Server {
         let EventKind::DeliveryReport { status } = event.kind else {
             return Ok(());
         };
+        if !self.accounts.route_to(&event.channel) {
+            // No partner submits to this channel: no store read for its receipts.
+            return Ok(());
+        }
         if Utc::now() - event.created_at > RECEIPT_KEPT {
             // A partner that has not bound a receiver for days will not: stop retrying.
             tracing::warn!(id = %event.message_id, "a receipt owed to a partner for over 3 days is dropped");
