@@ -113,6 +113,8 @@ pub async fn run(
 
 /// Most deliver_sm of one bind handled at once.
 const DELIVER_CONCURRENCY: usize = 64;
+/// Most deliver_sm of one bind taken and not yet answered (handled or waiting to be).
+const DELIVER_PENDING: usize = 4_096;
 
 /// How long an ESME's bind lease lasts without renewal (renewed every third of it).
 const LEASE_TTL: Duration = Duration::from_secs(15);
@@ -424,11 +426,20 @@ impl Esme {
             let seq = frame.sequence;
             let reply = match frame.pdu {
                 Pdu::DeliverSm(sm) => {
-                    let Ok(permit) = limit.clone().acquire_owned().await else {
-                        break;
-                    };
-                    let (me, link) = (self.clone(), link.clone());
+                    // The reader must keep reading while receipts wait: a receipt waits for
+                    // the submits in flight before it, whose submit_sm_resp may be behind it
+                    // on the wire (waiting here for a handler stalled the link until the
+                    // responses timed out). Past DELIVER_PENDING the SMSC is held back.
+                    while handling.len() >= DELIVER_PENDING {
+                        if handling.join_next().await.is_none() {
+                            break;
+                        }
+                    }
+                    let (me, link, limit) = (self.clone(), link.clone(), limit.clone());
                     handling.spawn(async move {
+                        let Ok(permit) = limit.acquire_owned().await else {
+                            return;
+                        };
                         let status = me.on_deliver(sm, &link).await;
                         let _ = link
                             .respond(Frame::response(

@@ -54,7 +54,7 @@ pub struct Server {
     next_rr: AtomicU64,
     /// Our message id → who submitted it, for receipts (a cache: the stored message says it
     /// too, after a restart or on another replica).
-    submitted: Mutex<HashMap<uuid::Uuid, receipts::Submitted>>,
+    submitted: Mutex<HashMap<uuid::Uuid, Option<receipts::Submitted>>>,
     /// Where the submitted messages are, to address receipts the cache does not know.
     store: Option<Arc<dyn seedgate_runtime::store::Store>>,
     /// Cancelled when the process starts draining: binds are refused from then on.

@@ -79,16 +79,20 @@ impl Submitted {
 }
 
 impl Server {
-    pub(crate) fn remember(&self, id: Uuid, who: Submitted) {
+    /// Remembers who submitted `id` (`None`: a submit that asked for no receipt), so its
+    /// receipt event needs no store read.
+    pub(crate) fn remember(&self, id: Uuid, who: Option<Submitted>) {
         let mut map = self
             .submitted
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_REMEMBERED {
-            // Forget the oldest (UUIDv7 ids sort by time).
-            if let Some(oldest) = map.keys().min().copied() {
-                map.remove(&oldest);
-            }
+            // Forget the older half (UUIDv7 ids sort by time): their receipts read the store.
+            let mut ids: Vec<Uuid> = map.keys().copied().collect();
+            let half = ids.len() / 2;
+            let (_, median, _) = ids.select_nth_unstable(half);
+            let median = *median;
+            map.retain(|id, _| *id >= median);
         }
         map.insert(id, who);
     }
@@ -102,7 +106,7 @@ impl Server {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(id)
             .cloned();
-        if known.is_some() {
+        if let Some(known) = known {
             return Ok(known);
         }
         let Some(store) = &self.store else { return Ok(None) };
@@ -144,6 +148,7 @@ impl Server {
             return Ok(());
         }
         let Some(who) = self.recall(&event).await? else {
+            self.forget(&event.message_id);
             return Ok(());
         };
         let Some(link) = self.receiver(&who.account) else {

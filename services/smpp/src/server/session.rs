@@ -298,9 +298,8 @@ async fn submit(server: &Server, account: &Account, sequence: u32, sm: Sm) -> Fr
         .await
     {
         Ok(()) => {
-            if sm.registered_delivery & 0x03 != 0 {
-                server.remember(msg.id, Submitted::new(account, &sm, &msg));
-            }
+            let wants_receipt = sm.registered_delivery & 0x03 != 0;
+            server.remember(msg.id, wants_receipt.then(|| Submitted::new(account, &sm, &msg)));
             metrics::counter!("seedgate_smpp_server_submits_total", "outcome" => "accepted").increment(1);
             tracing::debug!(account = %account.cfg.system_id, to = %Masked(&msg.to), id = %msg.id, "submit accepted");
             answer(CommandStatus::ESME_ROK, msg.id.to_string())
