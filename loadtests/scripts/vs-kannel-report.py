@@ -68,6 +68,9 @@ for gw in ("seedgate", "kannel"):
             f"{submits:,} submits and {acked:,} receipts acked; backlog drained after wrk in {drains}")
     if gw == "kannel":
         line += "; DLR callbacks " + ", ".join(f"{r.get('dlr_callbacks', 0):,}" for r in rs)
+    busy = [str(r["round"]) for r in rs if r.get("build_running")]
+    if busy:
+        line += f" — a cargo/rustc build was running at the end of round(s) {', '.join(busy)}"
     if not all(r["all_delivered"] for r in rs):
         line += f" — NOT every accepted message got its receipt within the drain bound"
     print(line)

@@ -127,7 +127,8 @@ run_wrk() {  # run_wrk DIR URL ARGS... : the wrk output in DIR/wrk.txt
 
 # Writes the round's JSON line from wrk's, the SMSC's summary and what the caller passes.
 record() {  # record GATEWAY ROUND DIR DRAIN_S PEAK_RSS_KB EXTRA_JSON
-  python3 - "$@" <<'PY' >> "$OUT/results.jsonl"
+  local busy=0; pgrep -f "cargo |rustc " >/dev/null && busy=1
+  python3 - "$@" $busy <<'PY' >> "$OUT/results.jsonl"
 import json, sys
 gw, rnd, d, drain_s, rss, extra = sys.argv[1:7]
 w = next(json.loads(l.split(' ', 1)[1]) for l in open(f"{d}/wrk.txt") if l.startswith('WRK_JSON '))
@@ -139,6 +140,7 @@ r = {'gateway': gw, 'round': int(rnd), 'dir': d, **w, 'ok': ok,
 span = (s['last_receipt_acked_ms'] or 0) - (s['first_submit_ms'] or 0)
 r['delivered_per_s'] = s['receipts_acked'] / (span / 1000) if span > 0 else 0
 r['all_delivered'] = s['receipts_acked'] >= ok
+r['build_running'] = bool(int(sys.argv[7]))
 print(json.dumps(r))
 PY
 }
