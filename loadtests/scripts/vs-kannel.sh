@@ -285,6 +285,8 @@ PY
 # --- main ----------------------------------------------------------------------------------
 install_missing
 mkdir -p "$OUT"; : > "$OUT/results.jsonl"
+# A copy, so that a rebuild during the run does not change the binary under test.
+case " $GATEWAYS " in *" seedgate "*) cp "$BIN" "$OUT/seedgate" && SRC_BIN=$BIN && BIN=$OUT/seedgate;; esac
 for p in $SMSC_PORT $SG_HTTP $SG_SMPP $KB_ADMIN $KB_BOX $KB_SENDSMS $DLR_PORT; do
   ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || die "port $p is in use"
 done
@@ -296,7 +298,7 @@ done
 BUSY=no; pgrep -f "cargo |rustc " >/dev/null && { BUSY=yes; log "WARNING: a build is still running; figures are not comparable"; }
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "seedgate: $BIN (built $(stat -c %y "$BIN" 2>/dev/null | cut -d. -f1)); harness commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
+  echo "seedgate: ${SRC_BIN:-$BIN} (built $(stat -c %y "$BIN" 2>/dev/null | cut -d. -f1)); harness commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
   echo "kannel: $(dpkg-query -W -f '${Version}' kannel 2>/dev/null), store-type $KANNEL_STORE; wrk $(dpkg-query -W -f '${Version}' wrk 2>/dev/null)"
   echo "machine: $(nproc) cores, load average at start $(cut -d' ' -f1-3 /proc/loadavg), build running: $BUSY"
   echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s, window $WINDOW, receipts after ${DLR_DELAY_MS} ms, $ROUNDS rounds"
