@@ -65,12 +65,12 @@ for gw in ("seedgate", "kannel"):
     submits = sum(r["smsc_submits"] for r in rs)
     drains = ", ".join(f"{r['drain_s']} s" for r in rs)
     line = (f"- {gw}: {ok:,} accepted, {non2xx:,} non-2xx, {sock:,} socket errors; the SMSC got "
-            f"{submits:,} submits and {acked:,} receipts acked; backlog drained after wrk in {drains}")
+            f"{submits:,} submits and {acked:,} receipts acked; waited for the backlog after wrk {drains}")
     if gw == "kannel":
         line += "; DLR callbacks " + ", ".join(f"{r.get('dlr_callbacks', 0):,}" for r in rs)
     busy = [str(r["round"]) for r in rs if r.get("build_running")]
     if busy:
-        line += f" — a cargo/rustc build was running at the end of round(s) {', '.join(busy)}"
+        line += f" — a cargo/rustc build ran during round(s) {', '.join(busy)}"
     if not all(r["all_delivered"] for r in rs):
         line += f" — NOT every accepted message got its receipt within the drain bound"
     print(line)

@@ -21,8 +21,9 @@
 #
 # Installs what is missing (root): Debian `kannel` and `wrk`, and tests/interop's npm smpp
 # (`npm ci`). Kannel's own service is stopped and disabled; our bearerbox and smsbox run from
-# a config in the round's folder. Loopback only, ports 19000-19080. Waits (up to 30 min) while
-# a cargo/rustc build runs on this machine (BUILD_WAIT). Every process it starts is killed at exit.
+# a config in the round's folder. Loopback only, ports 19000-19080. Before each measurement it
+# waits (BUILD_WAIT) while a cargo/rustc build runs on this machine, and it flags a gateway's
+# run during which one started. Every process it starts is killed at exit.
 # Results: one JSON line per gateway and round in $OUT/results.jsonl; the markdown table at
 # the end comes from vs-kannel-report.py.
 set -u
@@ -119,6 +120,20 @@ drain() {
   echo $((SECONDS - t0))
 }
 
+# --- builds beside the benchmark ----------------------------------------------------------
+building() { pgrep -f "cargo |rustc " >/dev/null; }
+# Waits (at most BUILD_WAIT s) until no cargo/rustc build runs: figures on a busy box mean nothing.
+wait_quiet() {
+  local waited=0
+  while building && [ $waited -lt "$BUILD_WAIT" ]; do
+    [ $waited -eq 0 ] && log "a cargo/rustc build is running: waiting (up to $BUILD_WAIT s)"
+    sleep 10; waited=$((waited + 10))
+  done
+  ! building || log "WARNING: a build is still running; this run's figures are not comparable"
+}
+# In the background during a gateway's run: touches DIR/build-seen if a build runs meanwhile.
+watch_builds() { while :; do building && touch "$1/build-seen"; sleep 1; done; }
+
 # --- one gateway, one round ----------------------------------------------------------------
 run_wrk() {  # run_wrk DIR URL ARGS... : the wrk output in DIR/wrk.txt
   local d=$1 url=$2; shift 2
@@ -127,7 +142,7 @@ run_wrk() {  # run_wrk DIR URL ARGS... : the wrk output in DIR/wrk.txt
 
 # Writes the round's JSON line from wrk's, the SMSC's summary and what the caller passes.
 record() {  # record GATEWAY ROUND DIR DRAIN_S PEAK_RSS_KB EXTRA_JSON
-  local busy=0; pgrep -f "cargo |rustc " >/dev/null && busy=1
+  local busy=0; [ -e "$3/build-seen" ] && busy=1
   python3 - "$@" $busy <<'PY' >> "$OUT/results.jsonl"
 import json, sys
 gw, rnd, d, drain_s, rss, extra = sys.argv[1:7]
@@ -147,7 +162,8 @@ PY
 
 round_seedgate() {
   local r=$1 d=$OUT/seedgate-$r
-  mkdir -p "$d/data"; start_smsc "$d"
+  mkdir -p "$d/data"; wait_quiet; watch_builds "$d" & local watcher=$!; PIDS+=($watcher)
+  start_smsc "$d"
   cat > "$d/seedgate.toml" <<TOML
 [http]
 listen = "127.0.0.1:$SG_HTTP"
@@ -185,7 +201,7 @@ TOML
     "$(sed -n 's/^WRK_JSON //p' "$d/wrk.txt")") || die "wrk failed; see $d/wrk.txt"
   local waited; waited=$(drain "$d" "$ok")
   local rss; rss=$(hwm $pid)
-  stop $pid; stop $SMSC_PID 5
+  stop $pid; stop $SMSC_PID 5; stop $watcher 1
   record seedgate "$r" "$d" "$waited" "$rss" '{}'
 }
 
@@ -244,7 +260,8 @@ kannel_ready() {
 
 round_kannel() {
   local r=$1 d=$OUT/kannel-$r
-  mkdir -p "$d"; start_smsc "$d"; kannel_conf "$d"
+  mkdir -p "$d"; wait_quiet; watch_builds "$d" & local watcher=$!; PIDS+=($watcher)
+  start_smsc "$d"; kannel_conf "$d"
   # The DLR callback Kannel's smsbox calls for every receipt (the application's URL).
   (exec node "$SCRIPTS/vs-kannel-dlr.js" $DLR_PORT) > "$d/dlr.log" 2>&1 &
   local dlr=$!; PIDS+=($dlr)
@@ -262,7 +279,7 @@ round_kannel() {
   sleep 1  # the last DLR callbacks
   local bb_rss sb_rss; bb_rss=$(hwm $bb); sb_rss=$(hwm $sb)
   curl -sf "http://127.0.0.1:$KB_ADMIN/status.txt?password=bench" > "$d/status.txt"
-  stop $sb; stop $bb; stop $SMSC_PID 5; stop $dlr 5
+  stop $sb; stop $bb; stop $SMSC_PID 5; stop $dlr 5; stop $watcher 1
   local dlrs; dlrs=$(grep -o '"dlr_callbacks":[0-9]*' "$d/dlr.log" | tail -1 | cut -d: -f2)
   record kannel "$r" "$d" "$waited" "$((bb_rss + sb_rss))" \
     "{\"bearerbox_rss_kb\": ${bb_rss:-0}, \"smsbox_rss_kb\": ${sb_rss:-0}, \"dlr_callbacks\": ${dlrs:-0}}"
@@ -286,16 +303,12 @@ PY
 install_missing
 mkdir -p "$OUT"; : > "$OUT/results.jsonl"
 # A copy, so that a rebuild during the run does not change the binary under test.
-case " $GATEWAYS " in *" seedgate "*) cp "$BIN" "$OUT/seedgate" && SRC_BIN=$BIN && BIN=$OUT/seedgate;; esac
+case " $GATEWAYS " in *" seedgate "*) cp -p "$BIN" "$OUT/seedgate" && SRC_BIN=$BIN && BIN=$OUT/seedgate;; esac
 for p in $SMSC_PORT $SG_HTTP $SG_SMPP $KB_ADMIN $KB_BOX $KB_SENDSMS $DLR_PORT; do
   ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || die "port $p is in use"
 done
-waited=0
-while pgrep -f "cargo |rustc " >/dev/null && [ $waited -lt "$BUILD_WAIT" ]; do
-  [ $waited -eq 0 ] && log "a cargo/rustc build is running: waiting (up to $BUILD_WAIT s) — benchmarks on a busy box mean nothing"
-  sleep 10; waited=$((waited + 10))
-done
-BUSY=no; pgrep -f "cargo |rustc " >/dev/null && { BUSY=yes; log "WARNING: a build is still running; figures are not comparable"; }
+wait_quiet
+BUSY=no; building && BUSY=yes
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "seedgate: ${SRC_BIN:-$BIN} (built $(stat -c %y "$BIN" 2>/dev/null | cut -d. -f1)); harness commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
@@ -304,7 +317,7 @@ BUSY=no; pgrep -f "cargo |rustc " >/dev/null && { BUSY=yes; log "WARNING: a buil
   echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s, window $WINDOW, receipts after ${DLR_DELAY_MS} ms, $ROUNDS rounds"
 } | tee "$OUT/run.txt"
 for r in $(seq "$ROUNDS"); do
-  f=$(fsync_rate "$r"); echo "{\"gateway\": \"fsync\", \"round\": $r, \"commits_per_s\": $f}" >> "$OUT/results.jsonl"
+  wait_quiet; f=$(fsync_rate "$r"); echo "{\"gateway\": \"fsync\", \"round\": $r, \"commits_per_s\": $f}" >> "$OUT/results.jsonl"
   log "round $r: $f single-row fsync'd commits/s"
   for g in $GATEWAYS; do "round_$g" "$r"; tail -1 "$OUT/results.jsonl" | python3 -c \
     "import json,sys; r=json.load(sys.stdin); print(f\"  {r['gateway']}: {r['accepted_per_s']:.0f} accepted/s, {r['delivered_per_s']:.0f} delivered/s, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non2xx']}, all delivered: {r['all_delivered']}\")" >&2
