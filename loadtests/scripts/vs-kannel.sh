@@ -22,8 +22,8 @@
 # Installs what is missing (root): Debian `kannel` and `wrk`, and tests/interop's npm smpp
 # (`npm ci`). Kannel's own service is stopped and disabled; our bearerbox and smsbox run from
 # a config in the round's folder. Loopback only, ports 19000-19080. Before each measurement it
-# waits (BUILD_WAIT) while a cargo/rustc build runs on this machine, and it flags a gateway's
-# run during which one started. Every process it starts is killed at exit.
+# waits (BUILD_WAIT) while a cargo/rustc build runs or the CPUs are busy with something else,
+# and it flags a gateway's run during which a build started. Every process it starts is killed at exit.
 # Results: one JSON line per gateway and round in $OUT/results.jsonl; the markdown table at
 # the end comes from vs-kannel-report.py.
 set -u
@@ -122,14 +122,25 @@ drain() {
 
 # --- builds beside the benchmark ----------------------------------------------------------
 building() { pgrep -f "cargo |rustc " >/dev/null; }
-# Waits (at most BUILD_WAIT s) until no cargo/rustc build runs: figures on a busy box mean nothing.
+# The machine's CPU use over 2 s, in % of all cores (nothing of ours runs when it is called).
+cpu_busy() {
+  local a b
+  a=($(head -1 /proc/stat)); sleep 2; b=($(head -1 /proc/stat))
+  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+# Waits (at most BUILD_WAIT s) until no cargo/rustc build runs and the CPUs are at most 20 %
+# busy with something else: figures on a busy box mean nothing.
 wait_quiet() {
-  local waited=0
-  while building && [ $waited -lt "$BUILD_WAIT" ]; do
-    [ $waited -eq 0 ] && log "a cargo/rustc build is running: waiting (up to $BUILD_WAIT s)"
-    sleep 10; waited=$((waited + 10))
+  local waited=0 busy
+  while [ $waited -lt "$BUILD_WAIT" ]; do
+    busy=$(cpu_busy)
+    ! building && [ "$busy" -le 20 ] && return 0
+    [ $waited -eq 0 ] && log "the machine is busy (build running: $(building && echo yes || echo no), CPU $busy %): waiting (up to $BUILD_WAIT s)"
+    sleep 8; waited=$((waited + 10))
   done
-  ! building || log "WARNING: a build is still running; this run's figures are not comparable"
+  log "WARNING: the machine is still busy; this run's figures are not comparable"
 }
 # In the background during a gateway's run: touches DIR/build-seen if a build runs meanwhile.
 watch_builds() { while :; do building && touch "$1/build-seen"; sleep 1; done; }
@@ -302,8 +313,9 @@ PY
 # --- main ----------------------------------------------------------------------------------
 install_missing
 mkdir -p "$OUT"; : > "$OUT/results.jsonl"
-# A copy, so that a rebuild during the run does not change the binary under test.
-case " $GATEWAYS " in *" seedgate "*) cp -p "$BIN" "$OUT/seedgate" && SRC_BIN=$BIN && BIN=$OUT/seedgate;; esac
+# A copy, so that a rebuild during the run does not change the binary under test (named so
+# that someone's `pkill seedgate` elsewhere on the machine does not stop the benchmark).
+case " $GATEWAYS " in *" seedgate "*) cp -p "$BIN" "$OUT/sg-bench" && SRC_BIN=$BIN && BIN=$OUT/sg-bench;; esac
 for p in $SMSC_PORT $SG_HTTP $SG_SMPP $KB_ADMIN $KB_BOX $KB_SENDSMS $DLR_PORT; do
   ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || die "port $p is in use"
 done
