@@ -3,7 +3,8 @@
 // Accepts any bind, answers submit_sm with a DECIMAL message id, and 20 ms later sends a
 // deliver_sm receipt naming the same id in upper-case HEX (TLVs and text), as some carriers
 // do, so seedgate must normalise ids to correlate. Prints `listening PORT` when ready and a
-// JSON summary line on SIGTERM.
+// JSON summary line on SIGTERM (always the last line of stdout): the counts, and the times
+// (ms since the epoch) of the first and last submit and of the last receipt acked.
 //
 // Options, for the fault suite (loadtests `faults`) and the id-reuse test:
 //   --start-id N        the first message id (an SMSC restarted with the same N reuses ids)
@@ -12,6 +13,8 @@
 //   --no-resp           never answer submit_sm
 //   --throttle-tps N    answer ESME_RTHROTTLED above N submits per second
 //   --fail-status N     answer every submit_sm with command_status N (e.g. 8, ESME_RSYSERR)
+//   --dlr-delay-ms N    send each receipt N ms after the submit_sm_resp (default 20)
+//   --progress          print the summary's JSON every second too (for benchmarks)
 //
 // usage: node npm_smsc.js PORT [options]
 'use strict';
@@ -26,8 +29,10 @@ const respDelay = Number(opt('--resp-delay-ms') || 0);
 const noResp = flag('--no-resp');
 const throttleTps = Number(opt('--throttle-tps') || 0);
 const failStatus = Number(opt('--fail-status') || 0);
+const dlrDelay = opt('--dlr-delay-ms') === undefined ? 20 : Number(opt('--dlr-delay-ms'));
 let second = 0, inSecond = 0;
-const stats = { binds: 0, submits: 0, throttled: 0, receipts_sent: 0, receipts_acked: 0 };
+const stats = { binds: 0, submits: 0, throttled: 0, receipts_sent: 0, receipts_acked: 0,
+  first_submit_ms: null, last_submit_ms: null, last_receipt_acked_ms: null };
 
 const server = smpp.createServer((session) => {
   const bound = (pdu) => {
@@ -53,6 +58,8 @@ const server = smpp.createServer((session) => {
     }
     const id = nextId++;
     stats.submits++;
+    stats.last_submit_ms = Date.now();
+    if (stats.first_submit_ms === null) stats.first_submit_ms = stats.last_submit_ms;
     const receipt = () => {
       const hex = id.toString(16).toUpperCase();
       stats.receipts_sent++;
@@ -63,12 +70,14 @@ const server = smpp.createServer((session) => {
         short_message: `id:${hex} sub:001 dlvrd:001 submit date:2611250800 done date:2611250800 stat:DELIVRD err:000 text:`,
         receipted_message_id: hex,
         message_state: 2,
-      }, (resp) => { if (resp.command_status === 0) stats.receipts_acked++; });
+      }, (resp) => {
+        if (resp.command_status === 0) { stats.receipts_acked++; stats.last_receipt_acked_ms = Date.now(); }
+      });
     };
     const answer = () => {
       if (receiptFirst && pdu.registered_delivery) receipt();
       session.send(pdu.response({ message_id: String(id) }));
-      if (!receiptFirst && pdu.registered_delivery) setTimeout(receipt, 20);
+      if (!receiptFirst && pdu.registered_delivery) setTimeout(receipt, dlrDelay);
     };
     if (respDelay > 0) setTimeout(answer, respDelay); else answer();
   });
@@ -76,4 +85,5 @@ const server = smpp.createServer((session) => {
 });
 
 server.listen(port, '127.0.0.1', () => console.log(`listening ${port}`));
+if (flag('--progress')) setInterval(() => console.log(JSON.stringify(stats)), 1000).unref();
 process.on('SIGTERM', () => { console.log(JSON.stringify(stats)); process.exit(0); });
