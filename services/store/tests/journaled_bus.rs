@@ -247,7 +247,7 @@ async fn the_store_queue_is_written_with_the_journal(store: Arc<dyn Store>, refu
     let first = store.stored_message(messages[0].id).await.unwrap().unwrap();
     assert_eq!(first.status, seedgate_runtime::store::MessageStatus::Submitted);
     bus.publish("sms.outbound", b"{\"n\":1}").await.unwrap();
-    let odd = refused.map(|content| outbound_sms(content));
+    let odd = refused.map(outbound_sms);
     if let Some(m) = &odd {
         bus.publish("sms.outbound", &serde_json::to_vec(m).unwrap())
             .await

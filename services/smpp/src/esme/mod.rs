@@ -119,12 +119,12 @@ const DELIVER_PENDING: usize = 4_096;
 /// How long an ESME's bind lease lasts without renewal (renewed every third of it).
 const LEASE_TTL: Duration = Duration::from_secs(15);
 
-/// One ESME channel.
-
 /// Messages in hand per window slot (see `run`).
 const IN_HAND_PER_SLOT: usize = 8;
 /// Most messages in hand at once on one channel.
 const MAX_IN_HAND: u16 = 2_000;
+
+/// One ESME channel.
 #[derive(Debug)]
 pub struct Esme {
     channel: String,
