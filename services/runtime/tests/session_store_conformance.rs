@@ -122,22 +122,24 @@ async fn write_all_puts_and_removes_in_order(s: Arc<dyn SessionStore>) {
     s.write_all(&[]).await.unwrap();
 }
 
+/// Writes `v` under both `left` and `right`.
+fn pair(v: &[u8]) -> [Write<'_>; 2] {
+    [
+        Write::Put {
+            key: "left",
+            value: v,
+            ttl: Duration::from_secs(30),
+        },
+        Write::Put {
+            key: "right",
+            value: v,
+            ttl: Duration::from_secs(30),
+        },
+    ]
+}
+
 /// A reader (`r`: the same data, its own connection) never sees half of a batch of writes.
 async fn a_batch_of_writes_is_seen_whole(s: Arc<dyn SessionStore>, r: Arc<dyn SessionStore>) {
-    let pair = |v: &[u8]| -> [Write<'_>; 2] {
-        [
-            Write::Put {
-                key: "left",
-                value: v,
-                ttl: Duration::from_secs(30),
-            },
-            Write::Put {
-                key: "right",
-                value: v,
-                ttl: Duration::from_secs(30),
-            },
-        ]
-    };
     s.write_all(&pair(b"0")).await.unwrap();
     let writer = {
         let s = s.clone();
