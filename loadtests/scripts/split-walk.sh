@@ -27,7 +27,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
   psql -q -h 127.0.0.1 -U postgres test -c "DROP SCHEMA IF EXISTS \"$ID\" CASCADE" >/dev/null 2>&1
   redis-cli --scan --pattern "$ID:*" | xargs -r -n 500 redis-cli del >/dev/null
-  rabbitmqctl -q delete_exchange "$ID" >/dev/null 2>&1 || true
+  rabbitmqctl eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$ID\">>), false, <<\"split-walk\">>)." >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 for p in $PORT_store $PORT_sessions $PORT_flows $PORT_http_channels; do
