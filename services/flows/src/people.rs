@@ -21,7 +21,9 @@ pub async fn load(store: &dyn Store, msisdn: &str) -> Result<RunContact, StoreEr
         msisdn: msisdn.to_string(),
         ..Default::default()
     };
-    if let Some(stored) = store.contact(msisdn).await? {
+    // Two reads, side by side (a new session waits for both).
+    let (stored, subscriptions) = tokio::join!(store.contact(msisdn), store.subscriptions_of(msisdn));
+    if let Some(stored) = stored? {
         c.name = stored.name;
         c.language = stored.language;
         c.fields = stored
@@ -32,9 +34,7 @@ pub async fn load(store: &dyn Store, msisdn: &str) -> Result<RunContact, StoreEr
         c.groups = stored.groups;
         c.opted_out = stored.opted_out_at.is_some();
     }
-    c.subscriptions = store
-        .subscriptions_of(msisdn)
-        .await?
+    c.subscriptions = subscriptions?
         .into_iter()
         .filter(|s| s.state == "active")
         .map(|s| s.set)

@@ -27,7 +27,7 @@ use seedgate_runtime::bus::{Bus, BusError};
 use seedgate_runtime::catalog::{Catalog, Live};
 use seedgate_runtime::channels::Registry;
 use seedgate_runtime::config::{ChannelConfig, Config};
-use seedgate_runtime::session_store::SessionStore;
+use seedgate_runtime::session_store::{SessionStore, Write};
 use seedgate_runtime::store::Store;
 use seedgate_runtime::telemetry::Masked;
 use seedgate_runtime::topology::FLOWS_QUEUE;
@@ -331,23 +331,32 @@ impl Runner {
         if event == SessionEvent::Close {
             let left: Option<Stored> = self
                 .sessions
-                .get(&key)
+                .remove(&key)
                 .await?
-                .and_then(|s| serde_json::from_slice(&s.value).ok());
+                .and_then(|v| serde_json::from_slice(&v).ok());
             if let Some(run) = left.and_then(|s| s.run) {
                 self.stats.dropped(self.now(), &run.flow, &run.node);
             }
-            self.sessions.remove(&key).await?;
             return Ok(());
         }
-        let stored: Option<Stored> = self
-            .sessions
-            .get(&key)
-            .await?
-            .and_then(|s| serde_json::from_slice(&s.value).ok());
         let msisdn = seedgate_proto::msisdn::normalise(msg.msisdn());
         let resume_key = format!("resume:{}:{}", msg.channel, msisdn);
         let window = Duration::from_secs(channel.resume_window_secs);
+        // The run, and for a new session the broken-off run it could continue: one read.
+        let mut keys = vec![key.as_str()];
+        if event == SessionEvent::New && !window.is_zero() {
+            keys.push(resume_key.as_str());
+        }
+        let mut found = self.sessions.get_many(&keys).await?.into_iter();
+        let stored: Option<Stored> = found
+            .next()
+            .flatten()
+            .and_then(|s| serde_json::from_slice(&s.value).ok());
+        let resumable: Option<Resumable> = found
+            .next()
+            .flatten()
+            .and_then(|s| serde_json::from_slice::<Resumable>(&s.value).ok())
+            .filter(|r| r.session != session_id);
         let sms_channel = self.exec.sms_channel.clone();
         let source = msg.id.to_string();
         let screen = match stored {
@@ -360,8 +369,10 @@ impl Runner {
                 };
                 let mut offer_open = None;
                 let mut fresh = event == SessionEvent::New;
+                // The session-store writes of this hop, made together at the end.
+                let mut writes = Vec::new();
                 let (screen, next, seq) = match (event, offer) {
-                    (SessionEvent::New, _) => match self.resumable(&resume_key, &session_id, window).await? {
+                    (SessionEvent::New, _) => match resumable {
                         Some(broken) => {
                             offer_open = Some(broken);
                             (prompt(channel), None, 0)
@@ -376,7 +387,7 @@ impl Runner {
                             (broken.screen, Some(broken.run), broken.seq)
                         }
                         RESUME_RESTART => {
-                            self.sessions.remove(&resume_key).await?;
+                            writes.push(Write::Remove(&resume_key));
                             fresh = true;
                             self.start(flow, &msisdn, &sms_channel, &source).await?
                         }
@@ -408,20 +419,25 @@ impl Runner {
                     }
                 };
                 // Keep what a redial could continue; an ended flow leaves nothing to continue.
-                match (&next, screen.end) {
-                    (Some(run), false) if !fresh && !window.is_zero() => {
-                        let keep = Resumable {
-                            session: session_id.clone(),
-                            run: run.clone(),
-                            seq,
-                            screen: screen.clone(),
-                        };
-                        self.sessions.put(&resume_key, &encode(&keep)?, window).await?;
-                    }
+                let keep = match (&next, screen.end) {
+                    (Some(run), false) if !fresh && !window.is_zero() => Some(encode(&Resumable {
+                        session: session_id.clone(),
+                        run: run.clone(),
+                        seq,
+                        screen: screen.clone(),
+                    })?),
                     (_, true) => {
-                        self.sessions.remove(&resume_key).await?;
+                        writes.push(Write::Remove(&resume_key));
+                        None
                     }
-                    _ => {}
+                    _ => None,
+                };
+                if let Some(keep) = &keep {
+                    writes.push(Write::Put {
+                        key: &resume_key,
+                        value: keep,
+                        ttl: window,
+                    });
                 }
                 let record = Stored {
                     run: next,
@@ -432,7 +448,13 @@ impl Runner {
                 };
                 let budget = channel.budget_secs.unwrap_or(self.config.sessions.budget_secs);
                 let ttl = Duration::from_secs(budget) + STATE_GRACE;
-                self.sessions.put(&key, &encode(&record)?, ttl).await?;
+                let record = encode(&record)?;
+                writes.push(Write::Put {
+                    key: &key,
+                    value: &record,
+                    ttl,
+                });
+                self.sessions.write_all(&writes).await?;
                 screen
             }
         };
@@ -456,24 +478,6 @@ impl Runner {
             .at(self.exec.store.as_ref(), seq)
             .await
             .map_err(|e| HandleError::Retry(e.to_string()))
-    }
-
-    /// The broken-off run a new session `session` of this MSISDN could continue, if any.
-    async fn resumable(
-        &self,
-        resume_key: &str,
-        session: &str,
-        window: Duration,
-    ) -> Result<Option<Resumable>, HandleError> {
-        if window.is_zero() {
-            return Ok(None);
-        }
-        let Some(stored) = self.sessions.get(resume_key).await? else {
-            return Ok(None);
-        };
-        Ok(serde_json::from_slice::<Resumable>(&stored.value)
-            .ok()
-            .filter(|r| r.session != session))
     }
 
     async fn sms(&self, msg: &Message, flow: &str) -> Result<(), HandleError> {

@@ -232,6 +232,53 @@ async fn consuming_an_undeclared_queue_is_an_error(bus: Arc<dyn Bus>) {
     bus.check().await.unwrap();
 }
 
+async fn a_batch_is_published_in_order(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new(
+        "batch",
+        [format!("{w}.inbound"), format!("{w}.session")],
+    ))
+    .await
+    .unwrap();
+    bus.declare(&QueueSpec::new("batch-app", [format!("{w}.app.inbound")]))
+        .await
+        .unwrap();
+    let batch: Vec<(String, Vec<u8>)> = (0..20u8)
+        .map(|i| {
+            let key = if i % 2 == 0 { "session" } else { "inbound" };
+            (format!("{w}.{key}"), vec![i])
+        })
+        .chain([(format!("{w}.app.inbound"), vec![99])])
+        .collect();
+    bus.publish_all(&batch).await.unwrap();
+    bus.publish_all(&[]).await.unwrap();
+    let mut sub = bus.consume("batch", 50).await.unwrap();
+    for i in 0..20u8 {
+        let d = recv(&mut sub).await;
+        assert_eq!(d.payload, vec![i], "in the batch's order");
+        d.ack().await.unwrap();
+    }
+    nothing_more(&mut sub).await;
+    let mut app = bus.consume("batch-app", 5).await.unwrap();
+    assert_eq!(recv(&mut app).await.payload, vec![99]);
+}
+
+async fn a_batch_with_an_unroutable_key_fails(bus: Arc<dyn Bus>) {
+    let w = word();
+    bus.declare(&QueueSpec::new("half", [format!("{w}.inbound")]))
+        .await
+        .unwrap();
+    let batch = vec![
+        (format!("{w}.inbound"), b"routed".to_vec()),
+        (format!("{}.inbound", word()), b"lost?".to_vec()),
+    ];
+    let err = bus.publish_all(&batch).await.unwrap_err();
+    assert!(matches!(err, BusError::Unroutable(_)), "{err:?}");
+    // What was routed is there (the caller retries the batch, as after a failed publish).
+    let mut sub = bus.consume("half", 5).await.unwrap();
+    assert_eq!(recv(&mut sub).await.payload, b"routed");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod memory_bus {
@@ -253,6 +300,8 @@ conformance!(
     unroutable_publishes_fail_loudly,
     a_full_queue_refuses_the_publish,
     consuming_an_undeclared_queue_is_an_error,
+    a_batch_is_published_in_order,
+    a_batch_with_an_unroutable_key_fails,
 );
 
 #[tokio::test]

@@ -49,6 +49,19 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Publishes held back by [`Engine::carry_out`], and the final records among them.
+#[derive(Default)]
+struct Outgoing {
+    batch: Vec<(String, Vec<u8>)>,
+    ended: Vec<SessionRecord>,
+}
+
+impl Outgoing {
+    fn push(&mut self, routing_key: String, payload: Vec<u8>) {
+        self.batch.push((routing_key, payload));
+    }
+}
+
 fn key(session_id: &str) -> String {
     format!("session:{session_id}")
 }
@@ -174,11 +187,18 @@ impl Engine {
         Ok(Known { stored, tracked })
     }
 
-    /// Carries out `effects` for session `session_id`, in order.
+    /// Carries out `effects` for session `session_id`, in order. Publishes are held back and
+    /// sent together ([`Bus::publish_all`]: one wait for the broker's confirms) up to the next
+    /// session-store operation or the end, so a store write that follows a publish still
+    /// happens only after the broker confirmed it (a final record before its state goes).
     async fn carry_out(&self, session_id: &str, effects: Vec<Effect>) -> Result<(), HandleError> {
         let k = key(session_id);
+        let mut out = Outgoing::default();
         let mut todo = VecDeque::from(effects);
         while let Some(effect) = todo.pop_front() {
+            if effect.waits_for_publishes() {
+                self.flush(&mut out).await?;
+            }
             match effect {
                 Effect::Create { state, budget, then } => {
                     if self.sessions.create(&k, &state.encode(), budget).await? {
@@ -209,13 +229,15 @@ impl Engine {
                     self.live().remove(session_id);
                 }
                 Effect::Record(record) => {
-                    self.publish_record(&record).await?;
+                    out.push(RoutingKey::Session(&record.channel).render(), encode(&record)?);
                     if record.end_reason.is_some() {
-                        self.count_end(&record);
+                        out.ended.push(record);
                     }
                 }
-                Effect::ToApp(msg) => self.forward_to_app(&msg).await?,
-                Effect::ToConnector(msg) => self.to_connector(&msg).await?,
+                Effect::ToApp(msg) => out.push(RoutingKey::AppInbound(&msg.channel).render(), encode(&msg)?),
+                Effect::ToConnector(msg) => {
+                    out.push(RoutingKey::Outbound(&msg.channel).render(), encode(&msg)?)
+                }
                 Effect::Answer {
                     to,
                     text,
@@ -226,7 +248,7 @@ impl Engine {
                     if let Some(flow) = flow {
                         reply.metadata.insert("flow".into(), flow.into());
                     }
-                    self.to_connector(&reply).await?;
+                    out.push(RoutingKey::Outbound(&reply.channel).render(), encode(&reply)?);
                 }
                 Effect::Log { text, msisdn } => {
                     tracing::info!(session = %session_id, msisdn = %Masked(&msisdn), "{text}");
@@ -234,28 +256,19 @@ impl Engine {
                 Effect::Drop(reason) => return Err(HandleError::new(ErrorCode::BadRequest, reason)),
             }
         }
-        Ok(())
+        self.flush(&mut out).await
     }
 
-    async fn publish_record(&self, record: &SessionRecord) -> Result<(), HandleError> {
-        self.bus
-            .publish(&RoutingKey::Session(&record.channel).render(), &encode(record)?)
-            .await?;
-        Ok(())
-    }
-
-    /// Publishes a reply to its connector.
-    async fn to_connector(&self, msg: &Message) -> Result<(), HandleError> {
-        self.bus
-            .publish(&RoutingKey::Outbound(&msg.channel).render(), &encode(msg)?)
-            .await?;
-        Ok(())
-    }
-
-    async fn forward_to_app(&self, msg: &Message) -> Result<(), HandleError> {
-        self.bus
-            .publish(&RoutingKey::AppInbound(&msg.channel).render(), &encode(msg)?)
-            .await?;
+    /// Publishes what `out` holds, and counts the sessions it ends once the broker has them.
+    async fn flush(&self, out: &mut Outgoing) -> Result<(), HandleError> {
+        if out.batch.is_empty() {
+            return Ok(());
+        }
+        self.bus.publish_all(&out.batch).await?;
+        out.batch.clear();
+        for record in std::mem::take(&mut out.ended) {
+            self.count_end(&record);
+        }
         Ok(())
     }
 

@@ -135,6 +135,23 @@ pub enum Effect {
     Drop(String),
 }
 
+impl Effect {
+    /// Whether the publishes before this effect must be confirmed before it is carried out: a
+    /// session-store operation (a final record is published before the state is removed, and
+    /// what follows a `Create` or `SaveHop` depends on its outcome), or a refusal. Publishes
+    /// in a row may go out together.
+    pub fn waits_for_publishes(&self) -> bool {
+        matches!(
+            self,
+            Effect::Create { .. }
+                | Effect::SaveHop { .. }
+                | Effect::Save(_)
+                | Effect::Remove
+                | Effect::Drop(_)
+        )
+    }
+}
+
 /// The decision for `input` on a session the engine knows as `known`, at wall-clock `now`.
 pub fn step(known: &Known, input: &Input, now: DateTime<Utc>, rules: &Rules) -> Vec<Effect> {
     match input {

@@ -9,6 +9,8 @@
 //! - A delivery stays unacknowledged until `ack`; when its subscription goes away (consumer
 //!   crash, connection loss) it is delivered again, marked `redelivered`.
 //! - At most `prefetch` deliveries are outstanding per subscription.
+//! - `publish_all` is `publish` for several messages at once, in order: one wait for the
+//!   batch's confirms instead of one per message.
 
 pub mod memory;
 pub mod rabbitmq;
@@ -65,6 +67,17 @@ pub trait Bus: Send + Sync + fmt::Debug {
     async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError>;
     /// Publishes persistently; `Ok` means durable in every bound queue.
     async fn publish(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError>;
+    /// Publishes each `(routing_key, payload)` in order, as [`Bus::publish`] does; `Ok` means
+    /// every one is durable in every queue bound to its key. A bus may send them all before
+    /// waiting for the first confirm (RabbitMQ does: one round trip for the batch, and they
+    /// reach their queues in this order), so when one fails, later ones may be published too:
+    /// a caller retries the whole batch, as it would retry a failed single publish.
+    async fn publish_all(&self, batch: &[(String, Vec<u8>)]) -> Result<(), BusError> {
+        for (routing_key, payload) in batch {
+            self.publish(routing_key, payload).await?;
+        }
+        Ok(())
+    }
     /// Consumes a declared queue with at most `prefetch` unacknowledged deliveries.
     async fn consume(&self, queue: &str, prefetch: u16) -> Result<Subscription, BusError>;
     /// Readiness: `Ok` when the bus can take publishes now.

@@ -10,6 +10,10 @@
 //! while the connection is blocked a publish is refused at once (`Rejected`, the caller's
 //! "queue full"), and a confirm that does not come within `bus.publish_timeout_ms` fails the
 //! publish as `Unavailable`, so no caller waits on an alarm forever.
+//!
+//! `publish_all` sends a batch's messages one after another on the publishing channel and
+//! then waits for their confirms together. Concurrent publishers share that channel, so the
+//! broker acknowledges what arrives at once in one frame (`multiple`).
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -263,6 +267,70 @@ impl RabbitBus {
     }
 }
 
+impl RabbitBus {
+    /// Publishes `batch` on the publishing channel, in order, and waits for all its confirms
+    /// at once (within `publish_timeout_ms`). Every message is sent before the first confirm
+    /// is awaited: one round trip to the broker for the batch, and the channel keeps their
+    /// order. `Ok` only once the broker confirmed every one; the first failure otherwise.
+    async fn publish_batch(&self, batch: &[(&str, &[u8])]) -> Result<(), BusError> {
+        let Some(&(first_key, _)) = batch.first() else {
+            return Ok(());
+        };
+        let (conn, ch) = self.live().await?;
+        let blocked = || {
+            BusError::Rejected(format!(
+                "{first_key}: the broker blocks publishing (memory or disk alarm)"
+            ))
+        };
+        if conn.status().blocked() {
+            return Err(blocked());
+        }
+        let wait = Duration::from_millis(self.inner.cfg.publish_timeout_ms);
+        // `join_all` polls its futures in order, and each `basic_publish` queues its frames on
+        // its first poll: the messages go out in the batch's order.
+        let confirms = futures::future::join_all(
+            batch
+                .iter()
+                .map(|&(key, payload)| self.confirmed(&ch, key, payload)),
+        );
+        match tokio::time::timeout(wait, confirms).await {
+            Ok(outcomes) => outcomes.into_iter().collect(),
+            Err(_) if conn.status().blocked() => Err(blocked()),
+            Err(_) => Err(unavailable(format!(
+                "no publisher confirm for {first_key} within {wait:?}"
+            ))),
+        }
+    }
+
+    /// Publishes one message (persistent, `mandatory`) and waits for its confirm.
+    async fn confirmed(&self, ch: &Channel, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
+        let props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into());
+        let confirm = ch
+            .basic_publish(
+                &self.inner.cfg.exchange,
+                routing_key,
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                payload,
+                props,
+            )
+            .await
+            .map_err(unavailable)?
+            .await
+            .map_err(unavailable)?;
+        match confirm {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err(BusError::Unroutable(routing_key.to_string())),
+            Confirmation::Nack(_) => Err(BusError::Rejected(routing_key.to_string())),
+            Confirmation::NotRequested => Err(BusError::Protocol("publisher confirms are off".into())),
+        }
+    }
+}
+
 /// A channel in publisher-confirm mode.
 async fn publish_channel(conn: &Connection) -> Result<Channel, BusError> {
     let ch = conn.create_channel().await.map_err(unavailable)?;
@@ -299,51 +367,12 @@ impl Bus for RabbitBus {
     }
 
     async fn publish(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
-        let (conn, ch) = self.live().await?;
-        if conn.status().blocked() {
-            return Err(BusError::Rejected(format!(
-                "{routing_key}: the broker blocks publishing (memory or disk alarm)"
-            )));
-        }
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into());
-        let wait = Duration::from_millis(self.inner.cfg.publish_timeout_ms);
-        let confirmed = async {
-            ch.basic_publish(
-                &self.inner.cfg.exchange,
-                routing_key,
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                payload,
-                props,
-            )
-            .await
-            .map_err(unavailable)?
-            .await
-            .map_err(unavailable)
-        };
-        let confirm = match tokio::time::timeout(wait, confirmed).await {
-            Ok(confirm) => confirm?,
-            Err(_) if conn.status().blocked() => {
-                return Err(BusError::Rejected(format!(
-                    "{routing_key}: the broker blocks publishing (memory or disk alarm)"
-                )))
-            }
-            Err(_) => {
-                return Err(unavailable(format!(
-                    "no publisher confirm for {routing_key} within {wait:?}"
-                )))
-            }
-        };
-        match confirm {
-            Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(_)) => Err(BusError::Unroutable(routing_key.to_string())),
-            Confirmation::Nack(_) => Err(BusError::Rejected(routing_key.to_string())),
-            Confirmation::NotRequested => Err(BusError::Protocol("publisher confirms are off".into())),
-        }
+        self.publish_batch(&[(routing_key, payload)]).await
+    }
+
+    async fn publish_all(&self, batch: &[(String, Vec<u8>)]) -> Result<(), BusError> {
+        let batch: Vec<(&str, &[u8])> = batch.iter().map(|(k, p)| (k.as_str(), p.as_slice())).collect();
+        self.publish_batch(&batch).await
     }
 
     async fn consume(&self, queue: &str, prefetch: u16) -> Result<Subscription, BusError> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::{SessionStore, SessionStoreError, Stored};
+use super::{SessionStore, SessionStoreError, Stored, Write};
 
 /// Entries past their deadline are invisible and swept on later writes.
 #[derive(Debug, Default)]
@@ -92,6 +92,23 @@ impl SessionStore for MemorySessionStore {
             .remove(key)
             .filter(|(_, d)| *d > now)
             .map(|(v, _)| v))
+    }
+
+    async fn write_all(&self, writes: &[Write<'_>]) -> Result<(), SessionStoreError> {
+        let now = Instant::now();
+        let mut map = self.entries();
+        for write in writes {
+            match *write {
+                Write::Put { key, value, ttl } => {
+                    self.sweep(&mut map, now);
+                    map.insert(key.to_string(), (value.to_vec(), now + ttl));
+                }
+                Write::Remove(key) => {
+                    map.remove(key);
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn check(&self) -> Result<(), SessionStoreError> {

@@ -4,6 +4,9 @@
 //! budget is spent, and `remaining` tells how much is left. Both implementations measure it on
 //! a monotonic clock (tokio's `Instant`, or Redis' own TTL), never by wall-clock differences.
 //! One conformance suite (`tests/session_store_conformance.rs`) runs against both.
+//!
+//! `get_many` and `write_all` do several reads or writes at once: one round trip to Redis
+//! (`MULTI`/`EXEC`, so a batch of writes is applied whole or not at all) instead of one each.
 
 pub mod memory;
 pub mod redis;
@@ -25,6 +28,19 @@ pub struct Stored {
     pub remaining: Duration,
 }
 
+/// One write of a [`SessionStore::write_all`] batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write<'a> {
+    /// Stores `value` under `key` with a fresh `ttl` (as [`SessionStore::put`]).
+    Put {
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    },
+    /// Removes `key` (as [`SessionStore::remove`]).
+    Remove(&'a str),
+}
+
 #[async_trait]
 pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// Stores `value` under `key` for `ttl` unless the key exists; `true` if it was created.
@@ -37,6 +53,16 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), SessionStoreError>;
     /// Removes the key, returning its value if it was live.
     async fn remove(&self, key: &str) -> Result<Option<Vec<u8>>, SessionStoreError>;
+    /// [`SessionStore::get`] of each key, in one go: the values in the order of `keys`.
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Stored>>, SessionStoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            found.push(self.get(key).await?);
+        }
+        Ok(found)
+    }
+    /// Carries out `writes` in order and as one: all of them or (on an error) none.
+    async fn write_all(&self, writes: &[Write<'_>]) -> Result<(), SessionStoreError>;
     /// Readiness: `Ok` when the store answers now.
     async fn check(&self) -> Result<(), SessionStoreError>;
 }

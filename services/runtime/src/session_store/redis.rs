@@ -22,7 +22,7 @@ use redis::RedisResult;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{SessionStore, SessionStoreError, Stored};
+use super::{SessionStore, SessionStoreError, Stored, Write};
 use crate::config::SessionStoreConfig;
 
 /// How long one command may take, with the connect it may need.
@@ -177,19 +177,68 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Stored>, SessionStoreError> {
-        let key = self.key(key);
+        Ok(self.get_many(&[key]).await?.pop().flatten())
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<Stored>>, SessionStoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
-        pipe.atomic().cmd("GET").arg(&key).cmd("PTTL").arg(&key);
-        let (value, pttl): (Option<Vec<u8>>, i64) = self
-            .with_conn(|mut conn| async move { pipe.query_async(&mut conn).await })
+        pipe.atomic();
+        for key in keys {
+            let key = self.key(key);
+            pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+        }
+        let replies: Vec<(Option<Vec<u8>>, i64)> = self
+            .with_conn(|mut conn| async move {
+                // GET and PTTL of each key, one after another.
+                let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+                flat.chunks_exact(2)
+                    .map(|pair| {
+                        Ok((
+                            redis::from_redis_value(&pair[0])?,
+                            redis::from_redis_value(&pair[1])?,
+                        ))
+                    })
+                    .collect::<RedisResult<Vec<_>>>()
+            })
             .await?;
-        Ok(match (value, pttl) {
-            (Some(value), ms) if ms > 0 => Some(Stored {
-                value,
-                remaining: Duration::from_millis(ms.unsigned_abs()),
-            }),
-            _ => None,
-        })
+        Ok(replies
+            .into_iter()
+            .map(|(value, pttl)| match (value, pttl) {
+                (Some(value), ms) if ms > 0 => Some(Stored {
+                    value,
+                    remaining: Duration::from_millis(ms.unsigned_abs()),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn write_all(&self, writes: &[Write<'_>]) -> Result<(), SessionStoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for write in writes {
+            match *write {
+                Write::Put { key, value, ttl } => {
+                    pipe.cmd("SET")
+                        .arg(self.key(key))
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ttl_ms(ttl));
+                }
+                Write::Remove(key) => {
+                    pipe.cmd("DEL").arg(self.key(key));
+                }
+            }
+            pipe.ignore();
+        }
+        self.with_conn(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+            .await
     }
 
     async fn update(&self, key: &str, value: &[u8]) -> Result<bool, SessionStoreError> {
