@@ -34,8 +34,10 @@ pub(crate) struct Submitted {
 /// How long a receipt owed to a partner waits for one of its receiving binds.
 const RECEIPT_KEPT: chrono::Duration = chrono::Duration::days(3);
 
-/// Most messages awaiting a receipt that the server remembers.
-const MAX_REMEMBERED: usize = 1_000_000;
+/// Most partner submits awaiting their receipt event that the server remembers (a few
+/// hundred bytes each, so at most a few tens of MB); past it the older half is forgotten and
+/// their receipts read the stored message instead.
+const MAX_REMEMBERED: usize = 100_000;
 
 impl Submitted {
     pub(crate) fn new(account: &Account, sm: &Sm, msg: &Message) -> Self {
