@@ -68,7 +68,9 @@ for gw in ("seedgate", "kannel"):
             f"{submits:,} submits and {acked:,} receipts acked; waited for the backlog after wrk {drains}")
     if gw == "kannel":
         line += "; DLR callbacks " + ", ".join(f"{r.get('dlr_callbacks', 0):,}" for r in rs)
-    busy = [str(r["round"]) for r in rs if r.get("build_running")]
+    line += "; CPU used by other processes during the runs " + ", ".join(
+        f"{r.get('others_cpu_pct', float('nan')):.0f} %" for r in rs)
+    busy = [str(r["round"]) for r in rs if r.get("build_seen")]
     if busy:
         line += f" — a cargo/rustc build ran during round(s) {', '.join(busy)}"
     if not all(r["all_delivered"] for r in rs):

@@ -23,7 +23,8 @@
 # (`npm ci`). Kannel's own service is stopped and disabled; our bearerbox and smsbox run from
 # a config in the round's folder. Loopback only, ports 19000-19080. Before each measurement it
 # waits (BUILD_WAIT) while a cargo/rustc build runs or the CPUs are busy with something else,
-# and it flags a gateway's run during which a build started. Every process it starts is killed at exit.
+# and it records what else loaded the CPUs during each gateway's run (vs-kannel-watch.py).
+# Every process it starts is killed at exit.
 # Results: one JSON line per gateway and round in $OUT/results.jsonl; the markdown table at
 # the end comes from vs-kannel-report.py.
 set -u
@@ -142,8 +143,9 @@ wait_quiet() {
   done
   log "WARNING: the machine is still busy; this run's figures are not comparable"
 }
-# In the background during a gateway's run: touches DIR/build-seen if a build runs meanwhile.
-watch_builds() { while :; do building && touch "$1/build-seen"; sleep 1; done; }
+# In the background during a gateway's run: what else loads the machine (DIR/watch.json).
+PGID=$(ps -o pgid= $$ | tr -d ' ')
+watch_others() { exec python3 "$SCRIPTS/vs-kannel-watch.py" "$PGID" "$1/watch.json"; }
 
 # --- one gateway, one round ----------------------------------------------------------------
 run_wrk() {  # run_wrk DIR URL ARGS... : the wrk output in DIR/wrk.txt
@@ -153,8 +155,7 @@ run_wrk() {  # run_wrk DIR URL ARGS... : the wrk output in DIR/wrk.txt
 
 # Writes the round's JSON line from wrk's, the SMSC's summary and what the caller passes.
 record() {  # record GATEWAY ROUND DIR DRAIN_S PEAK_RSS_KB EXTRA_JSON
-  local busy=0; [ -e "$3/build-seen" ] && busy=1
-  python3 - "$@" $busy <<'PY' >> "$OUT/results.jsonl"
+  python3 - "$@" <<'PY' >> "$OUT/results.jsonl"
 import json, sys
 gw, rnd, d, drain_s, rss, extra = sys.argv[1:7]
 w = next(json.loads(l.split(' ', 1)[1]) for l in open(f"{d}/wrk.txt") if l.startswith('WRK_JSON '))
@@ -166,14 +167,17 @@ r = {'gateway': gw, 'round': int(rnd), 'dir': d, **w, 'ok': ok,
 span = (s['last_receipt_acked_ms'] or 0) - (s['first_submit_ms'] or 0)
 r['delivered_per_s'] = s['receipts_acked'] / (span / 1000) if span > 0 else 0
 r['all_delivered'] = s['receipts_acked'] >= ok
-r['build_running'] = bool(int(sys.argv[7]))
+try:
+    r.update(json.load(open(f"{d}/watch.json")))
+except (OSError, ValueError):
+    pass
 print(json.dumps(r))
 PY
 }
 
 round_seedgate() {
   local r=$1 d=$OUT/seedgate-$r
-  mkdir -p "$d/data"; wait_quiet; watch_builds "$d" & local watcher=$!; PIDS+=($watcher)
+  mkdir -p "$d/data"; wait_quiet; watch_others "$d" & local watcher=$!; PIDS+=($watcher)
   start_smsc "$d"
   cat > "$d/seedgate.toml" <<TOML
 [http]
@@ -271,7 +275,7 @@ kannel_ready() {
 
 round_kannel() {
   local r=$1 d=$OUT/kannel-$r
-  mkdir -p "$d"; wait_quiet; watch_builds "$d" & local watcher=$!; PIDS+=($watcher)
+  mkdir -p "$d"; wait_quiet; watch_others "$d" & local watcher=$!; PIDS+=($watcher)
   start_smsc "$d"; kannel_conf "$d"
   # The DLR callback Kannel's smsbox calls for every receipt (the application's URL).
   (exec node "$SCRIPTS/vs-kannel-dlr.js" $DLR_PORT) > "$d/dlr.log" 2>&1 &
