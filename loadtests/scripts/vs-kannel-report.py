@@ -76,3 +76,11 @@ for gw in ("seedgate", "kannel"):
     if not all(r["all_delivered"] for r in rs):
         line += f" — NOT every accepted message got its receipt within the drain bound"
     print(line)
+try:
+    discarded = [json.loads(line) for line in open(f"{out}/discarded.jsonl") if line.strip()]
+except OSError:
+    discarded = []
+if discarded:
+    print(f"- {len(discarded)} run(s) discarded and run again: the machine was busy meanwhile ("
+          + ", ".join(f"{r['gateway']} round {r['round']}: {r.get('others_cpu_pct', 0):.0f} % other CPU"
+                      + (", build" if r.get("build_seen") else "") for r in discarded) + ")")
