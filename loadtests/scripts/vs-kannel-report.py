@@ -68,9 +68,19 @@ for gw in ("seedgate", "kannel"):
             f"{submits:,} submits and {acked:,} receipts acked; waited for the backlog after wrk {drains}")
     if gw == "kannel":
         line += "; DLR callbacks " + ", ".join(f"{r.get('dlr_callbacks', 0):,}" for r in rs)
-    busy = [str(r["round"]) for r in rs if r.get("build_running")]
+    line += "; CPU used by other processes during the runs " + ", ".join(
+        f"{r.get('others_cpu_pct', float('nan')):.0f} %" for r in rs)
+    busy = [str(r["round"]) for r in rs if r.get("build_seen")]
     if busy:
         line += f" — a cargo/rustc build ran during round(s) {', '.join(busy)}"
     if not all(r["all_delivered"] for r in rs):
         line += f" — NOT every accepted message got its receipt within the drain bound"
     print(line)
+try:
+    discarded = [json.loads(line) for line in open(f"{out}/discarded.jsonl") if line.strip()]
+except OSError:
+    discarded = []
+if discarded:
+    print(f"- {len(discarded)} run(s) discarded and run again: the machine was busy meanwhile ("
+          + ", ".join(f"{r['gateway']} round {r['round']}: {r.get('others_cpu_pct', 0):.0f} % other CPU"
+                      + (", build" if r.get("build_seen") else "") for r in discarded) + ")")

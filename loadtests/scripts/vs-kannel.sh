@@ -17,13 +17,17 @@
 #   FSYNC_SECS [5]      the single-row fsync'd SQLite commit loop, per round
 #   GATEWAYS ["seedgate kannel"]  which gateways to run (e.g. `kannel` alone to try Kannel)
 #   BUILD_WAIT [1800]   seconds to wait for a running cargo/rustc build to finish first
+#   TRIES [3] BUSY_PCT [15]  a gateway's run during which a build ran, or other processes
+#                       used more than BUSY_PCT % of the CPUs, is discarded and run again (at
+#                       most TRIES runs; the last one is kept, flagged, in the table)
 #   OUT [/tmp/vs-kannel-DATE]     where state folders, logs and results go
 #
 # Installs what is missing (root): Debian `kannel` and `wrk`, and tests/interop's npm smpp
 # (`npm ci`). Kannel's own service is stopped and disabled; our bearerbox and smsbox run from
 # a config in the round's folder. Loopback only, ports 19000-19080. Before each measurement it
 # waits (BUILD_WAIT) while a cargo/rustc build runs or the CPUs are busy with something else,
-# and it flags a gateway's run during which a build started. Every process it starts is killed at exit.
+# and it records what else loaded the CPUs during each gateway's run (vs-kannel-watch.py).
+# Every process it starts is killed at exit.
 # Results: one JSON line per gateway and round in $OUT/results.jsonl; the markdown table at
 # the end comes from vs-kannel-report.py.
 set -u
@@ -33,7 +37,7 @@ BIN=$(realpath -m "${1:-$ROOT/target/release/seedgate}")
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-20}; CONNS=${CONNS:-32}; THREADS=${THREADS:-2}
 WINDOW=${WINDOW:-10}; DLR_DELAY_MS=${DLR_DELAY_MS:-100}; DRAIN_SECS=${DRAIN_SECS:-120}
 KANNEL_STORE=${KANNEL_STORE:-spool}; FSYNC_SECS=${FSYNC_SECS:-5}
-GATEWAYS=${GATEWAYS:-seedgate kannel}; BUILD_WAIT=${BUILD_WAIT:-1800}
+GATEWAYS=${GATEWAYS:-seedgate kannel}; BUILD_WAIT=${BUILD_WAIT:-1800}; TRIES=${TRIES:-3}; BUSY_PCT=${BUSY_PCT:-15}
 OUT=${OUT:-/tmp/vs-kannel-$(date +%Y%m%d-%H%M%S)}
 SMSC_PORT=19775 SG_HTTP=19080 SG_SMPP=19776
 KB_ADMIN=19000 KB_BOX=19001 KB_SENDSMS=19013 DLR_PORT=19014
@@ -142,8 +146,9 @@ wait_quiet() {
   done
   log "WARNING: the machine is still busy; this run's figures are not comparable"
 }
-# In the background during a gateway's run: touches DIR/build-seen if a build runs meanwhile.
-watch_builds() { while :; do building && touch "$1/build-seen"; sleep 1; done; }
+# In the background during a gateway's run: what else loads the machine (DIR/watch.json).
+PGID=$(ps -o pgid= $$ | tr -d ' ')
+watch_others() { exec python3 "$SCRIPTS/vs-kannel-watch.py" "$PGID" "$1/watch.json"; }
 
 # --- one gateway, one round ----------------------------------------------------------------
 run_wrk() {  # run_wrk DIR URL ARGS... : the wrk output in DIR/wrk.txt
@@ -153,8 +158,7 @@ run_wrk() {  # run_wrk DIR URL ARGS... : the wrk output in DIR/wrk.txt
 
 # Writes the round's JSON line from wrk's, the SMSC's summary and what the caller passes.
 record() {  # record GATEWAY ROUND DIR DRAIN_S PEAK_RSS_KB EXTRA_JSON
-  local busy=0; [ -e "$3/build-seen" ] && busy=1
-  python3 - "$@" $busy <<'PY' >> "$OUT/results.jsonl"
+  python3 - "$@" <<'PY' >> "$OUT/results.jsonl"
 import json, sys
 gw, rnd, d, drain_s, rss, extra = sys.argv[1:7]
 w = next(json.loads(l.split(' ', 1)[1]) for l in open(f"{d}/wrk.txt") if l.startswith('WRK_JSON '))
@@ -166,14 +170,17 @@ r = {'gateway': gw, 'round': int(rnd), 'dir': d, **w, 'ok': ok,
 span = (s['last_receipt_acked_ms'] or 0) - (s['first_submit_ms'] or 0)
 r['delivered_per_s'] = s['receipts_acked'] / (span / 1000) if span > 0 else 0
 r['all_delivered'] = s['receipts_acked'] >= ok
-r['build_running'] = bool(int(sys.argv[7]))
+try:
+    r.update(json.load(open(f"{d}/watch.json")))
+except (OSError, ValueError):
+    pass
 print(json.dumps(r))
 PY
 }
 
 round_seedgate() {
-  local r=$1 d=$OUT/seedgate-$r
-  mkdir -p "$d/data"; wait_quiet; watch_builds "$d" & local watcher=$!; PIDS+=($watcher)
+  local r=$1 d=$2
+  mkdir -p "$d/data"; wait_quiet; watch_others "$d" & local watcher=$!; PIDS+=($watcher)
   start_smsc "$d"
   cat > "$d/seedgate.toml" <<TOML
 [http]
@@ -270,8 +277,8 @@ kannel_ready() {
 }
 
 round_kannel() {
-  local r=$1 d=$OUT/kannel-$r
-  mkdir -p "$d"; wait_quiet; watch_builds "$d" & local watcher=$!; PIDS+=($watcher)
+  local r=$1 d=$2
+  mkdir -p "$d"; wait_quiet; watch_others "$d" & local watcher=$!; PIDS+=($watcher)
   start_smsc "$d"; kannel_conf "$d"
   # The DLR callback Kannel's smsbox calls for every receipt (the application's URL).
   (exec node "$SCRIPTS/vs-kannel-dlr.js" $DLR_PORT) > "$d/dlr.log" 2>&1 &
@@ -331,8 +338,21 @@ BUSY=no; building && BUSY=yes
 for r in $(seq "$ROUNDS"); do
   wait_quiet; f=$(fsync_rate "$r"); echo "{\"gateway\": \"fsync\", \"round\": $r, \"commits_per_s\": $f}" >> "$OUT/results.jsonl"
   log "round $r: $f single-row fsync'd commits/s"
-  for g in $GATEWAYS; do "round_$g" "$r"; tail -1 "$OUT/results.jsonl" | python3 -c \
-    "import json,sys; r=json.load(sys.stdin); print(f\"  {r['gateway']}: {r['accepted_per_s']:.0f} accepted/s, {r['delivered_per_s']:.0f} delivered/s, p99 {r['p99_ms']:.1f} ms, non-2xx {r['non2xx']}, all delivered: {r['all_delivered']}\")" >&2
+  for g in $GATEWAYS; do
+    for t in $(seq "$TRIES"); do
+      "round_$g" "$r" "$OUT/$g-$r-$t"
+      tail -1 "$OUT/results.jsonl" | python3 -c "if 1:
+        import json, sys
+        r = json.load(sys.stdin)
+        print(f\"  {r['gateway']}: {r['accepted_per_s']:.0f} accepted/s, {r['delivered_per_s']:.0f} delivered/s, \"
+              f\"p99 {r['p99_ms']:.1f} ms, non-2xx {r['non2xx']}, all delivered: {r['all_delivered']}, \"
+              f\"other processes' CPU {r.get('others_cpu_pct', 0):.0f} %, build ran: {r.get('build_seen')}\", file=sys.stderr)
+        sys.exit(1 if r.get('build_seen') or r.get('others_cpu_pct', 0) > $BUSY_PCT else 0)" && break
+      if [ "$t" -lt "$TRIES" ]; then
+        log "round $r $g: the machine was busy meanwhile; discarded, again"
+        tail -1 "$OUT/results.jsonl" >> "$OUT/discarded.jsonl"; sed -i '$d' "$OUT/results.jsonl"
+      fi
+    done
   done
 done
 python3 "$SCRIPTS/vs-kannel-report.py" "$OUT" | tee "$OUT/report.md"
