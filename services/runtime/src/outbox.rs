@@ -87,7 +87,7 @@ pub async fn relay(
             }
             Ok(batch) => {
                 backoff = Duration::from_millis(100);
-                let done = publish_all(bus.as_ref(), batch).await;
+                let done = relay_batch(bus.as_ref(), batch).await;
                 metrics::counter!("seedgate_api_outbox_relayed_total").increment(done.len() as u64);
                 if !bus.durable() {
                     // Kept until the connector's event: a crash now must not lose them.
@@ -113,7 +113,7 @@ pub async fn relay(
 /// commit; on RabbitMQ their confirms are awaited together), and returns the ids the bus
 /// took. A message with no queue for its channel (yet) stays in the outbox and is tried again
 /// when its lease ends; so does everything when the bus is away.
-async fn publish_all(bus: &dyn Bus, batch: Vec<Message>) -> Vec<uuid::Uuid> {
+async fn relay_batch(bus: &dyn Bus, batch: Vec<Message>) -> Vec<uuid::Uuid> {
     let mut encoded = Vec::with_capacity(batch.len());
     for mut msg in batch {
         // A row an older process wrote in a sealed store gets its metadata back only after
