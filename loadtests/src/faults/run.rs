@@ -456,12 +456,15 @@ pub async fn f13_disk_full(tools: &Tools, size: Size) -> Row {
         let b = OneBox::new(tools, "f13", Some(&disk), None).await?;
         let smsc = tools.npm_smsc(b.smsc_port, &[])?;
         let (mut gw, _) = b.up().await?;
+        // The disk fills half a second into the load: what was acknowledged before must
+        // survive, what comes during gets temporary errors. (With half the load and the fill
+        // 2 s in, a faster gateway had finished before the disk was full.)
         let load = b.load(
-            size.smpp / 2,
-            size.api / 2,
+            size.smpp,
+            size.api,
             Instant::now() + Duration::from_secs(size.load_secs + 6),
         );
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         let filler = disk.join("filler");
         let _ = std::process::Command::new("dd")
             .args(["if=/dev/zero", "bs=1M"])
