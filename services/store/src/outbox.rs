@@ -11,7 +11,6 @@ use seedgate_runtime::store::{Accepted, Idempotency, Outbox, StoreError};
 use uuid::Uuid;
 
 use crate::grouped::{Write, Written};
-use crate::messages::delete_outbox;
 use crate::sql::{Arg, Query, Tx};
 use crate::SqlStore;
 
@@ -63,20 +62,10 @@ impl Outbox for SqlStore {
     }
 
     async fn outbox_claim(&self, limit: u32, lease: Duration) -> Result<Vec<Message>, StoreError> {
-        let q = Query::new(format!(
-            "UPDATE outbox SET claimed_until = ?
-             WHERE message_id IN (SELECT message_id FROM outbox WHERE claimed_until < ?
-                                  ORDER BY message_id LIMIT ?{})
-             RETURNING message_id, body",
-            self.db.dialect().skip_locked()
-        ))
-        .bind(Arg::Later(lease))
-        .bind(Arg::Now)
-        .bind(limit);
-        let rows = self.db.fetch(&q).await?;
-        let mut out: Vec<Message> = rows.iter().map(|r| r.json("body")).collect::<Result<_, _>>()?;
-        out.sort_by_key(|m| m.id);
-        Ok(out)
+        match self.grouped(Write::OutboxClaim { limit, lease }).await? {
+            Written::Messages(m) => Ok(m),
+            other => Err(crate::grouped::mismatch(&other)),
+        }
     }
 
     async fn outbox_release(&self) -> Result<(), StoreError> {
@@ -87,8 +76,31 @@ impl Outbox for SqlStore {
     }
 
     async fn outbox_done(&self, ids: &[Uuid]) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
-        delete_outbox(&mut tx, ids).await?;
-        tx.commit().await
+        if ids.is_empty() {
+            return Ok(());
+        }
+        match self.grouped(Write::OutboxDone(ids.to_vec())).await? {
+            Written::Done => Ok(()),
+            other => Err(crate::grouped::mismatch(&other)),
+        }
     }
+}
+
+/// Claims up to `limit` outbox rows whose lease ended, for `lease`, in `tx` (one group of the
+/// store's writer, [`crate::grouped`]).
+pub(crate) async fn claim(tx: &mut Tx, limit: u32, lease: Duration) -> Result<Vec<Message>, StoreError> {
+    let q = Query::new(format!(
+        "UPDATE outbox SET claimed_until = ?
+         WHERE message_id IN (SELECT message_id FROM outbox WHERE claimed_until < ?
+                              ORDER BY message_id LIMIT ?{})
+         RETURNING message_id, body",
+        tx.dialect().skip_locked()
+    ))
+    .bind(Arg::Later(lease))
+    .bind(Arg::Now)
+    .bind(limit);
+    let rows = tx.fetch(&q).await?;
+    let mut out: Vec<Message> = rows.iter().map(|r| r.json("body")).collect::<Result<_, _>>()?;
+    out.sort_by_key(|m| m.id);
+    Ok(out)
 }

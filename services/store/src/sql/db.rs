@@ -21,8 +21,26 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 #[derive(Debug, Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
+}
+
+/// SQLite's connections: readers, and the one writer's own. SQLite writes one transaction at
+/// a time, and with one pool for both, a writer holding the turn waited for a connection
+/// behind a crowd of reads (every submit's `carrier_sent`, every receipt's lookup).
+#[derive(Debug, Clone)]
+struct SqlitePools {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqlitePools {
+    fn new(opts: &SqliteConnectOptions) -> Self {
+        Self {
+            read: sqlite_pool(opts.clone(), 4),
+            write: sqlite_pool(opts.clone(), 1),
+        }
+    }
 }
 
 /// A database: a pool that connects on first use and migrates once.
@@ -70,9 +88,9 @@ impl Drop for SqliteTx {
     }
 }
 
-fn sqlite_pool(opts: SqliteConnectOptions) -> SqlitePool {
+fn sqlite_pool(opts: SqliteConnectOptions, connections: u32) -> SqlitePool {
     SqlitePoolOptions::new()
-        .max_connections(4)
+        .max_connections(connections)
         // A file in this process, not a server that can go away: no ping before each use.
         // (The ping was a round trip to the connection's thread on every query and
         // transaction, ~9% of the CPU of an API send in a profile.)
@@ -106,6 +124,7 @@ impl Db {
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
+                    .pragma("cache_size", "-8192")
                     .busy_timeout(Duration::from_secs(5));
                 if let Some(dir) = opts.get_filename().parent() {
                     if !dir.as_os_str().is_empty() {
@@ -113,8 +132,9 @@ impl Db {
                             .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
                     }
                 }
-                sqlite = Some(opts.clone());
-                Pool::Sqlite(sqlite_pool(opts))
+                let pools = SqlitePools::new(&opts);
+                sqlite = Some(opts);
+                Pool::Sqlite(pools)
             }
             StoreKind::Postgres => {
                 let mut opts = PgConnectOptions::from_str(&cfg.url)
@@ -160,7 +180,7 @@ impl Db {
             .as_ref()
             .filter(|_| self.recycle.swap(false, Ordering::Relaxed))
         {
-            let fresh = Pool::Sqlite(sqlite_pool(opts.clone()));
+            let fresh = Pool::Sqlite(SqlitePools::new(opts));
             let mut guard = self
                 .pool
                 .write()
@@ -181,7 +201,7 @@ impl Db {
         self.migrated
             .get_or_try_init(|| async {
                 match &pool {
-                    Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+                    Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(&p.write).await,
                     Pool::Postgres(p) => {
                         if let Some(schema) = &self.schema {
                             sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
@@ -202,7 +222,7 @@ impl Db {
         Ok(match self.ready().await? {
             Pool::Sqlite(p) => {
                 let turn = self.writer_turn().await?;
-                let mut conn = p.acquire().await.map_err(|e| noted(e, &self.recycle))?;
+                let mut conn = p.write.acquire().await.map_err(|e| noted(e, &self.recycle))?;
                 if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
                     conn.close_on_drop();
                     return Err(noted(e, &self.recycle));
@@ -233,7 +253,7 @@ impl Db {
             Dialect::Postgres => None,
         };
         match self.ready().await? {
-            Pool::Sqlite(p) => q.sqlite(&sql).execute(&p).await.map(|r| r.rows_affected()),
+            Pool::Sqlite(p) => q.sqlite(&sql).execute(&p.write).await.map(|r| r.rows_affected()),
             Pool::Postgres(p) => q.postgres(&sql).execute(&p).await.map(|r| r.rows_affected()),
         }
         .map_err(|e| noted(e, &self.recycle))
@@ -253,7 +273,7 @@ impl Db {
         Ok(match self.ready().await? {
             Pool::Sqlite(p) => rows(
                 q.sqlite(&sql)
-                    .fetch_all(&p)
+                    .fetch_all(if reads { &p.read } else { &p.write })
                     .await
                     .map_err(|e| noted(e, &self.recycle)),
                 Row::Sqlite,
