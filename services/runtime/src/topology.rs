@@ -46,7 +46,18 @@ pub fn queues(config: &Config, channels: &ChannelSet) -> Vec<QueueSpec> {
         QueueSpec::new(FLOWS_QUEUE, ["*.app.inbound"]),
     ];
     if config.smpp_server.enabled {
-        specs.push(QueueSpec::new(SMPP_SERVER_EVENTS_QUEUE, ["*.event"]));
+        // Only the channels partners submit to: their receipts are owed to a partner. (Bound
+        // to every channel's events, each MT message of any channel cost this queue two
+        // journal rows and two deliveries that its consumer then dropped.)
+        let mut routes: Vec<String> = config
+            .smpp_server
+            .accounts
+            .iter()
+            .map(|a| RoutingKey::Event(&a.route).render())
+            .collect();
+        routes.sort();
+        routes.dedup();
+        specs.push(QueueSpec::new(SMPP_SERVER_EVENTS_QUEUE, routes));
         let mo: Vec<String> = config
             .smpp_server
             .accounts
@@ -149,5 +160,35 @@ pub async fn follow(
         if let Err(e) = declare_for(bus.as_ref(), &config, &set).await {
             tracing::warn!(error = %e, "cannot declare the queues of changed channels; the bus declares them on reconnect");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::Registry;
+
+    /// The SMPP server's events queue takes the events of the channels its accounts route to,
+    /// not every channel's: each event it took of another channel was a journal row and a
+    /// delivery its consumer dropped.
+    #[test]
+    fn the_smpp_server_hears_the_events_of_the_channels_its_accounts_route_to() {
+        let mut config = Config::default();
+        let mut second = config.smpp_server.accounts[0].clone();
+        second.system_id = "other".into();
+        config.smpp_server.accounts.push(second);
+        let route = config.smpp_server.accounts[0].route.clone();
+        assert!(
+            config.channels.len() > 1,
+            "the demo has channels no account routes to"
+        );
+        let specs = queues(&config, &Registry::new(&config).current());
+        let events = specs
+            .iter()
+            .find(|s| s.name == SMPP_SERVER_EVENTS_QUEUE)
+            .expect("the SMPP server's events queue");
+        assert_eq!(events.bindings, vec![format!("{route}.event")]);
+        let store = specs.iter().find(|s| s.name == STORE_QUEUE).unwrap();
+        assert!(store.bindings.contains(&"*.event".to_string()));
     }
 }
