@@ -170,10 +170,12 @@ mod tests {
     /// message it sent (issue 15). They search an index on the columns they are asked by.
     #[tokio::test]
     async fn lookups_before_each_submit_and_receipt_search_an_index() {
-        let dir = std::env::temp_dir().join(format!("seedgate-plans-{}", Uuid::new_v4()));
-        let mut cfg = StoreConfig::default();
-        cfg.kind = StoreKind::Sqlite;
-        cfg.url = format!("sqlite://{}/s.db", dir.display());
+        let dir = std::env::temp_dir().join(format!("seedgate-plans-{}", Uuid::now_v7()));
+        let cfg = StoreConfig {
+            kind: StoreKind::Sqlite,
+            url: format!("sqlite://{}/s.db", dir.display()),
+            ..StoreConfig::default()
+        };
         let store = SqlStore::open(&cfg).unwrap();
         store.carrier_sent("c", Uuid::nil()).await.unwrap();
 
