@@ -112,7 +112,7 @@ pub async fn run(
 }
 
 /// Most deliver_sm of one bind handled at once.
-const DELIVER_CONCURRENCY: usize = 64;
+const DELIVER_CONCURRENCY: usize = 256;
 /// Most deliver_sm of one bind taken and not yet answered (handled or waiting to be).
 const DELIVER_PENDING: usize = 4_096;
 

@@ -238,23 +238,31 @@ impl Esme {
                 }
             }
         }
-        // Recorded (durably) before the ack event, so no receipt can miss it. The SMSC has the
-        // message: while the store cannot take the record (a full disk), keep trying the
-        // record — not the send, which would be a duplicate — and send nothing else meanwhile.
+        // The SMSC has the message. Its carrier ids are recorded (durably) and its ack event
+        // published at once, so both go in one group of the store's writer rather than two one
+        // after the other; a receipt that comes meanwhile waits for the record (`submitting`).
+        // A crash before the record commits sends the message again on redelivery, as one
+        // between the SMSC's response and the record always did. While the store cannot take
+        // the record (a full disk), keep trying the record — not the send, which would be a
+        // duplicate — and send nothing else meanwhile.
         self.sent.insert(msg.id);
-        let mut pause = Duration::from_millis(100);
-        let held = loop {
-            match self.correlator.record(&carrier_ids, msg.id).await {
-                Ok(held) => break held,
-                Err(e) => {
-                    tracing::warn!(channel = %self.channel, id = %msg.id, error = %e, "cannot record a carrier id yet; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        drop(submitting);
         let carrier_id = Some(carrier_ids.join(",")).filter(|s| !s.is_empty());
+        let record = async {
+            let mut pause = Duration::from_millis(100);
+            let held = loop {
+                match self.correlator.record(&carrier_ids, msg.id).await {
+                    Ok(held) => break held,
+                    Err(e) => {
+                        tracing::warn!(channel = %self.channel, id = %msg.id, error = %e, "cannot record a carrier id yet; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(5));
+                    }
+                }
+            };
+            drop(submitting);
+            held
+        };
+        let (held, acked) = tokio::join!(record, self.publish_ack(msg.id, carrier_id.clone()));
         self.monitor.log(
             &self.channel,
             "out",
@@ -267,7 +275,7 @@ impl Esme {
         );
         self.sent.insert(msg.id);
         self.forget_attempts(msg.id);
-        self.publish_ack(msg.id, carrier_id).await?;
+        acked?;
         for early in held {
             self.publish_receipt(msg.id, early.status).await?;
         }
