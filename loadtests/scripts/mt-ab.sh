@@ -16,6 +16,7 @@
 # Needs wrk, node and tests/interop's npm modules (vs-kannel.sh installs them).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/loadtests/scripts/bench-config.sh"
 SECS=${SECS:-10}; ROUNDS=${ROUNDS:-2}; OUT=${OUT:-/tmp/mt-ab}
 SMSC_PORT=19775; HTTP_PORT=19080
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY...]" >&2; exit 2; }
@@ -42,29 +43,7 @@ PY
 
 one_run() {  # one_run BINARY
   local bin=$1 d=$OUT/run; rm -rf "$d"; mkdir -p "$d"
-  cat > "$d/seedgate.toml" <<TOML
-[http]
-listen = "127.0.0.1:$HTTP_PORT"
-[api]
-rate_per_sec = 0
-[store]
-url = "sqlite://$d/data/seedgate.db"
-[smpp_server]
-listen = "127.0.0.1:19776"
-[channels.demo-at]
-type = "africastalking-ussd"
-flow = "demo"
-[channels.demo-sms]
-type = "simulated-carrier"
-[channels.bench]
-type = "smpp-esme"
-[channels.bench.smpp]
-address = "127.0.0.1:$SMSC_PORT"
-system_id = "seedgate"
-password = "x"
-window = 10
-source_addr = "Bench"
-TOML
+  bench_config "$d" "$HTTP_PORT" 19776 "$SMSC_PORT" 10
   (cd "$ROOT/tests/interop" && exec node npm_smsc.js $SMSC_PORT --dlr-delay-ms 100 --progress) > "$d/smsc.log" 2>&1 &
   local smsc=$!; PIDS+=($smsc)
   sleep 1

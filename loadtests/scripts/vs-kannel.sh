@@ -33,6 +33,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SCRIPTS=$ROOT/loadtests/scripts
+. "$SCRIPTS/bench-config.sh"
 BIN=$(realpath -m "${1:-$ROOT/target/release/seedgate}")
 ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-20}; CONNS=${CONNS:-32}; THREADS=${THREADS:-2}
 WINDOW=${WINDOW:-10}; DLR_DELAY_MS=${DLR_DELAY_MS:-100}; DRAIN_SECS=${DRAIN_SECS:-120}
@@ -182,30 +183,7 @@ round_seedgate() {
   local r=$1 d=$2
   mkdir -p "$d/data"; wait_quiet; watch_others "$d" & local watcher=$!; PIDS+=($watcher)
   start_smsc "$d"
-  cat > "$d/seedgate.toml" <<TOML
-[http]
-listen = "127.0.0.1:$SG_HTTP"
-[api]
-rate_per_sec = 0
-[store]
-url = "sqlite://$d/data/seedgate.db"
-[smpp_server]
-listen = "127.0.0.1:$SG_SMPP"
-# the default demo channels (the default SMPP server account routes to demo-sms); idle here
-[channels.demo-at]
-type = "africastalking-ussd"
-flow = "demo"
-[channels.demo-sms]
-type = "simulated-carrier"
-[channels.bench]
-type = "smpp-esme"
-[channels.bench.smpp]
-address = "127.0.0.1:$SMSC_PORT"
-system_id = "seedgate"
-password = "x"
-window = $WINDOW
-source_addr = "Bench"
-TOML
+  bench_config "$d" "$SG_HTTP" "$SG_SMPP" "$SMSC_PORT" "$WINDOW"
   local token
   token=$(cd "$d" && "$BIN" --config seedgate.toml token create --scopes send,read --name bench 2>>"$d/seedgate.log") \
     || die "token create failed; see $d/seedgate.log"

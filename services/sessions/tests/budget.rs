@@ -3,10 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::field_reassign_with_default)] // tests: panics are failures
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use seedgate_proto::{Message, SessionEndReason, SessionEvent, SessionInfo, SessionRecord, TransportType};
+use common::hop;
+use seedgate_proto::{Message, SessionEndReason, SessionEvent, SessionRecord};
 use seedgate_runtime::bus::memory::MemoryBus;
 use seedgate_runtime::bus::{Bus, QueueSpec, Subscription};
 use seedgate_runtime::config::Config;
@@ -72,21 +75,6 @@ async fn start_with_clock(config: Config, wall: seedgate_sessions::WallClock) ->
         shutdown,
         task,
     }
-}
-
-fn hop(session: &str, event: SessionEvent, content: &str) -> Message {
-    let mut m = Message::inbound(
-        "demo-at",
-        TransportType::Ussd,
-        "+27820000001",
-        "*134*550#",
-        content,
-    );
-    m.session = Some(SessionInfo {
-        id: session.into(),
-        event,
-    });
-    m
 }
 
 async fn next(sub: &mut Subscription) -> Message {

@@ -5,11 +5,14 @@
 
 #![allow(clippy::unwrap_used)] // tests: panics are failures
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use seedgate_proto::{Message, SessionEndReason, SessionEvent, SessionInfo, SessionRecord, TransportType};
+use common::hop;
+use seedgate_proto::{SessionEndReason, SessionEvent, SessionRecord};
 use seedgate_runtime::bus::memory::MemoryBus;
 use seedgate_runtime::bus::{Bus, BusError, QueueSpec, Subscription};
 use seedgate_runtime::config::Config;
@@ -77,21 +80,6 @@ impl Bus for Recording {
     }
 }
 
-fn hop(event: SessionEvent, content: &str) -> Message {
-    let mut m = Message::inbound(
-        "demo-at",
-        TransportType::Ussd,
-        "+27820000001",
-        "*134*550#",
-        content,
-    );
-    m.session = Some(SessionInfo {
-        id: "p1".into(),
-        event,
-    });
-    m
-}
-
 async fn next(sub: &mut Subscription) -> Vec<u8> {
     let d = tokio::time::timeout(Duration::from_secs(5), sub.next())
         .await
@@ -142,7 +130,7 @@ async fn a_hop_publishes_once_after_its_write_and_a_final_record_goes_before_the
     };
 
     // The dial: the session is created, then its record and the forward go out together.
-    let dial = hop(SessionEvent::New, "");
+    let dial = hop("p1", SessionEvent::New, "");
     bus.publish("demo-at.inbound", &serde_json::to_vec(&dial).unwrap())
         .await
         .unwrap();
@@ -164,7 +152,7 @@ async fn a_hop_publishes_once_after_its_write_and_a_final_record_goes_before_the
     assert_eq!(bus.take(), vec![keys("demo-at.outbound")]);
 
     // An answer: saved, then one batch.
-    let answer = hop(SessionEvent::Resume, "1");
+    let answer = hop("p1", SessionEvent::Resume, "1");
     bus.publish("demo-at.inbound", &serde_json::to_vec(&answer).unwrap())
         .await
         .unwrap();
