@@ -40,6 +40,19 @@ pub struct Executor {
     pub registry: seedgate_runtime::channels::Registry,
 }
 
+/// One of a step's writes, on its way to the store.
+type Write<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 'a>>;
+
+/// Whether the step both subscribes to a set and leaves it: the two must not race.
+fn in_and_out(effects: &[Effect]) -> bool {
+    effects.iter().any(|e| match e {
+        Effect::Unsubscribe(out) => effects
+            .iter()
+            .any(|e| matches!(e, Effect::Subscribe(set) if set == out)),
+        _ => false,
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
@@ -131,6 +144,12 @@ impl Executor {
 
     /// Carries out a step's effects for the contact `msisdn`. `source` names the inbound
     /// message (or timer) the step answered, for the SMS idempotency keys.
+    ///
+    /// The writes go to the store together, not one after another: the store's writer takes
+    /// them into one commit (a registration's contact, subscription and welcome SMS were three
+    /// commits in a row). Each is idempotent, so a step that fails part-way is carried out
+    /// again whole when its message comes back. A step that subscribes to a set and leaves it
+    /// again is carried out in order.
     pub async fn apply(
         &self,
         msisdn: &str,
@@ -147,16 +166,17 @@ impl Executor {
                 _ => None,
             })
             .collect();
-        crate::people::save(self.store.as_ref(), msisdn, &changes, now).await?;
+        let mut writes: Vec<Write<'_>> = vec![Box::pin(crate::people::save(
+            self.store.as_ref(),
+            msisdn,
+            &changes,
+            now,
+        ))];
         for (i, e) in effects.iter().enumerate() {
             match e {
                 Effect::Contact(_) => {}
-                Effect::Subscribe(set) => self.subscribe(msisdn, contact, set, now).await?,
-                Effect::Unsubscribe(set) => {
-                    if self.store.unsubscribe(msisdn, set).await? {
-                        tracing::info!(msisdn = %Masked(msisdn), set, "unsubscribed");
-                    }
-                }
+                Effect::Subscribe(set) => writes.push(Box::pin(self.subscribe(msisdn, contact, set, now))),
+                Effect::Unsubscribe(set) => writes.push(Box::pin(self.unsubscribe(msisdn, set))),
                 Effect::SendSms { to, text, channel } => {
                     let channel = channel.as_deref().unwrap_or(default_channel);
                     if self.registry.get(channel).is_none() {
@@ -169,9 +189,23 @@ impl Executor {
                         continue;
                     }
                     let to = seedgate_proto::msisdn::normalise(to);
-                    self.send(channel, &to, text, &format!("{source}:{i}")).await?;
+                    let key = format!("{source}:{i}");
+                    writes.push(Box::pin(async move { self.send(channel, &to, text, &key).await }));
                 }
             }
+        }
+        if in_and_out(effects) {
+            for w in writes {
+                w.await?;
+            }
+            return Ok(());
+        }
+        futures::future::try_join_all(writes).await.map(drop)
+    }
+
+    async fn unsubscribe(&self, msisdn: &str, set: &str) -> Result<(), StoreError> {
+        if self.store.unsubscribe(msisdn, set).await? {
+            tracing::info!(msisdn = %Masked(msisdn), set, "unsubscribed");
         }
         Ok(())
     }

@@ -465,8 +465,9 @@ impl Runner {
         };
         let mut reply = msg.reply(screen.text, event);
         reply.metadata.insert("flow".into(), flow.into());
+        // The screen of a live session: its hop's request is its only reader.
         self.bus
-            .publish(&RoutingKey::AppOutbound(&msg.channel).render(), &encode(&reply)?)
+            .publish_hop(&RoutingKey::AppOutbound(&msg.channel).render(), &encode(&reply)?)
             .await?;
         Ok(())
     }

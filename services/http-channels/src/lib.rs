@@ -328,6 +328,14 @@ async fn publish(bus: &Arc<dyn Bus>, msg: &Message) -> Result<(), BusError> {
         .await
 }
 
+/// A hop on its way to the session engine: its screen is the only answer (see
+/// [`Bus::publish_hop`]).
+async fn publish_hop(bus: &Arc<dyn Bus>, msg: &Message) -> Result<(), BusError> {
+    let payload = serde_json::to_vec(msg).map_err(|e| BusError::Unavailable(e.to_string()))?;
+    bus.publish_hop(&RoutingKey::Inbound(&msg.channel).render(), &payload)
+        .await
+}
+
 /// Publishes a hop and waits for its reply until the hop deadline; the fallback otherwise.
 async fn exchange(
     ch: &Channels,
@@ -339,7 +347,7 @@ async fn exchange(
     let deadline = started + Duration::from_millis(cfg.hop_deadline_ms);
     let (waiting, _registered) = ch.pending.register(msg.id);
     metrics::gauge!("seedgate_channel_pending_requests").set(ch.pending.len() as f64);
-    let outcome = match publish(&ch.bus, msg).await {
+    let outcome = match publish_hop(&ch.bus, msg).await {
         Err(e) => {
             tracing::error!(channel, error = %e, "cannot publish an inbound hop; answering with the fallback");
             Err("bus_error")

@@ -66,13 +66,22 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
 
     /// Hands `item` to the writer and waits for its commit.
     pub async fn submit(&self, item: T) -> Result<R, StoreError> {
+        self.queue(item).await
+    }
+
+    /// Hands `item` to the writer now (items are committed in the order of these calls, not
+    /// of the awaits) and returns the wait for its commit, which may be left to another task.
+    pub fn queue(&self, item: T) -> impl Future<Output = Result<R, StoreError>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((item, reply))
-            .map_err(|_| StoreError::Unavailable("the writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the writer stopped mid-commit".into()))?
+        let sent = self.tx.send((item, reply)).is_ok();
+        async move {
+            if !sent {
+                return Err(StoreError::Unavailable("the writer stopped".into()));
+            }
+            answer
+                .await
+                .map_err(|_| StoreError::Unavailable("the writer stopped mid-commit".into()))?
+        }
     }
 }
 

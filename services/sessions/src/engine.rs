@@ -53,12 +53,22 @@ impl std::fmt::Debug for Engine {
 #[derive(Default)]
 struct Outgoing {
     batch: Vec<(String, Vec<u8>)>,
+    /// Which of `batch` are a live session's hop ([`Bus::publish_hop`]); records are not.
+    hop: Vec<bool>,
     ended: Vec<SessionRecord>,
 }
 
 impl Outgoing {
     fn push(&mut self, routing_key: String, payload: Vec<u8>) {
         self.batch.push((routing_key, payload));
+        self.hop.push(false);
+    }
+
+    /// A message: a hop if it belongs to a session (an SMS is published as any other).
+    fn push_message(&mut self, routing_key: String, msg: &Message) -> Result<(), HandleError> {
+        self.batch.push((routing_key, encode(msg)?));
+        self.hop.push(msg.session.is_some());
+        Ok(())
     }
 }
 
@@ -234,9 +244,11 @@ impl Engine {
                         out.ended.push(record);
                     }
                 }
-                Effect::ToApp(msg) => out.push(RoutingKey::AppInbound(&msg.channel).render(), encode(&msg)?),
+                Effect::ToApp(msg) => {
+                    out.push_message(RoutingKey::AppInbound(&msg.channel).render(), &msg)?
+                }
                 Effect::ToConnector(msg) => {
-                    out.push(RoutingKey::Outbound(&msg.channel).render(), encode(&msg)?)
+                    out.push_message(RoutingKey::Outbound(&msg.channel).render(), &msg)?
                 }
                 Effect::Answer {
                     to,
@@ -248,7 +260,7 @@ impl Engine {
                     if let Some(flow) = flow {
                         reply.metadata.insert("flow".into(), flow.into());
                     }
-                    out.push(RoutingKey::Outbound(&reply.channel).render(), encode(&reply)?);
+                    out.push_message(RoutingKey::Outbound(&reply.channel).render(), &reply)?;
                 }
                 Effect::Log { text, msisdn } => {
                     tracing::info!(session = %session_id, msisdn = %Masked(&msisdn), "{text}");
@@ -264,8 +276,9 @@ impl Engine {
         if out.batch.is_empty() {
             return Ok(());
         }
-        self.bus.publish_all(&out.batch).await?;
+        self.bus.publish_all_hops(&out.batch, &out.hop).await?;
         out.batch.clear();
+        out.hop.clear();
         for record in std::mem::take(&mut out.ended) {
             self.count_end(&record);
         }

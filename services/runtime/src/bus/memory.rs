@@ -9,7 +9,9 @@
 //! (riding on a later commit). A new process loads the rows left and delivers each again,
 //! marked redelivered, when its queue is declared: after a kill -9, everything accepted and not
 //! yet handled carries on. A commit that fails (disk full, read-only) refuses the publish with
-//! a temporary error and makes the bus not ready until a commit succeeds again.
+//! a temporary error and makes the bus not ready until a commit succeeds again. The messages
+//! of a live USSD session's hop ([`Bus::publish_hop`]) are the exception: handed on at once,
+//! their store copy committed behind them (a hop waited for four commits one after another).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -324,6 +326,32 @@ impl MemoryBus {
         Ok(Some(w.clone()))
     }
 
+    /// The queues bound to `routing_key`, in name order (concurrent publishes lock them in
+    /// the same order, so they cannot deadlock); none, or a bounded one full, is an error
+    /// (all or nothing: refused before anything is enqueued).
+    fn targets(&self, routing_key: &str) -> Result<Vec<Arc<Queue>>, BusError> {
+        let mut targets: Vec<Arc<Queue>> = self
+            .queues()
+            .values()
+            .filter(|q| q.bound_to(routing_key))
+            .cloned()
+            .collect();
+        targets.sort_by(|a, b| a.name.cmp(&b.name));
+        if targets.is_empty() {
+            return Err(BusError::Unroutable(routing_key.to_string()));
+        }
+        let guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
+        for (q, st) in targets.iter().zip(&guards) {
+            if q.max_length
+                .is_some_and(|max| st.ready.len() + st.unacked.len() >= max as usize)
+            {
+                return Err(BusError::Rejected(routing_key.to_string()));
+            }
+        }
+        drop(guards);
+        Ok(targets)
+    }
+
     /// Where the written-through queue is among `targets`.
     fn through_index(&self, targets: &[Arc<Queue>]) -> Option<usize> {
         let name = self.journal.as_ref()?.write_through.as_deref()?;
@@ -392,28 +420,7 @@ impl Bus for MemoryBus {
     }
 
     async fn publish(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
-        let mut targets: Vec<Arc<Queue>> = self
-            .queues()
-            .values()
-            .filter(|q| q.bound_to(routing_key))
-            .cloned()
-            .collect();
-        // Always lock queues in the same (name) order, so concurrent publishes cannot deadlock.
-        targets.sort_by(|a, b| a.name.cmp(&b.name));
-        if targets.is_empty() {
-            return Err(BusError::Unroutable(routing_key.to_string()));
-        }
-        // All or nothing: refuse before enqueuing anywhere if a bounded queue is full.
-        {
-            let guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
-            for (q, st) in targets.iter().zip(&guards) {
-                if q.max_length
-                    .is_some_and(|max| st.ready.len() + st.unacked.len() >= max as usize)
-                {
-                    return Err(BusError::Rejected(routing_key.to_string()));
-                }
-            }
-        }
+        let mut targets = self.targets(routing_key)?;
         // Durable first: a row per bound queue, committed before anything is enqueued.
         let journal = self.journaler().await?;
         let ids: Vec<Option<i64>> = match &journal {
@@ -451,19 +458,60 @@ impl Bus for MemoryBus {
             }
             None => vec![None; targets.len()],
         };
-        let payload: Arc<[u8]> = payload.into();
-        let mut guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
-        for (st, id) in guards.iter_mut().zip(ids) {
-            st.ready.push_back(Envelope {
-                routing_key: routing_key.to_string(),
-                payload: payload.clone(),
-                redelivered: false,
-                journal: id,
-            });
-        }
-        drop(guards);
-        for q in targets {
-            q.notify.notify_waiters();
+        enqueue(&targets, routing_key, &payload.into(), ids);
+        Ok(())
+    }
+
+    /// Hands the hop on at once, journaled nowhere; its copy for the store's queue (when that
+    /// queue is written through) is committed behind it, as [`MemoryBus::publish`] would,
+    /// with no one waiting: queued for the store if the rows were refused, or in memory only
+    /// if the journal cannot commit (the store service writes it when the disk takes it).
+    async fn publish_hop(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
+        let Some(j) = self.journaler().await? else {
+            return self.publish(routing_key, payload).await;
+        };
+        let mut targets = self.targets(routing_key)?;
+        let store = self.through_index(&targets).map(|at| targets.remove(at));
+        let shared: Arc<[u8]> = payload.into();
+        enqueue(&targets, routing_key, &shared, vec![None; targets.len()]);
+        let Some(store) = store else { return Ok(()) };
+        let row = JournalEntry {
+            id: j.id(),
+            queue: store.name.clone(),
+            routing_key: routing_key.to_string(),
+            payload: payload.to_vec(),
+        };
+        let id = row.id;
+        let through = Record::decode(routing_key, payload)
+            .ok()
+            .flatten()
+            .map(|r| (0, r));
+        let written = j.writer.queue(Pending {
+            rows: vec![row],
+            through,
+        });
+        let routing_key = routing_key.to_string();
+        tokio::spawn(async move {
+            let journal = match written.await {
+                Ok(true) => return,
+                Ok(false) => Some(id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a USSD hop's store copy waits in memory: the bus journal cannot commit");
+                    None
+                }
+            };
+            enqueue(&[store], &routing_key, &shared, vec![journal]);
+        });
+        Ok(())
+    }
+
+    async fn publish_all_hops(&self, batch: &[(String, Vec<u8>)], hop: &[bool]) -> Result<(), BusError> {
+        for (i, (routing_key, payload)) in batch.iter().enumerate() {
+            if hop.get(i).copied().unwrap_or(false) {
+                self.publish_hop(routing_key, payload).await?;
+            } else {
+                self.publish(routing_key, payload).await?;
+            }
         }
         Ok(())
     }
@@ -512,6 +560,24 @@ impl Bus for MemoryBus {
 
     fn in_process(&self) -> bool {
         true
+    }
+}
+
+/// Puts the message at the tail of each of `targets` (with its journal row, if any) and wakes
+/// their consumers.
+fn enqueue(targets: &[Arc<Queue>], routing_key: &str, payload: &Arc<[u8]>, ids: Vec<Option<i64>>) {
+    let mut guards: Vec<_> = targets.iter().map(|q| q.lock()).collect();
+    for (st, id) in guards.iter_mut().zip(ids) {
+        st.ready.push_back(Envelope {
+            routing_key: routing_key.to_string(),
+            payload: payload.clone(),
+            redelivered: false,
+            journal: id,
+        });
+    }
+    drop(guards);
+    for q in targets {
+        q.notify.notify_waiters();
     }
 }
 

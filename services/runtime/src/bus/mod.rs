@@ -11,6 +11,8 @@
 //! - At most `prefetch` deliveries are outstanding per subscription.
 //! - `publish_all` is `publish` for several messages at once, in order: one wait for the
 //!   batch's confirms instead of one per message.
+//! - `publish_hop` is for the messages of a live USSD session's hop: the in-process bus hands
+//!   them on before their store copy is committed (no one waits for a hop's storage).
 
 pub mod memory;
 pub mod rabbitmq;
@@ -77,6 +79,21 @@ pub trait Bus: Send + Sync + fmt::Debug {
             self.publish(routing_key, payload).await?;
         }
         Ok(())
+    }
+    /// Publishes a message of a live USSD session's hop (its screen, the user's answer on its
+    /// way to the flow and back). Its only reader is the request waiting for the screen, which
+    /// dies with the process, and the hop's HTTP 200 acknowledges no storage (ARCHITECTURE.md,
+    /// invariant 1): a bus may deliver it before it is durable. The store's copy is still
+    /// written, behind it ([`memory::MemoryBus`]: committed after the hop goes on, not
+    /// journaled for the other queues). A broker publishes it as [`Bus::publish`] does.
+    async fn publish_hop(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
+        self.publish(routing_key, payload).await
+    }
+    /// [`Bus::publish_all`], where the messages `hop` marks are published as by
+    /// [`Bus::publish_hop`] (`hop[i]` for `batch[i]`; missing marks are `false`).
+    async fn publish_all_hops(&self, batch: &[(String, Vec<u8>)], hop: &[bool]) -> Result<(), BusError> {
+        let _ = hop;
+        self.publish_all(batch).await
     }
     /// Consumes a declared queue with at most `prefetch` unacknowledged deliveries.
     async fn consume(&self, queue: &str, prefetch: u16) -> Result<Subscription, BusError>;
