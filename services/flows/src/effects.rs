@@ -252,7 +252,11 @@ impl Executor {
         let outcome = if created { "subscribed" } else { "already" };
         metrics::counter!("seedgate_flows_subscriptions_total", "set" => set.to_string(), "outcome" => outcome).increment(1);
         tracing::info!(msisdn = %Masked(msisdn), set, first = index, due = %due, outcome, "subscription");
-        self.scheduler.notify_one();
+        // Its first message is due now: the scheduler sends it without waiting for its next
+        // round. One due later waits for the round.
+        if created && due <= now {
+            self.scheduler.notify_one();
+        }
         Ok(())
     }
 

@@ -53,17 +53,12 @@ impl std::fmt::Debug for Engine {
 #[derive(Default)]
 struct Outgoing {
     batch: Vec<(String, Vec<u8>)>,
-    /// Which of `batch` are a live session's hop ([`Bus::publish_hop`]); records are not.
+    /// Which of `batch` are a live session's hop ([`Bus::publish_hop`]); final records are not.
     hop: Vec<bool>,
     ended: Vec<SessionRecord>,
 }
 
 impl Outgoing {
-    fn push(&mut self, routing_key: String, payload: Vec<u8>) {
-        self.batch.push((routing_key, payload));
-        self.hop.push(false);
-    }
-
     /// A message: a hop if it belongs to a session (an SMS is published as any other).
     fn push_message(&mut self, routing_key: String, msg: &Message) -> Result<(), HandleError> {
         self.batch.push((routing_key, encode(msg)?));
@@ -239,7 +234,12 @@ impl Engine {
                     self.live().remove(session_id);
                 }
                 Effect::Record(record) => {
-                    out.push(RoutingKey::Session(&record.channel).render(), encode(&record)?);
+                    // A live session's record is progress (the store keeps the highest
+                    // counters); its final one is what is billed, and the state goes only
+                    // after it is durable.
+                    out.batch
+                        .push((RoutingKey::Session(&record.channel).render(), encode(&record)?));
+                    out.hop.push(record.end_reason.is_none());
                     if record.end_reason.is_some() {
                         out.ended.push(record);
                     }

@@ -148,31 +148,44 @@ async fn advance_statuses(tx: &mut Tx, statuses: &[(Uuid, MessageStatus)]) -> Re
     Ok(())
 }
 
-async fn upsert_session(tx: &mut Tx, s: &SessionRecord) -> Result<(), StoreError> {
+/// Upserts session records, a statement per [`CHUNK`] (one row per session: the records of a
+/// batch are coalesced first, and one statement may not touch a row twice): counters only
+/// grow, and an ended record never changes.
+async fn upsert_sessions(tx: &mut Tx, sessions: &[&SessionRecord]) -> Result<(), StoreError> {
     let max = tx.dialect().greatest();
-    let q = Query::new(format!(
-        "INSERT INTO sessions (id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET
-           flow = COALESCE(excluded.flow, sessions.flow),
-           ended_at = excluded.ended_at,
-           hops = {max}(sessions.hops, excluded.hops),
-           duration_ms = {max}(sessions.duration_ms, excluded.duration_ms),
-           slices = {max}(sessions.slices, excluded.slices),
-           end_reason = excluded.end_reason
-         WHERE sessions.ended_at IS NULL"
-    ))
-    .bind(&s.id)
-    .bind(&s.channel)
-    .bind(&s.msisdn)
-    .bind(&s.flow)
-    .bind(s.started_at)
-    .bind(s.ended_at)
-    .bind(s.hops)
-    .bind(s.duration_ms)
-    .bind(s.slices)
-    .bind(s.end_reason.map(SessionEndReason::as_str));
-    tx.exec(&q).await?;
+    for chunk in sessions.chunks(CHUNK) {
+        let mut q = Query::new(
+            "INSERT INTO sessions (id, channel, msisdn, flow, started_at, ended_at, hops, duration_ms, slices, end_reason) VALUES ",
+        );
+        for (i, s) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_row([
+                (&s.id).into(),
+                (&s.channel).into(),
+                (&s.msisdn).into(),
+                (&s.flow).into(),
+                s.started_at.into(),
+                s.ended_at.into(),
+                s.hops.into(),
+                s.duration_ms.into(),
+                s.slices.into(),
+                s.end_reason.map(SessionEndReason::as_str).into(),
+            ]);
+        }
+        q.push(&format!(
+            " ON CONFLICT (id) DO UPDATE SET
+               flow = COALESCE(excluded.flow, sessions.flow),
+               ended_at = excluded.ended_at,
+               hops = {max}(sessions.hops, excluded.hops),
+               duration_ms = {max}(sessions.duration_ms, excluded.duration_ms),
+               slices = {max}(sessions.slices, excluded.slices),
+               end_reason = excluded.end_reason
+             WHERE sessions.ended_at IS NULL"
+        ));
+        tx.exec(&q).await?;
+    }
     Ok(())
 }
 
@@ -205,9 +218,7 @@ pub(crate) async fn write_records(tx: &mut Tx, records: &[Record]) -> Result<(),
     // An event means the connector has the message: it leaves the outbox.
     let delivered: Vec<Uuid> = plan.statuses.iter().map(|(id, _)| *id).collect();
     delete_outbox(tx, &delivered).await?;
-    for session in &plan.sessions {
-        upsert_session(tx, session).await?;
-    }
+    upsert_sessions(tx, &plan.sessions).await?;
     for (session_id, report) in &plan.carriers {
         // Kept with the session (the message row holds it too).
         let q = Query::new("UPDATE sessions SET carrier = ? WHERE id = ?")
