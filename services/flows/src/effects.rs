@@ -284,3 +284,18 @@ pub fn sms(channel: &str, to: &str, text: &str) -> Message {
     m.direction = Direction::Outbound;
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_that_joins_and_leaves_one_set_is_carried_out_in_order() {
+        let join = Effect::Subscribe("pregnancy_weekly".into());
+        let leave = |set: &str| Effect::Unsubscribe(set.into());
+        assert!(in_and_out(&[join.clone(), leave("pregnancy_weekly")]));
+        assert!(in_and_out(&[leave("pregnancy_weekly"), join.clone()]));
+        assert!(!in_and_out(&[join.clone(), leave("baby_weekly")]));
+        assert!(!in_and_out(&[join]));
+    }
+}

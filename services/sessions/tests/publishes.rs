@@ -1,7 +1,8 @@
 //! How the engine publishes: a hop's publishes go out as one batch (one wait for the broker's
 //! confirms), and never ahead of the session-store write they depend on. A bus that records
 //! each batch, and whether the session's state was stored when it went out, wraps the
-//! in-process bus.
+//! in-process bus. A live session's messages and progress records go as hops
+//! (`Bus::publish_hop`: delivered before they are durable); its final record does not.
 
 #![allow(clippy::unwrap_used)] // tests: panics are failures
 
@@ -20,11 +21,12 @@ use seedgate_runtime::session_store::memory::MemorySessionStore;
 use seedgate_runtime::session_store::SessionStore;
 use tokio_util::sync::CancellationToken;
 
-/// One `publish` or `publish_all` call: its routing keys, and whether the session's state was
-/// in the session store at that moment.
+/// One publish call: its routing keys, which of them went as hops, and whether the session's
+/// state was in the session store at that moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Batch {
     keys: Vec<String>,
+    hop: Vec<bool>,
     state_stored: bool,
 }
 
@@ -37,9 +39,13 @@ struct Recording {
 }
 
 impl Recording {
-    async fn note(&self, keys: Vec<String>) {
+    async fn note(&self, keys: Vec<String>, hop: Vec<bool>) {
         let state_stored = self.store.get(&self.state_key).await.unwrap().is_some();
-        self.batches.lock().unwrap().push(Batch { keys, state_stored });
+        self.batches.lock().unwrap().push(Batch {
+            keys,
+            hop,
+            state_stored,
+        });
     }
 
     /// The batches the engine published (not the test's own), taken.
@@ -62,12 +68,25 @@ impl Bus for Recording {
         self.inner.declare(spec).await
     }
     async fn publish(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
-        self.note(vec![routing_key.to_string()]).await;
+        self.note(vec![routing_key.to_string()], vec![false]).await;
         self.inner.publish(routing_key, payload).await
     }
+    async fn publish_hop(&self, routing_key: &str, payload: &[u8]) -> Result<(), BusError> {
+        self.note(vec![routing_key.to_string()], vec![true]).await;
+        self.inner.publish_hop(routing_key, payload).await
+    }
     async fn publish_all(&self, batch: &[(String, Vec<u8>)]) -> Result<(), BusError> {
-        self.note(batch.iter().map(|(k, _)| k.clone()).collect()).await;
+        self.note(
+            batch.iter().map(|(k, _)| k.clone()).collect(),
+            vec![false; batch.len()],
+        )
+        .await;
         self.inner.publish_all(batch).await
+    }
+    async fn publish_all_hops(&self, batch: &[(String, Vec<u8>)], hop: &[bool]) -> Result<(), BusError> {
+        self.note(batch.iter().map(|(k, _)| k.clone()).collect(), hop.to_vec())
+            .await;
+        self.inner.publish_all_hops(batch, hop).await
     }
     async fn consume(&self, queue: &str, prefetch: u16) -> Result<Subscription, BusError> {
         self.inner.consume(queue, prefetch).await
@@ -126,6 +145,7 @@ async fn a_hop_publishes_once_after_its_write_and_a_final_record_goes_before_the
     ));
     let both = |state_stored| Batch {
         keys: vec!["demo-at.session".into(), "demo-at.app.inbound".into()],
+        hop: vec![true, true],
         state_stored,
     };
 
@@ -145,11 +165,12 @@ async fn a_hop_publishes_once_after_its_write_and_a_final_record_goes_before_the
         .await
         .unwrap();
     next(&mut out).await;
-    let keys = |k: &str| Batch {
+    let keys = |k: &str, hop| Batch {
         keys: vec![k.to_string()],
+        hop: vec![hop],
         state_stored: true,
     };
-    assert_eq!(bus.take(), vec![keys("demo-at.outbound")]);
+    assert_eq!(bus.take(), vec![keys("demo-at.outbound", true)]);
 
     // An answer: saved, then one batch.
     let answer = hop("p1", SessionEvent::Resume, "1");
@@ -160,8 +181,8 @@ async fn a_hop_publishes_once_after_its_write_and_a_final_record_goes_before_the
     next(&mut records).await;
     assert_eq!(bus.take(), vec![both(true)]);
 
-    // The closing reply: the final record is published while the state is still stored (a
-    // failed publish is retried with it), the state goes, then the screen goes out.
+    // The closing reply: the final record is published, durably, while the state is still
+    // stored (a failed publish is retried with it), the state goes, then the screen goes out.
     let close = answer.reply("Thank you", SessionEvent::Close);
     bus.publish("demo-at.app.outbound", &serde_json::to_vec(&close).unwrap())
         .await
@@ -172,9 +193,10 @@ async fn a_hop_publishes_once_after_its_write_and_a_final_record_goes_before_the
     assert_eq!(
         bus.take(),
         vec![
-            keys("demo-at.session"),
+            keys("demo-at.session", false),
             Batch {
                 keys: vec!["demo-at.outbound".into()],
+                hop: vec![true],
                 state_stored: false
             }
         ]

@@ -282,3 +282,91 @@ async fn postgres_the_store_queue_is_written_with_the_journal_and_a_refused_row_
     // PostgreSQL refuses a NUL in text: that row goes to the store service's queue instead.
     the_store_queue_is_written_with_the_journal(common::postgres(), Some("a\u{0}b")).await;
 }
+
+/// A live USSD session's hops (`publish_hop`) are handed on at once and journaled for no
+/// other queue; their store copies are committed behind them. A copy the database refuses is
+/// journaled and queued for the store service instead, as a publish's is.
+async fn a_hop_is_handed_on_and_stored_behind(store: Arc<dyn Store>, refused: Option<&str>) {
+    let bus = Arc::new(MemoryBus::journaled(store.clone()).write_through("store"));
+    bus.declare(&QueueSpec::new("store", ["*.inbound"]))
+        .await
+        .unwrap();
+    bus.declare(&QueueSpec::new("sessions", ["*.inbound"]))
+        .await
+        .unwrap();
+    let hop = |text: &str, i: usize| {
+        let mut m = seedgate_proto::Message::inbound(
+            "at",
+            seedgate_proto::TransportType::Ussd,
+            "+27820000001",
+            "*134*550#",
+            text,
+        );
+        m.session = Some(seedgate_proto::SessionInfo {
+            id: format!("at:s{i}"),
+            event: seedgate_proto::SessionEvent::Resume,
+        });
+        m
+    };
+    let hops: Vec<_> = (0..50).map(|i| hop(&i.to_string(), i)).collect();
+    for m in &hops {
+        bus.publish_hop("at.inbound", &serde_json::to_vec(m).unwrap())
+            .await
+            .unwrap();
+    }
+    // Delivered, not acked: a journaled hop would still have its row for `sessions`.
+    let mut engine = bus.consume("sessions", 100).await.unwrap();
+    let mut taken = take(&mut engine, 50).await;
+    let mut stored = 0;
+    for _ in 0..100 {
+        stored = 0;
+        for m in &hops {
+            stored += usize::from(store.stored_message(m.id).await.unwrap().is_some());
+        }
+        if stored == hops.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored, hops.len(), "every hop's store copy is committed");
+    // Alone in its commit, so the database refuses only its own group.
+    let odd = refused.map(|text| hop(text, 50));
+    if let Some(m) = &odd {
+        bus.publish_hop("at.inbound", &serde_json::to_vec(m).unwrap())
+            .await
+            .unwrap();
+        taken.extend(take(&mut engine, 1).await);
+    }
+    let rows = store.journal_pending().await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.queue == "store"),
+        "no hop journaled for the session engine: {:?}",
+        rows.iter().map(|r| &r.queue).collect::<Vec<_>>()
+    );
+    let mut st = bus.consume("store", 10).await.unwrap();
+    match &odd {
+        None => {
+            assert!(rows.is_empty());
+            nothing_more(&mut st).await;
+        }
+        Some(m) => {
+            let back: seedgate_proto::Message =
+                serde_json::from_slice(&take(&mut st, 1).await[0].payload).unwrap();
+            assert_eq!(back.id, m.id, "the refused copy is queued for the store service");
+            let rows = store.journal_pending().await.unwrap();
+            assert_eq!(rows.len(), 1, "and journaled: {rows:?}");
+            assert_eq!(rows[0].queue, "store");
+        }
+    }
+    drop(taken);
+}
+
+#[tokio::test]
+async fn sqlite_a_hop_is_handed_on_and_stored_behind() {
+    a_hop_is_handed_on_and_stored_behind(common::sqlite(), None).await;
+}
+
+#[tokio::test]
+async fn postgres_a_hop_is_handed_on_and_stored_behind_and_a_refused_copy_is_queued() {
+    a_hop_is_handed_on_and_stored_behind(common::postgres(), Some("a\u{0}b")).await;
+}
