@@ -279,7 +279,7 @@ async fn handle(
             let note = format!("malformed: {reason}");
             (json_error(ErrorCode::BadRequest, reason.0), note)
         }
-        Ok(Parsed::Ended(msg)) => match publish(&ch.bus, &msg).await {
+        Ok(Parsed::Ended(msg)) => match publish(&ch.bus, &msg, false).await {
             Ok(()) => {
                 count(channel, "session_end");
                 tracing::info!(channel, session = msg.session_id().unwrap_or_default(), msisdn = %Masked(msg.msisdn()), "gateway reported the session's end");
@@ -322,18 +322,16 @@ fn count(channel: &str, outcome: &'static str) {
         .increment(1);
 }
 
-async fn publish(bus: &Arc<dyn Bus>, msg: &Message) -> Result<(), BusError> {
+/// Publishes an inbound message; a `hop` (on its way to the session engine, its screen the
+/// only answer) as [`Bus::publish_hop`].
+async fn publish(bus: &Arc<dyn Bus>, msg: &Message, hop: bool) -> Result<(), BusError> {
     let payload = serde_json::to_vec(msg).map_err(|e| BusError::Unavailable(e.to_string()))?;
-    bus.publish(&RoutingKey::Inbound(&msg.channel).render(), &payload)
-        .await
-}
-
-/// A hop on its way to the session engine: its screen is the only answer (see
-/// [`Bus::publish_hop`]).
-async fn publish_hop(bus: &Arc<dyn Bus>, msg: &Message) -> Result<(), BusError> {
-    let payload = serde_json::to_vec(msg).map_err(|e| BusError::Unavailable(e.to_string()))?;
-    bus.publish_hop(&RoutingKey::Inbound(&msg.channel).render(), &payload)
-        .await
+    let key = RoutingKey::Inbound(&msg.channel).render();
+    if hop {
+        bus.publish_hop(&key, &payload).await
+    } else {
+        bus.publish(&key, &payload).await
+    }
 }
 
 /// Publishes a hop and waits for its reply until the hop deadline; the fallback otherwise.
@@ -347,7 +345,7 @@ async fn exchange(
     let deadline = started + Duration::from_millis(cfg.hop_deadline_ms);
     let (waiting, _registered) = ch.pending.register(msg.id);
     metrics::gauge!("seedgate_channel_pending_requests").set(ch.pending.len() as f64);
-    let outcome = match publish_hop(&ch.bus, msg).await {
+    let outcome = match publish(&ch.bus, msg, true).await {
         Err(e) => {
             tracing::error!(channel, error = %e, "cannot publish an inbound hop; answering with the fallback");
             Err("bus_error")
@@ -386,7 +384,7 @@ async fn exchange(
             let close = closing(msg, SessionEndReason::HopDeadline);
             let bus = ch.bus.clone();
             tokio::spawn(async move {
-                if let Err(e) = publish(&bus, &close).await {
+                if let Err(e) = publish(&bus, &close, false).await {
                     tracing::warn!(error = %e, "could not publish the session close after a fallback");
                 }
             });
