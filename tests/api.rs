@@ -50,7 +50,10 @@ async fn contract(backend: &str) {
             &[],
         )
         .await;
-    assert_eq!((s, error_of(&b)), (401, ("unauthorized", "unknown token")));
+    assert_eq!(
+        (s, error_of(&b)),
+        (401, ("unauthorized", "unknown or revoked token"))
+    );
     let (s, b) = c
         .call("POST", "/api/v1/messages", Some(&reader), Some(sms.clone()), &[])
         .await;

@@ -61,6 +61,8 @@ pub async fn create_token(
         hash: hash_token(&secret),
         scopes,
         created_at: chrono::Utc::now(),
+        last_used_at: None,
+        revoked_at: None,
     };
     store.put_token(&token).await?;
     Ok((secret, token))
@@ -96,14 +98,27 @@ impl FromRequestParts<Api> for Caller {
 
 /// How long a token read from the store answers for it without another read. Every API
 /// call names its token, so under load the read would be a store query per request; a token
-/// created elsewhere is found at once (unknown hashes are not remembered).
-const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+/// created elsewhere is found at once (unknown hashes are not remembered), and one revoked by
+/// another process stops working within this long (by this one: at once, [`KnownTokens::forget`]).
+const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 /// At most this many tokens remembered (all are forgotten when it is reached).
 const KNOWN_MAX: usize = 10_000;
+/// A token's `last_used_at` is written when it is older than this (one write a minute at most).
+const USED_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// Tokens the API has read lately, by hash.
 #[derive(Debug, Default)]
 pub struct KnownTokens(Mutex<HashMap<String, (ApiToken, Instant)>>);
+
+impl KnownTokens {
+    /// Forgets token `id` (revoked): its next request reads the store.
+    pub fn forget(&self, id: Uuid) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, (t, _)| t.id != id);
+    }
+}
 
 /// The store's tokens through [`KnownTokens`].
 struct Known<'a>(&'a Api);
@@ -136,6 +151,31 @@ impl Tokens for Known<'_> {
         }
         Ok(found)
     }
+
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.0.store.tokens().await
+    }
+
+    async fn revoke_token(&self, id: Uuid, at: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError> {
+        let revoked = self.0.store.revoke_token(id, at).await?;
+        self.0.known.forget(id);
+        Ok(revoked)
+    }
+
+    async fn touch_token(&self, id: Uuid, at: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+        for (t, _) in self
+            .0
+            .known
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values_mut()
+            .filter(|(t, _)| t.id == id)
+        {
+            t.last_used_at = Some(at);
+        }
+        self.0.store.touch_token(id, at).await
+    }
 }
 
 /// The token a request's `Authorization: Bearer` names, if it is within its rate.
@@ -158,7 +198,13 @@ pub(crate) async fn bearer<T: Tokens + ?Sized>(
     let token = tokens
         .token_by_hash(&hash_token(secret))
         .await?
-        .ok_or_else(|| unauthorized("unknown token"))?;
+        .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+    let now = chrono::Utc::now();
+    if token.last_used_at.is_none_or(|at| now - at >= USED_EVERY) {
+        if let Err(e) = tokens.touch_token(token.id, now).await {
+            tracing::debug!(token = %token.id, error = %e, "could not note the token's use");
+        }
+    }
     if !limiter.allow(token.id) {
         metrics::counter!("seedgate_api_rate_limited_total").increment(1);
         return Err(ApiError::new(
@@ -209,6 +255,11 @@ impl Limiter {
             false
         }
     }
+}
+
+/// Revokes token `id` now, forgetting it here at once; `false` if no live token has this id.
+pub(crate) async fn revoke(api: &Api, id: Uuid) -> Result<bool, StoreError> {
+    Known(api).revoke_token(id, chrono::Utc::now()).await
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use seedgate_runtime::monitor::{self, Health, LogLine, Report};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit::Source;
 use crate::auth::Caller;
 use crate::routes::json_body;
 use crate::staff::Actor;
@@ -243,11 +244,12 @@ fn refuse_file_channel(api: &Api, name: &str) -> Result<(), ApiError> {
     security(("bearer" = [])))]
 pub async fn create(
     State(api): State<Api>,
-    caller: Caller,
+    actor: Actor,
+    source: Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require("admin")?;
+    actor.require_admin()?;
     let mut def: serde_json::Map<String, serde_json::Value> = json_body(&headers, &body)?;
     let name = match def.remove("name") {
         Some(serde_json::Value::String(n)) => n,
@@ -263,6 +265,8 @@ pub async fn create(
     let def = serde_json::Value::Object(def);
     check(&name, &def)?;
     let live = store_definition(&api, &name, &def).await?;
+    let detail = serde_json::json!({"definition": redact(def.clone())});
+    crate::audit::record(&api, &actor.name, &source, "channel.create", &name, detail).await;
     Ok((StatusCode::CREATED, Json(view(&api, &live, Some(def)).await)).into_response())
 }
 
@@ -273,12 +277,13 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn put(
     State(api): State<Api>,
-    caller: Caller,
+    actor: Actor,
+    source: Source,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require("admin")?;
+    actor.require_admin()?;
     refuse_file_channel(&api, &name)?;
     let def: serde_json::Value = json_body(&headers, &body)?;
     if def.get("name").is_some() {
@@ -289,6 +294,13 @@ pub async fn put(
     check(&name, &def)?;
     let existed = api.registry.current().get(&name).is_some();
     let live = store_definition(&api, &name, &def).await?;
+    let action = if existed {
+        "channel.update"
+    } else {
+        "channel.create"
+    };
+    let detail = serde_json::json!({"definition": redact(def.clone())});
+    crate::audit::record(&api, &actor.name, &source, action, &name, detail).await;
     let status = if existed {
         StatusCode::OK
     } else {
@@ -303,16 +315,26 @@ pub async fn put(
     responses((status = 204), (status = 404), (status = 409)), security(("bearer" = [])))]
 pub async fn delete(
     State(api): State<Api>,
-    caller: Caller,
+    actor: Actor,
+    source: Source,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require("admin")?;
+    actor.require_admin()?;
     refuse_file_channel(&api, &name)?;
     if !api.store.channel_delete(&name).await? {
         return Err(unknown(&name));
     }
     api.registry.refresh(api.store.as_ref()).await?;
     tracing::info!(channel = %name, "channel deleted through the API");
+    crate::audit::record(
+        &api,
+        &actor.name,
+        &source,
+        "channel.delete",
+        &name,
+        serde_json::json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -322,16 +344,19 @@ pub async fn delete(
     responses((status = 202, body = ChannelView), (status = 404)), security(("bearer" = [])))]
 pub async fn restart(
     State(api): State<Api>,
-    caller: Caller,
+    actor: Actor,
+    source: Source,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require("admin")?;
+    actor.require_admin()?;
     if api.registry.current().get(&name).is_none() {
         return Err(unknown(&name));
     }
     let stored = api.store.channel_restart(&name).await?;
     api.registry.refresh(api.store.as_ref()).await?;
     tracing::info!(channel = %name, generation = stored.generation, "channel restart requested through the API");
+    let detail = serde_json::json!({"generation": stored.generation});
+    crate::audit::record(&api, &actor.name, &source, "channel.restart", &name, detail).await;
     let set = api.registry.current();
     let live = set.get(&name).ok_or_else(|| unknown(&name))?;
     Ok((StatusCode::ACCEPTED, Json(view(&api, live, None).await)).into_response())

@@ -2,7 +2,7 @@
 //!
 //! - [`routes`]: send a message (`202` only once it is committed with its outbox row), follow
 //!   it (status derived from its events, with the events), search messages and sessions with
-//!   cursors, create tokens, see and replay dead webhooks. The OpenAPI document is generated
+//!   cursors, see and replay dead webhooks. The OpenAPI document is generated
 //!   from the handlers ([`openapi`]) and served at `/api/v1/openapi.json`.
 //! - [`channels`]: list channels with their live status; create, replace, delete and restart
 //!   them without a process restart; their recent PDU/HTTP traffic.
@@ -15,6 +15,8 @@
 //! - [`contacts`]: fields, groups, language and opt-out per MSISDN.
 //! - [`staff`]: staff accounts, cookie sessions and roles ([`staff::Actor`]), the sign-in
 //!   pages and the studio app under `/studio/`.
+//! - [`tokens`]: create, list and revoke API tokens; [`audit`]: the trail of changes made
+//!   through the API (who, what, when, from where), `GET /api/v1/audit`.
 //! - [`auth`]: bearer tokens with scopes (`admin`, `send`, `read`), stored as SHA-256 hashes;
 //!   a token bucket per token (`429`).
 //! - the outbox relay (`runtime::outbox`) hands committed messages to their connectors on the
@@ -25,6 +27,7 @@
 //!
 //! Errors are JSON: `{"error": {"code": "...", "message": "..."}}`.
 
+pub mod audit;
 pub mod auth;
 pub mod channels;
 pub mod contacts;
@@ -35,6 +38,7 @@ pub mod openapi;
 pub mod routes;
 pub mod simulate;
 pub mod staff;
+pub mod tokens;
 pub mod webhooks;
 
 use std::sync::Arc;

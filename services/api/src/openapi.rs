@@ -4,21 +4,23 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{channels, contacts, routes, ErrorCode};
+use crate::{audit, channels, contacts, routes, tokens, ErrorCode};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "seedgate API", description = "Send and follow messages; USSD sessions and their billing; channels with their live status; contacts; tokens and webhooks."),
+    info(title = "seedgate API", description = "Send and follow messages; USSD sessions and their billing; channels with their live status; contacts; tokens, webhooks and the audit trail."),
     paths(routes::send, routes::get_message, routes::list_messages, routes::list_sessions, routes::get_session,
           channels::list, channels::get, channels::create, channels::put, channels::delete, channels::restart,
           channels::logs, contacts::list, contacts::get, contacts::put, contacts::patch, contacts::delete,
-          routes::create_token, routes::dead_webhooks, routes::replay_webhook,
+          tokens::create_token, tokens::list_tokens, tokens::revoke_token, audit::list,
+          routes::dead_webhooks, routes::replay_webhook,
           crate::lifecycle::dead_messages, crate::lifecycle::replay_message, crate::lifecycle::held_receipts),
     components(schemas(routes::SendRequest, routes::MessageView, routes::EventView, routes::MessagePage,
                        routes::SessionView, routes::SessionPage, channels::ChannelView, channels::WebhooksView,
                        channels::ChannelLog, channels::LogLineView, contacts::ContactView, contacts::SubscriptionView, contacts::ContactPage,
                        contacts::ContactBody, contacts::ContactPatch,
-                       routes::TokenRequest, routes::TokenCreated, routes::DeadWebhook,
+                       tokens::TokenRequest, tokens::TokenCreated, tokens::TokenView, audit::AuditView, audit::AuditPage,
+                       routes::DeadWebhook,
                        crate::lifecycle::DeadMessage, crate::lifecycle::HeldReceiptView)),
     modifiers(&Bearer)
 )]

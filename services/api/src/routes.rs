@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{parse_scopes, Caller};
+use crate::auth::Caller;
 use crate::{channels, contacts, Api, ApiError, ErrorCode};
 
 /// Requests larger than this are refused before they are read.
@@ -51,7 +51,8 @@ pub fn router(api: Api) -> Router {
                 .patch(contacts::patch)
                 .delete(contacts::delete),
         )
-        .route("/api/v1/tokens", post(create_token))
+        .merge(crate::tokens::router())
+        .merge(crate::audit::router())
         .route("/api/v1/webhooks/dead", get(dead_webhooks))
         .route("/api/v1/webhooks/{id}/replay", post(replay_webhook))
         .merge(crate::lifecycle::router())
@@ -586,55 +587,6 @@ pub async fn get_session(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no session `{id}`")))?;
     Ok(Json(session_view(s)))
-}
-
-// ---- tokens ----
-
-/// A token to create.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenRequest {
-    pub name: String,
-    /// Any of `admin`, `send`, `read`.
-    pub scopes: Vec<String>,
-}
-
-/// A new token: `token` is shown this once.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenCreated {
-    pub id: Uuid,
-    pub name: String,
-    pub scopes: Vec<String>,
-    pub token: String,
-}
-
-/// Create an API token (admin).
-#[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenRequest,
-    responses((status = 201, body = TokenCreated), (status = 400), (status = 403)), security(("bearer" = [])))]
-pub async fn create_token(
-    State(api): State<Api>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    caller.require("admin")?;
-    let req: TokenRequest = json_body(&headers, &body)?;
-    if req.name.trim().is_empty() {
-        return Err(ApiError::bad_request("`name` is empty"));
-    }
-    let scopes = parse_scopes(&req.scopes).map_err(|e| ApiError::bad_request(e.0))?;
-    let (secret, token) = crate::auth::create_token(api.store.as_ref(), req.name.trim(), scopes).await?;
-    tracing::info!(token = %token.id, name = %token.name, by = %caller.0.id, "API token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenCreated {
-            id: token.id,
-            name: token.name,
-            scopes: token.scopes,
-            token: secret,
-        }),
-    )
-        .into_response())
 }
 
 // ---- webhooks ----

@@ -41,6 +41,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The SMPP server's accounts.
+    Smpp {
+        #[command(subcommand)]
+        command: SmppCommand,
+    },
     /// Staff accounts for the studio (`/studio/`).
     User {
         #[command(subcommand)]
@@ -200,6 +205,22 @@ pub enum TokenCommand {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// List the API tokens: id, name, scopes, created, last used, revoked.
+    List,
+    /// Revoke an API token at once (its next request answers 401, on every process within a
+    /// second).
+    Revoke {
+        /// The token's id (`seedgate token list`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SmppCommand {
+    /// Hash a password for `[[smpp_server.accounts]] password_hash` (Argon2id). Reads the
+    /// password from standard input (one line), so it stays out of the shell's history and
+    /// the process list: `seedgate smpp hash-password < file`, or type it and press Enter.
+    HashPassword,
 }
 
 #[derive(Debug, Subcommand)]

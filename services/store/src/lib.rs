@@ -15,6 +15,7 @@
 //!   committed. Rows are keyed by message/event id, so redeliveries are harmless. It also
 //!   applies each channel's retention ([`retention`]).
 
+mod audit;
 mod channels;
 mod contacts;
 mod flowfiles;

@@ -80,6 +80,15 @@ impl Actor {
         }
     }
 
+    /// The console's pages and the audit trail (operator, admin).
+    pub fn require_operate(&self) -> Result<(), ApiError> {
+        if self.role.can_operate() {
+            Ok(())
+        } else {
+            Err(self.forbid("this needs the operator role"))
+        }
+    }
+
     /// Managing users (admin).
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.role.can_admin() {

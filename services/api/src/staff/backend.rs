@@ -20,6 +20,15 @@ impl Tokens for Whole {
     async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
         self.0.token_by_hash(hash).await
     }
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.0.tokens().await
+    }
+    async fn revoke_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.0.revoke_token(id, at).await
+    }
+    async fn touch_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.0.touch_token(id, at).await
+    }
 }
 
 #[async_trait]

@@ -27,7 +27,26 @@ impl Tokens for Memory {
         Ok(())
     }
     async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
-        Ok(lock(&self.tokens).iter().find(|t| t.hash == hash).cloned())
+        Ok(lock(&self.tokens)
+            .iter()
+            .find(|t| t.hash == hash && t.revoked_at.is_none())
+            .cloned())
+    }
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        Ok(lock(&self.tokens).clone())
+    }
+    async fn revoke_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(lock(&self.tokens)
+            .iter_mut()
+            .find(|t| t.id == id && t.revoked_at.is_none())
+            .map(|t| t.revoked_at = Some(at))
+            .is_some())
+    }
+    async fn touch_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(t) = lock(&self.tokens).iter_mut().find(|t| t.id == id) {
+            t.last_used_at = Some(at);
+        }
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ pub enum Role {
     Author,
     /// An author who may also publish and roll back.
     Publisher,
-    /// The console (a later issue); read-only in the studio.
+    /// Runs the gateway: the console and the audit trail; read-only in the studio.
     Operator,
     /// Everything, and the users.
     Admin,
@@ -52,6 +52,11 @@ impl Role {
     /// Publish and roll back.
     pub fn can_publish(self) -> bool {
         matches!(self, Role::Publisher | Role::Admin)
+    }
+
+    /// See the console and the audit trail.
+    pub fn can_operate(self) -> bool {
+        matches!(self, Role::Operator | Role::Admin)
     }
 
     /// Manage users.

@@ -9,6 +9,7 @@
 //! | API accepts, idempotency keys, the outbox | [`Outbox`] | `outbox.rs` |
 //! | webhook jobs | [`Webhooks`] | `webhooks.rs` |
 //! | API tokens | [`Tokens`] | `tokens.rs` |
+//! | the audit trail of changes | [`Audit`] | `audit.rs` |
 //! | contacts | [`Contacts`] | `contacts.rs` |
 //! | channel definitions made through the API | [`ChannelDefs`] | `channels.rs` |
 //! | campaign subscriptions | [`Subscriptions`] | `subscriptions.rs` |
@@ -21,6 +22,7 @@
 //!
 //! Callers bring the concern traits into scope with `use seedgate_runtime::store::prelude::*`.
 
+mod audit;
 mod channels;
 mod contacts;
 mod flowfiles;
@@ -38,6 +40,7 @@ mod webhooks;
 
 use async_trait::async_trait;
 
+pub use audit::{Audit, AuditEntry, AuditQuery};
 pub use channels::{ChannelDefs, StoredChannel};
 pub use contacts::{Contact, ContactQuery, Contacts};
 pub use flowfiles::{FlowAudit, FlowDraft, FlowFileInfo, FlowFiles, FlowStat, FlowVersion, Published, Saved};
@@ -56,8 +59,8 @@ pub use webhooks::{WebhookJob, WebhookOutcome, Webhooks};
 /// The concern traits, to call a store's methods: `use seedgate_runtime::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Journal as _, Messages as _,
-        Outbox as _, Receipts as _, Retention as _, Sessions as _, Staff as _, Store as _,
+        Audit as _, ChannelDefs as _, Contacts as _, FlowFiles as _, FlowRuns as _, Journal as _,
+        Messages as _, Outbox as _, Receipts as _, Retention as _, Sessions as _, Staff as _, Store as _,
         Subscriptions as _, Tokens as _, Webhooks as _,
     };
 }
@@ -89,6 +92,7 @@ pub trait Store:
     + FlowFiles
     + Journal
     + Receipts
+    + Audit
     + Send
     + Sync
     + std::fmt::Debug

@@ -8,6 +8,7 @@ pub mod flowstore;
 pub mod healthcheck;
 pub mod migrate;
 pub mod sessions;
+pub mod smpp;
 pub mod smsc_sim;
 pub mod token;
 pub mod user;
@@ -16,7 +17,9 @@ use std::time::Duration;
 
 use seedgate_runtime::config::Config;
 
-use crate::cli::{CampaignsCommand, Command, FlowCommand, SessionsCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    CampaignsCommand, Command, FlowCommand, SessionsCommand, SmppCommand, TokenCommand, UserCommand,
+};
 use crate::failure::Failure;
 use crate::serve::{serve, Role};
 
@@ -32,9 +35,14 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Campaigns {
             command: CampaignsCommand::Report,
         } => campaigns::report(&config).await,
-        Command::Token {
-            command: TokenCommand::Create { scopes, name },
-        } => token::create(&config, &name, &scopes).await,
+        Command::Token { command } => match command {
+            TokenCommand::Create { scopes, name } => token::create(&config, &name, &scopes).await,
+            TokenCommand::List => token::list(&config).await,
+            TokenCommand::Revoke { id } => token::revoke(&config, &id).await,
+        },
+        Command::Smpp {
+            command: SmppCommand::HashPassword,
+        } => smpp::hash_password(),
         Command::Flow {
             command: FlowCommand::Export { dir, drafts },
         } => flowstore::export(&config, &dir, drafts).await,

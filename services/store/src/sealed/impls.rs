@@ -1,16 +1,16 @@
 //! The store's concerns through [`Sealed`]: each one that carries personal data seals it on
-//! the way in and opens it on the way out; the others ([`Tokens`], [`Staff`], [`FlowFiles`],
+//! the way in and opens it on the way out; the others ([`Tokens`], [`Staff`], [`FlowFiles`], [`Audit`],
 //! outbox leases, webhook settling, retention) pass straight through.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use seedgate_proto::{Event, Message, SessionRecord};
 use seedgate_runtime::store::{
-    Accepted, Advance, ApiToken, ArchiveSink, ChannelDefs, Contact, ContactQuery, Contacts, FlowAudit,
-    FlowDraft, FlowFileInfo, FlowFiles, FlowRuns, FlowStat, FlowVersion, Idempotency, MessageQuery, Messages,
-    Outbox, Published, Purged, Record, Retention, Saved, SessionDay, SessionQuery, Sessions, Staff,
-    StaffSession, StaffUser, Store, StoreError, StoredChannel, StoredMessage, Subscription,
-    SubscriptionCount, Subscriptions, Tokens, WebhookJob, WebhookOutcome, Webhooks,
+    Accepted, Advance, ApiToken, ArchiveSink, Audit, AuditEntry, AuditQuery, ChannelDefs, Contact,
+    ContactQuery, Contacts, FlowAudit, FlowDraft, FlowFileInfo, FlowFiles, FlowRuns, FlowStat, FlowVersion,
+    Idempotency, MessageQuery, Messages, Outbox, Published, Purged, Record, Retention, Saved, SessionDay,
+    SessionQuery, Sessions, Staff, StaffSession, StaffUser, Store, StoreError, StoredChannel, StoredMessage,
+    Subscription, SubscriptionCount, Subscriptions, Tokens, WebhookJob, WebhookOutcome, Webhooks,
 };
 use uuid::Uuid;
 
@@ -151,6 +151,31 @@ impl<S: Store> Tokens for Sealed<S> {
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
         self.inner.token_by_hash(hash).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        self.inner.tokens().await
+    }
+
+    async fn revoke_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.inner.revoke_token(id, at).await
+    }
+
+    async fn touch_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.inner.touch_token(id, at).await
+    }
+}
+
+/// The audit trail names staff, tokens and channels, never a participant's number
+/// ([`AuditEntry`]): kept as it is.
+#[async_trait]
+impl<S: Store> Audit for Sealed<S> {
+    async fn audit_append(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.inner.audit_append(entry).await
+    }
+
+    async fn audit_list(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit_list(q).await
     }
 }
 

@@ -86,6 +86,8 @@ impl Env {
             hash: hash_token(&secret),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             created_at: Utc::now(),
+            last_used_at: None,
+            revoked_at: None,
         });
         secret
     }

@@ -162,7 +162,7 @@ async fn bearer_tokens_still_work_and_a_read_token_only_reads() {
         .await;
     assert_eq!(
         (r.status, r.json()["error"]["message"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("unknown token"))
+        (StatusCode::UNAUTHORIZED, Some("unknown or revoked token"))
     );
 }
 
