@@ -406,3 +406,130 @@ async fn a_hash_from_smpp_hash_password_lets_an_esme_bind_and_nothing_else() {
     assert!(!bad, "another password does not");
     assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
 }
+
+#[tokio::test]
+async fn a_backup_taken_during_writes_restores_every_committed_message() {
+    let dir = temp_dir("backup");
+    let env = env_for("sqlite", &[("SEEDGATE_API__RATE_PER_SEC", "0".to_string())]);
+    let admin = common::create_token(&dir, &env, "admin,send,read");
+    let mut gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let c = std::sync::Arc::new(Client {
+        base: gw.base(),
+        http: reqwest::Client::new(),
+    });
+
+    // Four clients send until told to stop; each 202 is kept with when it came.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let (c, stop, admin) = (c.clone(), stop.clone(), admin.clone());
+        writers.spawn(async move {
+            let mut acked = Vec::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let body = json!({"channel": "demo-sms", "to": format!("+2782{w}{n:06}"), "content": "Your clinic visit is on Monday."});
+                let (s, b) = c.call("POST", "/api/v1/messages", Some(&admin), Some(body), &[]).await;
+                assert_eq!(s, 202, "{b}");
+                acked.push((b["id"].as_str().unwrap().to_string(), std::time::Instant::now()));
+            }
+            acked
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (begun, backup) = (std::time::Instant::now(), dir.join("backup.db"));
+    let (code, _, err) = cli(&dir, &env, &["backup", backup.to_str().unwrap()], "");
+    let ended = std::time::Instant::now();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("checked") && err.contains("messages"),
+        "says what it holds: {err}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acked = Vec::new();
+    while let Some(r) = writers.join_next().await {
+        acked.extend(r.unwrap());
+    }
+    let before: Vec<&String> = acked
+        .iter()
+        .filter(|(_, at)| *at < begun)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        !before.is_empty() && acked.iter().any(|(_, at)| *at > ended),
+        "the writers ran on both sides of the backup"
+    );
+
+    // Refused, and nothing changed: a backup over a file, a restore while the gateway runs,
+    // a restore of a file that is not a backup.
+    let (code, _, err) = cli(&dir, &env, &["backup", backup.to_str().unwrap()], "");
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("exists"), "{err}");
+    let (code, _, err) = cli(&dir, &env, &["restore", backup.to_str().unwrap()], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("stop it first"), "{err}");
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+    let junk = dir.join("notes.txt");
+    std::fs::write(&junk, "not a database").unwrap();
+    let db = dir.join("data/seedgate.db");
+    let size = std::fs::metadata(&db).unwrap().len();
+    let (code, _, err) = cli(&dir, &env, &["restore", junk.to_str().unwrap()], "");
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("not a SQLite database"), "{err}");
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        size,
+        "the store is untouched"
+    );
+
+    // Restored: every message acknowledged before the backup began is there.
+    let (code, _, err) = cli(&dir, &env, &["restore", backup.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("is kept at"), "the replaced database is kept: {err}");
+    let kept = std::fs::read_dir(dir.join("data"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("seedgate.db.before-restore-")
+        })
+        .count();
+    assert!(kept >= 1, "the old database is moved aside, not deleted");
+    let gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let c = Client {
+        base: gw.base(),
+        http: reqwest::Client::new(),
+    };
+    for id in &before {
+        let (s, b) = c
+            .call("GET", &format!("/api/v1/messages/{id}"), Some(&admin), None, &[])
+            .await;
+        assert_eq!(
+            s, 200,
+            "message {id}, acknowledged before the backup, is in it: {b}"
+        );
+    }
+    let (_, audit) = c
+        .call(
+            "GET",
+            "/api/v1/audit?action=store.restore",
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        audit["items"].as_array().unwrap().len(),
+        1,
+        "the restore is in the restored trail: {audit}"
+    );
+    eprintln!(
+        "{} messages acknowledged before the backup, {} in all",
+        before.len(),
+        acked.len()
+    );
+}

@@ -26,6 +26,18 @@ pub enum Command {
     },
     /// Apply the store's migrations and exit.
     Migrate,
+    /// Copy the store to FILE while seedgate runs: SQLite, a consistent snapshot, checked;
+    /// PostgreSQL, the `pg_dump` command to run is printed.
+    Backup {
+        /// Where the copy goes (must not exist).
+        file: PathBuf,
+    },
+    /// Put a backup in place of the store, with seedgate stopped; the database it replaces is
+    /// moved aside, not deleted. PostgreSQL: the `pg_restore` command is printed.
+    Restore {
+        /// A file `seedgate backup` wrote.
+        file: PathBuf,
+    },
     /// Session billing.
     Sessions {
         #[command(subcommand)]

@@ -4,7 +4,8 @@
 //!   session store, SQLite under `./data`, HTTP on 127.0.0.1:8080).
 //! - `seedgate run <service>` runs one service against the backends named in config.
 //! - `seedgate migrate`, `seedgate flow validate|test|schema`, `seedgate dial`,
-//!   `seedgate campaigns report`, `seedgate sessions report`, `seedgate token create`,
+//!   `seedgate campaigns report`, `seedgate sessions report`, `seedgate token
+//!   create|list|revoke`, `seedgate user`, `seedgate smpp hash-password`, `seedgate backup|restore`,
 //!   `seedgate healthcheck`, `seedgate smsc-sim` ([`cmd`], one module each).
 //!
 //! Exit codes: 0 after a clean drain, 64 for bad configuration or flow files (before any

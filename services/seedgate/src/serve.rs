@@ -128,6 +128,11 @@ pub async fn serve(config: Config, role: Role) -> Result<(), Failure> {
         s.check(&config)?;
     }
     let needs = needs(&services, &config);
+    // A SQLite store is not replaced under a running process (`seedgate restore`).
+    let _held = seedgate_store::backup::hold(&config.store).map_err(|e| match e {
+        seedgate_store::backup::BackupError::Refused(m) => Failure::Config(m),
+        seedgate_store::backup::BackupError::Failed(m) => Failure::Other(m),
+    })?;
     let rt = crate::open::runtime(Arc::new(config))?;
     let mut stages = Stages::default();
     let (routes, tasks) = start(services, &rt, &mut stages).await?;

@@ -16,6 +16,7 @@
 //!   applies each channel's retention ([`retention`]).
 
 mod audit;
+pub mod backup;
 mod channels;
 mod contacts;
 mod flowfiles;

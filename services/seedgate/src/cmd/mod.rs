@@ -1,6 +1,7 @@
 //! The commands of the binary, one module each; [`run`] dispatches the parsed command line.
 //! `up` and `run <service>` are the process itself ([`crate::serve`]).
 
+pub mod backup;
 pub mod campaigns;
 pub mod dial;
 pub mod flow;
@@ -29,6 +30,8 @@ pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Up => serve(config, Role::All).await,
         Command::Run { service } => serve(config, Role::One(service)).await,
         Command::Migrate => migrate::run(&config).await,
+        Command::Backup { file } => backup::backup(&config, &file).await,
+        Command::Restore { file } => backup::restore(&config, &file).await,
         Command::Sessions {
             command: SessionsCommand::Report { days },
         } => sessions::report(&config, days).await,

@@ -12,7 +12,7 @@ fn store_failure(e: seedgate_runtime::store::StoreError) -> Failure {
 }
 
 /// Who runs the command, for the audit trail.
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());

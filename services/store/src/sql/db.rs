@@ -19,6 +19,12 @@ use crate::{classify, unavailable, StoreError};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The newest SQLite migration this build knows (a database migrated past it is a newer
+/// build's).
+pub(crate) fn newest_sqlite_migration() -> i64 {
+    SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
 #[derive(Debug, Clone)]
 enum Pool {
     Sqlite(SqlitePools),

@@ -18,7 +18,7 @@ mod db;
 mod query;
 mod row;
 
-pub(crate) use db::{Db, Tx};
+pub(crate) use db::{newest_sqlite_migration, Db, Tx};
 pub(crate) use query::{Arg, Query};
 pub(crate) use row::Row;
 
