@@ -533,3 +533,77 @@ async fn a_backup_taken_during_writes_restores_every_committed_message() {
         acked.len()
     );
 }
+
+#[tokio::test]
+async fn doctor_passes_a_default_install_and_flags_a_missing_flow_a_default_password_and_a_skewed_clock() {
+    // A default install, before and after its first start: no problem (the demo account's
+    // known password is a warning while it only takes binds from this host).
+    let dir = temp_dir("doctor");
+    let (code, out, err) = cli(&dir, &[], &["doctor"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("warn  smpp account demo") && out.contains("0 problem(s)"),
+        "{out}"
+    );
+    assert!(!dir.join("data").exists(), "doctor makes nothing");
+    let mut gw = Gateway::spawn(&["up"], &dir, &[]);
+    gw.ready(Duration::from_secs(10)).await;
+    let (code, out, err) = cli(&dir, &[], &["doctor"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok    store") && out.contains("intact"), "{out}");
+    assert!(gw.terminate().await.success());
+
+    // A channel whose flow does not exist, and the demo password open to every address.
+    let config = dir.join("bad.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[channels.clinic-ussd]\ntype = \"africastalking-ussd\"\nflow = \"antenatal\"\n\n\
+             [channels.demo-sms]\ntype = \"simulated-carrier\"\n\n\
+             [[smpp_server.accounts]]\nsystem_id = \"partner\"\npassword_hash = \"{}\"\nallowed_ips = [\"0.0.0.0/0\"]\nroute = \"demo-sms\"\n",
+            seedgate_runtime::config::DEMO_PASSWORD_HASH
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = cli(&dir, &[], &["--config", config.to_str().unwrap(), "doctor"], "");
+    assert_eq!(code, 1, "{out}{err}");
+    let fail = |needle: &str| {
+        out.lines()
+            .position(|l| l.starts_with("FAIL") && l.contains(needle))
+            .unwrap_or_else(|| panic!("no FAIL with {needle}: {out}"))
+    };
+    let at = fail("channel clinic-ussd");
+    assert!(out.lines().nth(at).unwrap().contains("`antenatal`"), "{out}");
+    assert!(
+        out.lines()
+            .nth(at + 1)
+            .unwrap()
+            .contains("channels.clinic-ussd.flow"),
+        "says what to do: {out}"
+    );
+    let at = fail("smpp account partner");
+    assert!(
+        out.lines()
+            .nth(at + 1)
+            .unwrap()
+            .contains("seedgate smpp hash-password"),
+        "{out}"
+    );
+    assert!(out.contains("2 problem(s)"), "{out}");
+
+    // This host's clock two minutes ahead of PostgreSQL's (libfaketime).
+    let env = env_for("postgres", &[]);
+    let faketime = Command::new("faketime")
+        .args(["-f", "+120s", BIN, "doctor"])
+        .current_dir(&dir)
+        .envs(env.iter().cloned())
+        .output()
+        .expect("faketime (Debian `faketime`, installed by .ci/test)");
+    let out = String::from_utf8_lossy(&faketime.stdout);
+    assert_eq!(faketime.status.code(), Some(1), "{out}");
+    let clock = out.lines().find(|l| l.contains("clock")).unwrap();
+    assert!(clock.starts_with("FAIL") && clock.contains("+12"), "{out}");
+    let (code, out, err) = cli(&dir, &env, &["doctor"], "");
+    assert_eq!(code, 0, "the same host, on time: {out}{err}");
+    assert!(out.contains("ok    clock"), "{out}");
+}

@@ -26,6 +26,9 @@ pub enum Command {
     },
     /// Apply the store's migrations and exit.
     Migrate,
+    /// Check this install: config, store, bus, session store, disk, clocks, certificates,
+    /// every channel's flow, default passwords; each problem with what to do (exit 1 if any).
+    Doctor,
     /// Copy the store to FILE while seedgate runs: SQLite, a consistent snapshot, checked;
     /// PostgreSQL, the `pg_dump` command to run is printed.
     Backup {

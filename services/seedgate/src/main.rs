@@ -5,7 +5,7 @@
 //! - `seedgate run <service>` runs one service against the backends named in config.
 //! - `seedgate migrate`, `seedgate flow validate|test|schema`, `seedgate dial`,
 //!   `seedgate campaigns report`, `seedgate sessions report`, `seedgate token
-//!   create|list|revoke`, `seedgate user`, `seedgate smpp hash-password`, `seedgate backup|restore`,
+//!   create|list|revoke`, `seedgate user`, `seedgate smpp hash-password`, `seedgate backup|restore`, `seedgate doctor`,
 //!   `seedgate healthcheck`, `seedgate smsc-sim` ([`cmd`], one module each).
 //!
 //! Exit codes: 0 after a clean drain, 64 for bad configuration or flow files (before any
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return Failure::Other(format!("cannot start the async runtime: {e}")).report(),
     };
-    match runtime.block_on(cmd::run(cli.command, config)) {
+    match runtime.block_on(cmd::run(cli.command, config, cli.config.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
     }

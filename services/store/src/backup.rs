@@ -275,3 +275,23 @@ pub fn postgres_commands(cfg: &StoreConfig, file: &Path) -> Result<(String, Stri
         format!("pg_restore --clean --if-exists --no-owner {to} --dbname='{db}' '{file}'"),
     ))
 }
+
+/// The database server's clock, for `seedgate doctor` (the time `now()` answers); `None` for
+/// SQLite, whose clock is this host's.
+pub async fn database_time(cfg: &StoreConfig) -> Result<Option<chrono::DateTime<chrono::Utc>>, BackupError> {
+    if cfg.kind != StoreKind::Postgres {
+        return Ok(None);
+    }
+    let opts = sqlx::postgres::PgConnectOptions::from_str(&cfg.url)
+        .map_err(|e| BackupError::Refused(format!("bad store.url: {e}")))?;
+    let mut c = tokio::time::timeout(Duration::from_secs(5), opts.connect())
+        .await
+        .map_err(|_| BackupError::Failed("PostgreSQL did not answer within 5 s".into()))?
+        .map_err(failed("cannot reach PostgreSQL"))?;
+    let now: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut c)
+        .await
+        .map_err(failed("cannot read PostgreSQL's clock"))?;
+    let _ = c.close().await;
+    Ok(Some(now))
+}

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod campaigns;
 pub mod dial;
+pub mod doctor;
 pub mod flow;
 pub mod flowstore;
 pub mod healthcheck;
@@ -24,9 +25,14 @@ use crate::cli::{
 use crate::failure::Failure;
 use crate::serve::{serve, Role};
 
-/// Runs `command` with `config`.
-pub async fn run(command: Command, config: Config) -> Result<(), Failure> {
+/// Runs `command` with `config` (read from `config_path`, if a file was named).
+pub async fn run(
+    command: Command,
+    config: Config,
+    config_path: Option<&std::path::Path>,
+) -> Result<(), Failure> {
     match command {
+        Command::Doctor => doctor::run(&config, config_path).await,
         Command::Up => serve(config, Role::All).await,
         Command::Run { service } => serve(config, Role::One(service)).await,
         Command::Migrate => migrate::run(&config).await,
