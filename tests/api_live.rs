@@ -126,6 +126,11 @@ async fn channels_live(backend: &str) {
             "channels.b4.smpp.address",
         ),
         (
+            json!({"name": "b6", "type": "africastalking-ussd", "flow": "antenatal"}),
+            422,
+            "no flow named `antenatal` is published (flows: demo, registration)",
+        ),
+        (
             json!({"name": "b5", "type": "smpp-server-ussd", "flow": "demo"}),
             422,
             "SMPP server account",

@@ -46,6 +46,8 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// The request names a channel that is not configured.
     UnknownChannel,
+    /// The request names a flow that is not published (nor in the flows folder).
+    UnknownFlow,
     /// The request names a message that does not exist.
     UnknownMessage,
     /// `reply_to` does not name an inbound message of the channel.
@@ -96,7 +98,7 @@ mod status {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -112,6 +114,7 @@ impl ErrorCode {
         Self::VersionConflict,
         Self::IdempotencyKeyReused,
         Self::UnknownChannel,
+        Self::UnknownFlow,
         Self::UnknownMessage,
         Self::BadReplyTo,
         Self::NotAnSmsChannel,
@@ -147,6 +150,7 @@ impl ErrorCode {
             Self::UserExists => "user_exists",
             Self::VersionConflict => "version_conflict",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::UnknownFlow => "unknown_flow",
             Self::UnknownMessage => "unknown_message",
             Self::BadReplyTo => "bad_reply_to",
             Self::NotAnSmsChannel => "not_an_sms_channel",
@@ -196,6 +200,7 @@ impl ErrorCode {
             Self::TooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::UnknownChannel
+            | Self::UnknownFlow
             | Self::UnknownMessage
             | Self::BadReplyTo
             | Self::NotAnSmsChannel
@@ -230,6 +235,7 @@ impl ErrorCode {
             | Self::Refused
             | Self::InvalidYaml
             | Self::InvalidFlow
+            | Self::UnknownFlow
             | Self::TooLarge => status::ESME_RSUBMITFAIL,
             Self::RateLimited => status::ESME_RTHROTTLED,
             Self::QueueFull => status::ESME_RMSGQFUL,

@@ -190,12 +190,29 @@ pub async fn get(
 }
 
 /// Checks a definition for channel `name`; `400` names the key at fault.
-fn check(name: &str, def: &serde_json::Value) -> Result<(), ApiError> {
+/// Refuses a definition the config file would refuse: bad keys, a channel type that lives in
+/// the file, a flow that does not run here (422 `unknown_flow`: every caller would get the
+/// fallback screen).
+fn check(api: &Api, name: &str, def: &serde_json::Value) -> Result<(), ApiError> {
     let config = parse_definition(name, def).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if config.channel_type() == ChannelType::SmppServerUssd {
         return Err(ApiError::new(ErrorCode::NotSupported,
             "an smpp-server-ussd channel belongs to an SMPP server account ([[smpp_server.accounts]]), which lives in the config file",
         ));
+    }
+    if let Some(flow) = &config.flow {
+        let live = api.catalog.current();
+        if !live.flows.has(flow) {
+            let mut known: Vec<&str> = live.flows.names().collect();
+            known.sort_unstable();
+            return Err(ApiError::new(
+                ErrorCode::UnknownFlow,
+                format!(
+                    "at `flow`: no flow named `{flow}` is published (flows: {}); publish it in the studio first",
+                    if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -263,7 +280,7 @@ pub async fn create(
         ));
     }
     let def = serde_json::Value::Object(def);
-    check(&name, &def)?;
+    check(&api, &name, &def)?;
     let live = store_definition(&api, &name, &def).await?;
     let detail = serde_json::json!({"definition": redact(def.clone())});
     crate::audit::record(&api, &actor.name, &source, "channel.create", &name, detail).await;
@@ -291,7 +308,7 @@ pub async fn put(
             "`name` is in the path; the body holds the channel's keys",
         ));
     }
-    check(&name, &def)?;
+    check(&api, &name, &def)?;
     let existed = api.registry.current().get(&name).is_some();
     let live = store_definition(&api, &name, &def).await?;
     let action = if existed {
