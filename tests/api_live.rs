@@ -189,6 +189,18 @@ async fn channels_live(backend: &str) {
         .await;
     assert_eq!(s, 201, "{created}");
     assert_eq!(created["origin"], "api");
+    // Its own answer does not call it down: its connector is on its way.
+    match created["status"].as_str() {
+        Some("starting") => assert!(
+            created["reasons"][0]
+                .as_str()
+                .unwrap()
+                .contains("has not reported yet"),
+            "{created}"
+        ),
+        Some("ok") => {}
+        other => panic!("a new channel is starting (or ok already), not {other:?}: {created}"),
+    }
     assert_eq!(
         created["definition"]["webhooks"]["secret"], "********",
         "secrets are not shown"
@@ -284,11 +296,40 @@ async fn channels_live(backend: &str) {
     assert_eq!(ids.len(), status.len(), "each change once: {status:?}");
     assert_eq!(*hooks.bad_signatures.lock().unwrap(), 0);
 
-    // Deleted: gone from the list, sends refused, its connector stopped.
+    // Deleted: gone from the list, sends refused, its connector stopped, and no health gauge
+    // left behind for an alert to fire on.
+    let gauge = "seedgate_channel_health{channel=\"partner-sms\"} 2";
+    let metrics = || async {
+        c.http
+            .get(format!("{}/metrics", c.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(metrics().await.contains(gauge), "a running channel has its gauge");
     let (s, _) = c
         .call("DELETE", "/api/v1/channels/partner-sms", Some(&admin), None, &[])
         .await;
     assert_eq!(s, 204);
+    eventually(
+        "the deleted channel's gauge is gone",
+        Duration::from_secs(10),
+        || async {
+            !metrics()
+                .await
+                .contains("seedgate_channel_health{channel=\"partner-sms\"}")
+        },
+    )
+    .await;
+    assert!(
+        metrics()
+            .await
+            .contains("seedgate_channel_health{channel=\"demo-sms\"} 2"),
+        "the others stay"
+    );
     let (s, _) = c
         .call("GET", "/api/v1/channels/partner-sms", Some(&reader), None, &[])
         .await;

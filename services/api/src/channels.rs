@@ -42,7 +42,8 @@ pub struct ChannelView {
     pub origin: String,
     /// Goes up with every change or restart made through the API.
     pub generation: i64,
-    /// `ok`, `degraded` or `down`.
+    /// `ok`, `degraded`, `down`, or `starting` (made, changed or restarted moments ago: its
+    /// connector has not reported yet).
     pub status: String,
     /// Why the channel has its status (bind counts, errors, fallback rates).
     pub reasons: Vec<String>,
@@ -79,8 +80,10 @@ pub struct LogLineView {
     pub summary: String,
 }
 
-/// A channel's status: its connector's latest report, or `down` when none has come lately.
-pub(crate) async fn report(api: &Api, name: &str) -> Report {
+/// A channel's status: its connector's latest report; when none has come lately, `starting`
+/// if the channel was made, changed or restarted within [`monitor::TTL`] (its connector is on
+/// its way), `down` otherwise.
+pub(crate) async fn report(api: &Api, name: &str, changed_at: DateTime<Utc>) -> Report {
     let silent = |why: String| Report {
         channel: name.to_string(),
         status: Health::Down,
@@ -92,8 +95,13 @@ pub(crate) async fn report(api: &Api, name: &str) -> Report {
     let Some(sessions) = &api.sessions else {
         return silent("no session store here to read channel status from".into());
     };
+    let fresh = Utc::now() - changed_at < chrono::TimeDelta::from_std(monitor::TTL).unwrap_or_default();
     match monitor::read(sessions.as_ref(), name).await {
         Ok(Some(r)) => r,
+        Ok(None) if fresh => Report {
+            status: Health::Starting,
+            ..silent(monitor::STARTING.into())
+        },
         Ok(None) => silent(format!(
             "no connector has reported this channel in the last {} s (is the process that runs it up?)",
             monitor::TTL.as_secs()
@@ -121,7 +129,7 @@ fn redact(mut def: serde_json::Value) -> serde_json::Value {
 
 async fn view(api: &Api, live: &Live, definition: Option<serde_json::Value>) -> ChannelView {
     let c = &live.config;
-    let r = report(api, &live.name).await;
+    let r = report(api, &live.name, live.changed_at).await;
     let hooks = c.webhooks.as_ref();
     ChannelView {
         name: live.name.clone(),
@@ -242,6 +250,7 @@ async fn store_definition(api: &Api, name: &str, def: &serde_json::Value) -> Res
         config: std::sync::Arc::new(config),
         generation: stored.generation,
         origin: Origin::Api,
+        changed_at: stored.updated_at,
     })
 }
 
@@ -388,10 +397,13 @@ pub async fn logs(
     Path(name): Path<String>,
 ) -> Result<Json<ChannelLog>, ApiError> {
     caller.require("read")?;
-    if api.registry.current().get(&name).is_none() {
-        return Err(unknown(&name));
-    }
-    let r = report(&api, &name).await;
+    let changed_at = api
+        .registry
+        .current()
+        .get(&name)
+        .map(|l| l.changed_at)
+        .ok_or_else(|| unknown(&name))?;
+    let r = report(&api, &name, changed_at).await;
     Ok(Json(ChannelLog {
         channel: name,
         lines: r

@@ -123,7 +123,10 @@ pub async fn watch_status(api: Api, shutdown: CancellationToken) {
             let Some(url) = live.config.webhooks.as_ref().and_then(|w| w.status.clone()) else {
                 continue;
             };
-            let mut report = crate::channels::report(&api, &live.name).await;
+            let mut report = crate::channels::report(&api, &live.name, live.changed_at).await;
+            if report.status == seedgate_runtime::monitor::Health::Starting {
+                continue; // not a status yet: the first report (or its absence) is the change
+            }
             let last = sent.get(&live.name).copied();
             if report.change_id.is_nil() {
                 let since = *silent

@@ -41,14 +41,25 @@ impl Origin {
     }
 }
 
-/// One channel as it runs now.
-#[derive(Debug, Clone, PartialEq)]
+/// One channel as it runs now. Two are equal when they run the same way (name, config,
+/// generation, origin): when a change was made is not a change.
+#[derive(Debug, Clone)]
 pub struct Live {
     pub name: String,
     pub config: Arc<ChannelConfig>,
     /// Bumped by every change or restart made through the API; connectors restart on a change.
     pub generation: i64,
     pub origin: Origin,
+    /// When it was last made, changed or restarted (a config file channel: when this process
+    /// read the file); a channel whose connector has not reported since is `starting`.
+    pub changed_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl PartialEq for Live {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.name, &self.config, self.generation, self.origin)
+            == (&other.name, &other.config, other.generation, other.origin)
+    }
 }
 
 /// Every channel, by name.
@@ -75,6 +86,8 @@ impl ChannelSet {
 #[derive(Debug, Clone)]
 pub struct Registry {
     file: Arc<BTreeMap<String, ChannelConfig>>,
+    /// When this process read the config file's channels.
+    started: chrono::DateTime<chrono::Utc>,
     tx: Arc<watch::Sender<Arc<ChannelSet>>>,
     /// Asks [`follow`] to read the store now (after a change made by this process).
     poke: Arc<Notify>,
@@ -94,8 +107,10 @@ impl Registry {
     /// The config file's channels, at generation 0.
     pub fn new(config: &Config) -> Self {
         let file = Arc::new(config.channels.clone());
-        let set = Self::build_from(&file, &[], |_, _| {});
+        let started = chrono::Utc::now();
+        let set = Self::build_from(&file, started, &[], |_, _| {});
         Self {
+            started,
             file,
             tx: Arc::new(watch::channel(Arc::new(set)).0),
             poke: Arc::new(Notify::new()),
@@ -108,7 +123,7 @@ impl Registry {
             .invalid
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Self::build_from(&self.file, rows, |row, e| {
+        Self::build_from(&self.file, self.started, rows, |row, e| {
             if invalid.insert((row.name.clone(), row.generation)) {
                 tracing::error!(channel = %row.name, error = %e, "a stored channel definition is invalid; the channel is not run");
             }
@@ -117,6 +132,7 @@ impl Registry {
 
     fn build_from(
         file: &BTreeMap<String, ChannelConfig>,
+        started: chrono::DateTime<chrono::Utc>,
         rows: &[StoredChannel],
         mut on_invalid: impl FnMut(&StoredChannel, &ConfigError),
     ) -> ChannelSet {
@@ -128,13 +144,17 @@ impl Registry {
                     config: Arc::new(c.clone()),
                     generation: 0,
                     origin: Origin::File,
+                    changed_at: started,
                 };
                 (name.clone(), live)
             })
             .collect();
         for row in rows {
             match (map.get_mut(&row.name), &row.definition) {
-                (Some(live), _) => live.generation = row.generation,
+                (Some(live), _) => {
+                    live.generation = row.generation;
+                    live.changed_at = live.changed_at.max(row.updated_at);
+                }
                 (None, Some(def)) => match parse_definition(&row.name, def) {
                     Ok(config) => {
                         let live = Live {
@@ -142,6 +162,7 @@ impl Registry {
                             config: Arc::new(config),
                             generation: row.generation,
                             origin: Origin::Api,
+                            changed_at: row.updated_at,
                         };
                         map.insert(row.name.clone(), live);
                     }

@@ -8,7 +8,10 @@
 //! stopped reporting (its process died) reads as `down`.
 //!
 //! Log lines are summaries written by the connectors: MSISDNs masked, message text left out.
-//! The gauge `seedgate_channel_health{channel}` is 2 (ok), 1 (degraded) or 0 (down).
+//! The gauge `seedgate_channel_health{channel}` is 2 (ok), 1 (degraded) or 0 (down), one per
+//! channel whose connector runs in this process ([`Monitor::prometheus`], rendered with the
+//! other metrics): a channel deleted or moved leaves no gauge behind for an alert to fire on.
+//! A channel reports `starting` until its connector says how it is (no gauge meanwhile).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -36,6 +39,8 @@ pub enum Health {
     Ok,
     Degraded,
     Down,
+    /// Made, changed or restarted moments ago: its connector has not reported yet.
+    Starting,
 }
 
 impl Health {
@@ -44,9 +49,23 @@ impl Health {
             Self::Ok => "ok",
             Self::Degraded => "degraded",
             Self::Down => "down",
+            Self::Starting => "starting",
+        }
+    }
+
+    /// The gauge's value; none while starting.
+    fn gauge(self) -> Option<u8> {
+        match self {
+            Self::Ok => Some(2),
+            Self::Degraded => Some(1),
+            Self::Down => Some(0),
+            Self::Starting => None,
         }
     }
 }
+
+/// The reason a channel gives while it is [`Health::Starting`].
+pub const STARTING: &str = "starting: its connector has not reported yet";
 
 /// One line of a channel's traffic log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,8 +125,8 @@ impl Monitor {
             let entry = Entry {
                 report: Report {
                     channel: channel.to_string(),
-                    status: Health::Down,
-                    reasons: vec!["starting".into()],
+                    status: Health::Starting,
+                    reasons: vec![STARTING.into()],
                     since: Utc::now(),
                     change_id: Uuid::now_v7(),
                     log: self
@@ -139,11 +158,6 @@ impl Monitor {
             if r.status != status {
                 tracing::info!(channel, status = status.as_str(), reasons = ?reasons, was = r.status.as_str(), "channel status changed");
             }
-            metrics::gauge!("seedgate_channel_health", "channel" => channel.to_string()).set(match status {
-                Health::Ok => 2.0,
-                Health::Degraded => 1.0,
-                Health::Down => 0.0,
-            });
             r.status = status;
             r.reasons = reasons;
             r.since = Utc::now();
@@ -189,6 +203,31 @@ impl Monitor {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(channel.to_string());
         self.changed.notify_one();
+    }
+
+    /// `seedgate_channel_health` for the channels whose connectors run here, in Prometheus's
+    /// text format (appended to the other metrics at `/metrics`).
+    pub fn prometheus(&self) -> String {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lines: Vec<String> = entries
+            .values()
+            .filter_map(|e| {
+                let v = e.report.status.gauge()?;
+                let name = e.report.channel.replace('\\', "\\\\").replace('"', "\\\"");
+                Some(format!("seedgate_channel_health{{channel=\"{name}\"}} {v}\n"))
+            })
+            .collect();
+        if lines.is_empty() {
+            return String::new();
+        }
+        lines.sort();
+        format!(
+            "# HELP seedgate_channel_health A channel's status: 2 ok, 1 degraded, 0 down.\n# TYPE seedgate_channel_health gauge\n{}",
+            lines.concat()
+        )
     }
 
     /// This process's report of `channel`.
@@ -306,6 +345,35 @@ mod tests {
             (r.status, r.log.len()),
             (Health::Ok, LOG_LINES),
             "a restart keeps the log"
+        );
+    }
+
+    #[test]
+    fn the_health_gauge_is_one_per_running_channel_and_none_while_starting_or_after_it_stops() {
+        let m = Monitor::new();
+        assert_eq!(m.prometheus(), "", "no channel, no gauge");
+        m.log("mtn-sms", "out", "bind_transceiver");
+        assert_eq!(m.local("mtn-sms").unwrap().status, Health::Starting);
+        assert_eq!(m.local("mtn-sms").unwrap().reasons, [STARTING]);
+        assert_eq!(m.prometheus(), "", "starting: no gauge yet");
+        m.status("mtn-sms", Health::Degraded, vec!["1 of 2 binds up".into()]);
+        m.status("at-ussd", Health::Ok, vec![]);
+        m.status("old-sms", Health::Down, vec!["0 of 1 binds up".into()]);
+        let text = m.prometheus();
+        assert!(text.starts_with("# HELP seedgate_channel_health"), "{text}");
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "seedgate_channel_health{channel=\"at-ussd\"} 2",
+                "seedgate_channel_health{channel=\"mtn-sms\"} 1",
+                "seedgate_channel_health{channel=\"old-sms\"} 0",
+            ]
+        );
+        m.forget("old-sms");
+        assert!(
+            !m.prometheus().contains("old-sms"),
+            "a channel stopped here leaves no gauge"
         );
     }
 

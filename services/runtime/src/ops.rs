@@ -27,6 +27,8 @@ pub struct NotReady(pub String);
 pub struct Readiness {
     checks: Vec<(&'static str, CheckFn)>,
     draining: Option<CancellationToken>,
+    /// The channels whose health `/metrics` reports (this process's connectors).
+    monitor: Option<Arc<crate::monitor::Monitor>>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -37,6 +39,13 @@ impl std::fmt::Debug for Readiness {
 }
 
 impl Readiness {
+    /// `/metrics` reports the health of `monitor`'s channels ([`crate::monitor::Monitor::prometheus`]).
+    #[must_use]
+    pub fn monitor(mut self, monitor: Arc<crate::monitor::Monitor>) -> Self {
+        self.monitor = Some(monitor);
+        self
+    }
+
     /// Adds the bus's readiness check.
     pub fn bus(self, bus: Arc<dyn crate::bus::Bus>) -> Self {
         self.with("bus", move || {
@@ -118,8 +127,19 @@ pub fn router(readiness: Readiness) -> Router {
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
         .route("/readyz", get(readyz))
-        .route("/metrics", get(|| async { crate::telemetry::render_metrics() }))
+        .route("/metrics", get(metrics))
         .with_state(readiness)
+}
+
+async fn metrics(State(readiness): State<Readiness>) -> String {
+    let mut text = crate::telemetry::render_metrics();
+    if let Some(m) = &readiness.monitor {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&m.prometheus());
+    }
+    text
 }
 
 async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {

@@ -152,7 +152,10 @@ impl Runtime {
     /// The `/readyz` checks of a process whose services need `needs`, not ready once
     /// `draining` is cancelled. The bus is always checked.
     pub fn readiness(&self, needs: Needs, draining: CancellationToken) -> Readiness {
-        let mut readiness = Readiness::default().bus(self.bus.clone()).draining_on(draining);
+        let mut readiness = Readiness::default()
+            .bus(self.bus.clone())
+            .draining_on(draining)
+            .monitor(self.monitor.clone());
         if needs.sessions {
             readiness = readiness.session_store(self.sessions.clone());
         }

@@ -473,7 +473,10 @@ impl Esme {
             }
         }
         link.close();
-        format!("{:?}", incoming.closed.await.ok())
+        incoming
+            .closed
+            .await
+            .map_or_else(|_| "the connection ended".into(), |c| c.describe("the SMSC"))
     }
 
     pub(super) async fn publish_event(

@@ -72,6 +72,18 @@ pub enum Closed {
     Local,
 }
 
+impl Closed {
+    /// Why, in words an operator reads in a channel's status (`peer`: "the SMSC", "the ESME").
+    pub fn describe(&self, peer: &str) -> String {
+        match self {
+            Self::PeerClosed => format!("{peer} closed the connection"),
+            Self::PeerDead => format!("{peer} stopped answering enquire_link"),
+            Self::Framing(why) => format!("{peer} sent bytes that are not SMPP ({why})"),
+            Self::Local => "closed by seedgate".into(),
+        }
+    }
+}
+
 type Waiters = Arc<Mutex<HashMap<u32, oneshot::Sender<Frame>>>>;
 
 /// A handle to a running link; cheap to clone.
