@@ -607,3 +607,50 @@ async fn doctor_passes_a_default_install_and_flags_a_missing_flow_a_default_pass
     assert_eq!(code, 0, "the same host, on time: {out}{err}");
     assert!(out.contains("ok    clock"), "{out}");
 }
+
+#[tokio::test]
+async fn init_writes_a_starter_config_that_keeps_the_demo_channels_and_passes_doctor() {
+    let dir = temp_dir("init");
+    let file = dir.join("seedgate.toml");
+    let (code, _, err) = cli(&dir, &[], &["init", file.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains("# [channels.mtn-sms]") && written.contains("seedgate smpp hash-password"),
+        "shows how to add one"
+    );
+    std::fs::write(&file, format!("{written}\n# mine\n")).unwrap();
+    let (code, _, err) = cli(&dir, &[], &["init", file.to_str().unwrap()], "");
+    assert_eq!(code, 64, "{err}");
+    assert!(
+        std::fs::read_to_string(&file).unwrap().ends_with("# mine\n"),
+        "never overwritten"
+    );
+
+    let (code, out, err) = cli(&dir, &[], &["--config", file.to_str().unwrap(), "doctor"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let admin = common::create_token(
+        &dir,
+        &[("SEEDGATE_CONFIG".to_string(), file.display().to_string())],
+        "read",
+    );
+    let mut gw = Gateway::spawn(&["--config", file.to_str().unwrap(), "up"], &dir, &[]);
+    gw.ready(Duration::from_secs(10)).await;
+    let c = Client {
+        base: gw.base(),
+        http: reqwest::Client::new(),
+    };
+    let (s, chans) = c.call("GET", "/api/v1/channels", Some(&admin), None, &[]).await;
+    assert_eq!(s, 200, "{chans}");
+    let mut names: Vec<&str> = chans
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["demo-at", "demo-sms", "momconnect-at"]);
+    let (status, _, _) = common::at_post(&gw.base(), "init-1", "+27820000301", "").await;
+    assert_eq!(status, 200, "the demo menu answers");
+    assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
+}

@@ -26,6 +26,12 @@ pub enum Command {
     },
     /// Apply the store's migrations and exit.
     Migrate,
+    /// Write a commented starter config to FILE (the demo channels kept, and how to add a
+    /// carrier and a partner's account).
+    Init {
+        /// Where to write it (must not exist).
+        file: PathBuf,
+    },
     /// Check this install: config, store, bus, session store, disk, clocks, certificates,
     /// every channel's flow, default passwords; each problem with what to do (exit 1 if any).
     Doctor,

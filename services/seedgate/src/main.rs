@@ -5,7 +5,7 @@
 //! - `seedgate run <service>` runs one service against the backends named in config.
 //! - `seedgate migrate`, `seedgate flow validate|test|schema`, `seedgate dial`,
 //!   `seedgate campaigns report`, `seedgate sessions report`, `seedgate token
-//!   create|list|revoke`, `seedgate user`, `seedgate smpp hash-password`, `seedgate backup|restore`, `seedgate doctor`,
+//!   create|list|revoke`, `seedgate user`, `seedgate smpp hash-password`, `seedgate backup|restore`, `seedgate doctor`, `seedgate init`,
 //!   `seedgate healthcheck`, `seedgate smsc-sim` ([`cmd`], one module each).
 //!
 //! Exit codes: 0 after a clean drain, 64 for bad configuration or flow files (before any

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod flow;
 pub mod flowstore;
 pub mod healthcheck;
+pub mod init;
 pub mod migrate;
 pub mod sessions;
 pub mod smpp;
@@ -33,6 +34,7 @@ pub async fn run(
 ) -> Result<(), Failure> {
     match command {
         Command::Doctor => doctor::run(&config, config_path).await,
+        Command::Init { file } => init::run(&file),
         Command::Up => serve(config, Role::All).await,
         Command::Run { service } => serve(config, Role::One(service)).await,
         Command::Migrate => migrate::run(&config).await,
