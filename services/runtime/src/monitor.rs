@@ -64,6 +64,9 @@ impl Health {
     }
 }
 
+/// The health gauge's name.
+const HEALTH_GAUGE: &str = "seedgate_channel_health";
+
 /// The reason a channel gives while it is [`Health::Starting`].
 pub const STARTING: &str = "starting: its connector has not reported yet";
 
@@ -217,7 +220,7 @@ impl Monitor {
             .filter_map(|e| {
                 let v = e.report.status.gauge()?;
                 let name = e.report.channel.replace('\\', "\\\\").replace('"', "\\\"");
-                Some(format!("seedgate_channel_health{{channel=\"{name}\"}} {v}\n"))
+                Some(format!("{HEALTH_GAUGE}{{channel=\"{name}\"}} {v}\n"))
             })
             .collect();
         if lines.is_empty() {
@@ -225,7 +228,7 @@ impl Monitor {
         }
         lines.sort();
         format!(
-            "# HELP seedgate_channel_health A channel's status: 2 ok, 1 degraded, 0 down.\n# TYPE seedgate_channel_health gauge\n{}",
+            "# HELP {HEALTH_GAUGE} A channel's status: 2 ok, 1 degraded, 0 down.\n# TYPE {HEALTH_GAUGE} gauge\n{}",
             lines.concat()
         )
     }
