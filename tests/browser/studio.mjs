@@ -8,8 +8,10 @@
 //
 // Env: SEEDGATE_URL (http://127.0.0.1:8080), SEEDGATE_EMAIL/SEEDGATE_PASSWORD (a publisher),
 // SEEDGATE_EMAIL2/SEEDGATE_PASSWORD2 (an author), SEEDGATE_AT_CHANNEL (an Africa's Talking
-// USSD channel whose flow is SEEDGATE_AT_FLOW, default studio_test), SEEDGATE_AT_CODE (its
-// service code, default *134*550#), CHROMIUM (/usr/bin/chromium), HEADED=1 to watch.
+// USSD channel this script makes through the API with SEEDGATE_ADMIN_TOKEN once its flow,
+// SEEDGATE_AT_FLOW (default studio_test), is published: a channel naming an unpublished flow
+// is refused), SEEDGATE_AT_CODE (its service code, default *134*550#), CHROMIUM
+// (/usr/bin/chromium), HEADED=1 to watch.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +34,7 @@ const B = { email: env('SEEDGATE_EMAIL2'), password: env('SEEDGATE_PASSWORD2') }
 const CHANNEL = env('SEEDGATE_AT_CHANNEL');
 const FLOW = env('SEEDGATE_AT_FLOW', 'studio_test');
 const CODE = env('SEEDGATE_AT_CODE', '*134*550#');
+const ADMIN_TOKEN = env('SEEDGATE_ADMIN_TOKEN');
 const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const SHOTS = path.join(here, 'screenshots');
 const FILE = `studio-${Date.now().toString(36)}.yaml`;
@@ -124,6 +127,16 @@ async function rollback(page) {
   return performance.now();
 }
 
+/** POST /api/v1/channels for CHANNEL running FLOW: the status it answers, and its body. */
+async function makeChannel() {
+  const res = await fetch(`${BASE}/api/v1/channels`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ name: CHANNEL, type: 'africastalking-ussd', flow: FLOW }),
+  });
+  return [res.status, await res.text()];
+}
+
 /** The channel's callback, as Africa's Talking calls it, until it shows `line` (at most 2 s). */
 async function callbackShows(line, since) {
   let last = '';
@@ -208,9 +221,13 @@ async function main() {
       await saved(page);
     });
 
-    await step('publish the first version; the callback answers it', async () => {
-      const t = await publish(page);
-      figure('publish_to_live_ms', await callbackShows(V1.eng, t));
+    await step('publish the first version; a channel made for it then answers it', async () => {
+      const [refused, why] = await makeChannel();
+      if (refused !== 422 || !why.includes('unknown_flow')) throw new Error(`a channel naming the unpublished flow: ${refused} ${why}`);
+      await publish(page);
+      const [made, body] = await makeChannel();
+      if (made !== 201) throw new Error(`the channel, once its flow is published: ${made} ${body}`);
+      figure('channel_to_live_ms', await callbackShows(V1.eng, performance.now()));
       await page.getByRole('tab', { name: 'Map' }).click();
     });
 
