@@ -654,3 +654,94 @@ async fn init_writes_a_starter_config_that_keeps_the_demo_channels_and_passes_do
     assert_eq!(status, 200, "the demo menu answers");
     assert!(gw.terminate().await.success(), "{:?}", gw.stderr());
 }
+
+#[tokio::test]
+async fn staff_account_changes_are_audited_from_the_api_and_the_cli() {
+    let dir = temp_dir("staff-audit");
+    let env = env_for("sqlite", &[]);
+    let admin = common::create_token(&dir, &env, "admin");
+    let (code, _, err) = cli(
+        &dir,
+        &env,
+        &[
+            "user",
+            "create",
+            "--email",
+            "nurse@clinic.org",
+            "--role",
+            "author",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    let gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let c = Client {
+        base: gw.base(),
+        http: reqwest::Client::new(),
+    };
+    let (s, made) = c
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"email": "ops@clinic.org", "role": "operator"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, 201, "{made}");
+    let id = made["user"]["id"].as_str().unwrap();
+    let (s, b) = c
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{id}"),
+            Some(&admin),
+            Some(json!({"role": "admin"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = c
+        .call(
+            "POST",
+            &format!("/api/v1/users/{id}/reset"),
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, page) = c
+        .call("GET", "/api/v1/audit?action=user.", Some(&admin), None, &[])
+        .await;
+    let seen: Vec<(&str, &str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+                e["source"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("user.reset", "ops@clinic.org", "127.0.0.1"),
+            ("user.update", "ops@clinic.org", "127.0.0.1"),
+            ("user.create", "ops@clinic.org", "127.0.0.1"),
+            ("user.create", "nurse@clinic.org", "cli"),
+        ],
+        "{page}"
+    );
+    assert_eq!(
+        page["items"][1]["detail"]["role"],
+        json!({"from": "operator", "to": "admin"})
+    );
+    assert!(
+        !page.to_string().contains("password\":\""),
+        "no password in the trail: {page}"
+    );
+}

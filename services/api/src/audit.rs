@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use seedgate_runtime::store::{AuditEntry, AuditQuery};
+use seedgate_runtime::store::{Audit, AuditEntry, AuditQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -50,8 +50,20 @@ pub(crate) async fn record(
     target: &str,
     detail: serde_json::Value,
 ) {
+    record_to(api.store.as_ref(), actor, source, action, target, detail).await;
+}
+
+/// [`record`] to a trail of its own (the staff routes hold one, `None` in their unit tests).
+pub(crate) async fn record_to(
+    trail: &dyn Audit,
+    actor: &str,
+    source: &Source,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) {
     let entry = AuditEntry::now(actor, action, target, detail, source.0.clone());
-    if let Err(e) = api.store.audit_append(&entry).await {
+    if let Err(e) = trail.audit_append(&entry).await {
         metrics::counter!("seedgate_audit_failures_total").increment(1);
         tracing::error!(error = %e, actor = %entry.actor, action = %entry.action, target = %entry.target,
             detail = %entry.detail, source = %entry.source, "the audit trail could not be written");
@@ -66,7 +78,8 @@ pub struct AuditView {
     /// A staff user's email, `token:<name>`, or `cli:<user>`.
     pub actor: String,
     /// `<thing>.<verb>`: `token.create`, `token.revoke`, `channel.create`, `channel.update`,
-    /// `channel.delete`, `channel.restart`.
+    /// `channel.delete`, `channel.restart`, `user.create`, `user.update`, `user.reset`,
+    /// `store.restore`.
     pub action: String,
     /// What it was done to: a channel's name, a token's id.
     pub target: String,

@@ -87,12 +87,12 @@ impl Api {
         let limiter = Arc::new(auth::Limiter::new(config.api.rate_per_sec, config.api.burst));
         let whole = Arc::new(staff::backend::Whole(store.clone()));
         Self {
-            staff: staff::StaffAuth::new(whole.clone(), whole, limiter.clone()).with_cookies(
-                staff::session::CookiePolicy {
+            staff: staff::StaffAuth::new(whole.clone(), whole.clone(), limiter.clone())
+                .with_audit(whole)
+                .with_cookies(staff::session::CookiePolicy {
                     tls: config.http.behind_tls_proxy,
                     trust_forwarded_proto: false,
-                },
-            ),
+                }),
             config,
             registry,
             store,

@@ -1,11 +1,13 @@
-//! The part of the store the staff module uses ([`Staff`] and [`Tokens`]), behind its own
+//! The part of the store the staff module uses ([`Staff`], [`Tokens`], [`Audit`]), behind its own
 //! handles: the whole `Arc<dyn Store>` in the process, an in-memory fake in unit tests.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use seedgate_runtime::store::{ApiToken, Staff, StaffSession, StaffUser, Store, StoreError, Tokens};
+use seedgate_runtime::store::{
+    ApiToken, Audit, AuditEntry, AuditQuery, Staff, StaffSession, StaffUser, Store, StoreError, Tokens,
+};
 use uuid::Uuid;
 
 /// `Arc<dyn Store>` seen as [`Staff`] and [`Tokens`] (each call handed on as is).
@@ -28,6 +30,16 @@ impl Tokens for Whole {
     }
     async fn touch_token(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.0.touch_token(id, at).await
+    }
+}
+
+#[async_trait]
+impl Audit for Whole {
+    async fn audit_append(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.0.audit_append(entry).await
+    }
+    async fn audit_list(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.0.audit_list(q).await
     }
 }
 

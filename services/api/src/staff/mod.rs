@@ -39,7 +39,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, patch, post};
 use axum::Router;
 use chrono::Utc;
-use seedgate_runtime::store::{Staff, StaffSession, StaffUser, Tokens};
+use seedgate_runtime::store::{Audit, Staff, StaffSession, StaffUser, Tokens};
 
 pub use accounts::{create_user, normalise_email, reset_password, BadEmail, CreateError};
 pub use actor::{Actor, Via};
@@ -56,6 +56,8 @@ pub struct StaffAuth {
     pub(crate) limiter: Arc<Limiter>,
     pub(crate) backoff: Arc<backoff::Backoff>,
     pub(crate) cookies: session::CookiePolicy,
+    /// Where changes to accounts are written (`None`: nowhere, in unit tests).
+    pub(crate) audit: Option<Arc<dyn Audit>>,
 }
 
 impl std::fmt::Debug for StaffAuth {
@@ -75,6 +77,28 @@ impl StaffAuth {
             limiter,
             backoff: Arc::new(backoff::Backoff::default()),
             cookies: session::CookiePolicy::default(),
+            audit: None,
+        }
+    }
+
+    /// Writes account changes to `trail`.
+    #[must_use]
+    pub fn with_audit(mut self, trail: Arc<dyn Audit>) -> Self {
+        self.audit = Some(trail);
+        self
+    }
+
+    /// Writes one account change to the audit trail, if there is one.
+    pub(crate) async fn audited(
+        &self,
+        actor: &Actor,
+        source: &crate::audit::Source,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) {
+        if let Some(trail) = &self.audit {
+            crate::audit::record_to(trail.as_ref(), &actor.name, source, action, target, detail).await;
         }
     }
 

@@ -72,6 +72,7 @@ struct NewUser {
 pub(super) async fn create(
     State(auth): State<StaffAuth>,
     actor: Actor,
+    source: crate::audit::Source,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -84,6 +85,14 @@ pub(super) async fn create(
         Err(CreateError::Store(e)) => return Err(e.into()),
     };
     tracing::info!(user = %user.id, role = %user.role, by = %actor.name, "staff user created");
+    auth.audited(
+        &actor,
+        &source,
+        "user.create",
+        &user.email,
+        json!({"role": user.role}),
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "user": UserView::from(&user), "password": password })),
@@ -114,6 +123,7 @@ async fn user(auth: &StaffAuth, id: &str) -> Result<StaffUser, ApiError> {
 pub(super) async fn update(
     State(auth): State<StaffAuth>,
     actor: Actor,
+    source: crate::audit::Source,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -138,6 +148,9 @@ pub(super) async fn update(
         let n = auth.staff.staff_sessions_delete_user(user.id).await?;
         tracing::info!(user = %user.id, sessions = n, by = %actor.name, "staff user disabled and signed out");
     }
+    let detail = json!({"role": {"from": user.role, "to": role.as_str()}, "disabled": {"from": user.disabled, "to": disabled}});
+    auth.audited(&actor, &source, "user.update", &user.email, detail)
+        .await;
     user.role = role.as_str().to_owned();
     user.disabled = disabled;
     Ok(Json(json!({ "user": UserView::from(&user) })).into_response())
@@ -148,6 +161,7 @@ pub(super) async fn update(
 pub(super) async fn reset(
     State(auth): State<StaffAuth>,
     actor: Actor,
+    source: crate::audit::Source,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     actor.require_admin()?;
@@ -156,5 +170,7 @@ pub(super) async fn reset(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))?;
     tracing::info!(user = %user.id, by = %actor.name, "staff password reset");
+    auth.audited(&actor, &source, "user.reset", &user.email, json!({}))
+        .await;
     Ok(Json(json!({ "password": password })).into_response())
 }

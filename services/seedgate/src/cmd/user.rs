@@ -1,9 +1,10 @@
 //! `seedgate user create|list|reset`: staff accounts for the studio. A new or reset account
 //! gets a one-time password, printed once as the last word of the output; the user chooses
-//! their own at first sign-in.
+//! their own at first sign-in. Creations and resets go to the audit trail (`cli:<user>`).
 
 use seedgate_api::staff::{self, CreateError};
 use seedgate_runtime::config::Config;
+use seedgate_runtime::store::AuditEntry;
 
 use crate::failure::Failure;
 
@@ -19,6 +20,8 @@ pub async fn create(config: &Config, email: &str, role: &str) -> Result<(), Fail
     let store = crate::open::store(config)?;
     match staff::create_user(store.as_ref(), &email, role).await {
         Ok((user, password)) => {
+            let entry = AuditEntry::now(crate::cmd::token::actor(), "user.create", &user.email, serde_json::json!({"role": user.role}), "cli");
+            store.audit_append(&entry).await.map_err(store_failure)?;
             println!(
                 "created {} ({}); they choose their own password at first sign-in. One-time password: {password}",
                 user.email, user.role
@@ -70,6 +73,14 @@ pub async fn reset(config: &Config, email: &str) -> Result<(), Failure> {
         .await
         .map_err(store_failure)?
         .ok_or_else(|| Failure::Other(format!("no user with the email {email}")))?;
+    let entry = AuditEntry::now(
+        crate::cmd::token::actor(),
+        "user.reset",
+        &email,
+        serde_json::json!({}),
+        "cli",
+    );
+    store.audit_append(&entry).await.map_err(store_failure)?;
     println!(
         "{email} is signed out everywhere and must choose a new password. One-time password: {password}"
     );
