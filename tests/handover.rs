@@ -745,3 +745,70 @@ async fn staff_account_changes_are_audited_from_the_api_and_the_cli() {
         "no password in the trail: {page}"
     );
 }
+
+#[tokio::test]
+async fn a_mothers_messages_are_found_by_any_form_of_her_number() {
+    let dir = temp_dir("e164");
+    let env = env_for("sqlite", &[]);
+    let admin = common::create_token(&dir, &env, "admin,send,read");
+    let gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(10)).await;
+    let c = Client {
+        base: gw.base(),
+        http: reqwest::Client::new(),
+    };
+    // She dials the menu from a gateway that writes her number without `+`, and the
+    // programme sends her an SMS through the API with it.
+    let (s, body, _) = common::at_post(&gw.base(), "e164-1", "27820000601", "").await;
+    assert_eq!(s, 200, "{body}");
+    let sms =
+        json!({"channel": "demo-sms", "to": "+27820000601", "content": "Your clinic visit is on Monday."});
+    let (s, b) = c
+        .call("POST", "/api/v1/messages", Some(&admin), Some(sms), &[])
+        .await;
+    assert_eq!(s, 202, "{b}");
+    let mut seen = Vec::new();
+    for form in [
+        "27820000601",
+        "%2B27820000601",
+        "0027820000601",
+        "%2B27%20820%20000%20601",
+    ] {
+        let path = format!("/api/v1/messages?address={form}");
+        // The dial, its reply, and the SMS (the reply is written behind the hop).
+        eventually(
+            &format!("three messages by {form}"),
+            Duration::from_secs(5),
+            || async {
+                let (_, page) = c.call("GET", &path, Some(&admin), None, &[]).await;
+                page["items"].as_array().map_or(0, Vec::len) == 3
+            },
+        )
+        .await;
+        let (_, page) = c
+            .call(
+                "GET",
+                &format!("/api/v1/messages?address={form}"),
+                Some(&admin),
+                None,
+                &[],
+            )
+            .await;
+        let mut ids: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].to_string())
+            .collect();
+        ids.sort();
+        seen.push(ids);
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "every form finds the same messages: {seen:?}"
+    );
+    let (_, sessions) = c
+        .call("GET", "/api/v1/sessions?channel=demo-at", Some(&admin), None, &[])
+        .await;
+    assert_eq!(sessions["items"][0]["msisdn"], "+27820000601", "{sessions}");
+}

@@ -138,8 +138,9 @@ impl Message {
             channel: channel.into(),
             transport,
             direction: Direction::Inbound,
-            from: from.into(),
-            to: to.into(),
+            // One stored form for a person's number, from every connector and the API.
+            from: crate::msisdn::canonical(&from.into()),
+            to: crate::msisdn::canonical(&to.into()),
             content: content.into(),
             session: None,
             close_reason: None,

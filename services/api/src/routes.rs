@@ -452,7 +452,8 @@ pub async fn list_messages(
         .store
         .messages(&MessageQuery {
             channel: p.channel,
-            address: p.address,
+            // Any form of a number finds it: stored in one ([`seedgate_proto::msisdn::canonical`]).
+            address: p.address.map(|a| seedgate_proto::msisdn::canonical(&a)),
             since: time("since", p.since.as_deref())?,
             until: time("until", p.until.as_deref())?,
             status,

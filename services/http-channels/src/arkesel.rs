@@ -59,7 +59,7 @@ impl Aggregator for Arkesel {
         json_reply(serde_json::json!({
             "sessionID": msg.metadata.get("arkesel_session_id").cloned().unwrap_or_default(),
             "userID": msg.metadata.get("arkesel_user_id").cloned().unwrap_or_default(),
-            "msisdn": msg.from,
+            "msisdn": crate::as_sent(msg),
             "message": screen.text,
             "continueSession": !screen.close,
         }))

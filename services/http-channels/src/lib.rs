@@ -414,6 +414,20 @@ pub(crate) fn closing(msg: &Message, reason: SessionEndReason) -> Message {
 pub(crate) const NO_SESSION_ID: &str = "by-msisdn";
 
 /// A USSD message from `msisdn` in session `session_id` (namespaced by channel here).
+/// Metadata key: how the aggregator wrote the number (`digits`, `00`), when not as E.164.
+const MSISDN_FORM: &str = "msisdn_form";
+
+/// The caller's number as the aggregator sent it (for a reply that echoes it): the stored
+/// E.164 form, without its `+` (or with `00`) if that is how it came.
+pub(crate) fn as_sent(msg: &Message) -> String {
+    let digits = msg.from.trim_start_matches('+');
+    match msg.metadata.get(MSISDN_FORM).and_then(|v| v.as_str()) {
+        Some("digits") => digits.to_string(),
+        Some("00") => format!("00{digits}"),
+        _ => msg.from.clone(),
+    }
+}
+
 pub(crate) fn ussd_inbound(
     channel: &str,
     msisdn: &str,
@@ -436,6 +450,12 @@ pub(crate) fn ussd_inbound(
     if !service_code.trim().is_empty() {
         msg.metadata
             .insert("service_code".into(), service_code.trim().into());
+    }
+    // The number is stored as E.164; an aggregator that echoes it gets it in its own form.
+    let raw = msisdn.trim();
+    if msg.from.starts_with('+') && !raw.starts_with('+') {
+        let form = if raw.starts_with("00") { "00" } else { "digits" };
+        msg.metadata.insert(MSISDN_FORM.into(), form.into());
     }
     msg
 }

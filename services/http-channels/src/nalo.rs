@@ -60,7 +60,7 @@ impl Aggregator for Nalo {
     fn render(&self, _cfg: &ChannelConfig, screen: &Screen, msg: &Message) -> Response {
         json_reply(serde_json::json!({
             "USERID": msg.metadata.get("nalo_userid").cloned().unwrap_or_default(),
-            "MSISDN": msg.from,
+            "MSISDN": crate::as_sent(msg),
             "USERDATA": msg.metadata.get("nalo_userdata").cloned().unwrap_or_default(),
             "MSG": screen.text,
             "MSGTYPE": !screen.close,

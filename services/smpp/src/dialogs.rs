@@ -266,7 +266,7 @@ impl Dialogs {
         let sm = Sm {
             service_type: "USSD".into(),
             source: Address::new(0, 1, dialog.service.clone()),
-            dest: Address::new(1, 1, dialog.msisdn.clone()),
+            dest: Address::new(1, 1, dialog.msisdn.trim_start_matches('+')),
             data_coding: coding,
             short_message,
             tlvs,

@@ -297,7 +297,8 @@ async fn mo_messages_are_published_and_parts_reassembled() {
     }
     assert_eq!(
         (got[0].from.as_str(), got[0].content.as_str()),
-        ("27820000001", "STOP")
+        ("+27820000001", "STOP"),
+        "stored as E.164 whatever form the SMSC wrote it in"
     );
     assert_eq!(
         got[1].content,

@@ -101,7 +101,8 @@ async fn a_good_bind_submits_and_unbinds_cleanly() {
     let msg: seedgate_proto::Message = serde_json::from_slice(&d.payload).unwrap();
     assert_eq!(
         (msg.id.to_string(), msg.to.as_str(), msg.content.as_str()),
-        (r.message_id, "27820000001", "Hello")
+        (r.message_id, "+27820000001", "Hello"),
+        "stored as E.164 whatever form the ESME wrote it in"
     );
     assert_eq!(msg.direction, seedgate_proto::Direction::Outbound);
     let resp = link.request(Pdu::Unbind).await.unwrap();

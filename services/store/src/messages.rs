@@ -282,6 +282,15 @@ impl SqlStore {
     }
 }
 
+/// The forms a search for `address` matches: its stored form
+/// ([`seedgate_proto::msisdn::canonical`]), and that without its `+` (rows stored before
+/// every direction kept one form). Any form of a number finds the person's messages.
+fn address_forms(address: &str) -> (String, String) {
+    let stored = seedgate_proto::msisdn::canonical(address);
+    let bare = stored.strip_prefix('+').unwrap_or(&stored).to_string();
+    (stored, bare)
+}
+
 #[async_trait]
 impl Messages for SqlStore {
     async fn write_batch(&self, records: &[Record]) -> Result<(), StoreError> {
@@ -302,11 +311,14 @@ impl Messages for SqlStore {
     }
 
     async fn address_messages(&self, address: &str) -> Result<Vec<Message>, StoreError> {
+        let (a, b) = address_forms(address);
         let q = Query::new(
-            "SELECT body FROM messages WHERE from_addr = ? OR to_addr = ? ORDER BY created_at, id",
+            "SELECT body FROM messages WHERE from_addr IN (?, ?) OR to_addr IN (?, ?) ORDER BY created_at, id",
         )
-        .bind(address)
-        .bind(address);
+        .bind(a.clone())
+        .bind(b.clone())
+        .bind(a)
+        .bind(b);
         self.messages_where(q).await
     }
 
@@ -328,8 +340,16 @@ impl Messages for SqlStore {
             sql.push(" AND channel = ").push_bind(c);
         }
         if let Some(a) = &q.address {
-            sql.push(" AND (from_addr = ").push_bind(a);
-            sql.push(" OR to_addr = ").push_bind(a).push(")");
+            let (a, b) = address_forms(a);
+            sql.push(" AND (from_addr IN (")
+                .push_bind(a.clone())
+                .push(", ")
+                .push_bind(b.clone());
+            sql.push(") OR to_addr IN (")
+                .push_bind(a)
+                .push(", ")
+                .push_bind(b)
+                .push("))");
         }
         if let Some(t) = q.since {
             sql.push(" AND created_at >= ").push_bind(t);

@@ -72,8 +72,9 @@ impl Submitted {
         let at = |i: usize| addr.get(i).copied().unwrap_or(0);
         Some(Self {
             account,
-            source: Address::new(at(0), at(1), msg.from.clone()),
-            dest: Address::new(at(2), at(3), msg.to.clone()),
+            // Numbers are stored as E.164; an SMPP address carries no `+` (its TON says so).
+            source: Address::new(at(0), at(1), msg.from.trim_start_matches('+')),
+            dest: Address::new(at(2), at(3), msg.to.trim_start_matches('+')),
             submitted_at: msg.created_at,
             text_start: msg.content.chars().take(20).collect(),
         })

@@ -42,7 +42,8 @@ impl<S: Store> Messages for Sealed<S> {
     }
 
     async fn address_messages(&self, address: &str) -> Result<Vec<Message>, StoreError> {
-        self.open_messages(self.inner.address_messages(&self.key.hash(address)).await?)
+        let address = seedgate_proto::msisdn::canonical(address);
+        self.open_messages(self.inner.address_messages(&self.key.hash(&address)).await?)
     }
 
     async fn message_events(&self, message_id: Uuid) -> Result<Vec<Event>, StoreError> {
@@ -59,7 +60,9 @@ impl<S: Store> Messages for Sealed<S> {
 
     async fn messages(&self, query: &MessageQuery) -> Result<Vec<StoredMessage>, StoreError> {
         let mut q = query.clone();
-        q.address = q.address.map(|a| self.key.hash(&a));
+        q.address = q
+            .address
+            .map(|a| self.key.hash(&seedgate_proto::msisdn::canonical(&a)));
         self.inner
             .messages(&q)
             .await?
