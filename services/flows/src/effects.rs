@@ -166,6 +166,11 @@ impl Executor {
                 _ => None,
             })
             .collect();
+        // A subscription whose first message is due wakes the scheduler once every write of
+        // the step is in: the scheduler reads the contact's anchor field, which the same
+        // step may set (woken at the subscription's own commit, it found no anchor and put
+        // the message off by a day).
+        let wake = std::sync::atomic::AtomicBool::new(false);
         let mut writes: Vec<Write<'_>> = vec![Box::pin(crate::people::save(
             self.store.as_ref(),
             msisdn,
@@ -175,7 +180,9 @@ impl Executor {
         for (i, e) in effects.iter().enumerate() {
             match e {
                 Effect::Contact(_) => {}
-                Effect::Subscribe(set) => writes.push(Box::pin(self.subscribe(msisdn, contact, set, now))),
+                Effect::Subscribe(set) => {
+                    writes.push(Box::pin(self.subscribe_noting(msisdn, contact, set, now, &wake)))
+                }
                 Effect::Unsubscribe(set) => writes.push(Box::pin(self.unsubscribe(msisdn, set))),
                 Effect::SendSms { to, text, channel } => {
                     let channel = channel.as_deref().unwrap_or(default_channel);
@@ -198,9 +205,13 @@ impl Executor {
             for w in writes {
                 w.await?;
             }
-            return Ok(());
+        } else {
+            futures::future::try_join_all(writes).await?;
         }
-        futures::future::try_join_all(writes).await.map(drop)
+        if wake.load(std::sync::atomic::Ordering::Relaxed) {
+            self.scheduler.notify_one();
+        }
+        Ok(())
     }
 
     async fn unsubscribe(&self, msisdn: &str, set: &str) -> Result<(), StoreError> {
@@ -210,13 +221,32 @@ impl Executor {
         Ok(())
     }
 
-    /// Subscribes the contact to `set`, starting where the set's policy says.
+    /// Subscribes the contact to `set`, starting where the set's policy says; wakes the
+    /// scheduler if its first message is due now.
     pub async fn subscribe(
         &self,
         msisdn: &str,
         contact: &RunContact,
         set: &str,
         now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let wake = std::sync::atomic::AtomicBool::new(false);
+        self.subscribe_noting(msisdn, contact, set, now, &wake).await?;
+        if wake.load(std::sync::atomic::Ordering::Relaxed) {
+            self.scheduler.notify_one();
+        }
+        Ok(())
+    }
+
+    /// [`Executor::subscribe`], setting `wake` instead of waking the scheduler (the caller
+    /// wakes it once its other writes are in).
+    async fn subscribe_noting(
+        &self,
+        msisdn: &str,
+        contact: &RunContact,
+        set: &str,
+        now: DateTime<Utc>,
+        wake: &std::sync::atomic::AtomicBool,
     ) -> Result<(), StoreError> {
         let live = self.catalog.current();
         let Some(ms) = live.flows.message_set(set) else {
@@ -255,7 +285,7 @@ impl Executor {
         // Its first message is due now: the scheduler sends it without waiting for its next
         // round. One due later waits for the round.
         if created && due <= now {
-            self.scheduler.notify_one();
+            wake.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }
