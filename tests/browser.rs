@@ -136,3 +136,51 @@ async fn the_studio_scenario_passes_in_chromium() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_passes_in_chromium() {
+    let root = repo_root();
+    let chromium = prerequisites(&root);
+    let dir = temp_dir("console");
+    let env = env_for("sqlite", &[]);
+    let operator = create_user(&dir, &env, "operator@clinic.org", "operator");
+    let author = create_user(&dir, &env, "author@clinic.org", "author");
+    let admin = create_user(&dir, &env, "admin@clinic.org", "admin");
+    let out = Command::new(BIN)
+        .args(["token", "create", "--scopes", "send", "--name", "registry"])
+        .current_dir(&dir)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let gw = Gateway::spawn(&["up"], &dir, &env);
+    gw.ready(Duration::from_secs(15)).await;
+    let script = root.join("tests/browser/console.mjs");
+    let base = gw.base();
+    let chromium = chromium.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .env("SEEDGATE_URL", base)
+            .env("SEEDGATE_OPERATOR", format!("operator@clinic.org:{operator}"))
+            .env("SEEDGATE_AUTHOR", format!("author@clinic.org:{author}"))
+            .env("SEEDGATE_ADMIN", format!("admin@clinic.org:{admin}"))
+            .env("SEEDGATE_TOKEN", token)
+            .env("CHROMIUM", chromium)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the console scenario failed ({}); its output is above; the gateway's last log lines: {:?}",
+        out.status,
+        gw.stdout().iter().rev().take(20).collect::<Vec<_>>()
+    );
+    assert!(stdout.contains("console_first_load_bytes"), "{stdout}");
+}

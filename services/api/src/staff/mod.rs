@@ -170,6 +170,8 @@ where
         .route("/", get(studio::root))
         .route("/studio", get(studio::root))
         .route("/studio/", get(studio::index))
+        .route("/console", get(studio::console_root))
+        .route("/console/", get(studio::console))
         .route("/studio/assets/{*name}", get(studio::asset))
         .route("/studio/login", get(pages::login_page).post(pages::login))
         .route(

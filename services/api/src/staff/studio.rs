@@ -1,5 +1,6 @@
 //! The studio web app, embedded at build time (`build.rs` lists `services/api/studio/`):
-//! `GET /studio/` renders its `index.html` for a signed-in user (minijinja: `{{ csrf }}`,
+//! `GET /studio/` renders its `index.html` for a signed-in user (and `GET /console/` its
+//! `console.html`, for operators and admins) (minijinja: `{{ csrf }}`,
 //! `{{ email }}`, `{{ role }}`, `{{ asset('app.js') }}` → `/studio/assets/app.js?v=<hash>`,
 //! `{{ hashes['app.js'] }}`); `GET /studio/assets/<name>` serves every other file with an ETag
 //! (its content hash), gzip-compressed (once, at first use) when the client takes it.
@@ -79,9 +80,14 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(|| {
     let mut by_name = HashMap::new();
     let own: &[(&str, &[u8])] = &[("login.css", include_bytes!("templates/login.css"))];
     let mut index_text = None;
+    let mut console_text = None;
     for (name, body) in files::FILES.iter().chain(own) {
         if *name == "index.html" {
             index_text = std::str::from_utf8(body).ok();
+            continue;
+        }
+        if *name == "console.html" {
+            console_text = std::str::from_utf8(body).ok();
             continue;
         }
         let content_type = content_type(name);
@@ -107,6 +113,11 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(|| {
     );
     if let Err(e) = index.add_template("index.html", text) {
         tracing::error!(error = %e, "the studio's index.html is not a valid template");
+    }
+    let console = console_text
+        .unwrap_or("<!doctype html><title>seedgate console</title><p>The console is not part of this build.");
+    if let Err(e) = index.add_template("console.html", console) {
+        tracing::error!(error = %e, "the console's console.html is not a valid template");
     }
     Assets { by_name, index }
 });
@@ -200,32 +211,56 @@ pub(super) async fn asset(
 
 /// `GET /studio/`: the app, for a signed-in user who has chosen their password.
 pub(super) async fn index(State(auth): State<StaffAuth>, headers: HeaderMap) -> Response {
-    let s = match auth.signed_in(&headers).await {
+    page(&auth, &headers, "/studio/", "index.html", |_| true).await
+}
+
+/// `GET /console/`: the operator console, the same app and sign-in as the studio, for the
+/// `operator` and `admin` roles (anyone else signed in gets a 403 page saying so).
+pub(super) async fn console(State(auth): State<StaffAuth>, headers: HeaderMap) -> Response {
+    page(&auth, &headers, "/console/", "console.html", |r| r.can_operate()).await
+}
+
+/// `GET /console`.
+pub(super) async fn console_root() -> Redirect {
+    Redirect::to("/console/")
+}
+
+/// One of the app's pages at `path`, rendered from `template` for a signed-in user whose role
+/// `allowed` takes.
+async fn page(
+    auth: &StaffAuth,
+    headers: &HeaderMap,
+    path: &str,
+    template: &str,
+    allowed: impl Fn(super::Role) -> bool,
+) -> Response {
+    let s = match auth.signed_in(headers).await {
         Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/studio/login?next=/studio/").into_response(),
+        Ok(None) => return Redirect::to(&format!("/studio/login?next={path}")).into_response(),
         Err(e) => return e.into_response(),
     };
     if s.user.must_change {
-        return Redirect::to("/studio/password?next=/studio/").into_response();
+        return Redirect::to(&format!("/studio/password?next={path}")).into_response();
+    }
+    if !allowed(s.role) {
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Not for your role · seedgate</title>\
+             <main><h1>Not for your role</h1><p>The console is for operators and admins; you are {}. \
+             Ask an admin for the operator role, or go to <a href=\"/studio/\">the flow studio</a>.</p></main></html>",
+            s.role.with_article()
+        );
+        return super::pages::html(StatusCode::FORBIDDEN, body, APP_CSP);
     }
     let ctx = context! { csrf => s.session.csrf, email => s.user.email, role => s.role.as_str() };
-    let body = match ASSETS
-        .index
-        .get_template("index.html")
-        .and_then(|t| t.render(ctx))
-    {
+    let body = match ASSETS.index.get_template(template).and_then(|t| t.render(ctx)) {
         Ok(b) => b,
         Err(e) => {
-            tracing::error!(error = %e, "the studio's index.html did not render");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the studio page did not render",
-            )
-                .into_response();
+            tracing::error!(error = %e, template, "an app page did not render");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "the page did not render").into_response();
         }
     };
     let etag = format!("\"{}\"", short_hash(body.as_bytes()));
-    let mut resp = if not_modified(&headers, &etag) {
+    let mut resp = if not_modified(headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         super::pages::html(StatusCode::OK, body, APP_CSP)
