@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::routes::{limit, query};
+use crate::routes::{id_cursor, limit, next_cursor, query};
 use crate::staff::Actor;
 use crate::{Api, ApiError};
 
@@ -123,11 +123,7 @@ pub async fn list(
 ) -> Result<Json<AuditPage>, ApiError> {
     actor.require_operate()?;
     let p: AuditParams = query(raw)?;
-    let before = p
-        .cursor
-        .as_deref()
-        .map(|c| Uuid::parse_str(c).map_err(|_| ApiError::bad_request(format!("bad `cursor` `{c}`"))))
-        .transpose()?;
+    let before = id_cursor(p.cursor.as_deref())?;
     let limit = limit(p.limit)?;
     let items = api
         .store
@@ -138,9 +134,7 @@ pub async fn list(
             limit,
         })
         .await?;
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(|e| e.id.to_string()))
-        .flatten();
+    let next_cursor = next_cursor(&items, limit, |e| e.id.to_string());
     Ok(Json(AuditPage {
         items: items
             .into_iter()

@@ -196,9 +196,7 @@ pub async fn list(
             limit,
         })
         .await?;
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(|c| c.msisdn.clone()))
-        .flatten();
+    let next_cursor = crate::routes::next_cursor(&items, limit, |c| c.msisdn.clone());
     Ok(Json(ContactPage {
         items: items.into_iter().map(view).collect(),
         next_cursor,

@@ -95,6 +95,19 @@ pub(crate) fn query<T: serde::de::DeserializeOwned>(raw: Option<String>) -> Resu
         .map_err(|e| ApiError::bad_request(format!("bad query parameter `{}`: {}", e.path(), e.inner())))
 }
 
+/// A page's `cursor` that is an id (the previous page's last).
+pub(crate) fn id_cursor(c: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    c.map(|c| Uuid::parse_str(c).map_err(|_| ApiError::bad_request(format!("bad `cursor` `{c}`"))))
+        .transpose()
+}
+
+/// The cursor of the page after `items`: its last item's, when the page is full.
+pub(crate) fn next_cursor<T>(items: &[T], limit: u32, cursor: impl Fn(&T) -> String) -> Option<String> {
+    (items.len() == limit as usize)
+        .then(|| items.last().map(cursor))
+        .flatten()
+}
+
 pub(crate) fn limit(l: Option<u32>) -> Result<u32, ApiError> {
     match l.unwrap_or(DEFAULT_PAGE) {
         0 => Err(ApiError::bad_request("`limit` must be at least 1")),
@@ -442,11 +455,7 @@ pub async fn list_messages(
             })
         })
         .transpose()?;
-    let before = p
-        .cursor
-        .as_deref()
-        .map(|c| Uuid::parse_str(c).map_err(|_| ApiError::bad_request(format!("bad `cursor` `{c}`"))))
-        .transpose()?;
+    let before = id_cursor(p.cursor.as_deref())?;
     let limit = limit(p.limit)?;
     let items = api
         .store
@@ -461,9 +470,7 @@ pub async fn list_messages(
             limit,
         })
         .await?;
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(|m| m.message.id.to_string()))
-        .flatten();
+    let next_cursor = next_cursor(&items, limit, |m| m.message.id.to_string());
     Ok(Json(MessagePage {
         items: items.into_iter().map(view).collect(),
         next_cursor,
@@ -567,9 +574,7 @@ pub async fn list_sessions(
         })
         .await?;
     let items: Vec<SessionView> = items.into_iter().map(session_view).collect();
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(session_cursor))
-        .flatten();
+    let next_cursor = next_cursor(&items, limit, session_cursor);
     Ok(Json(SessionPage { items, next_cursor }))
 }
 
