@@ -142,7 +142,22 @@ async fn the_console_passes_in_chromium() {
     let root = repo_root();
     let chromium = prerequisites(&root);
     let dir = temp_dir("console");
-    let env = env_for("sqlite", &[]);
+    let hook_port = common::free_port(); // nothing listens until the scenario replays
+    let env = env_for(
+        "sqlite",
+        &[
+            (
+                "SEEDGATE_CHANNELS__DEMO_AT__WEBHOOKS__INBOUND",
+                format!("http://127.0.0.1:{hook_port}/inbound"),
+            ),
+            (
+                "SEEDGATE_CHANNELS__DEMO_AT__WEBHOOKS__SECRET",
+                "console-secret".into(),
+            ),
+            ("SEEDGATE_API__WEBHOOK_BACKOFF_MS", "100".into()),
+            ("SEEDGATE_API__WEBHOOK_MAX_ATTEMPTS", "2".into()),
+        ],
+    );
     let operator = create_user(&dir, &env, "operator@clinic.org", "operator");
     let author = create_user(&dir, &env, "author@clinic.org", "author");
     let admin = create_user(&dir, &env, "admin@clinic.org", "admin");
@@ -167,6 +182,7 @@ async fn the_console_passes_in_chromium() {
             .env("SEEDGATE_AUTHOR", format!("author@clinic.org:{author}"))
             .env("SEEDGATE_ADMIN", format!("admin@clinic.org:{admin}"))
             .env("SEEDGATE_TOKEN", token)
+            .env("SEEDGATE_HOOK_PORT", hook_port.to_string())
             .env("CHROMIUM", chromium)
             .output()
             .unwrap()

@@ -1,11 +1,14 @@
 // The operator console in a real Chromium (issue 16): an operator signs in at /console/ and
 // sees demo-at ok (and no tokens: those are an admin's); an author is refused the console; an
 // admin revokes an API token there, whose next call answers 401, and the revocation is in the
-// audit trail on the page. Prints {"figure": "console_first_load_bytes", "bytes": n}.
+// audit trail on the page; an operator replays a dead webhook once its endpoint is back, and
+// the endpoint gets the call. Prints {"figure": "console_first_load_bytes", "bytes": n}.
 //
 // Env: SEEDGATE_URL, SEEDGATE_OPERATOR / SEEDGATE_AUTHOR / SEEDGATE_ADMIN (email:one-time
-// password), SEEDGATE_TOKEN (an API token with `send`, named `registry`), CHROMIUM.
+// password), SEEDGATE_TOKEN (an API token with `send`, named `registry`), SEEDGATE_HOOK_PORT
+// (where demo-at's inbound webhook goes: nothing listens there until the replay), CHROMIUM.
 
+import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { chromium } from 'playwright-core';
 
@@ -26,6 +29,7 @@ const OPERATOR = who('SEEDGATE_OPERATOR');
 const AUTHOR = who('SEEDGATE_AUTHOR');
 const ADMIN = who('SEEDGATE_ADMIN');
 const TOKEN = env('SEEDGATE_TOKEN');
+const HOOK_PORT = Number(env('SEEDGATE_HOOK_PORT'));
 const T = 15000;
 
 let current = 'start';
@@ -112,6 +116,49 @@ async function main() {
       if (code !== 401) throw new Error(`the revoked token's next call answered ${code}`);
       await page.locator('[data-testid="audit"] tbody tr', { hasText: 'token.revoke' }).filter({ hasText: ADMIN.email }).first().waitFor({ timeout: T });
       await page.locator('[data-testid="tokens"] tbody tr', { hasText: 'registry' }).filter({ hasText: 'revoked' }).waitFor({ timeout: T });
+      await ctx.close();
+    });
+
+    await step('an operator replays a dead webhook once its endpoint is back', async () => {
+      // A dial on demo-at: its inbound webhook goes where nothing listens, and dies.
+      const dial = await fetch(`${BASE}/channels/demo-at/callback`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ sessionId: 'console-1', phoneNumber: '+27820000702', serviceCode: '*134*550#', text: '' }),
+      });
+      if (dial.status !== 200) throw new Error(`the dial answered ${dial.status}`);
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(`${BASE}/console/`);
+      await page.getByLabel('Email').fill(OPERATOR.email);
+      await page.getByLabel('Password', { exact: true }).fill(OPERATOR.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForSelector('body[data-ready="true"]', { timeout: T });
+      const row = page.locator('[data-testid="dead"] tbody tr', { hasText: 'demo-at' });
+      for (let i = 0; !(await row.count()); i++) {
+        if (i > 40) throw new Error('no dead webhook listed for demo-at');
+        await page.reload();
+        await page.waitForSelector('body[data-ready="true"]', { timeout: T });
+      }
+      const got = [];
+      const server = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => { body += c; });
+        req.on('end', () => { got.push(body); res.writeHead(200); res.end('ok'); });
+      });
+      await new Promise((r) => server.listen(HOOK_PORT, '127.0.0.1', r));
+      try {
+        await page.getByRole('button', { name: /^Replay the inbound webhook of demo-at/ }).first().click();
+        await page.locator('#status', { hasText: 'is queued again' }).waitFor({ timeout: T });
+        for (let i = 0; got.length === 0; i++) {
+          if (i > 100) throw new Error('the endpoint never got the replayed call');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        if (!got[0].includes('console-1')) throw new Error(`the replayed call: ${got[0].slice(0, 200)}`);
+        await page.locator('[data-testid="audit"] tbody tr', { hasText: 'webhook.replay' }).first().waitFor({ timeout: T });
+      } finally {
+        server.close();
+      }
       await ctx.close();
     });
   } finally {

@@ -611,13 +611,13 @@ pub struct DeadWebhook {
     pub last_error: Option<String>,
 }
 
-/// The dead-letter list (admin).
+/// The dead-letter list (operator or admin).
 #[utoipa::path(get, path = "/api/v1/webhooks/dead", responses((status = 200, body = [DeadWebhook])), security(("bearer" = [])))]
 pub async fn dead_webhooks(
     State(api): State<Api>,
-    caller: Caller,
+    actor: crate::staff::Actor,
 ) -> Result<Json<Vec<DeadWebhook>>, ApiError> {
-    caller.require("admin")?;
+    actor.require_operate()?;
     let jobs = api.store.webhooks_dead(MAX_PAGE).await?;
     Ok(Json(
         jobs.into_iter()
@@ -634,18 +634,29 @@ pub async fn dead_webhooks(
     ))
 }
 
-/// Put a dead webhook call back in the queue (admin).
+/// Put a dead webhook call back in the queue (operator or admin; audited).
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/replay", params(("id" = Uuid, Path)),
     responses((status = 202), (status = 404)), security(("bearer" = [])))]
 pub async fn replay_webhook(
     State(api): State<Api>,
-    caller: Caller,
+    actor: crate::staff::Actor,
+    source: crate::audit::Source,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require("admin")?;
+    actor.require_operate()?;
     let id =
         Uuid::parse_str(&id).map_err(|_| ApiError::bad_request(format!("`{id}` is not a webhook id")))?;
     if api.store.webhook_replay(id).await? {
+        let target = id.to_string();
+        crate::audit::record(
+            &api,
+            &actor.name,
+            &source,
+            "webhook.replay",
+            &target,
+            serde_json::json!({}),
+        )
+        .await;
         Ok((
             StatusCode::ACCEPTED,
             Json(serde_json::json!({"id": id, "state": "pending"})),

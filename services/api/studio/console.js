@@ -1,5 +1,5 @@
-// The operator console (/console/): channels with their live status, API tokens (list and
-// revoke, admins only), and the audit trail. Plain DOM, the same session and CSRF token as
+// The operator console (/console/): channels with their live status, dead webhooks (replay),
+// API tokens (list and revoke, admins only), and the audit trail. Plain DOM, the same session and CSRF token as
 // the studio; every call goes to this gateway's /api/v1.
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -50,6 +50,32 @@ async function channels() {
     cell(tr, c.status, `health ${c.status}`).dataset.testid = `status-${c.name}`;
     cell(tr, c.reasons.join('; '));
     cell(tr, when(c.since));
+  });
+}
+
+async function dead() {
+  const list = await call('GET', '/api/v1/webhooks/dead');
+  fill(document.querySelector('[data-testid="dead"]'), list, (tr, w) => {
+    tr.dataset.webhook = w.id;
+    cell(tr, w.channel);
+    cell(tr, w.kind);
+    cell(tr, w.url);
+    cell(tr, String(w.attempts));
+    cell(tr, w.last_error ?? '');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = 'Replay';
+    b.setAttribute('aria-label', `Replay the ${w.kind} webhook of ${w.channel} (${w.id.slice(-6)})`);
+    b.addEventListener('click', async () => {
+      try {
+        await call('POST', `/api/v1/webhooks/${w.id}/replay`);
+        status.textContent = `The ${w.kind} webhook of ${w.channel} is queued again.`;
+        await Promise.all([dead(), audit()]);
+      } catch (e) {
+        status.textContent = `Could not replay it: ${e.message}`;
+      }
+    });
+    cell(tr, '').append(b);
   });
 }
 
@@ -106,6 +132,7 @@ async function refresh(what) {
 document.getElementById('audit-action').addEventListener('change', () => refresh(audit));
 const admin = role === 'admin';
 document.getElementById('tokens').hidden = !admin;
-await Promise.all([refresh(channels), admin ? refresh(tokens) : null, refresh(audit)]);
+await Promise.all([refresh(channels), refresh(dead), admin ? refresh(tokens) : null, refresh(audit)]);
 setInterval(() => refresh(channels), 5000);
+setInterval(() => refresh(dead), 15000);
 document.body.dataset.ready = 'true';
