@@ -2,7 +2,7 @@
 //! aggregator would, and stop it with real signals.
 #![allow(dead_code)] // each test binary uses a different part of this kit
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -371,5 +371,31 @@ pub fn error_of(body: &Value) -> (&str, &str) {
             .as_str()
             .unwrap_or_else(|| panic!("JSON error body: {body}")),
         body["error"]["message"].as_str().unwrap(),
+    )
+}
+
+/// `seedgate <args>` in `dir` with `env`: (exit code, stdout, stderr).
+pub fn cli(
+    dir: &std::path::Path,
+    env: &[(String, String)],
+    args: &[&str],
+    stdin: &str,
+) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().cloned())
+        .env("USER", "partner")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
