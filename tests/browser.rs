@@ -57,6 +57,31 @@ fn prerequisites(root: &std::path::Path) -> PathBuf {
     chromium
 }
 
+/// Runs the node scenario `tests/browser/<script>` against `gw` in `chromium`, with `env`; its
+/// steps and figures (JSON lines) are printed, shown with `-- --nocapture`.
+#[allow(clippy::print_stdout)] // the scenario's report is the test's output
+async fn scenario(
+    root: &std::path::Path,
+    script: &str,
+    gw: &Gateway,
+    chromium: &std::path::Path,
+    env: &[(&str, String)],
+) -> std::process::Output {
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("tests/browser").join(script))
+        .env("SEEDGATE_URL", gw.base())
+        .env("CHROMIUM", chromium);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_studio_scenario_passes_in_chromium() {
     let root = repo_root();
@@ -71,32 +96,24 @@ async fn the_studio_scenario_passes_in_chromium() {
 
     // The scenario makes its channel through the API once it has published the channel's
     // flow (a channel naming an unpublished flow is refused, as the config file refuses it).
-    let script = root.join("tests/browser/studio.mjs");
-    let base = gw.base();
-    let chromium = chromium.display().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .env("SEEDGATE_URL", base)
-            .env("SEEDGATE_EMAIL", "publisher@clinic.org")
-            .env("SEEDGATE_PASSWORD", publisher)
-            .env("SEEDGATE_EMAIL2", "author@clinic.org")
-            .env("SEEDGATE_PASSWORD2", author)
-            .env("SEEDGATE_AT_CHANNEL", CHANNEL)
-            .env("SEEDGATE_ADMIN_TOKEN", &admin)
-            .env("SEEDGATE_AT_FLOW", FLOW)
-            .env("SEEDGATE_AT_CODE", CODE)
-            .env("CHROMIUM", chromium)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = scenario(
+        &root,
+        "studio.mjs",
+        &gw,
+        &chromium,
+        &[
+            ("SEEDGATE_EMAIL", "publisher@clinic.org".into()),
+            ("SEEDGATE_PASSWORD", publisher),
+            ("SEEDGATE_EMAIL2", "author@clinic.org".into()),
+            ("SEEDGATE_PASSWORD2", author),
+            ("SEEDGATE_AT_CHANNEL", CHANNEL.into()),
+            ("SEEDGATE_ADMIN_TOKEN", admin.clone()),
+            ("SEEDGATE_AT_FLOW", FLOW.into()),
+            ("SEEDGATE_AT_CODE", CODE.into()),
+        ],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // The script's steps and its figures (JSON lines), shown with `-- --nocapture`.
-    println!("{stdout}");
-    eprintln!("{stderr}");
     let figures: Vec<Value> = stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -171,27 +188,21 @@ async fn the_console_passes_in_chromium() {
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let gw = Gateway::spawn(&["up"], &dir, &env);
     gw.ready(Duration::from_secs(15)).await;
-    let script = root.join("tests/browser/console.mjs");
-    let base = gw.base();
-    let chromium = chromium.display().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .env("SEEDGATE_URL", base)
-            .env("SEEDGATE_OPERATOR", format!("operator@clinic.org:{operator}"))
-            .env("SEEDGATE_AUTHOR", format!("author@clinic.org:{author}"))
-            .env("SEEDGATE_ADMIN", format!("admin@clinic.org:{admin}"))
-            .env("SEEDGATE_TOKEN", token)
-            .env("SEEDGATE_HOOK_PORT", hook_port.to_string())
-            .env("CHROMIUM", chromium)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = scenario(
+        &root,
+        "console.mjs",
+        &gw,
+        &chromium,
+        &[
+            ("SEEDGATE_OPERATOR", format!("operator@clinic.org:{operator}")),
+            ("SEEDGATE_AUTHOR", format!("author@clinic.org:{author}")),
+            ("SEEDGATE_ADMIN", format!("admin@clinic.org:{admin}")),
+            ("SEEDGATE_TOKEN", token),
+            ("SEEDGATE_HOOK_PORT", hook_port.to_string()),
+        ],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
     assert!(
         out.status.success(),
         "the console scenario failed ({}); its output is above; the gateway's last log lines: {:?}",

@@ -2,9 +2,7 @@
 //! (who, what, to what, when, from where), newest first, for operators and admins; and
 //! [`record`], which handlers call after each change they make.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, RawQuery, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,6 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::routes::{id_cursor, limit, next_cursor, query};
+use crate::staff::pages::ClientAddr;
 use crate::staff::Actor;
 use crate::{Api, ApiError};
 
@@ -29,12 +28,10 @@ pub struct Source(pub String);
 impl<S: Send + Sync> FromRequestParts<S> for Source {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ClientAddr(addr) = ClientAddr::from_request_parts(parts, state).await?;
         Ok(Source(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string()),
+            addr.map_or_else(|| "unknown".to_string(), |ip| ip.to_string()),
         ))
     }
 }

@@ -20,7 +20,7 @@ pub mod accounts;
 mod actor;
 pub mod backend;
 pub mod backoff;
-mod pages;
+pub(crate) mod pages;
 pub mod password;
 mod role;
 pub mod session;

@@ -90,9 +90,9 @@ fn next_of(raw: Option<String>) -> String {
     safe_next(next.as_deref())
 }
 
-/// The client's address (for the backoff), when the server records it.
+/// The client's address (for the backoff and the audit trail), when the server records it.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ClientAddr(pub Option<IpAddr>);
+pub(crate) struct ClientAddr(pub Option<IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;

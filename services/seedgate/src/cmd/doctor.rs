@@ -10,9 +10,11 @@
 //! accounts still on the demo password; staff accounts still on a one-time password.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use seedgate_runtime::config::{BusKind, Config, SessionStoreKind, StoreKind};
+use seedgate_runtime::store::Store;
 
 use crate::failure::Failure;
 
@@ -81,12 +83,17 @@ pub async fn run(config: &Config, config_path: Option<&Path>) -> Result<(), Fail
             "built-in defaults, no file (--config or SEEDGATE_CONFIG names one)",
         ),
     }
-    store(config, &mut r).await;
-    backends(config, &mut r).await;
+    // One handle for every check that reads the store; none for a SQLite file not there yet
+    // (opening one would make its folder: doctor makes nothing).
+    let handle = store_exists(config)
+        .then(|| crate::open::store(config).ok())
+        .flatten();
+    store(config, handle.as_ref(), &mut r).await;
+    backends(config, handle.as_ref(), &mut r).await;
     clock(config, &mut r).await;
     certificates(config, &mut r);
-    flows(config, &mut r).await;
-    passwords(config, &mut r).await;
+    flows(config, handle.as_ref(), &mut r).await;
+    passwords(config, handle.as_ref(), &mut r).await;
 
     for f in &r.0 {
         let tag = match f.level {
@@ -110,7 +117,7 @@ pub async fn run(config: &Config, config_path: Option<&Path>) -> Result<(), Fail
     Ok(())
 }
 
-async fn store(config: &Config, r: &mut Report) {
+async fn store(config: &Config, handle: Option<&Arc<dyn Store>>, r: &mut Report) {
     match config.store.kind {
         StoreKind::Sqlite => {
             let path = match seedgate_store::backup::sqlite_path(&config.store) {
@@ -148,9 +155,12 @@ async fn store(config: &Config, r: &mut Report) {
             disk(&path, r);
         }
         StoreKind::Postgres => {
-            let store = match crate::open::store(config) {
-                Ok(s) => s,
-                Err(e) => return r.fail("store", format!("{e:?}"), "fix store.url"),
+            let Some(store) = handle else {
+                return r.fail(
+                    "store",
+                    format!("store.url does not parse: {}", config.store.url),
+                    "fix store.url",
+                );
             };
             match tokio::time::timeout(Duration::from_secs(10), store.check()).await {
                 Ok(Ok(())) => r.ok("store", "PostgreSQL reachable and migrated"),
@@ -197,12 +207,8 @@ fn disk(db: &Path, r: &mut Report) {
     }
 }
 
-async fn backends(config: &Config, r: &mut Report) {
-    // (Opening a SQLite store makes its folder: only for a broker, which needs the handle.)
-    let store = (config.bus.kind != BusKind::InProcess)
-        .then(|| crate::open::store(config).ok())
-        .flatten();
-    match (config.bus.kind, &store) {
+async fn backends(config: &Config, handle: Option<&Arc<dyn Store>>, r: &mut Report) {
+    match (config.bus.kind, handle) {
         (BusKind::InProcess, _) => r.ok("bus", "in-process (one process: seedgate up)"),
         (_, Some(store)) => {
             let bus = seedgate_runtime::service::bus_for(config, store);
@@ -216,7 +222,11 @@ async fn backends(config: &Config, r: &mut Report) {
                 ),
             }
         }
-        (_, None) => {}
+        (_, None) => r.warn(
+            "bus",
+            "RabbitMQ not checked: there is no store to open yet",
+            "see the store finding; run doctor again once the store is there",
+        ),
     }
     match config.session_store.kind {
         SessionStoreKind::InProcess => r.ok("session store", "in-process"),
@@ -314,35 +324,28 @@ fn certificates(config: &Config, r: &mut Report) {
 
 /// Every channel's flow against the flows that run: the store's published ones, or the flows
 /// folder's before anything is published.
-async fn flows(config: &Config, r: &mut Report) {
+async fn flows(config: &Config, handle: Option<&Arc<dyn Store>>, r: &mut Report) {
     let mut channels: Vec<(String, Option<String>, &str)> = config
         .channels
         .iter()
         .map(|(n, c)| (n.clone(), c.flow.clone(), "config"))
         .collect();
     let mut published = Vec::new();
-    if let Some(store) = store_exists(config)
-        .then(|| crate::open::store(config).ok())
-        .flatten()
-    {
-        {
-            if let Ok(Ok(stored)) =
-                tokio::time::timeout(Duration::from_secs(10), store.channels_stored()).await
-            {
-                for s in stored {
-                    let flow = s
-                        .definition
-                        .as_ref()
-                        .and_then(|d| d["flow"].as_str())
-                        .map(str::to_string);
-                    if s.definition.is_some() {
-                        channels.push((s.name, flow, "API"));
-                    }
+    if let Some(store) = handle {
+        if let Ok(Ok(stored)) = tokio::time::timeout(Duration::from_secs(10), store.channels_stored()).await {
+            for s in stored {
+                let flow = s
+                    .definition
+                    .as_ref()
+                    .and_then(|d| d["flow"].as_str())
+                    .map(str::to_string);
+                if s.definition.is_some() {
+                    channels.push((s.name, flow, "API"));
                 }
             }
-            if let Ok(Ok(live)) = tokio::time::timeout(Duration::from_secs(10), store.flow_live(None)).await {
-                published = live;
-            }
+        }
+        if let Ok(Ok(live)) = tokio::time::timeout(Duration::from_secs(10), store.flow_live(None)).await {
+            published = live;
         }
     }
     let names: Vec<String> = if published.is_empty() {
@@ -396,7 +399,7 @@ fn store_exists(config: &Config) -> bool {
 }
 
 /// SMPP accounts on the demo password, and staff still on a one-time password.
-async fn passwords(config: &Config, r: &mut Report) {
+async fn passwords(config: &Config, handle: Option<&Arc<dyn Store>>, r: &mut Report) {
     for a in &config.smpp_server.accounts {
         let hash = a.password_hash.clone();
         let default =
@@ -429,10 +432,7 @@ async fn passwords(config: &Config, r: &mut Report) {
             );
         }
     }
-    if !store_exists(config) {
-        return;
-    }
-    let Ok(store) = crate::open::store(config) else {
+    let Some(store) = handle else {
         return;
     };
     if let Ok(Ok(users)) = tokio::time::timeout(Duration::from_secs(10), store.users()).await {
