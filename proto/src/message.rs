@@ -139,8 +139,8 @@ impl Message {
             transport,
             direction: Direction::Inbound,
             // One stored form for a person's number, from every connector and the API.
-            from: crate::msisdn::canonical(&from.into()),
-            to: crate::msisdn::canonical(&to.into()),
+            from: crate::msisdn::into_canonical(from.into()),
+            to: crate::msisdn::into_canonical(to.into()),
             content: content.into(),
             session: None,
             close_reason: None,

@@ -31,6 +31,25 @@ pub fn canonical(addr: &str) -> String {
     }
 }
 
+/// [`canonical`] of an owned address, handing it back untouched (no new allocation) when it
+/// is already in its stored form: every message from a connector goes through this.
+pub fn into_canonical(addr: String) -> String {
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let already = addr.strip_prefix('+').is_some_and(digits)
+        || (!addr.is_empty()
+            && !digits(&addr)
+            && !addr.starts_with('0')
+            && addr.trim().len() == addr.len()
+            && !addr
+                .bytes()
+                .any(|b| matches!(b, b' ' | b'-' | b'(' | b')' | b'.')));
+    if already {
+        addr
+    } else {
+        canonical(&addr)
+    }
+}
+
 /// `+` (optional) and 5 to 15 digits.
 pub fn is_msisdn(s: &str) -> bool {
     let digits = s.strip_prefix('+').unwrap_or(s);
